@@ -1,0 +1,131 @@
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from pushpay.ids import new_public_id
+
+LANGUAGES = [("fr", "Français"), ("en", "English")]
+
+
+def _merchant_id() -> str:
+    return new_public_id("mc")
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Merchant(TimeStamped):
+    """A tenant: every other row in the product belongs to exactly one merchant."""
+
+    public_id = models.CharField(max_length=40, unique=True, default=_merchant_id, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    default_currency = models.CharField(max_length=3, default="EUR", help_text="ISO 4217 code.")
+    default_language = models.CharField(max_length=2, choices=LANGUAGES, default="fr")
+    time_zone = models.CharField(max_length=64, default="Europe/Paris")
+    brand_color = models.CharField(
+        max_length=7,
+        default="#0d6efd",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour such as #0d6efd.")],
+    )
+    logo = models.ImageField(upload_to="logos/", blank=True)
+    contact_email = models.EmailField(blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(TimeStamped):
+    """A back-office user's access to one merchant, with a role."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"  # everything, including members and API keys
+        ADMIN = "admin", "Admin"  # configuration and requests
+        AGENT = "agent", "Agent"  # creates and follows requests
+        VIEWER = "viewer", "Viewer"  # reads only
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
+
+    class Meta:
+        ordering = ["merchant_id", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "user"], name="membership_unique_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.merchant} ({self.role})"
+
+
+class ApiKey(TimeStamped):
+    """A secret key for the REST API. Only a SHA-256 of the secret is stored.
+
+    The secret is shown once, at creation. ``prefix`` (``sk_test_Ab12`` …) stays visible so
+    operators can tell keys apart; the mode is part of the prefix so a test key can never be
+    mistaken for a live one in logs.
+    """
+
+    class Mode(models.TextChoices):
+        TEST = "test", "Test"
+        LIVE = "live", "Live"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, default="Default")
+    mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.TEST)
+    prefix = models.CharField(max_length=20)
+    secret_hash = models.CharField(max_length=64, unique=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST carrying an ``Idempotency-Key``, replayed on retries.
+
+    The unique constraint is what makes two concurrent POSTs with one key create one object:
+    the second INSERT waits for the first transaction and then fails, and the caller replays.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "key"], name="idempotency_unique_key"),
+            models.CheckConstraint(
+                condition=Q(response_status__isnull=True) | Q(response_status__lt=500),
+                name="idempotency_no_server_errors",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} -> {self.response_status}"

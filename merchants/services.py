@@ -1,0 +1,177 @@
+"""Merchants own tenancy: merchants, their members and roles, API keys and idempotency records.
+
+Every function here is one use case and the only way these rows change.
+"""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from pushpay.ids import random_string
+
+from .models import ApiKey, IdempotencyRecord, Membership, Merchant
+
+API_SECRET_LENGTH = 40
+# last_used_at is informative; writing it on every request would turn reads into writes.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyInvalid(Exception):
+    """The presented secret matches no key."""
+
+
+class ApiKeyRevoked(Exception):
+    """The presented secret matches a revoked key."""
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:50] or "merchant"
+    slug, n = base, 1
+    while Merchant.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def merchant_create(
+    *,
+    name: str,
+    default_currency: str = "EUR",
+    default_language: str = "fr",
+    time_zone: str = "Europe/Paris",
+    contact_email: str = "",
+    slug: str | None = None,
+) -> Merchant:
+    merchant = Merchant(
+        name=name,
+        slug=slug or _unique_slug(name),
+        default_currency=default_currency,
+        default_language=default_language,
+        time_zone=time_zone,
+        contact_email=contact_email,
+    )
+    merchant.full_clean()
+    merchant.save()
+    return merchant
+
+
+@transaction.atomic
+def membership_grant(
+    *, merchant: Merchant, user: AbstractBaseUser, role: str = Membership.Role.AGENT
+) -> Membership:
+    membership, _ = Membership.objects.update_or_create(
+        merchant=merchant, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+def user_create(*, email: str, password: str, is_staff: bool = False) -> AbstractBaseUser:
+    """Back-office logins use the email as username, so operators remember one thing."""
+    User = get_user_model()
+    email = User.objects.normalize_email(email).lower()
+    if User.objects.filter(username=email).exists():
+        raise ValueError(f"A user with the email {email} already exists.")
+    return User.objects.create_user(
+        username=email, email=email, password=password, is_staff=is_staff
+    )
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    api_key: ApiKey
+    secret: str  # shown once; never stored
+
+
+def api_key_create(
+    *,
+    merchant: Merchant,
+    name: str = "Default",
+    mode: str = ApiKey.Mode.TEST,
+    created_by: AbstractBaseUser | None = None,
+) -> CreatedApiKey:
+    if mode not in ApiKey.Mode.values:
+        raise ValueError(f"Unknown API key mode {mode!r}.")
+    secret = f"sk_{mode}_{random_string(API_SECRET_LENGTH)}"
+    api_key = ApiKey.objects.create(
+        merchant=merchant,
+        name=name,
+        mode=mode,
+        prefix=secret[:12],
+        secret_hash=hash_secret(secret),
+        created_by=created_by,
+    )
+    return CreatedApiKey(api_key=api_key, secret=secret)
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at", "updated_at"])
+    return api_key
+
+
+def api_key_authenticate(*, secret: str) -> ApiKey:
+    """Find the key for a presented secret; the lookup is by hash, never by the secret."""
+    digest = hash_secret(secret)
+    api_key = ApiKey.objects.select_related("merchant").filter(secret_hash=digest).first()
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, digest):
+        raise ApiKeyInvalid
+    if api_key.revoked_at is not None:
+        raise ApiKeyRevoked
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key
+
+
+# --- Idempotency ----------------------------------------------------------------------------
+
+
+def idempotency_cutoff():
+    return timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+
+
+def idempotency_claim(
+    *, merchant: Merchant, key: str, fingerprint: str
+) -> IdempotencyRecord | None:
+    """Insert the record for ``key`` inside the caller's transaction.
+
+    Returns None when the key is already taken (the caller then replays the stored response).
+    On PostgreSQL a concurrent claim blocks on the unique index until the first transaction
+    ends, so the loser sees the winner's committed response, never a half-done one.
+    """
+    IdempotencyRecord.objects.filter(
+        merchant=merchant, key=key, created_at__lt=idempotency_cutoff()
+    ).delete()
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                merchant=merchant, key=key, request_fingerprint=fingerprint
+            )
+    except IntegrityError:
+        return None
+
+
+def idempotency_record_response(*, record: IdempotencyRecord, status: int, body) -> None:
+    record.response_status = status
+    record.response_body = body
+    record.save(update_fields=["response_status", "response_body"])
+
+
+def idempotency_purge_expired() -> int:
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=idempotency_cutoff()).delete()
+    return deleted

@@ -1,0 +1,100 @@
+"""Strict building blocks for the integrator API.
+
+DRF is lenient by default (it turns "10" and 10.0 into 10 and ignores unknown keys). A
+payment API must not be: a typo in a field name or 10.5 where minor units were meant has to
+fail loudly instead of silently charging something else.
+"""
+
+import phonenumbers
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from rest_framework import serializers
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses keys it does not know and bodies that are not JSON objects."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {
+                    "non_field_errors": [
+                        serializers.ErrorDetail("Expected a JSON object.", code="not_an_object")
+                    ]
+                }
+            )
+        writable = {name for name, field in self.fields.items() if not field.read_only}
+        unknown = sorted(set(data) - writable)
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    key: [serializers.ErrorDetail(f"Unknown field '{key}'.", code="unknown_field")]
+                    for key in unknown
+                }
+            )
+        return super().to_internal_value(data)
+
+
+class MinorUnitsField(serializers.Field):
+    """An amount in minor units: a JSON integer, nothing else (not 10.5, not "10")."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "Integer amount in minor units (1050 = 10.50 EUR).")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            if isinstance(data, float):
+                message = "Amounts are integers in minor units: send 1050 for 10.50."
+            else:
+                message = "Amounts are JSON integers in minor units."
+            raise serializers.ValidationError(message, code="invalid_amount")
+        if data <= 0:
+            raise serializers.ValidationError(
+                "The amount must be greater than zero.", code="amount_not_positive"
+            )
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class EmailField(serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 254)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data).strip()
+        if value:
+            try:
+                validate_email(value)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(
+                    "Enter a valid email address.", code="invalid_email"
+                ) from exc
+        return value
+
+
+class PhoneField(serializers.CharField):
+    """A phone number in E.164 (+33612345678), checked against the numbering plan."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("help_text", "E.164 format, e.g. +33612345678.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data).strip()
+        if not value:
+            return value
+        message = "Enter the phone number in E.164 format, e.g. +33612345678."
+        if not value.startswith("+"):
+            raise serializers.ValidationError(message, code="invalid_phone")
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException as exc:
+            raise serializers.ValidationError(message, code="invalid_phone") from exc
+        if not phonenumbers.is_valid_number(number):
+            raise serializers.ValidationError(message, code="invalid_phone")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

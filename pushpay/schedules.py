@@ -1,0 +1,25 @@
+"""The recurring jobs the product needs, in one list, installed by ``install_schedules``."""
+
+from django.db import transaction
+from django_q.models import Schedule
+
+SCHEDULES = [
+    {
+        "name": "purge-idempotency-keys",
+        "func": "merchants.tasks.purge_idempotency_keys",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 60,
+    },
+]
+
+
+@transaction.atomic
+def install_schedules() -> list[str]:
+    """Create or update every schedule; safe to run on each deploy and from several hosts."""
+    names = []
+    for spec in SCHEDULES:
+        spec = dict(spec)
+        name = spec.pop("name")
+        Schedule.objects.update_or_create(name=name, defaults={**spec, "repeats": -1})
+        names.append(name)
+    return names

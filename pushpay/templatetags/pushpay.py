@@ -1,0 +1,35 @@
+from django import template
+from django.utils.translation import get_language
+
+from pushpay.money import format_money
+
+register = template.Library()
+
+
+@register.filter
+def money(amount: int | None, currency: str) -> str:
+    """{{ amount|money:currency }} in the active language; an em dash when there is none."""
+    if amount is None:
+        return "—"
+    return format_money(amount, currency, (get_language() or "en")[:2])
+
+
+STATUS_COLOURS = {
+    "open": "primary",
+    "pending": "secondary",
+    "partially_paid": "warning",
+    "paid": "success",
+    "expired": "dark",
+    "cancelled": "secondary",
+    "failed": "danger",
+    "refunded": "info",
+}
+
+
+@register.inclusion_tag("partials/status_badge.html")
+def status_badge(status: str, label: str = "") -> dict:
+    return {
+        "status": status,
+        "label": label or status.replace("_", " "),
+        "colour": STATUS_COLOURS.get(status, "secondary"),
+    }

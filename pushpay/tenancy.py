@@ -1,0 +1,33 @@
+"""Back-office tenancy: every view works for exactly one merchant, chosen from the user's
+memberships and remembered in the session."""
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+from merchants.models import Membership, Merchant
+from merchants.selectors import membership_get, merchants_for_user
+
+SESSION_KEY = "merchant_id"
+
+
+def resolve_merchant(request: HttpRequest) -> tuple[Merchant, Membership] | None:
+    merchants = merchants_for_user(user=request.user)
+    merchant = merchants.filter(pk=request.session.get(SESSION_KEY)).first() or merchants.first()
+    if merchant is None:
+        return None
+    request.session[SESSION_KEY] = merchant.pk
+    return merchant, membership_get(user=request.user, merchant=merchant)
+
+
+class MerchantViewMixin(LoginRequiredMixin):
+    """Sets ``request.merchant`` and ``request.membership``; refuses users with no merchant."""
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        resolved = resolve_merchant(request)
+        if resolved is None:
+            raise PermissionDenied("Your login is not attached to any merchant.")
+        request.merchant, request.membership = resolved
+        return super().dispatch(request, *args, **kwargs)

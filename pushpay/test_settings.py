@@ -1,0 +1,19 @@
+"""Settings for the test suite: the real settings, with development defaults.
+
+Only defaults are set here; DATABASE_URL and the rest still come from the environment, so the
+same suite runs against SQLite and PostgreSQL.
+"""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("PUBLIC_BASE_URL", "http://testserver")
+os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+
+from pushpay.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# WhiteNoise warns when STATIC_ROOT is missing; tests never collect static files.
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from pushpay.api.errors import api_not_found
+from pushpay.health import healthz
+
+api_v1 = [
+    path("", include("requests_app.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("<path:anything>", api_not_found),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="backoffice:request_list"), name="home"),
+    path("api/v1/", include(api_v1)),
+    path("app/", include("requests_app.urls")),
+    path("pay/", include("requests_app.payer_urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+]

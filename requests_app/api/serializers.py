@@ -1,0 +1,121 @@
+from django.conf import settings
+from django.urls import reverse
+from rest_framework import serializers
+
+from pushpay.api.fields import EmailField, MinorUnitsField, PhoneField, StrictSerializer
+from requests_app.models import Participant, PaymentRequest
+
+
+def payment_url(participant: Participant) -> str:
+    return settings.PUBLIC_BASE_URL + reverse("payer:pay", args=[participant.link_token])
+
+
+class ParticipantInputSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    email = EmailField(required=False, allow_blank=True, default="")
+    phone = PhoneField(required=False, allow_blank=True, default="")
+    language = serializers.ChoiceField(choices=["fr", "en"], required=False)
+    amount = MinorUnitsField(required=False, allow_null=True)
+
+
+class PaymentRequestCreateSerializer(StrictSerializer):
+    reference = serializers.CharField(max_length=100)
+    description = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default=""
+    )
+    currency = serializers.CharField(min_length=3, max_length=3)
+    amount_mode = serializers.ChoiceField(
+        choices=PaymentRequest.AmountMode.values, default=PaymentRequest.AmountMode.FIXED
+    )
+    total_amount = MinorUnitsField(required=False, allow_null=True)
+    split = serializers.ChoiceField(choices=["equal"], required=False, allow_null=True)
+    min_amount = MinorUnitsField(required=False, allow_null=True)
+    max_amount = MinorUnitsField(required=False, allow_null=True)
+    participants = ParticipantInputSerializer(many=True, allow_empty=False, max_length=1000)
+    send_at = serializers.DateTimeField(required=False, allow_null=True)
+    deadline = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    language = serializers.ChoiceField(choices=["fr", "en"], required=False)
+    allowed_payment_methods = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, max_length=20
+    )
+    metadata = serializers.JSONField(required=False)
+
+
+class PaymentRequestUpdateSerializer(StrictSerializer):
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    send_at = serializers.DateTimeField(required=False, allow_null=True)
+    deadline = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class CancelSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id", read_only=True)
+    amount = serializers.IntegerField(read_only=True, allow_null=True)
+    amount_paid = serializers.IntegerField(read_only=True)
+    amount_due = serializers.IntegerField(read_only=True, allow_null=True)
+    payment_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Participant
+        fields = [
+            "id",
+            "name",
+            "email",
+            "phone",
+            "language",
+            "amount",
+            "amount_paid",
+            "amount_due",
+            "status",
+            "payment_url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_payment_url(self, participant: Participant) -> str:
+        return payment_url(participant)
+
+
+class PaymentRequestSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id", read_only=True)
+    total_amount = serializers.IntegerField(read_only=True, allow_null=True)
+    amount_paid = serializers.IntegerField(read_only=True)
+    amount_remaining = serializers.SerializerMethodField()
+    participants = ParticipantSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = PaymentRequest
+        fields = [
+            "id",
+            "reference",
+            "description",
+            "status",
+            "currency",
+            "amount_mode",
+            "total_amount",
+            "min_amount",
+            "max_amount",
+            "amount_paid",
+            "amount_remaining",
+            "language",
+            "send_at",
+            "deadline",
+            "expires_at",
+            "allowed_payment_methods",
+            "metadata",
+            "participants",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_amount_remaining(self, payment_request: PaymentRequest) -> int | None:
+        if payment_request.total_amount is None:
+            return None
+        return max(payment_request.total_amount - payment_request.amount_paid, 0)

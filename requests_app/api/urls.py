@@ -1,0 +1,31 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path(
+        "payment-requests",
+        views.PaymentRequestListCreateView.as_view(),
+        name="payment-request-list",
+    ),
+    path(
+        "payment-requests/<str:public_id>",
+        views.PaymentRequestDetailView.as_view(),
+        name="payment-request-detail",
+    ),
+    path(
+        "payment-requests/<str:public_id>/cancel",
+        views.PaymentRequestCancelView.as_view(),
+        name="payment-request-cancel",
+    ),
+    path(
+        "payment-requests/<str:public_id>/participants",
+        views.ParticipantCollectionView.as_view(),
+        name="participant-list",
+    ),
+    path(
+        "payment-requests/<str:public_id>/participants/<str:participant_id>",
+        views.ParticipantDetailView.as_view(),
+        name="participant-detail",
+    ),
+]

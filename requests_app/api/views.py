@@ -1,0 +1,173 @@
+"""Integrator API for payment requests: thin views over requests_app services."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pushpay.api.errors import ApiError, NotFound
+from pushpay.api.idempotency import idempotent
+from requests_app import selectors, services
+from requests_app.filters import PaymentRequestFilter
+from requests_app.models import PaymentRequest
+
+from .serializers import (
+    CancelSerializer,
+    ParticipantInputSerializer,
+    ParticipantSerializer,
+    PaymentRequestCreateSerializer,
+    PaymentRequestSerializer,
+    PaymentRequestUpdateSerializer,
+)
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Retries with the same key and body replay the first response (kept 24 h).",
+)
+
+
+class PaymentRequestPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 100
+
+
+def _get_request(request: Request, public_id: str) -> PaymentRequest:
+    payment_request = selectors.payment_request_get(
+        merchant=request.auth.merchant, public_id=public_id
+    )
+    if payment_request is None:
+        raise NotFound(f"No such payment request: '{public_id}'.")
+    return payment_request
+
+
+def _participant_data(data: dict) -> services.ParticipantData:
+    return services.ParticipantData(
+        name=data["name"],
+        email=data.get("email", ""),
+        phone=data.get("phone", ""),
+        language=data.get("language"),
+        amount=data.get("amount"),
+    )
+
+
+def _render(payment_request: PaymentRequest, status_code: int = 200) -> Response:
+    # Re-read through the selector so the body shows exactly what was committed.
+    fresh = selectors.payment_request_get(
+        merchant=payment_request.merchant, public_id=payment_request.public_id
+    )
+    return Response(PaymentRequestSerializer(fresh).data, status=status_code)
+
+
+class PaymentRequestListCreateView(APIView):
+    @extend_schema(
+        responses=PaymentRequestSerializer(many=True),
+        parameters=[
+            OpenApiParameter("status", str, many=True, enum=PaymentRequest.Status.values),
+            OpenApiParameter("reference", str),
+            OpenApiParameter("created_after", "date-time"),
+            OpenApiParameter("created_before", "date-time"),
+            OpenApiParameter("limit", int, description="Page size, at most 100."),
+            OpenApiParameter("cursor", str),
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        filterset = PaymentRequestFilter(
+            request.query_params,
+            queryset=selectors.payment_request_list(merchant=request.auth.merchant),
+        )
+        if not filterset.is_valid():
+            field, messages = next(iter(filterset.errors.items()))
+            raise ApiError(f"{field}: {messages[0]}", code="invalid_filter", field=field)
+        queryset = filterset.qs
+        paginator = PaymentRequestPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(PaymentRequestSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=PaymentRequestCreateSerializer,
+        responses={201: PaymentRequestSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        serializer = PaymentRequestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        participants = [_participant_data(p) for p in data.pop("participants")]
+        payment_request = services.payment_request_create(
+            merchant=request.auth.merchant, participants=participants, **data
+        )
+        return _render(payment_request, status.HTTP_201_CREATED)
+
+
+class PaymentRequestDetailView(APIView):
+    @extend_schema(responses=PaymentRequestSerializer)
+    def get(self, request: Request, public_id: str) -> Response:
+        return Response(PaymentRequestSerializer(_get_request(request, public_id)).data)
+
+    @extend_schema(request=PaymentRequestUpdateSerializer, responses=PaymentRequestSerializer)
+    def patch(self, request: Request, public_id: str) -> Response:
+        payment_request = _get_request(request, public_id)
+        serializer = PaymentRequestUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        payment_request = services.payment_request_update(
+            payment_request=payment_request, **serializer.validated_data
+        )
+        return _render(payment_request)
+
+
+class PaymentRequestCancelView(APIView):
+    @extend_schema(
+        request=CancelSerializer,
+        responses=PaymentRequestSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        payment_request = _get_request(request, public_id)
+        serializer = CancelSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        payment_request = services.payment_request_cancel(
+            payment_request=payment_request, reason=serializer.validated_data["reason"]
+        )
+        return _render(payment_request)
+
+
+class ParticipantCollectionView(APIView):
+    @extend_schema(
+        request=ParticipantInputSerializer,
+        responses={201: ParticipantSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        payment_request = _get_request(request, public_id)
+        serializer = ParticipantInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        participant = services.participant_add(
+            payment_request=payment_request, data=_participant_data(serializer.validated_data)
+        )
+        return Response(ParticipantSerializer(participant).data, status=status.HTTP_201_CREATED)
+
+
+class ParticipantDetailView(APIView):
+    @extend_schema(responses=PaymentRequestSerializer)
+    def delete(self, request: Request, public_id: str, participant_id: str) -> Response:
+        payment_request = _get_request(request, public_id)
+        participant = selectors.participant_get(
+            merchant=request.auth.merchant,
+            payment_request=payment_request,
+            public_id=participant_id,
+        )
+        if participant is None:
+            raise NotFound(f"No such participant: '{participant_id}'.")
+        payment_request = services.participant_remove(
+            payment_request=payment_request, participant=participant
+        )
+        return _render(payment_request)

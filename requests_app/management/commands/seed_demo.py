@@ -1,0 +1,108 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils import timezone
+
+from merchants.models import ApiKey, Membership, Merchant
+from merchants.services import hash_secret, membership_grant, merchant_create, user_create
+from requests_app import services
+from requests_app.models import PaymentRequest
+from requests_app.services import ParticipantData
+
+DEMO_EMAIL = "demo@pushpay.example"
+DEMO_PASSWORD = "demo-pay-2026"
+# A fixed, public demo key so the README's curl examples work on every fresh demo.
+DEMO_API_KEY = "sk_test_DemoKeyForTheEmbeddedDefaultOnly000000"
+
+
+class Command(BaseCommand):
+    help = "Seed a demo merchant, an operator login and requests in every status (dev only)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--force", action="store_true", help="Seed even when DEBUG is off.")
+
+    def handle(self, *args, **options) -> None:
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError("seed_demo creates a public demo login; run it with DEBUG=true.")
+        with transaction.atomic():
+            merchant = Merchant.objects.filter(slug="demo").first() or merchant_create(
+                name="Demo Café", slug="demo", default_language="en", contact_email=DEMO_EMAIL
+            )
+            User = get_user_model()
+            user = User.objects.filter(username=DEMO_EMAIL).first() or user_create(
+                email=DEMO_EMAIL, password=DEMO_PASSWORD
+            )
+            membership_grant(merchant=merchant, user=user, role=Membership.Role.OWNER)
+            ApiKey.objects.get_or_create(
+                secret_hash=hash_secret(DEMO_API_KEY),
+                defaults={"merchant": merchant, "name": "Demo", "prefix": DEMO_API_KEY[:12]},
+            )
+            created = self._seed_requests(merchant)
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo merchant: {merchant.name} ({created} new requests)")
+        )
+        self.stdout.write(f"Back-office login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+        self.stdout.write(f"Demo API key: {DEMO_API_KEY}")
+
+    def _seed_requests(self, merchant: Merchant) -> int:
+        now = timezone.now()
+        people = [
+            ParticipantData(name="Alice Martin", email="alice@example.com", language="fr"),
+            ParticipantData(name="Bob Durand", email="bob@example.com", phone="+33612345678"),
+            ParticipantData(name="Chloé Petit", phone="+33698765432", language="fr"),
+        ]
+
+        def make(reference, description, **kwargs):
+            existing = PaymentRequest.objects.filter(merchant=merchant, reference=reference).first()
+            if existing:
+                return existing, False
+            kwargs.setdefault("participants", people)
+            kwargs.setdefault("deadline", now + timedelta(days=14))
+            kwargs.setdefault("expires_at", now + timedelta(days=30))
+            return services.payment_request_create(
+                merchant=merchant,
+                reference=reference,
+                description=description,
+                currency="EUR",
+                **kwargs,
+            ), True
+
+        count = 0
+        _, new = make("DEMO-OPEN", "Team dinner at Chez Paul", total_amount=9000, split="equal")
+        count += new
+        pr, new = make("DEMO-PARTIAL", "Ski chalet, February", total_amount=120000, split="equal")
+        if new:
+            services.participant_record_payment(participant=pr.participants.first(), amount=40000)
+            count += 1
+        pr, new = make(
+            "DEMO-PAID",
+            "Invoice 2026-117",
+            total_amount=4990,
+            participants=[
+                ParticipantData(name="Dana Leroy", email="dana@example.com", amount=4990)
+            ],
+        )
+        if new:
+            services.participant_record_payment(participant=pr.participants.first(), amount=4990)
+            count += 1
+        pr, new = make("DEMO-EXPIRED", "Concert tickets", total_amount=6000, split="equal")
+        if new:
+            services.payment_request_expire(payment_request=pr)
+            count += 1
+        pr, new = make("DEMO-CANCELLED", "Cancelled workshop", total_amount=15000, split="equal")
+        if new:
+            services.payment_request_cancel(payment_request=pr, reason="workshop cancelled")
+            count += 1
+        _, new = make(
+            "DEMO-POT",
+            "Farewell gift for Eva",
+            amount_mode="free",
+            total_amount=20000,
+            min_amount=500,
+            max_amount=5000,
+        )
+        count += new
+        return count

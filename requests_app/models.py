@@ -1,0 +1,197 @@
+from django.db import models
+from django.db.models import F, Q
+
+from merchants.models import LANGUAGES, Merchant, TimeStamped
+from pushpay.ids import new_link_token, new_public_id
+
+MINOR_UNITS_HELP = "Integer amount in minor units of the request's currency (cents for EUR)."
+
+
+def _request_id() -> str:
+    return new_public_id("pr")
+
+
+def _participant_id() -> str:
+    return new_public_id("pa")
+
+
+class IllegalTransition(Exception):
+    """A status change the lifecycle does not allow; carries both states for the message."""
+
+    def __init__(self, obj: str, current: str, target: str):
+        super().__init__(f"A {obj} that is {current} cannot become {target}.")
+        self.current = current
+        self.target = target
+
+
+class PaymentRequest(TimeStamped):
+    """A merchant's request for money from one or several participants."""
+
+    class Status(models.TextChoices):
+        """Where the collection stands. Only ``requests_app.services`` changes it."""
+
+        OPEN = "open", "Open"  # waiting for payments, nothing collected yet
+        PARTIALLY_PAID = "partially_paid", "Partially paid"  # some money in, some still due
+        PAID = "paid", "Paid"  # every participant's share collected (final)
+        EXPIRED = "expired", "Expired"  # expiry reached with nothing collected (final)
+        CANCELLED = "cancelled", "Cancelled"  # stopped by the merchant (final)
+
+    TRANSITIONS = {
+        Status.OPEN: {Status.PARTIALLY_PAID, Status.PAID, Status.EXPIRED, Status.CANCELLED},
+        Status.PARTIALLY_PAID: {Status.PAID, Status.CANCELLED, Status.EXPIRED},
+        Status.PAID: set(),
+        Status.EXPIRED: set(),
+        Status.CANCELLED: set(),
+    }
+    COLLECTING = (Status.OPEN, Status.PARTIALLY_PAID)
+
+    class AmountMode(models.TextChoices):
+        FIXED = "fixed", "Fixed shares"  # the initiator sets each share; shares sum to total
+        FREE = "free", "Free amounts"  # each participant chooses, within optional bounds
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="requests")
+    public_id = models.CharField(max_length=40, unique=True, default=_request_id, editable=False)
+    reference = models.CharField(max_length=100, help_text="The merchant's own reference.")
+    description = models.TextField(max_length=2000, blank=True)
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code.")
+    amount_mode = models.CharField(
+        max_length=5, choices=AmountMode.choices, default=AmountMode.FIXED
+    )
+    total_amount = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text=MINOR_UNITS_HELP + " In free mode, the optional target.",
+    )
+    min_amount = models.BigIntegerField(null=True, blank=True, help_text=MINOR_UNITS_HELP)
+    max_amount = models.BigIntegerField(null=True, blank=True, help_text=MINOR_UNITS_HELP)
+    amount_paid = models.BigIntegerField(default=0, help_text=MINOR_UNITS_HELP)
+    send_at = models.DateTimeField(null=True, blank=True)
+    deadline = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    language = models.CharField(max_length=2, choices=LANGUAGES, default="fr")
+    allowed_payment_methods = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "reference"], name="request_unique_reference"
+            ),
+            models.CheckConstraint(
+                condition=Q(total_amount__isnull=True) | Q(total_amount__gt=0),
+                name="request_total_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_mode="free") | Q(total_amount__isnull=False),
+                name="request_fixed_has_total",
+            ),
+            models.CheckConstraint(condition=Q(amount_paid__gte=0), name="request_paid_gte_0"),
+            models.CheckConstraint(
+                condition=Q(min_amount__isnull=True)
+                | Q(max_amount__isnull=True)
+                | Q(min_amount__lte=F("max_amount")),
+                name="request_min_lte_max",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "status", "-created_at"]),
+            models.Index(fields=["merchant", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.reference})"
+
+    @property
+    def is_collecting(self) -> bool:
+        return self.status in self.COLLECTING
+
+
+class Participant(TimeStamped):
+    """One payer of a request, with their own share, status and unguessable payment link."""
+
+    class Status(models.TextChoices):
+        """Where this payer stands. Only ``requests_app.services`` changes it."""
+
+        PENDING = "pending", "Pending"  # asked to pay, has not (fully) paid yet
+        PAID = "paid", "Paid"  # paid their share (fixed) or a payment (free)
+        FAILED = "failed", "Failed"  # last attempt failed; may retry while collecting
+        EXPIRED = "expired", "Expired"  # the request expired before they paid
+        CANCELLED = "cancelled", "Cancelled"  # removed, or the request was cancelled
+        REFUNDED = "refunded", "Refunded"  # what they paid was given back
+
+    TRANSITIONS = {
+        Status.PENDING: {Status.PAID, Status.FAILED, Status.EXPIRED, Status.CANCELLED},
+        Status.FAILED: {Status.PENDING, Status.PAID, Status.EXPIRED, Status.CANCELLED},
+        Status.PAID: {Status.REFUNDED},
+        Status.EXPIRED: set(),
+        Status.CANCELLED: set(),
+        Status.REFUNDED: set(),
+    }
+    UNPAID = (Status.PENDING, Status.FAILED)
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    request = models.ForeignKey(
+        PaymentRequest, on_delete=models.CASCADE, related_name="participants"
+    )
+    public_id = models.CharField(
+        max_length=40, unique=True, default=_participant_id, editable=False
+    )
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +33612345678.")
+    language = models.CharField(max_length=2, choices=LANGUAGES, default="fr")
+    amount = models.BigIntegerField(
+        null=True, blank=True, help_text=MINOR_UNITS_HELP + " The share, in fixed mode."
+    )
+    amount_paid = models.BigIntegerField(default=0, help_text=MINOR_UNITS_HELP)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    link_token = models.CharField(
+        max_length=64, unique=True, default=new_link_token, editable=False
+    )
+
+    class Meta:
+        ordering = ["request_id", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gt=0),
+                name="participant_share_positive",
+            ),
+            models.CheckConstraint(condition=Q(amount_paid__gte=0), name="participant_paid_gte_0"),
+            models.CheckConstraint(
+                condition=~Q(email="", phone=""), name="participant_has_contact"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.name})"
+
+    @property
+    def amount_due(self) -> int | None:
+        if self.amount is None:
+            return None
+        return max(self.amount - self.amount_paid, 0)
+
+
+class StatusChange(models.Model):
+    """Audit trail: every status change of a request or participant, with its reason."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    request = models.ForeignKey(
+        PaymentRequest, on_delete=models.CASCADE, related_name="status_changes"
+    )
+    participant = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    from_status = models.CharField(max_length=16)
+    to_status = models.CharField(max_length=16)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} -> {self.to_status}"

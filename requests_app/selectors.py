@@ -1,0 +1,46 @@
+"""Reads of payment requests, always scoped to one merchant (ARCHITECTURE.md guarantee 5).
+
+Another merchant's object is simply not found: callers turn that into a 404.
+"""
+
+from django.db.models import Prefetch, QuerySet
+
+from merchants.models import Merchant
+
+from .models import Participant, PaymentRequest, StatusChange
+
+
+def payment_request_list(*, merchant: Merchant) -> QuerySet[PaymentRequest]:
+    """Requests with their participants prefetched: two queries whatever the page size.
+
+    Filtering by status, reference and dates is requests_app.filters.PaymentRequestFilter,
+    applied on top of this queryset.
+    """
+    return PaymentRequest.objects.filter(merchant=merchant).prefetch_related(
+        Prefetch("participants", queryset=Participant.objects.order_by("position", "id"))
+    )
+
+
+def payment_request_get(*, merchant: Merchant, public_id: str) -> PaymentRequest | None:
+    return payment_request_list(merchant=merchant).filter(public_id=public_id).first()
+
+
+def participant_get(
+    *, merchant: Merchant, payment_request: PaymentRequest, public_id: str
+) -> Participant | None:
+    return Participant.objects.filter(
+        merchant=merchant, request=payment_request, public_id=public_id
+    ).first()
+
+
+def participant_by_link_token(*, token: str) -> Participant | None:
+    """The payer's entry point: the unguessable token is the only credential."""
+    return (
+        Participant.objects.select_related("request", "request__merchant")
+        .filter(link_token=token)
+        .first()
+    )
+
+
+def status_history(*, payment_request: PaymentRequest) -> QuerySet[StatusChange]:
+    return StatusChange.objects.filter(request=payment_request).select_related("participant")

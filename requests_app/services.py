@@ -1,0 +1,588 @@
+"""requests_app owns payment requests and their participants: creation, changes, lifecycle.
+
+Every state change of a request or a participant goes through a function here, in one
+transaction, through the two transition functions that refuse illegal moves and leave an
+audit row. Amounts are integer minor units (ARCHITECTURE.md guarantee 1).
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from merchants.models import Merchant
+from pushpay.errors import InvalidInput, StateConflict
+from pushpay.money import is_currency, split_equally
+
+from .locks import lock_participants, lock_request
+from .models import IllegalTransition, Participant, PaymentRequest, StatusChange
+
+MAX_PARTICIPANTS = 1000
+MAX_AMOUNT = 10**13  # minor units; a hundred billion euros is not a payment request
+METADATA_MAX_KEYS = 50
+METADATA_MAX_KEY_LENGTH = 40
+METADATA_MAX_BYTES = 8192
+LANGUAGES = ("fr", "en")
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class ParticipantData:
+    name: str
+    email: str = ""
+    phone: str = ""
+    language: str | None = None
+    amount: int | None = None
+
+
+# --- Transitions ----------------------------------------------------------------------------
+
+
+def _transition_request(payment_request: PaymentRequest, target: str, reason: str = "") -> None:
+    current = payment_request.status
+    if current == target:
+        return
+    if target not in PaymentRequest.TRANSITIONS[current]:
+        raise IllegalTransition("payment request", current, target)
+    payment_request.status = target
+    StatusChange.objects.create(
+        merchant_id=payment_request.merchant_id,
+        request=payment_request,
+        from_status=current,
+        to_status=target,
+        reason=reason,
+    )
+
+
+def _transition_participants(
+    payment_request: PaymentRequest, participants: list[Participant], target: str, reason: str
+) -> None:
+    """Move several participants at once; one UPDATE and one INSERT whatever their number."""
+    changes = []
+    for participant in participants:
+        current = participant.status
+        if current == target:
+            continue
+        if target not in Participant.TRANSITIONS[current]:
+            raise IllegalTransition("participant", current, target)
+        participant.status = target
+        changes.append(
+            StatusChange(
+                merchant_id=payment_request.merchant_id,
+                request=payment_request,
+                participant=participant,
+                from_status=current,
+                to_status=target,
+                reason=reason,
+            )
+        )
+    if changes:
+        now = timezone.now()
+        Participant.objects.filter(pk__in=[c.participant.pk for c in changes]).update(
+            status=target, updated_at=now
+        )
+        StatusChange.objects.bulk_create(changes)
+
+
+def _refuse_illegal(exc: IllegalTransition) -> StateConflict:
+    return StateConflict(str(exc), code="invalid_status_transition", field="status")
+
+
+# --- Validation -----------------------------------------------------------------------------
+
+
+def validate_amount(value: int | None, field: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(
+            "Amounts are integers in minor units (1050 for 10.50 EUR).",
+            code="invalid_amount",
+            field=field,
+        )
+    if value <= 0:
+        raise InvalidInput(
+            "The amount must be greater than zero.", code="amount_not_positive", field=field
+        )
+    if value > MAX_AMOUNT:
+        raise InvalidInput("The amount is too large.", code="amount_too_large", field=field)
+
+
+def validate_metadata(metadata: Any) -> dict:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise InvalidInput(
+            "metadata must be a JSON object.", code="invalid_metadata", field="metadata"
+        )
+    if len(metadata) > METADATA_MAX_KEYS:
+        raise InvalidInput(
+            f"metadata may hold at most {METADATA_MAX_KEYS} keys.",
+            code="metadata_too_large",
+            field="metadata",
+        )
+    for key in metadata:
+        if len(key) > METADATA_MAX_KEY_LENGTH:
+            raise InvalidInput(
+                f"metadata keys are at most {METADATA_MAX_KEY_LENGTH} characters.",
+                code="metadata_too_large",
+                field=f"metadata.{key[:METADATA_MAX_KEY_LENGTH]}",
+            )
+    size = len(json.dumps(metadata, separators=(",", ":")).encode())
+    if size > METADATA_MAX_BYTES:
+        raise InvalidInput(
+            f"metadata is {size} bytes as JSON; the limit is {METADATA_MAX_BYTES}.",
+            code="metadata_too_large",
+            field="metadata",
+        )
+    return metadata
+
+
+def _validate_dates(
+    *,
+    send_at: datetime | None,
+    deadline: datetime | None,
+    expires_at: datetime | None,
+    check_past: bool = True,
+) -> None:
+    now = timezone.now()
+    if check_past and deadline is not None and deadline <= now:
+        raise InvalidInput(
+            "The deadline is in the past.", code="deadline_in_past", field="deadline"
+        )
+    if check_past and expires_at is not None and expires_at <= now:
+        raise InvalidInput(
+            "The expiry date is in the past.", code="expiry_in_past", field="expires_at"
+        )
+    if deadline is not None and expires_at is not None and expires_at < deadline:
+        raise InvalidInput(
+            "The request cannot expire before its deadline.",
+            code="expiry_before_deadline",
+            field="expires_at",
+        )
+    if send_at is not None and deadline is not None and send_at >= deadline:
+        raise InvalidInput(
+            "The request must be sent before its deadline.",
+            code="send_after_deadline",
+            field="send_at",
+        )
+
+
+def _validate_participant(data: ParticipantData, index: int | None, amount_mode: str) -> None:
+    prefix = f"participants[{index}]." if index is not None else ""
+    if not data.name or not data.name.strip():
+        raise InvalidInput("Each participant needs a name.", code="required", field=f"{prefix}name")
+    if not data.email and not data.phone:
+        raise InvalidInput(
+            "Each participant needs an email or a phone number to be notified.",
+            code="contact_required",
+            field=f"{prefix}email",
+        )
+    if data.language is not None and data.language not in LANGUAGES:
+        raise InvalidInput(
+            "Language must be 'fr' or 'en'.", code="invalid_choice", field=f"{prefix}language"
+        )
+    if amount_mode == PaymentRequest.AmountMode.FREE and data.amount is not None:
+        raise InvalidInput(
+            "In free mode participants choose their amount; give min_amount/max_amount instead.",
+            code="amount_not_allowed",
+            field=f"{prefix}amount",
+        )
+    validate_amount(data.amount, f"{prefix}amount")
+
+
+# --- Use cases ------------------------------------------------------------------------------
+
+
+def payment_request_create(
+    *,
+    merchant: Merchant,
+    reference: str,
+    currency: str,
+    participants: list[ParticipantData],
+    amount_mode: str = PaymentRequest.AmountMode.FIXED,
+    total_amount: int | None = None,
+    split: str | None = None,
+    description: str = "",
+    min_amount: int | None = None,
+    max_amount: int | None = None,
+    send_at: datetime | None = None,
+    deadline: datetime | None = None,
+    expires_at: datetime | None = None,
+    language: str | None = None,
+    allowed_payment_methods: list[str] | None = None,
+    metadata: dict | None = None,
+) -> PaymentRequest:
+    """Create a request and all its participants at once, or nothing."""
+    if not reference or not reference.strip():
+        raise InvalidInput("A reference is required.", code="required", field="reference")
+    if not is_currency(currency):
+        raise InvalidInput(
+            f"'{currency}' is not an ISO 4217 currency in use.",
+            code="unknown_currency",
+            field="currency",
+        )
+    if amount_mode not in PaymentRequest.AmountMode.values:
+        raise InvalidInput(
+            "amount_mode must be 'fixed' or 'free'.", code="invalid_choice", field="amount_mode"
+        )
+    if language is not None and language not in LANGUAGES:
+        raise InvalidInput(
+            "Language must be 'fr' or 'en'.", code="invalid_choice", field="language"
+        )
+    if not participants:
+        raise InvalidInput(
+            "A request needs at least one participant.",
+            code="participants_required",
+            field="participants",
+        )
+    if len(participants) > MAX_PARTICIPANTS:
+        raise InvalidInput(
+            f"A request has at most {MAX_PARTICIPANTS} participants.",
+            code="too_many_participants",
+            field="participants",
+        )
+    validate_amount(total_amount, "total_amount")
+    validate_amount(min_amount, "min_amount")
+    validate_amount(max_amount, "max_amount")
+    for index, data in enumerate(participants):
+        _validate_participant(data, index, amount_mode)
+    metadata = validate_metadata(metadata)
+    _validate_dates(send_at=send_at, deadline=deadline, expires_at=expires_at)
+
+    shares: list[int | None]
+    if amount_mode == PaymentRequest.AmountMode.FIXED:
+        if min_amount is not None or max_amount is not None:
+            raise InvalidInput(
+                "min_amount and max_amount apply to free mode only.",
+                code="amount_bounds_not_allowed",
+                field="min_amount",
+            )
+        if total_amount is None:
+            raise InvalidInput(
+                "A fixed-mode request needs total_amount.", code="required", field="total_amount"
+            )
+        if split is not None:
+            if split != "equal":
+                raise InvalidInput("split must be 'equal'.", code="invalid_choice", field="split")
+            if any(p.amount is not None for p in participants):
+                raise InvalidInput(
+                    "With split 'equal', participants carry no amount.",
+                    code="amount_not_allowed",
+                    field="participants",
+                )
+            if total_amount < len(participants):
+                raise InvalidInput(
+                    "The total is too small to split among everyone.",
+                    code="total_too_small",
+                    field="total_amount",
+                )
+            shares = list(split_equally(total_amount, len(participants)))
+        else:
+            missing = next((i for i, p in enumerate(participants) if p.amount is None), None)
+            if missing is not None:
+                raise InvalidInput(
+                    "In fixed mode every participant needs an amount.",
+                    code="required",
+                    field=f"participants[{missing}].amount",
+                )
+            shares = [p.amount for p in participants]
+            if sum(shares) != total_amount:
+                raise InvalidInput(
+                    f"The participants' amounts sum to {sum(shares)}, "
+                    f"not to total_amount {total_amount}.",
+                    code="shares_do_not_sum_to_total",
+                    field="participants",
+                )
+    else:
+        if split is not None:
+            raise InvalidInput(
+                "split applies to fixed mode only.", code="invalid_choice", field="split"
+            )
+        if min_amount is not None and max_amount is not None and min_amount > max_amount:
+            raise InvalidInput(
+                "min_amount is above max_amount.", code="min_above_max", field="min_amount"
+            )
+        shares = [None] * len(participants)
+
+    request_language = language or merchant.default_language
+    try:
+        with transaction.atomic():
+            payment_request = PaymentRequest.objects.create(
+                merchant=merchant,
+                reference=reference.strip(),
+                description=description,
+                currency=currency,
+                amount_mode=amount_mode,
+                total_amount=total_amount,
+                min_amount=min_amount,
+                max_amount=max_amount,
+                send_at=send_at,
+                deadline=deadline,
+                expires_at=expires_at,
+                language=request_language,
+                allowed_payment_methods=allowed_payment_methods or [],
+                metadata=metadata,
+            )
+            Participant.objects.bulk_create(
+                Participant(
+                    merchant=merchant,
+                    request=payment_request,
+                    position=index,
+                    name=data.name.strip(),
+                    email=data.email,
+                    phone=data.phone,
+                    language=data.language or request_language,
+                    amount=share,
+                )
+                for index, (data, share) in enumerate(zip(participants, shares, strict=True))
+            )
+    except IntegrityError as exc:
+        if PaymentRequest.objects.filter(merchant=merchant, reference=reference.strip()).exists():
+            raise StateConflict(
+                f"A payment request with reference '{reference}' already exists.",
+                code="duplicate_reference",
+                field="reference",
+            ) from exc
+        raise
+    return payment_request
+
+
+@transaction.atomic
+def payment_request_update(
+    *,
+    payment_request: PaymentRequest,
+    description: str = _UNSET,
+    send_at: datetime | None = _UNSET,
+    deadline: datetime | None = _UNSET,
+    expires_at: datetime | None = _UNSET,
+) -> PaymentRequest:
+    """Change the wording and the dates of a request that is still collecting."""
+    payment_request = lock_request(payment_request.pk)
+    if not payment_request.is_collecting:
+        raise StateConflict(
+            f"A {payment_request.status} request can no longer be changed.",
+            code="request_not_editable",
+            field="status",
+        )
+    new_send_at = payment_request.send_at if send_at is _UNSET else send_at
+    new_deadline = payment_request.deadline if deadline is _UNSET else deadline
+    new_expires_at = payment_request.expires_at if expires_at is _UNSET else expires_at
+    now = timezone.now()
+    if deadline is not _UNSET and deadline is not None and deadline <= now:
+        raise InvalidInput(
+            "The deadline is in the past.", code="deadline_in_past", field="deadline"
+        )
+    if expires_at is not _UNSET and expires_at is not None and expires_at <= now:
+        raise InvalidInput(
+            "The expiry date is in the past.", code="expiry_in_past", field="expires_at"
+        )
+    _validate_dates(
+        send_at=new_send_at, deadline=new_deadline, expires_at=new_expires_at, check_past=False
+    )
+    if description is not _UNSET:
+        payment_request.description = description
+    payment_request.send_at = new_send_at
+    payment_request.deadline = new_deadline
+    payment_request.expires_at = new_expires_at
+    payment_request.save()
+    return payment_request
+
+
+@transaction.atomic
+def payment_request_cancel(*, payment_request: PaymentRequest, reason: str = "") -> PaymentRequest:
+    """Stop collecting. Unpaid participants are cancelled; paid shares stay as they are."""
+    payment_request = lock_request(payment_request.pk)
+    try:
+        _transition_request(payment_request, PaymentRequest.Status.CANCELLED, reason)
+    except IllegalTransition as exc:
+        raise _refuse_illegal(exc) from exc
+    unpaid = [p for p in lock_participants(payment_request.pk) if p.status in Participant.UNPAID]
+    _transition_participants(
+        payment_request, unpaid, Participant.Status.CANCELLED, reason or "request cancelled"
+    )
+    payment_request.save(update_fields=["status", "updated_at"])
+    return payment_request
+
+
+@transaction.atomic
+def payment_request_expire(*, payment_request: PaymentRequest) -> PaymentRequest:
+    """Close a request at its expiry: unpaid participants expire.
+
+    With nothing collected the request becomes expired; with some money in it stays
+    partially_paid so the merchant can decide to keep or refund what came in.
+    """
+    payment_request = lock_request(payment_request.pk)
+    if not payment_request.is_collecting:
+        raise _refuse_illegal(
+            IllegalTransition("payment request", payment_request.status, "expired")
+        )
+    unpaid = [p for p in lock_participants(payment_request.pk) if p.status in Participant.UNPAID]
+    _transition_participants(payment_request, unpaid, Participant.Status.EXPIRED, "expired")
+    if payment_request.amount_paid == 0:
+        _transition_request(payment_request, PaymentRequest.Status.EXPIRED, "expired")
+        payment_request.save(update_fields=["status", "updated_at"])
+    return payment_request
+
+
+@transaction.atomic
+def participant_add(*, payment_request: PaymentRequest, data: ParticipantData) -> Participant:
+    """Add a payer. In fixed mode their share raises the total by exactly that share: the
+    other participants' shares never change behind the merchant's back."""
+    payment_request = lock_request(payment_request.pk)
+    if not payment_request.is_collecting:
+        raise StateConflict(
+            f"Participants cannot be added to a {payment_request.status} request.",
+            code="request_not_editable",
+            field="status",
+        )
+    _validate_participant(data, None, payment_request.amount_mode)
+    existing = lock_participants(payment_request.pk)
+    if len(existing) >= MAX_PARTICIPANTS:
+        raise InvalidInput(
+            f"A request has at most {MAX_PARTICIPANTS} participants.",
+            code="too_many_participants",
+            field="participants",
+        )
+    if payment_request.amount_mode == PaymentRequest.AmountMode.FIXED:
+        if data.amount is None:
+            raise InvalidInput(
+                "In fixed mode the participant needs an amount.", code="required", field="amount"
+            )
+        payment_request.total_amount += data.amount
+    participant = Participant.objects.create(
+        merchant_id=payment_request.merchant_id,
+        request=payment_request,
+        position=max((p.position for p in existing), default=-1) + 1,
+        name=data.name.strip(),
+        email=data.email,
+        phone=data.phone,
+        language=data.language or payment_request.language,
+        amount=data.amount,
+    )
+    _refresh_request_status(payment_request, [*existing, participant], "participant added")
+    payment_request.save()
+    return participant
+
+
+@transaction.atomic
+def participant_remove(
+    *, payment_request: PaymentRequest, participant: Participant
+) -> PaymentRequest:
+    """Cancel an unpaid participant; in fixed mode the total drops by their share."""
+    payment_request = lock_request(payment_request.pk)
+    participants = lock_participants(payment_request.pk)
+    participant = next((p for p in participants if p.pk == participant.pk), None)
+    if participant is None:
+        raise StateConflict(
+            "This participant is not part of the request.",
+            code="participant_not_in_request",
+            field="participant",
+        )
+    if not payment_request.is_collecting:
+        raise StateConflict(
+            f"Participants cannot be removed from a {payment_request.status} request.",
+            code="request_not_editable",
+            field="status",
+        )
+    if participant.status not in Participant.UNPAID or participant.amount_paid > 0:
+        raise StateConflict(
+            f"A {participant.status} participant cannot be removed.",
+            code="participant_not_removable",
+            field="participant",
+        )
+    active = [p for p in participants if p.status != Participant.Status.CANCELLED]
+    if len(active) == 1:
+        raise StateConflict(
+            "The last participant cannot be removed; cancel the request instead.",
+            code="last_participant",
+            field="participant",
+        )
+    _transition_participants(
+        payment_request, [participant], Participant.Status.CANCELLED, "removed"
+    )
+    if payment_request.amount_mode == PaymentRequest.AmountMode.FIXED:
+        payment_request.total_amount -= participant.amount
+    _refresh_request_status(payment_request, participants, "participant removed")
+    payment_request.save()
+    return payment_request
+
+
+@transaction.atomic
+def participant_record_payment(*, participant: Participant, amount: int) -> Participant:
+    """Book money received from a participant and move the request forward.
+
+    The request row is locked first, so concurrent payers of one request are serialised and
+    can never book more than is due (ARCHITECTURE.md guarantee 3).
+    """
+    validate_amount(amount, "amount")
+    payment_request = lock_request(participant.request_id)
+    participants = lock_participants(payment_request.pk)
+    participant = next(p for p in participants if p.pk == participant.pk)
+    if not payment_request.is_collecting or participant.status not in Participant.UNPAID:
+        raise StateConflict(
+            "This payment is no longer expected.", code="payment_not_expected", field="amount"
+        )
+    if payment_request.amount_mode == PaymentRequest.AmountMode.FIXED:
+        if amount > participant.amount_due:
+            raise InvalidInput(
+                f"At most {participant.amount_due} is due.",
+                code="amount_above_due",
+                field="amount",
+            )
+    else:
+        if payment_request.min_amount is not None and amount < payment_request.min_amount:
+            raise InvalidInput(
+                "The amount is below the minimum.", code="amount_below_minimum", field="amount"
+            )
+        if payment_request.max_amount is not None and amount > payment_request.max_amount:
+            raise InvalidInput(
+                "The amount is above the maximum.", code="amount_above_maximum", field="amount"
+            )
+        if payment_request.total_amount is not None:
+            remaining = payment_request.total_amount - payment_request.amount_paid
+            if amount > remaining:
+                raise InvalidInput(
+                    f"Only {remaining} remains to be collected.",
+                    code="amount_above_remaining",
+                    field="amount",
+                )
+    participant.amount_paid += amount
+    participant.save(update_fields=["amount_paid", "updated_at"])
+    payment_request.amount_paid += amount
+    fully_paid = (
+        payment_request.amount_mode == PaymentRequest.AmountMode.FREE
+        or participant.amount_paid >= participant.amount
+    )
+    if fully_paid:
+        _transition_participants(payment_request, [participant], Participant.Status.PAID, "paid")
+    _refresh_request_status(payment_request, participants, "payment received")
+    payment_request.save()
+    return participant
+
+
+def _refresh_request_status(
+    payment_request: PaymentRequest, participants: list[Participant], reason: str
+) -> None:
+    """Derive open / partially_paid / paid from what has been collected (no save)."""
+    if not payment_request.is_collecting:
+        return
+    active = [p for p in participants if p.status != Participant.Status.CANCELLED]
+    everyone_paid = bool(active) and all(p.status == Participant.Status.PAID for p in active)
+    target_reached = (
+        payment_request.total_amount is not None
+        and payment_request.amount_paid >= payment_request.total_amount
+    )
+    if everyone_paid or target_reached:
+        target = PaymentRequest.Status.PAID
+    elif payment_request.amount_paid > 0:
+        target = PaymentRequest.Status.PARTIALLY_PAID
+    else:
+        target = PaymentRequest.Status.OPEN
+    if target == PaymentRequest.Status.OPEN and payment_request.status != target:
+        return  # money never flows back on its own: refunds are their own use case
+    _transition_request(payment_request, target, reason)

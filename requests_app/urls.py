@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "backoffice"
+
+urlpatterns = [
+    path("", views.PaymentRequestListView.as_view(), name="request_list"),
+    path(
+        "requests/<str:public_id>/", views.PaymentRequestDetailView.as_view(), name="request_detail"
+    ),
+    path("merchant/switch/", views.switch_merchant, name="switch_merchant"),
+]

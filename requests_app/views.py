@@ -1,0 +1,82 @@
+"""Back office (operators) and payer landing pages for payment requests."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views import View
+from django.views.decorators.http import require_POST
+
+from merchants.selectors import merchants_for_user
+from pushpay.tenancy import SESSION_KEY, MerchantViewMixin
+
+from . import selectors
+from .filters import PaymentRequestFilter
+from .models import PaymentRequest
+
+PAGE_SIZE = 25
+
+
+class PaymentRequestListView(MerchantViewMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        filterset = PaymentRequestFilter(
+            request.GET, queryset=selectors.payment_request_list(merchant=request.merchant)
+        )
+        page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+        return render(
+            request,
+            "requests_app/paymentrequest_list.html",
+            {
+                "page": page,
+                "filterset": filterset,
+                "statuses": PaymentRequest.Status.choices,
+                "selected_status": request.GET.getlist("status"),
+            },
+        )
+
+
+class PaymentRequestDetailView(MerchantViewMixin, View):
+    def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        payment_request = selectors.payment_request_get(
+            merchant=request.merchant, public_id=public_id
+        )
+        if payment_request is None:
+            raise Http404("No such payment request.")
+        return render(
+            request,
+            "requests_app/paymentrequest_detail.html",
+            {
+                "payment_request": payment_request,
+                "participants": payment_request.participants.all(),
+                "history": selectors.status_history(payment_request=payment_request),
+            },
+        )
+
+
+@require_POST
+def switch_merchant(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect("login")
+    merchant = merchants_for_user(user=request.user).filter(slug=request.POST.get("slug")).first()
+    if merchant is None:
+        raise Http404("No such merchant.")
+    request.session[SESSION_KEY] = merchant.pk
+    messages.info(request, f"You are now working for {merchant.name}.")
+    return redirect("backoffice:request_list")
+
+
+def payer_page(request: HttpRequest, token: str) -> HttpResponse:
+    """What a payer sees at their link. The card form arrives with the payer-journey work;
+    until then the page states what is due and the state of the request."""
+    participant = selectors.participant_by_link_token(token=token)
+    if participant is None:
+        raise Http404("This payment link is not valid.")
+    return render(
+        request,
+        "requests_app/payer_page.html",
+        {
+            "participant": participant,
+            "payment_request": participant.request,
+            "merchant": participant.request.merchant,
+        },
+    )

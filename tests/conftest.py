@@ -1,0 +1,54 @@
+import os
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from tests.factories import MerchantFactory, api_secret_for
+
+
+@pytest.fixture
+def merchant(db):
+    return MerchantFactory(name="Alpha Shop")
+
+
+@pytest.fixture
+def other_merchant(db):
+    return MerchantFactory(name="Beta Shop")
+
+
+def _client_for(merchant) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_secret_for(merchant)}")
+    return client
+
+
+@pytest.fixture
+def api(merchant) -> APIClient:
+    """An API client authenticated with a key of ``merchant``."""
+    return _client_for(merchant)
+
+
+@pytest.fixture
+def other_api(other_merchant) -> APIClient:
+    return _client_for(other_merchant)
+
+
+@pytest.fixture
+def future():
+    def at(days: float = 7) -> str:
+        return (timezone.now() + timedelta(days=days)).isoformat()
+
+    return at
+
+
+@pytest.fixture
+def postgres_only(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://…)")
+
+
+def pytest_report_header(config):
+    return f"database: {os.environ.get('DATABASE_URL', 'sqlite (default)')}"

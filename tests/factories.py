@@ -1,0 +1,69 @@
+"""Shared test data: factories for rows, and helpers that go through the services so that
+test objects are built exactly as the product builds them."""
+
+from datetime import timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from merchants.models import Membership, Merchant
+from merchants.services import api_key_create
+from requests_app import services
+from requests_app.models import PaymentRequest
+from requests_app.services import ParticipantData
+
+
+class MerchantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Merchant
+
+    name = factory.Sequence(lambda n: f"Merchant {n}")
+    slug = factory.Sequence(lambda n: f"merchant-{n}")
+    default_currency = "EUR"
+    default_language = "en"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}@example.com")
+    email = factory.SelfAttribute("username")
+    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    merchant = factory.SubFactory(MerchantFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Membership.Role.OWNER
+
+
+def api_secret_for(merchant: Merchant) -> str:
+    return api_key_create(merchant=merchant).secret
+
+
+def participants(n: int, *, amount: int | None = None) -> list[ParticipantData]:
+    return [
+        ParticipantData(name=f"Payer {i}", email=f"payer{i}@example.com", amount=amount)
+        for i in range(n)
+    ]
+
+
+def make_request(merchant: Merchant, **overrides) -> PaymentRequest:
+    """A fixed-mode request of 3 x 10.00 EUR due in a week, unless told otherwise."""
+    now = timezone.now()
+    kwargs = {
+        "reference": f"REF-{PaymentRequest.objects.count() + 1}-{now.timestamp()}",
+        "currency": "EUR",
+        "total_amount": 3000,
+        "participants": participants(3, amount=1000),
+        "deadline": now + timedelta(days=7),
+        "expires_at": now + timedelta(days=14),
+    }
+    kwargs.update(overrides)
+    return services.payment_request_create(merchant=merchant, **kwargs)
