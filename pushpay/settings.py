@@ -241,6 +241,7 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer"}},
     },
     "SECURITY": [{"ApiKey": []}],
+    "ENUM_NAME_OVERRIDES": {"LanguageEnum": "merchants.models.LANGUAGES"},
 }
 
 # --- Production hardening -------------------------------------------------------------------

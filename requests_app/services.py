@@ -44,8 +44,6 @@ class ParticipantData:
 
 def _transition_request(payment_request: PaymentRequest, target: str, reason: str = "") -> None:
     current = payment_request.status
-    if current == target:
-        return
     if target not in PaymentRequest.TRANSITIONS[current]:
         raise IllegalTransition("payment request", current, target)
     payment_request.status = target
@@ -583,6 +581,6 @@ def _refresh_request_status(
         target = PaymentRequest.Status.PARTIALLY_PAID
     else:
         target = PaymentRequest.Status.OPEN
-    if target == PaymentRequest.Status.OPEN and payment_request.status != target:
+    if target == payment_request.status or target == PaymentRequest.Status.OPEN:
         return  # money never flows back on its own: refunds are their own use case
     _transition_request(payment_request, target, reason)

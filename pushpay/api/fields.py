@@ -8,6 +8,8 @@ fail loudly instead of silently charging something else.
 import phonenumbers
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -35,6 +37,7 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class MinorUnitsField(serializers.Field):
     """An amount in minor units: a JSON integer, nothing else (not 10.5, not "10")."""
 

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
+from merchants.models import LANGUAGES
 from pushpay.api.fields import EmailField, MinorUnitsField, PhoneField, StrictSerializer
 from requests_app.models import Participant, PaymentRequest
 
@@ -14,7 +15,7 @@ class ParticipantInputSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     email = EmailField(required=False, allow_blank=True, default="")
     phone = PhoneField(required=False, allow_blank=True, default="")
-    language = serializers.ChoiceField(choices=["fr", "en"], required=False)
+    language = serializers.ChoiceField(choices=LANGUAGES, required=False)
     amount = MinorUnitsField(required=False, allow_null=True)
 
 
@@ -35,7 +36,7 @@ class PaymentRequestCreateSerializer(StrictSerializer):
     send_at = serializers.DateTimeField(required=False, allow_null=True)
     deadline = serializers.DateTimeField(required=False, allow_null=True)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
-    language = serializers.ChoiceField(choices=["fr", "en"], required=False)
+    language = serializers.ChoiceField(choices=LANGUAGES, required=False)
     allowed_payment_methods = serializers.ListField(
         child=serializers.CharField(max_length=40), required=False, max_length=20
     )

@@ -1,5 +1,6 @@
 """Integrator API for payment requests: thin views over requests_app services."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.pagination import CursorPagination
@@ -70,8 +71,8 @@ class PaymentRequestListCreateView(APIView):
         parameters=[
             OpenApiParameter("status", str, many=True, enum=PaymentRequest.Status.values),
             OpenApiParameter("reference", str),
-            OpenApiParameter("created_after", "date-time"),
-            OpenApiParameter("created_before", "date-time"),
+            OpenApiParameter("created_after", OpenApiTypes.DATETIME),
+            OpenApiParameter("created_before", OpenApiTypes.DATETIME),
             OpenApiParameter("limit", int, description="Page size, at most 100."),
             OpenApiParameter("cursor", str),
         ],

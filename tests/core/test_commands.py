@@ -1,0 +1,173 @@
+import json
+import subprocess
+import sys
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from merchants.models import ApiKey, Membership, Merchant
+from requests_app.models import PaymentRequest
+
+
+@pytest.mark.django_db
+def test_createmerchant_prints_one_json_object_with_a_working_key(client):
+    out = StringIO()
+    call_command(
+        "createmerchant",
+        "--name",
+        "Shop",
+        "--email",
+        "Owner@Example.com",
+        "--password",
+        "s3cret-pass-word",
+        "--json",
+        stdout=out,
+    )
+
+    data = json.loads(out.getvalue())
+    assert data["merchant"]["id"].startswith("mc_")
+    assert data["api_key"].startswith("sk_test_")
+    membership = Membership.objects.get()
+    assert (membership.role, membership.user.email) == ("owner", "owner@example.com")
+    assert (
+        client.get(
+            "/api/v1/payment-requests", HTTP_AUTHORIZATION=f"Bearer {data['api_key']}"
+        ).status_code
+        == 200
+    )
+    assert client.login(username="owner@example.com", password="s3cret-pass-word")
+
+
+@pytest.mark.django_db
+def test_createmerchant_refuses_an_existing_login_and_creates_nothing():
+    call_command(
+        "createmerchant",
+        "--name",
+        "One",
+        "--email",
+        "a@example.com",
+        "--password",
+        "pw-123456789",
+        stdout=StringIO(),
+    )
+    with pytest.raises(CommandError, match="already exists"):
+        call_command(
+            "createmerchant",
+            "--name",
+            "Two",
+            "--email",
+            "a@example.com",
+            "--password",
+            "pw-123456789",
+            stdout=StringIO(),
+        )
+    assert list(Merchant.objects.values_list("name", flat=True)) == ["One"]
+    assert ApiKey.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_createmerchant_refuses_an_unknown_currency():
+    with pytest.raises(CommandError, match="currency"):
+        call_command(
+            "createmerchant",
+            "--name",
+            "X",
+            "--email",
+            "x@example.com",
+            "--password",
+            "pw-123456789",
+            "--currency",
+            "ABC",
+            stdout=StringIO(),
+        )
+    assert Merchant.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_requests_in_every_status_and_can_run_twice(settings):
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())
+
+    statuses = set(PaymentRequest.objects.values_list("status", flat=True))
+    assert statuses == set(PaymentRequest.Status.values)
+    assert PaymentRequest.objects.count() == 6
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_to_run_in_production(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError):
+        call_command("seed_demo", stdout=StringIO())
+    assert Merchant.objects.count() == 0
+
+
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "k8#Vq2!mZr7@pL0xW4$nT9&cY1^bH6*eJ3(fD5)gS8-aQ2+uI7=oE4",
+    "ALLOWED_HOSTS": "pay.example.com",
+    "PUBLIC_BASE_URL": "https://pay.example.com",
+    "DATABASE_URL": "sqlite://:memory:",
+    "PATH": "/usr/bin:/bin",
+}
+
+
+def test_production_settings_pass_the_deployment_checklist():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env={**PRODUCTION_ENV, "DJANGO_SETTINGS_MODULE": "pushpay.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY"),
+        ({"PUBLIC_BASE_URL": "pay.example.com"}, "PUBLIC_BASE_URL"),
+        ({"SMS_BACKEND": "pigeon"}, "SMS_BACKEND"),
+        ({"SMS_BACKEND": "twilio"}, "TWILIO_ACCOUNT_SID"),
+        ({"DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL"),
+        ({"IDEMPOTENCY_KEY_TTL_HOURS": "1"}, "IDEMPOTENCY_KEY_TTL_HOURS"),
+    ],
+)
+def test_bad_configuration_stops_the_process_with_a_clear_message(override, message):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env={**PRODUCTION_ENV, **override, "DJANGO_SETTINGS_MODULE": "pushpay.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_secrets_can_be_read_from_files(tmp_path):
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(PRODUCTION_ENV["SECRET_KEY"])
+    env = {
+        **PRODUCTION_ENV,
+        "DJANGO_SETTINGS_MODULE": "pushpay.settings",
+        "SECRET_KEY_FILE": str(secret_file),
+    }
+    del env["SECRET_KEY"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import "
+            "settings; print(len(settings.SECRET_KEY))",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout.strip() == str(len(PRODUCTION_ENV["SECRET_KEY"])), result.stderr
