@@ -281,7 +281,7 @@ def test_free_mode_respects_bounds_and_target(merchant):
             ParticipantData(name="C", email="c@example.com"),
         ],
     )
-    a, b, c = pr.participants.all()
+    a, b, _ = pr.participants.all()
     for amount, code in ((100, "amount_below_minimum"), (3001, "amount_above_maximum")):
         with pytest.raises(InvalidInput) as refused:
             services.participant_record_payment(participant=a, amount=amount)

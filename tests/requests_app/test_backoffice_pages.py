@@ -1,0 +1,101 @@
+"""Back-office pages: login required, merchant-scoped, constant query counts."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.factories import MembershipFactory, UserFactory, make_request, participants
+
+
+@pytest.fixture
+def operator_client(client, merchant):
+    user = MembershipFactory(merchant=merchant).user
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_pages_need_a_login(client, merchant):
+    pr = make_request(merchant)
+    for url in ("/app/", f"/app/requests/{pr.public_id}/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.url.startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+def test_a_login_without_a_merchant_is_refused(client):
+    client.force_login(UserFactory())
+    assert client.get("/app/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_list_shows_only_the_operators_merchant(operator_client, merchant, other_merchant):
+    make_request(merchant, reference="MINE-1")
+    make_request(other_merchant, reference="THEIRS-1")
+    html = operator_client.get("/app/").content.decode()
+    assert "MINE-1" in html and "THEIRS-1" not in html
+
+
+@pytest.mark.django_db
+def test_another_merchants_request_is_a_404(operator_client, other_merchant):
+    theirs = make_request(other_merchant)
+    assert operator_client.get(f"/app/requests/{theirs.public_id}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_switching_to_a_merchant_one_does_not_belong_to_is_a_404(operator_client, other_merchant):
+    response = operator_client.post("/app/merchant/switch/", {"slug": other_merchant.slug})
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_member_of_two_merchants_can_switch(client, merchant, other_merchant):
+    user = MembershipFactory(merchant=merchant).user
+    MembershipFactory(merchant=other_merchant, user=user)
+    make_request(other_merchant, reference="THEIRS-2")
+    client.force_login(user)
+    client.post("/app/merchant/switch/", {"slug": other_merchant.slug})
+    assert "THEIRS-2" in client.get("/app/").content.decode()
+
+
+@pytest.mark.django_db
+def test_list_and_detail_query_counts_do_not_grow(operator_client, merchant):
+    small = make_request(
+        merchant, reference="S", total_amount=1000, participants=participants(1, amount=1000)
+    )
+    operator_client.get("/app/")
+    with CaptureQueriesContext(connection) as list_small:
+        operator_client.get("/app/")
+    with CaptureQueriesContext(connection) as detail_small:
+        operator_client.get(f"/app/requests/{small.public_id}/")
+
+    big = None
+    for i in range(5):
+        big = make_request(
+            merchant,
+            reference=f"B{i}",
+            total_amount=30000,
+            participants=participants(30, amount=1000),
+        )
+    with CaptureQueriesContext(connection) as list_big:
+        operator_client.get("/app/")
+    with CaptureQueriesContext(connection) as detail_big:
+        operator_client.get(f"/app/requests/{big.public_id}/")
+
+    assert len(list_big) == len(list_small)
+    assert len(detail_big) == len(detail_small)
+
+
+@pytest.mark.django_db
+def test_the_payer_page_states_what_is_due_and_final_states(client, merchant):
+    from requests_app import services
+
+    pr = make_request(merchant)
+    first, second, _ = pr.participants.all()
+    page = client.get(f"/pay/{first.link_token}/").content.decode()
+    assert "€10.00" in page
+    services.participant_record_payment(participant=first, amount=1000)
+    assert "You have paid" in client.get(f"/pay/{first.link_token}/").content.decode()
+    services.payment_request_cancel(payment_request=pr)
+    assert "cancelled" in client.get(f"/pay/{second.link_token}/").content.decode()
