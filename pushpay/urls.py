@@ -11,7 +11,6 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
-    path("", include("smartforms.api.urls")),
     path("<path:anything>", api_not_found),
 ]
 
@@ -20,7 +19,6 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("app/", include("requests_app.urls")),
     path("pay/", include("requests_app.payer_urls")),
-    path("sandbox/", include("payments.sandbox_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
