@@ -34,7 +34,7 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python manage.py makemigrations --check --dry-run -v0
+	DATABASE_URL=sqlite://:memory: $(BIN)/python manage.py makemigrations --check --dry-run -v0
 	DJANGO_SETTINGS_MODULE=pushpay.test_settings $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

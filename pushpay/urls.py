@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("app/", include("requests_app.urls")),
     path("pay/", include("requests_app.payer_urls")),
+    path("sandbox/", include("payments.sandbox_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

@@ -1,0 +1,143 @@
+"""One interface for every payment method, whoever the provider is.
+
+The checkout saga (ARCHITECTURE.md guarantee 2) only ever talks to this interface: it holds
+money with ``authorise``, takes it with ``capture``, and unwinds with ``void`` or ``refund``.
+Each provider answers in its own vocabulary; adapters translate it into one small, frozen
+``PaymentResult`` so the saga has a single set of states to reason about.
+
+Two kinds of trouble are kept apart on purpose:
+
+- an answer from the provider, even a refusal (declined card, failed 3-D Secure), is a
+  ``PaymentResult`` with ``status=failed`` and a ``failure_reason``: the state is known;
+- no usable answer (timeout, connection reset, 5xx) is ``ProviderTimeout``: the state is
+  unknown, and the only safe move is to retry with the *same* idempotency key, which the
+  provider turns into a replay of whatever it did the first time.
+
+Calls the saga must not make at all (capture more than held, capture a voided hold) raise
+``pushpay.errors.StateConflict``: they are bugs or races on our side, not payer outcomes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from merchants.models import Merchant
+
+
+class PaymentStatus(StrEnum):
+    """Where the money stands after a call, in the saga's vocabulary."""
+
+    AUTHORISED = "authorised"  # held on the payer's account, not taken yet
+    REQUIRES_ACTION = "requires_action"  # the payer must authenticate (3-D Secure) first
+    CAPTURED = "captured"  # taken (all or part of the hold)
+    CANCELLED = "cancelled"  # the hold was released; nothing was taken
+    REFUNDED = "refunded"  # taken, then given back (all or part)
+    FAILED = "failed"  # refused by the provider or the payer; nothing is held
+
+
+class FailureReason(StrEnum):
+    """Why a call failed; coarse on purpose so payer messages do not depend on the provider."""
+
+    DECLINED = "declined"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    FRAUD = "fraud"
+    NOT_ACCEPTED = "not_accepted"  # this method, card brand or currency is not accepted
+    PROVIDER_ERROR = "provider_error"  # the provider answered, with an error of its own
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """The normalised answer to any adapter call.
+
+    ``provider_reference`` names the authorisation (one per leg) and is what ``capture``,
+    ``void``, ``refund`` and ``retrieve`` take; ``operation_reference`` names this one
+    operation in the provider's books (a capture, a refund …), for reconciliation.
+    ``amount`` is what this call moved, in integer minor units of ``currency``.
+    """
+
+    status: PaymentStatus
+    provider_reference: str
+    amount: int
+    currency: str
+    failure_reason: FailureReason | None = None
+    action_url: str = ""
+    operation_reference: str = ""
+    message: str = ""
+
+    def __post_init__(self) -> None:
+        # Results cross the saga's persistence boundary: refuse impossible ones at birth.
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount < 0:
+            raise ValueError("amount must be a non-negative integer of minor units")
+        if (self.status == PaymentStatus.FAILED) != (self.failure_reason is not None):
+            raise ValueError("a failure_reason is given exactly when the status is failed")
+        if (self.status == PaymentStatus.REQUIRES_ACTION) != bool(self.action_url):
+            raise ValueError("an action_url is given exactly when the status is requires_action")
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status != PaymentStatus.FAILED
+
+
+class ProviderError(Exception):
+    """The provider could not be reached or gave no usable answer."""
+
+
+class ProviderTimeout(ProviderError):
+    """State unknown: the provider may or may not have done it.
+
+    Retry the same call with the same idempotency key; never with a new key, which could
+    hold or take the money a second time.
+    """
+
+
+class PaymentMethodAdapter(ABC):
+    """Base class of every payment method (card, holiday vouchers, wallets, PayPal …).
+
+    An adapter is bound to one merchant, because providers keep accounts (credentials,
+    idempotency keys, references) per merchant. Every call that changes money takes an
+    ``idempotency_key``: the saga persists it before the call, so a retry after a crash or a
+    ``ProviderTimeout`` replays instead of repeating.
+    """
+
+    code: ClassVar[str]
+    label: ClassVar[str]
+
+    def __init__(self, *, merchant: Merchant):
+        self.merchant = merchant
+
+    @abstractmethod
+    def authorise(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        source: str,
+        idempotency_key: str,
+        return_url: str = "",
+    ) -> PaymentResult:
+        """Hold ``amount`` on the payer's ``source`` (a provider token, never card data).
+
+        May answer ``requires_action`` with an ``action_url`` to send the payer to; the payer
+        comes back to ``return_url`` and ``retrieve`` tells the outcome.
+        """
+
+    @abstractmethod
+    def capture(self, *, reference: str, amount: int, idempotency_key: str) -> PaymentResult:
+        """Take ``amount`` (at most what is still held) from the authorisation."""
+
+    @abstractmethod
+    def void(self, *, reference: str, idempotency_key: str) -> PaymentResult:
+        """Release whatever is still held; the saga's way to unwind an uncaptured leg."""
+
+    @abstractmethod
+    def refund(self, *, reference: str, amount: int, idempotency_key: str) -> PaymentResult:
+        """Give back ``amount`` (at most what was taken and not yet refunded)."""
+
+    @abstractmethod
+    def retrieve(self, *, reference: str) -> PaymentResult:
+        """The authorisation as it stands now: how the saga learns a 3-D Secure outcome."""

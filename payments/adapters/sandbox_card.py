@@ -1,0 +1,127 @@
+"""The card method, backed by the built-in sandbox acquirer.
+
+A real acquirer's adapter would make HTTP calls here; this one calls the sandbox's services
+in-process, but keeps the same contract: sandbox states in, ``PaymentResult`` out, and a lost
+answer surfaces as ``ProviderTimeout``.
+"""
+
+from django.conf import settings
+from django.urls import reverse
+
+from payments.sandbox import services as sandbox
+from payments.sandbox.models import SandboxAuthorisation
+from payments.sandbox.selectors import sandbox_authorisation_get
+
+from .base import FailureReason, PaymentMethodAdapter, PaymentResult, PaymentStatus, ProviderTimeout
+
+_STATUS = {
+    SandboxAuthorisation.Status.REQUIRES_ACTION: PaymentStatus.REQUIRES_ACTION,
+    SandboxAuthorisation.Status.AUTHORISED: PaymentStatus.AUTHORISED,
+    SandboxAuthorisation.Status.CAPTURED: PaymentStatus.CAPTURED,
+    SandboxAuthorisation.Status.REFUNDED: PaymentStatus.REFUNDED,
+    SandboxAuthorisation.Status.CANCELLED: PaymentStatus.CANCELLED,
+    SandboxAuthorisation.Status.FAILED: PaymentStatus.FAILED,
+}
+_REASONS = {
+    SandboxAuthorisation.FailureReason.DECLINED: FailureReason.DECLINED,
+    SandboxAuthorisation.FailureReason.INSUFFICIENT_FUNDS: FailureReason.INSUFFICIENT_FUNDS,
+    SandboxAuthorisation.FailureReason.AUTHENTICATION_FAILED: FailureReason.AUTHENTICATION_FAILED,
+}
+_MESSAGES = {
+    FailureReason.DECLINED: "The card was declined.",
+    FailureReason.INSUFFICIENT_FUNDS: "The card has insufficient funds.",
+    FailureReason.AUTHENTICATION_FAILED: "The payer did not pass 3-D Secure authentication.",
+}
+
+
+def challenge_url(authorisation: SandboxAuthorisation) -> str:
+    path = reverse("sandbox:challenge", kwargs={"public_id": authorisation.public_id})
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def _result_of(authorisation: SandboxAuthorisation) -> PaymentResult:
+    """The authorisation as a whole; the amount is the one that matters in its state."""
+    status = _STATUS[authorisation.status]
+    reason = _REASONS.get(authorisation.failure_reason) if status == PaymentStatus.FAILED else None
+    amount = {
+        PaymentStatus.CAPTURED: authorisation.amount_captured,
+        PaymentStatus.REFUNDED: authorisation.amount_refunded,
+    }.get(status, authorisation.amount)
+    return PaymentResult(
+        status=status,
+        provider_reference=authorisation.public_id,
+        amount=amount,
+        currency=authorisation.currency,
+        failure_reason=reason,
+        action_url=challenge_url(authorisation) if status == PaymentStatus.REQUIRES_ACTION else "",
+        message=_MESSAGES.get(reason, "") if reason else "",
+    )
+
+
+def _result_of_movement(movement: sandbox.Movement, status: PaymentStatus) -> PaymentResult:
+    entry = movement.entry
+    return PaymentResult(
+        status=status,
+        provider_reference=movement.authorisation.public_id,
+        amount=entry.amount if entry else 0,
+        currency=movement.authorisation.currency,
+        operation_reference=entry.public_id if entry else "",
+    )
+
+
+class SandboxCardAdapter(PaymentMethodAdapter):
+    """Cards through the sandbox acquirer; ``source`` is a ``tok_…`` from /sandbox/tokens."""
+
+    code = "card"
+    label = "Card"
+
+    def authorise(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        source: str,
+        idempotency_key: str,
+        return_url: str = "",
+    ) -> PaymentResult:
+        try:
+            authorisation = sandbox.sandbox_authorise(
+                merchant=self.merchant,
+                token=source,
+                amount=amount,
+                currency=currency,
+                idempotency_key=idempotency_key,
+                return_url=return_url,
+            )
+        except sandbox.SandboxTimeout:
+            raise ProviderTimeout(
+                "The card acquirer did not answer in time; retry with the same idempotency key."
+            ) from None
+        return _result_of(authorisation)
+
+    def capture(self, *, reference: str, amount: int, idempotency_key: str) -> PaymentResult:
+        movement = sandbox.sandbox_capture(
+            merchant=self.merchant,
+            reference=reference,
+            amount=amount,
+            idempotency_key=idempotency_key,
+        )
+        return _result_of_movement(movement, PaymentStatus.CAPTURED)
+
+    def void(self, *, reference: str, idempotency_key: str) -> PaymentResult:
+        movement = sandbox.sandbox_void(
+            merchant=self.merchant, reference=reference, idempotency_key=idempotency_key
+        )
+        return _result_of_movement(movement, PaymentStatus.CANCELLED)
+
+    def refund(self, *, reference: str, amount: int, idempotency_key: str) -> PaymentResult:
+        movement = sandbox.sandbox_refund(
+            merchant=self.merchant,
+            reference=reference,
+            amount=amount,
+            idempotency_key=idempotency_key,
+        )
+        return _result_of_movement(movement, PaymentStatus.REFUNDED)
+
+    def retrieve(self, *, reference: str) -> PaymentResult:
+        return _result_of(sandbox_authorisation_get(merchant=self.merchant, public_id=reference))

@@ -1,0 +1,107 @@
+"""The sandbox acquirer's own HTTP surface: card tokenisation and the 3-D Secure page.
+
+Both stand for pages and endpoints that live on the provider's domain in real life; the
+product's views never see card data, only the token these hand out.
+"""
+
+from urllib.parse import urlencode
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_http_methods
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pushpay.api.fields import StrictSerializer
+from pushpay.money import format_money
+
+from . import selectors, services
+
+
+class StrictIntegerField(serializers.Field):
+    """A JSON integer only: "12" or 12.0 for a month is a client bug worth a clear error."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError("Expected a JSON integer.", code="invalid_integer")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class TokenRequestSerializer(StrictSerializer):
+    # Only shapes are checked here; Luhn, expiry and CVC rules live in the service.
+    number = serializers.CharField(max_length=30, trim_whitespace=True)
+    exp_month = StrictIntegerField()
+    exp_year = StrictIntegerField()
+    cvc = serializers.CharField(max_length=4, trim_whitespace=True)
+
+
+class TokenCreateView(APIView):
+    """POST /sandbox/tokens: card details in, ``tok_…`` out.
+
+    No authentication, hence no CSRF check either: DRF only enforces CSRF for session
+    authentication, and this view uses none. That is deliberate, not an oversight. CSRF
+    protects actions taken with a victim's cookies; this endpoint reads no cookie, acts for
+    nobody, and only turns card details the caller already has into a token, exactly as a
+    PSP's public tokenisation endpoint does when called cross-origin from a payer page.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    # The default throttle is per API key; a sandbox tokeniser needs none.
+    throttle_classes: list = []
+
+    @method_decorator(sensitive_variables("request", "serializer"))
+    def post(self, request: Request) -> Response:
+        serializer = TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        card = services.sandbox_card_tokenise(**serializer.validated_data)
+        body = {
+            "token": card.token,
+            "brand": card.brand,
+            "last4": card.last4,
+            "exp_month": card.exp_month,
+            "exp_year": card.exp_year,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+@require_http_methods(["GET", "POST"])
+def challenge(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The payer's 3-D Secure page: Approve or Refuse, then back to the merchant.
+
+    A normal Django form with a CSRF token: unlike tokenisation, this acts on the payer's
+    behalf, so another site must not be able to post an approval for them.
+    """
+    authorisation = selectors.sandbox_challenge_get(public_id=public_id)
+    if authorisation is None:
+        raise Http404("No such 3-D Secure challenge.")
+    if request.method == "POST":
+        decision = request.POST.get("decision")
+        if decision not in ("approve", "refuse"):
+            return HttpResponse("Choose Approve or Refuse.", status=400, content_type="text/plain")
+        authorisation = services.sandbox_challenge_decide(
+            public_id=public_id, approve=decision == "approve"
+        )
+        if authorisation.return_url:
+            return redirect(_with_reference(authorisation.return_url, authorisation.public_id))
+    context = {
+        "authorisation": authorisation,
+        "amount": format_money(authorisation.amount, authorisation.currency),
+        "pending": authorisation.status == authorisation.Status.REQUIRES_ACTION,
+    }
+    return render(request, "payments/sandbox_3ds.html", context)
+
+
+def _with_reference(url: str, reference: str) -> str:
+    # Like real acquirers, tell the merchant which authorisation came back, never its
+    # outcome: the merchant must ask the acquirer (``retrieve``), as a URL can be forged.
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}{urlencode({'reference': reference})}"

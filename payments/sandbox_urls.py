@@ -1,0 +1,12 @@
+"""The sandbox acquirer's endpoints, mounted at /sandbox/ by the project's URLconf."""
+
+from django.urls import path
+
+from .sandbox import views
+
+app_name = "sandbox"
+
+urlpatterns = [
+    path("tokens", views.TokenCreateView.as_view(), name="tokens"),
+    path("3ds/<str:public_id>/", views.challenge, name="challenge"),
+]

@@ -1,0 +1,30 @@
+"""payments owns how money moves: payment-method adapters, their per-merchant enablement,
+and (in ``payments.sandbox``) the built-in sandbox card acquirer.
+
+This module holds the merchant-facing choices; the saga over legs will live here too.
+"""
+
+from django.db import transaction
+
+from merchants.models import Merchant
+
+from .models import MerchantPaymentMethod
+from .registry import payment_method_get
+
+
+def _payment_method_set(*, merchant: Merchant, method: str, enabled: bool) -> MerchantPaymentMethod:
+    payment_method_get(method)  # refuses unknown codes with a field error
+    with transaction.atomic():
+        choice, _ = MerchantPaymentMethod.objects.update_or_create(
+            merchant=merchant, method=method, defaults={"enabled": enabled}
+        )
+    return choice
+
+
+def payment_method_enable(*, merchant: Merchant, method: str) -> MerchantPaymentMethod:
+    return _payment_method_set(merchant=merchant, method=method, enabled=True)
+
+
+def payment_method_disable(*, merchant: Merchant, method: str) -> MerchantPaymentMethod:
+    """Stops offering the method to payers; payments already under way are not affected."""
+    return _payment_method_set(merchant=merchant, method=method, enabled=False)
