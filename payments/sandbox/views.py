@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -43,6 +44,7 @@ class TokenRequestSerializer(StrictSerializer):
     cvc = serializers.CharField(max_length=4, trim_whitespace=True)
 
 
+@extend_schema(exclude=True)  # the sandbox stands for a provider: not part of our API
 class TokenCreateView(APIView):
     """POST /sandbox/tokens: card details in, ``tok_…`` out.
 
