@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from merchants.models import Merchant
+from payments.selectors import payment_methods_enabled
 from pushpay.errors import InvalidInput, StateConflict
 from pushpay.money import is_currency, split_equally
 
@@ -193,6 +194,22 @@ def _validate_participant(data: ParticipantData, index: int | None, amount_mode:
     validate_amount(data.amount, f"{prefix}amount")
 
 
+def _validate_payment_methods(merchant: Merchant, methods: list[str] | None) -> list[str]:
+    """An empty list means "every method the merchant offers", now and later."""
+    if not methods:
+        return []
+    enabled = payment_methods_enabled(merchant=merchant)
+    for index, code in enumerate(methods):
+        if code not in enabled:
+            raise InvalidInput(
+                f"'{code}' is not a payment method this merchant offers "
+                f"({', '.join(enabled) or 'none'}).",
+                code="unknown_payment_method",
+                field=f"allowed_payment_methods[{index}]",
+            )
+    return list(dict.fromkeys(methods))
+
+
 # --- Use cases ------------------------------------------------------------------------------
 
 
@@ -251,6 +268,7 @@ def payment_request_create(
         _validate_participant(data, index, amount_mode)
     metadata = validate_metadata(metadata)
     _validate_dates(send_at=send_at, deadline=deadline, expires_at=expires_at)
+    allowed_payment_methods = _validate_payment_methods(merchant, allowed_payment_methods)
 
     shares: list[int | None]
     if amount_mode == PaymentRequest.AmountMode.FIXED:
@@ -323,7 +341,7 @@ def payment_request_create(
                 deadline=deadline,
                 expires_at=expires_at,
                 language=request_language,
-                allowed_payment_methods=allowed_payment_methods or [],
+                allowed_payment_methods=allowed_payment_methods,
                 metadata=metadata,
             )
             Participant.objects.bulk_create(

@@ -99,3 +99,16 @@ def test_the_payer_page_states_what_is_due_and_final_states(client, merchant):
     assert "You have paid" in client.get(f"/pay/{first.link_token}/").content.decode()
     services.payment_request_cancel(payment_request=pr)
     assert "cancelled" in client.get(f"/pay/{second.link_token}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_superusers_can_inspect_requests_in_the_admin_but_not_change_them(client, merchant):
+    pr = make_request(merchant)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    assert client.get("/admin/requests_app/paymentrequest/").status_code == 200
+    page = client.get(f"/admin/requests_app/paymentrequest/{pr.pk}/change/")
+    assert page.status_code == 200
+    assert pr.public_id in page.content.decode()
+    client.post(f"/admin/requests_app/paymentrequest/{pr.pk}/change/", {"status": "paid"})
+    pr.refresh_from_db()
+    assert pr.status == "open"

@@ -240,3 +240,27 @@ def test_a_body_that_is_not_an_object_is_refused(api):
     response = api.post(URL, data="[1, 2]", content_type="application/json")
     assert response.status_code == 400
     assert error_of(response)["code"] == "not_an_object"
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_allowed_payment_methods_without_duplicates(api, future):
+    response = api.post(URL, body(future, allowed_payment_methods=["card", "card"]), format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["allowed_payment_methods"] == ["card"]
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_payment_method_the_merchant_does_not_offer(api, merchant, future):
+    from payments.services import payment_method_disable
+
+    unknown = api.post(URL, body(future, allowed_payment_methods=["bitcoin"]), format="json")
+    assert (unknown.status_code, error_of(unknown)["code"], error_of(unknown)["field"]) == (
+        422,
+        "unknown_payment_method",
+        "allowed_payment_methods[0]",
+    )
+
+    payment_method_disable(merchant=merchant, method="card")
+    disabled = api.post(URL, body(future, allowed_payment_methods=["card"]), format="json")
+    assert error_of(disabled)["code"] == "unknown_payment_method"
+    assert PaymentRequest.objects.count() == 0
