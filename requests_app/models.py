@@ -195,3 +195,37 @@ class StatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status} -> {self.to_status}"
+
+
+class RequestEvent(models.Model):
+    """Something that happened to a request, kept in the database in the same transaction as
+    the change itself, so that scenarios (and later webhooks) react to facts, never to hopes.
+    """
+
+    class Type(models.TextChoices):
+        REQUEST_CREATED = "request_created"
+        PAYMENT_SUCCEEDED = "payment_succeeded"  # a payer's payment was captured
+        PAYMENT_FAILED = "payment_failed"  # a payer's attempt failed; they may retry
+        PARTICIPANT_PAID = "participant_paid"  # a participant has paid their whole share
+        REQUEST_COMPLETED = "request_completed"  # the request became paid
+        REQUEST_EXPIRED = "request_expired"
+        REQUEST_CANCELLED = "request_cancelled"
+        INSTALLMENT_PLAN_CONFIRMED = "installment_plan_confirmed"
+        INSTALLMENT_DUE = "installment_due"
+        INSTALLMENT_FAILED = "installment_failed"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    request = models.ForeignKey(PaymentRequest, on_delete=models.CASCADE, related_name="events")
+    participant = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    type = models.CharField(max_length=32, choices=Type.choices)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["request", "type"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} on {self.request_id}"

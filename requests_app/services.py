@@ -18,8 +18,9 @@ from payments.selectors import payment_methods_enabled
 from pushpay.errors import InvalidInput, StateConflict
 from pushpay.money import is_currency, split_equally
 
+from .events import event_record
 from .locks import lock_participants, lock_request
-from .models import IllegalTransition, Participant, PaymentRequest, StatusChange
+from .models import IllegalTransition, Participant, PaymentRequest, RequestEvent, StatusChange
 
 MAX_PARTICIPANTS = 1000
 MAX_AMOUNT = 10**13  # minor units; a hundred billion euros is not a payment request
@@ -357,6 +358,7 @@ def payment_request_create(
                 )
                 for index, (data, share) in enumerate(zip(participants, shares, strict=True))
             )
+            event_record(type=RequestEvent.Type.REQUEST_CREATED, payment_request=payment_request)
     except IntegrityError as exc:
         if PaymentRequest.objects.filter(merchant=merchant, reference=reference.strip()).exists():
             raise StateConflict(
@@ -422,6 +424,11 @@ def payment_request_cancel(*, payment_request: PaymentRequest, reason: str = "")
         payment_request, unpaid, Participant.Status.CANCELLED, reason or "request cancelled"
     )
     payment_request.save(update_fields=["status", "updated_at"])
+    event_record(
+        type=RequestEvent.Type.REQUEST_CANCELLED,
+        payment_request=payment_request,
+        payload={"reason": reason},
+    )
     return payment_request
 
 
@@ -442,6 +449,11 @@ def payment_request_expire(*, payment_request: PaymentRequest) -> PaymentRequest
     if payment_request.amount_paid == 0:
         _transition_request(payment_request, PaymentRequest.Status.EXPIRED, "expired")
         payment_request.save(update_fields=["status", "updated_at"])
+    event_record(
+        type=RequestEvent.Type.REQUEST_EXPIRED,
+        payment_request=payment_request,
+        payload={"amount_paid": payment_request.amount_paid},
+    )
     return payment_request
 
 
@@ -576,6 +588,12 @@ def participant_record_payment(*, participant: Participant, amount: int) -> Part
     )
     if fully_paid:
         _transition_participants(payment_request, [participant], Participant.Status.PAID, "paid")
+        event_record(
+            type=RequestEvent.Type.PARTICIPANT_PAID,
+            payment_request=payment_request,
+            participant=participant,
+            payload={"amount": amount, "amount_paid": participant.amount_paid},
+        )
     _refresh_request_status(payment_request, participants, "payment received")
     payment_request.save()
     return participant
@@ -602,3 +620,9 @@ def _refresh_request_status(
     if target == payment_request.status or target == PaymentRequest.Status.OPEN:
         return  # money never flows back on its own: refunds are their own use case
     _transition_request(payment_request, target, reason)
+    if target == PaymentRequest.Status.PAID:
+        event_record(
+            type=RequestEvent.Type.REQUEST_COMPLETED,
+            payment_request=payment_request,
+            payload={"amount_paid": payment_request.amount_paid},
+        )

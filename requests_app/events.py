@@ -1,0 +1,21 @@
+"""Recording request events. Call only from inside a service's transaction."""
+
+from .models import Participant, PaymentRequest, RequestEvent
+
+
+def event_record(
+    *,
+    type: str,
+    payment_request: PaymentRequest,
+    participant: Participant | None = None,
+    payload: dict | None = None,
+) -> RequestEvent:
+    if type not in RequestEvent.Type.values:
+        raise ValueError(f"Unknown event type {type!r}")
+    return RequestEvent.objects.create(
+        merchant_id=payment_request.merchant_id,
+        request=payment_request,
+        participant=participant,
+        type=type,
+        payload=payload or {},
+    )
