@@ -1,12 +1,15 @@
 from django.db import models
 
 from merchants.models import Merchant, TimeStamped
+from pushpay.ids import new_public_id
 
 # The sandbox acquirer's tables live in their own module; importing them here is what makes
 # them part of this app for Django (models are discovered through ``payments.models``).
 from .sandbox.models import SandboxAuthorisation, SandboxCard, SandboxLedgerEntry
 
 __all__ = [
+    "Checkout",
+    "Leg",
     "MerchantPaymentMethod",
     "SandboxAuthorisation",
     "SandboxCard",
@@ -37,3 +40,108 @@ class MerchantPaymentMethod(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.method} {'on' if self.enabled else 'off'} for merchant {self.merchant_id}"
+
+
+def _checkout_id() -> str:
+    return new_public_id("co")
+
+
+def _leg_id() -> str:
+    return new_public_id("lg")
+
+
+class Checkout(TimeStamped):
+    """One payer's attempt to pay an amount of one request: the saga over its legs.
+
+    Today a checkout has one leg (one payment method); combined payments add legs whose
+    holds are only captured once they sum to the amount (ARCHITECTURE.md guarantee 2). The
+    amount is reserved against what is due from the moment the checkout exists, so two tabs
+    or two payers can never take more than is due (guarantee 3).
+    """
+
+    class Status(models.TextChoices):
+        """Where the attempt stands. Only ``payments.services`` changes it."""
+
+        PENDING = "pending", "Pending"  # amount reserved, provider being asked
+        REQUIRES_ACTION = "requires_action", "Requires action"  # payer must authenticate
+        SUCCEEDED = "succeeded", "Succeeded"  # captured and booked on the participant
+        FAILED = "failed", "Failed"  # refused or unwound: nothing taken
+        REFUNDED = "refunded", "Refunded"  # captured, then given back (e.g. request closed)
+
+    TRANSITIONS = {
+        Status.PENDING: {Status.REQUIRES_ACTION, Status.SUCCEEDED, Status.FAILED, Status.REFUNDED},
+        Status.REQUIRES_ACTION: {Status.SUCCEEDED, Status.FAILED, Status.REFUNDED},
+        Status.SUCCEEDED: {Status.REFUNDED},
+        Status.FAILED: set(),
+        Status.REFUNDED: set(),
+    }
+    IN_FLIGHT = (Status.PENDING, Status.REQUIRES_ACTION)
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    public_id = models.CharField(max_length=40, unique=True, default=_checkout_id, editable=False)
+    request = models.ForeignKey(
+        "requests_app.PaymentRequest", on_delete=models.PROTECT, related_name="checkouts"
+    )
+    participant = models.ForeignKey(
+        "requests_app.Participant", on_delete=models.PROTECT, related_name="checkouts"
+    )
+    amount = models.BigIntegerField(help_text="Integer amount in minor units.")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    failure_reason = models.CharField(max_length=32, blank=True)
+    failure_message = models.CharField(max_length=300, blank=True)
+    language = models.CharField(max_length=2, default="en")
+    form_submission = models.CharField(max_length=40, blank=True, help_text="fs_… public id")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="checkout_amount_gt_0"),
+        ]
+        indexes = [models.Index(fields=["participant", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.status}"
+
+
+class Leg(TimeStamped):
+    """The part of a checkout paid with one method; the provider's hold and capture.
+
+    Its state is saved before every provider call, and each call uses an idempotency key
+    derived from the leg's id, so a retry after a crash replays instead of charging again.
+    """
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Created"  # saved, provider not yet asked
+        REQUIRES_ACTION = "requires_action", "Requires action"  # waiting for 3-D Secure
+        AUTHORISED = "authorised", "Authorised"  # held on the payer's account
+        CAPTURED = "captured", "Captured"  # taken
+        FAILED = "failed", "Failed"  # refused: nothing held
+        VOIDED = "voided", "Voided"  # hold released
+        REFUNDED = "refunded", "Refunded"  # taken, then given back
+        UNKNOWN = "unknown", "Unknown"  # the provider did not answer; recovery decides
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    public_id = models.CharField(max_length=40, unique=True, default=_leg_id, editable=False)
+    checkout = models.ForeignKey(Checkout, on_delete=models.CASCADE, related_name="legs")
+    method = models.CharField(max_length=40)
+    amount = models.BigIntegerField(help_text="Integer amount in minor units.")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
+    provider_reference = models.CharField(max_length=80, blank=True)
+    action_url = models.URLField(max_length=500, blank=True)
+    failure_reason = models.CharField(max_length=32, blank=True)
+    source_brand = models.CharField(max_length=20, blank=True)
+    source_last4 = models.CharField(max_length=4, blank=True)
+
+    class Meta:
+        ordering = ["checkout_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="leg_amount_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.method} {self.status}"
+
+    def idempotency_key(self, operation: str) -> str:
+        return f"{self.public_id}:{operation}"

@@ -2,7 +2,7 @@
 
 from merchants.models import Merchant
 
-from .models import MerchantPaymentMethod
+from .models import Checkout, MerchantPaymentMethod
 from .registry import payment_methods
 
 
@@ -17,3 +17,18 @@ def payment_methods_enabled(*, merchant: Merchant) -> list[str]:
         MerchantPaymentMethod.objects.filter(merchant=merchant).values_list("method", "enabled")
     )
     return [m.code for m in payment_methods() if choices.get(m.code, m.enabled_by_default)]
+
+
+def checkout_for_participant(*, participant, public_id: str) -> Checkout | None:
+    """A payer only ever reaches the checkouts of their own link."""
+    return (
+        Checkout.objects.filter(participant=participant, public_id=public_id)
+        .prefetch_related("legs")
+        .first()
+    )
+
+
+def checkout_last_succeeded(*, participant) -> Checkout | None:
+    return Checkout.objects.filter(
+        participant=participant, status=Checkout.Status.SUCCEEDED
+    ).first()

@@ -4,12 +4,32 @@ and (in ``payments.sandbox``) the built-in sandbox card acquirer.
 This module holds the merchant-facing choices; the saga over legs will live here too.
 """
 
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Sum
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+from django_q.tasks import async_task
 
 from merchants.models import Merchant
+from pushpay.errors import DomainError, InvalidInput, StateConflict
+from requests_app.events import event_record
+from requests_app.locks import lock_participants, lock_request
+from requests_app.models import Participant, PaymentRequest, RequestEvent
+from requests_app.services import (
+    check_payable_amount,
+    participant_record_failure,
+    participant_record_payment,
+)
 
-from .models import MerchantPaymentMethod
-from .registry import payment_method_get
+from .adapters.base import FailureReason, PaymentResult, PaymentStatus, ProviderError
+from .models import Checkout, Leg, MerchantPaymentMethod
+from .registry import adapter_for, payment_method_get
+from .selectors import payment_methods_enabled
 
 
 def _payment_method_set(*, merchant: Merchant, method: str, enabled: bool) -> MerchantPaymentMethod:
@@ -28,3 +48,309 @@ def payment_method_enable(*, merchant: Merchant, method: str) -> MerchantPayment
 def payment_method_disable(*, merchant: Merchant, method: str) -> MerchantPaymentMethod:
     """Stops offering the method to payers; payments already under way are not affected."""
     return _payment_method_set(merchant=merchant, method=method, enabled=False)
+
+
+# --- Checkouts: one payer paying one amount ------------------------------------------------
+#
+# The order of every checkout is the same: reserve under the request's row lock and save the
+# leg (transaction 1); ask the provider (no transaction: slow I/O never holds a lock); book
+# the outcome (transaction 2). A crash between two steps leaves a leg whose state and
+# idempotency keys say exactly what to retry.
+
+IN_FLIGHT_STATUSES = Checkout.IN_FLIGHT
+
+
+def _in_flight(participant: Participant, payment_request: PaymentRequest) -> tuple[int, int]:
+    rows = Checkout.objects.filter(request=payment_request, status__in=IN_FLIGHT_STATUSES)
+    by_request = rows.aggregate(total=Sum("amount"))["total"] or 0
+    by_participant = (
+        rows.filter(participant=participant).aggregate(total=Sum("amount"))["total"] or 0
+    )
+    return by_participant, by_request
+
+
+def _set_checkout_status(checkout: Checkout, target: str, **fields) -> None:
+    if target != checkout.status and target not in Checkout.TRANSITIONS[checkout.status]:
+        raise StateConflict(
+            f"A {checkout.status} checkout cannot become {target}.",
+            code="invalid_status_transition",
+            field="status",
+        )
+    checkout.status = target
+    for name, value in fields.items():
+        setattr(checkout, name, value)
+    checkout.save()
+
+
+def checkout_start(
+    *,
+    participant: Participant,
+    method: str,
+    source: str,
+    amount: int | None = None,
+    language: str = "",
+    return_url: Callable[[Checkout], str] | None = None,
+    form_submission: str = "",
+) -> Checkout:
+    """Reserve the amount, then authorise and capture it with ``method``.
+
+    ``amount`` may be omitted in fixed mode: the participant's remaining share is taken.
+    Returns the checkout as it stands afterwards: succeeded, failed, or requires_action (the
+    payer must then be sent to the leg's ``action_url``).
+    """
+    payment_method_get(method)
+    if not source:
+        raise InvalidInput(
+            "The payment details are missing.", code="source_required", field="source"
+        )
+    with transaction.atomic():
+        payment_request = lock_request(participant.request_id)
+        participants = lock_participants(payment_request.pk)
+        participant = next(p for p in participants if p.pk == participant.pk)
+        if not payment_request.is_collecting or participant.status not in Participant.UNPAID:
+            raise StateConflict(
+                "This payment is no longer expected.",
+                code="payment_not_expected",
+                field="amount",
+            )
+        allowed = payment_request.allowed_payment_methods or payment_methods_enabled(
+            merchant=payment_request.merchant
+        )
+        if method not in allowed:
+            raise InvalidInput(
+                f"'{method}' cannot be used for this request.",
+                code="payment_method_not_allowed",
+                field="method",
+            )
+        if amount is None:
+            if participant.amount is None:
+                raise InvalidInput(
+                    "Enter the amount you want to pay.", code="required", field="amount"
+                )
+            by_participant, _ = _in_flight(participant, payment_request)
+            amount = participant.amount_due - by_participant
+            if by_participant and amount <= 0:
+                amount = participant.amount_due  # let check_payable_amount name the conflict
+        by_participant, by_request = _in_flight(participant, payment_request)
+        check_payable_amount(
+            payment_request,
+            participant,
+            amount,
+            reserved_by_participant=by_participant,
+            reserved_by_request=by_request,
+        )
+        checkout = Checkout.objects.create(
+            merchant=payment_request.merchant,
+            request=payment_request,
+            participant=participant,
+            amount=amount,
+            currency=payment_request.currency,
+            language=language or participant.language,
+            form_submission=form_submission,
+        )
+        leg = Leg.objects.create(
+            merchant=payment_request.merchant,
+            checkout=checkout,
+            method=method,
+            amount=amount,
+            currency=payment_request.currency,
+        )
+    adapter = adapter_for(merchant=checkout.merchant, method=method)
+    try:
+        result = adapter.authorise(
+            amount=leg.amount,
+            currency=leg.currency,
+            source=source,
+            idempotency_key=leg.idempotency_key("authorise"),
+            return_url=return_url(checkout) if return_url else "",
+        )
+    except ProviderError as exc:
+        return _leg_lost(checkout, leg, adapter, source, return_url, str(exc))
+    except InvalidInput as exc:  # e.g. an unknown or tampered token
+        result = PaymentResult(
+            status=PaymentStatus.FAILED,
+            provider_reference="",
+            amount=leg.amount,
+            currency=leg.currency,
+            failure_reason=FailureReason.NOT_ACCEPTED,
+            message=exc.message,
+        )
+    _remember_source(leg, adapter, source)
+    return _advance(checkout, leg, adapter, result)
+
+
+def checkout_resume(*, checkout: Checkout) -> Checkout:
+    """The payer is back from 3-D Secure: ask the provider how it went and finish."""
+    leg = checkout.legs.get()
+    if checkout.status != Checkout.Status.REQUIRES_ACTION or not leg.provider_reference:
+        return checkout
+    adapter = adapter_for(merchant=checkout.merchant, method=leg.method)
+    try:
+        result = adapter.retrieve(reference=leg.provider_reference)
+    except ProviderError:
+        return checkout  # still unknown: the payer may come back, recovery will decide
+    return _advance(checkout, leg, adapter, result)
+
+
+def _remember_source(leg: Leg, adapter, source: str) -> None:
+    brand, last4 = adapter.describe_source(source)
+    Leg.objects.filter(pk=leg.pk).update(source_brand=brand, source_last4=last4)
+    leg.source_brand, leg.source_last4 = brand, last4
+
+
+def _advance(checkout: Checkout, leg: Leg, adapter, result: PaymentResult) -> Checkout:
+    if result.status == PaymentStatus.REQUIRES_ACTION:
+        with transaction.atomic():
+            Leg.objects.filter(pk=leg.pk).update(
+                status=Leg.Status.REQUIRES_ACTION,
+                provider_reference=result.provider_reference,
+                action_url=result.action_url,
+            )
+            checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
+            if checkout.status == Checkout.Status.PENDING:
+                _set_checkout_status(checkout, Checkout.Status.REQUIRES_ACTION)
+        leg.refresh_from_db()
+        return checkout
+    if result.status == PaymentStatus.FAILED:
+        return _fail(checkout, leg, result.failure_reason or "provider_error", result.message)
+    if result.status == PaymentStatus.AUTHORISED:
+        Leg.objects.filter(pk=leg.pk).update(
+            status=Leg.Status.AUTHORISED, provider_reference=result.provider_reference
+        )
+        try:
+            result = adapter.capture(
+                reference=result.provider_reference,
+                amount=leg.amount,
+                idempotency_key=leg.idempotency_key("capture"),
+            )
+        except (ProviderError, StateConflict) as exc:
+            _void_quietly(adapter, leg, result.provider_reference)
+            return _fail(checkout, leg, "provider_error", str(exc))
+    if result.status == PaymentStatus.CAPTURED:
+        return _book(checkout, leg, adapter, result.provider_reference or leg.provider_reference)
+    return _fail(checkout, leg, "provider_error", f"Unexpected provider answer {result.status}")
+
+
+def _book(checkout: Checkout, leg: Leg, adapter, reference: str) -> Checkout:
+    """Money is taken: book it on the participant, exactly once."""
+    try:
+        with transaction.atomic():
+            lock_request(checkout.request_id)
+            checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
+            if checkout.status == Checkout.Status.SUCCEEDED:
+                return checkout
+            Leg.objects.filter(pk=leg.pk).update(
+                status=Leg.Status.CAPTURED, provider_reference=reference
+            )
+            _set_checkout_status(checkout, Checkout.Status.SUCCEEDED)
+            participant_record_payment(participant=checkout.participant, amount=checkout.amount)
+            event_record(
+                type=RequestEvent.Type.PAYMENT_SUCCEEDED,
+                payment_request=checkout.request,
+                participant=checkout.participant,
+                payload={
+                    "checkout": checkout.public_id,
+                    "amount": checkout.amount,
+                    "method": leg.method,
+                },
+            )
+            transaction.on_commit(lambda: async_task("payments.tasks.send_receipt", checkout.pk))
+            return checkout
+    except DomainError as exc:
+        # The request closed while the payer was paying: give the money back at once.
+        adapter.refund(
+            reference=reference, amount=leg.amount, idempotency_key=leg.idempotency_key("refund")
+        )
+        with transaction.atomic():
+            Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.REFUNDED)
+            checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
+            _set_checkout_status(
+                checkout,
+                Checkout.Status.REFUNDED,
+                failure_reason=exc.code,
+                failure_message=exc.message,
+            )
+        return checkout
+
+
+def _fail(checkout: Checkout, leg: Leg, reason: str, message: str = "") -> Checkout:
+    with transaction.atomic():
+        checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
+        if checkout.status not in Checkout.IN_FLIGHT:
+            return checkout
+        Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.FAILED, failure_reason=reason)
+        _set_checkout_status(
+            checkout, Checkout.Status.FAILED, failure_reason=reason, failure_message=message[:300]
+        )
+        participant_record_failure(
+            participant=checkout.participant,
+            reason=reason,
+            payload={"checkout": checkout.public_id, "amount": checkout.amount},
+        )
+    return checkout
+
+
+def _void_quietly(adapter, leg: Leg, reference: str) -> None:
+    try:
+        adapter.void(reference=reference, idempotency_key=leg.idempotency_key("void"))
+        Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.VOIDED)
+    except (ProviderError, DomainError):
+        Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.UNKNOWN)
+
+
+def _leg_lost(checkout, leg, adapter, source, return_url, message: str) -> Checkout:
+    """The provider did not answer: maybe it holds money, maybe not. Ask again with the same
+    idempotency key (which cannot create a second hold) and release whatever it holds."""
+    Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.UNKNOWN)
+    try:
+        replay = adapter.authorise(
+            amount=leg.amount,
+            currency=leg.currency,
+            source=source,
+            idempotency_key=leg.idempotency_key("authorise"),
+            return_url=return_url(checkout) if return_url else "",
+        )
+        if replay.provider_reference and replay.status in (
+            PaymentStatus.AUTHORISED,
+            PaymentStatus.REQUIRES_ACTION,
+        ):
+            _void_quietly(adapter, leg, replay.provider_reference)
+    except ProviderError:
+        pass  # still no answer: the hold, if any, lapses at the provider
+    return _fail(checkout, leg, "provider_error", message or "The bank did not answer in time.")
+
+
+def checkout_send_receipt(*, checkout_pk: int) -> bool:
+    """Email the payer their receipt, in their language. Safe to run twice: at worst the
+    payer gets the same receipt again, never a receipt for money that was not taken."""
+    checkout = (
+        Checkout.objects.select_related("participant", "request", "request__merchant")
+        .filter(pk=checkout_pk, status=Checkout.Status.SUCCEEDED)
+        .first()
+    )
+    if checkout is None or not checkout.participant.email:
+        return False
+    leg = checkout.legs.first()
+    merchant = checkout.request.merchant
+    context = {
+        "checkout": checkout,
+        "leg": leg,
+        "participant": checkout.participant,
+        "payment_request": checkout.request,
+        "merchant": merchant,
+        "receipt_url": settings.PUBLIC_BASE_URL
+        + reverse("payer:receipt", args=[checkout.participant.link_token, checkout.public_id]),
+    }
+    with translation.override(checkout.language):
+        subject = render_to_string("emails/receipt_subject.txt", context).strip()
+        text = render_to_string("emails/receipt_body.txt", context)
+        html = render_to_string("emails/receipt_body.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        to=[checkout.participant.email],
+        headers={"X-PushPay-Checkout": checkout.public_id},
+    )
+    message.attach_alternative(html, "text/html")
+    message.send()
+    return True

@@ -17,3 +17,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # WhiteNoise warns when STATIC_ROOT is missing; tests never collect static files.
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+# Tasks run inline in tests, on commit, so a test sees their effect without a cluster.
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405

@@ -1,9 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import payer_views
 
 app_name = "payer"
 
 urlpatterns = [
-    path("<str:token>/", views.payer_page, name="pay"),
+    path("<str:token>/", payer_views.PayerPageView.as_view(), name="pay"),
+    path(
+        "<str:token>/return/<str:checkout_id>/", payer_views.checkout_return, name="checkout_return"
+    ),
+    path("<str:token>/receipt/<str:checkout_id>/", payer_views.receipt, name="receipt"),
 ]

@@ -44,3 +44,10 @@ def participant_by_link_token(*, token: str) -> Participant | None:
 
 def status_history(*, payment_request: PaymentRequest) -> QuerySet[StatusChange]:
     return StatusChange.objects.filter(request=payment_request).select_related("participant")
+
+
+def participant_can_pay(*, participant: Participant) -> bool:
+    return (
+        participant.request.status in PaymentRequest.COLLECTING
+        and participant.status in Participant.UNPAID
+    )

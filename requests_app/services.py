@@ -540,6 +540,56 @@ def participant_remove(
     return payment_request
 
 
+def check_payable_amount(
+    payment_request: PaymentRequest,
+    participant: Participant,
+    amount: int,
+    *,
+    reserved_by_participant: int = 0,
+    reserved_by_request: int = 0,
+) -> None:
+    """Refuse an amount this participant may not pay now.
+
+    The ``reserved_*`` amounts are what checkouts already in flight hold against the same
+    dues. The caller must hold the request's row lock, so that two payers can never both see
+    the same remainder (ARCHITECTURE.md guarantee 3).
+    """
+    validate_amount(amount, "amount")
+    if payment_request.amount_mode == PaymentRequest.AmountMode.FIXED:
+        available = participant.amount_due - reserved_by_participant
+        if reserved_by_participant and available <= 0:
+            raise StateConflict(
+                "A payment for this share is already in progress.",
+                code="payment_in_progress",
+                field="amount",
+            )
+        if amount > available:
+            raise InvalidInput(
+                f"At most {available} is due.",
+                code="amount_above_due",
+                field="amount",
+            )
+    else:
+        if payment_request.min_amount is not None and amount < payment_request.min_amount:
+            raise InvalidInput(
+                "The amount is below the minimum.", code="amount_below_minimum", field="amount"
+            )
+        if payment_request.max_amount is not None and amount > payment_request.max_amount:
+            raise InvalidInput(
+                "The amount is above the maximum.", code="amount_above_maximum", field="amount"
+            )
+        if payment_request.total_amount is not None:
+            remaining = (
+                payment_request.total_amount - payment_request.amount_paid - reserved_by_request
+            )
+            if amount > remaining:
+                raise InvalidInput(
+                    f"Only {remaining} remains to be collected.",
+                    code="amount_above_remaining",
+                    field="amount",
+                )
+
+
 @transaction.atomic
 def participant_record_payment(*, participant: Participant, amount: int) -> Participant:
     """Book money received from a participant and move the request forward.
@@ -555,30 +605,7 @@ def participant_record_payment(*, participant: Participant, amount: int) -> Part
         raise StateConflict(
             "This payment is no longer expected.", code="payment_not_expected", field="amount"
         )
-    if payment_request.amount_mode == PaymentRequest.AmountMode.FIXED:
-        if amount > participant.amount_due:
-            raise InvalidInput(
-                f"At most {participant.amount_due} is due.",
-                code="amount_above_due",
-                field="amount",
-            )
-    else:
-        if payment_request.min_amount is not None and amount < payment_request.min_amount:
-            raise InvalidInput(
-                "The amount is below the minimum.", code="amount_below_minimum", field="amount"
-            )
-        if payment_request.max_amount is not None and amount > payment_request.max_amount:
-            raise InvalidInput(
-                "The amount is above the maximum.", code="amount_above_maximum", field="amount"
-            )
-        if payment_request.total_amount is not None:
-            remaining = payment_request.total_amount - payment_request.amount_paid
-            if amount > remaining:
-                raise InvalidInput(
-                    f"Only {remaining} remains to be collected.",
-                    code="amount_above_remaining",
-                    field="amount",
-                )
+    check_payable_amount(payment_request, participant, amount)
     participant.amount_paid += amount
     participant.save(update_fields=["amount_paid", "updated_at"])
     payment_request.amount_paid += amount
@@ -596,6 +623,24 @@ def participant_record_payment(*, participant: Participant, amount: int) -> Part
         )
     _refresh_request_status(payment_request, participants, "payment received")
     payment_request.save()
+    return participant
+
+
+@transaction.atomic
+def participant_record_failure(
+    *, participant: Participant, reason: str, payload: dict | None = None
+) -> Participant:
+    """A payer's attempt failed: they stay asked to pay (status failed, retry allowed)."""
+    payment_request = lock_request(participant.request_id)
+    participant = next(p for p in lock_participants(payment_request.pk) if p.pk == participant.pk)
+    if participant.status in Participant.UNPAID and payment_request.is_collecting:
+        _transition_participants(payment_request, [participant], Participant.Status.FAILED, reason)
+    event_record(
+        type=RequestEvent.Type.PAYMENT_FAILED,
+        payment_request=payment_request,
+        participant=participant,
+        payload={"reason": reason, **(payload or {})},
+    )
     return participant
 
 

@@ -1,4 +1,4 @@
-"""Back office (operators) and payer landing pages for payment requests."""
+"""Back office (operators) pages for payment requests."""
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -63,20 +63,3 @@ def switch_merchant(request: HttpRequest) -> HttpResponse:
     request.session[SESSION_KEY] = merchant.pk
     messages.info(request, f"You are now working for {merchant.name}.")
     return redirect("backoffice:request_list")
-
-
-def payer_page(request: HttpRequest, token: str) -> HttpResponse:
-    """What a payer sees at their link. The card form arrives with the payer-journey work;
-    until then the page states what is due and the state of the request."""
-    participant = selectors.participant_by_link_token(token=token)
-    if participant is None:
-        raise Http404("This payment link is not valid.")
-    return render(
-        request,
-        "requests_app/payer_page.html",
-        {
-            "participant": participant,
-            "payment_request": participant.request,
-            "merchant": participant.request.merchant,
-        },
-    )

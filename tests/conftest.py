@@ -52,3 +52,7 @@ def postgres_only(db):
 
 def pytest_report_header(config):
     return f"database: {os.environ.get('DATABASE_URL', 'sqlite (default)')}"
+
+
+# The payer journey's tests tokenise cards the way the browser does, from any test folder.
+from tests.payments.conftest import tokenise  # noqa: E402, F401

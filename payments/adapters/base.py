@@ -138,6 +138,10 @@ class PaymentMethodAdapter(ABC):
     def refund(self, *, reference: str, amount: int, idempotency_key: str) -> PaymentResult:
         """Give back ``amount`` (at most what was taken and not yet refunded)."""
 
+    def describe_source(self, source: str) -> tuple[str, str]:
+        """Brand and last four digits of a source, for receipts; empty when unknown."""
+        return "", ""
+
     @abstractmethod
     def retrieve(self, *, reference: str) -> PaymentResult:
         """The authorisation as it stands now: how the saga learns a 3-D Secure outcome."""

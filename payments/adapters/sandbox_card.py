@@ -9,7 +9,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from payments.sandbox import services as sandbox
-from payments.sandbox.models import SandboxAuthorisation
+from payments.sandbox.models import SandboxAuthorisation, SandboxCard
 from payments.sandbox.selectors import sandbox_authorisation_get
 
 from .base import FailureReason, PaymentMethodAdapter, PaymentResult, PaymentStatus, ProviderTimeout
@@ -74,6 +74,11 @@ class SandboxCardAdapter(PaymentMethodAdapter):
 
     code = "card"
     label = "Card"
+
+    def describe_source(self, source: str) -> tuple[str, str]:
+        """Brand and last four digits for receipts; ("", "") for an unknown token."""
+        card = SandboxCard.objects.filter(token=source).only("brand", "last4").first()
+        return (card.brand, card.last4) if card else ("", "")
 
     def authorise(
         self,

@@ -36,6 +36,12 @@
     return null;
   }
 
+  // Translated pages mark their inputs with data-card-field; the English labels are the
+  // fallback for forms written by hand.
+  function cardInput(form, field) {
+    return form.querySelector('[data-card-field="' + field + '"]') || inputLabelled(form, LABELS[field]);
+  }
+
   function parseExpiry(value) {
     // Accepts "MM/YY", "MM / YY", "MM/YYYY" and "MMYY".
     var match = (value || "").replace(/\s+/g, "").match(/^(\d{1,2})\/?(\d{2}|\d{4})$/);
@@ -80,9 +86,9 @@
 
   function attach(form) {
     var inputs = {
-      number: inputLabelled(form, LABELS.number),
-      expiry: inputLabelled(form, LABELS.expiry),
-      cvc: inputLabelled(form, LABELS.cvc),
+      number: cardInput(form, "number"),
+      expiry: cardInput(form, "expiry"),
+      cvc: cardInput(form, "cvc"),
     };
     if (!inputs.number || !inputs.expiry || !inputs.cvc) return;
     Object.keys(inputs).forEach(function (key) {

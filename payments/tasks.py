@@ -1,0 +1,7 @@
+"""django-q2 entry points for payments: thin wrappers over services."""
+
+from . import services
+
+
+def send_receipt(checkout_pk: int) -> None:
+    services.checkout_send_receipt(checkout_pk=checkout_pk)

@@ -1,0 +1,213 @@
+"""Payer pages: what someone who clicked their payment link sees. No login: the link's
+unguessable token is the credential, and it only ever shows that one participant's share."""
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views import View
+
+from payments import selectors as payment_selectors
+from payments import services as payment_services
+from payments.models import Checkout
+from pushpay.errors import DomainError
+
+from . import selectors
+from .models import Participant
+
+LANGUAGE_PARAM = "lang"
+
+
+def failure_message(reason: str) -> str:
+    messages = {
+        "declined": _("Your bank declined the payment. Nothing was charged."),
+        "insufficient_funds": _("The card has insufficient funds. Nothing was charged."),
+        "authentication_failed": _(
+            "The security check (3-D Secure) was not completed. Nothing was charged."
+        ),
+        "fraud": _("The payment was refused for security reasons. Nothing was charged."),
+        "not_accepted": _("This card cannot be used for this payment. Nothing was charged."),
+        "provider_error": _(
+            "The bank did not answer in time. Nothing was charged; please try again."
+        ),
+    }
+    return messages.get(reason, _("The payment did not go through. Nothing was charged."))
+
+
+def _participant_or_404(token: str) -> Participant:
+    participant = selectors.participant_by_link_token(token=token)
+    if participant is None:
+        raise Http404("This payment link is not valid.")
+    return participant
+
+
+def _language(request: HttpRequest, participant: Participant) -> str:
+    chosen = request.GET.get(LANGUAGE_PARAM) or request.POST.get(LANGUAGE_PARAM)
+    return chosen if chosen in ("fr", "en") else participant.language
+
+
+class PayerPageView(View):
+    template_name = "requests_app/payer_page.html"
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        participant = _participant_or_404(token)
+        with translation.override(_language(request, participant)):
+            return self._render(request, participant)
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        participant = _participant_or_404(token)
+        language = _language(request, participant)
+        with translation.override(language):
+            if not selectors.participant_can_pay(participant=participant):
+                return self._render(request, participant)
+            errors: dict[str, str] = {}
+            amount = None
+            if participant.amount is None:
+                raw = request.POST.get("amount", "").strip().replace(",", ".")
+                amount = _parse_major_amount(raw, participant.request.currency)
+                if amount is None:
+                    errors["amount"] = _("Enter an amount such as 25 or 25.50.")
+            token_value = request.POST.get("card_token", "")
+            if not token_value:
+                errors["card"] = _("Enter your card details.")
+            if errors:
+                return self._render(
+                    request, participant, errors=errors, status=422, posted=request.POST
+                )
+            try:
+                checkout = payment_services.checkout_start(
+                    participant=participant,
+                    method="card",
+                    source=token_value,
+                    amount=amount,
+                    language=language,
+                    return_url=lambda co: request.build_absolute_uri(
+                        reverse("payer:checkout_return", args=[token, co.public_id])
+                    ),
+                )
+            except DomainError as exc:
+                field = "amount" if exc.field == "amount" else "form"
+                return self._render(
+                    request,
+                    participant,
+                    errors={field: _payer_error(exc)},
+                    status=409 if exc.http_status == 409 else 422,
+                    posted=request.POST,
+                )
+            return _after_checkout(request, participant, checkout, language)
+
+    def _render(
+        self,
+        request,
+        participant,
+        *,
+        errors=None,
+        status=200,
+        posted=None,
+        checkout: Checkout | None = None,
+    ) -> HttpResponse:
+        payment_request = participant.request
+        context = {
+            "participant": participant,
+            "payment_request": payment_request,
+            "merchant": payment_request.merchant,
+            "can_pay": selectors.participant_can_pay(participant=participant),
+            "errors": errors or {},
+            "posted": posted or {},
+            "failed_checkout": checkout,
+            "last_success": payment_selectors.checkout_last_succeeded(participant=participant),
+            "language": translation.get_language(),
+            "other_language": "en" if translation.get_language() == "fr" else "fr",
+        }
+        return render(request, self.template_name, context, status=status)
+
+
+def _after_checkout(request, participant, checkout: Checkout, language: str) -> HttpResponse:
+    token = participant.link_token
+    if checkout.status == Checkout.Status.REQUIRES_ACTION:
+        return redirect(checkout.legs.get().action_url)
+    if checkout.status == Checkout.Status.SUCCEEDED:
+        return redirect(
+            reverse("payer:receipt", args=[token, checkout.public_id])
+            + f"?{LANGUAGE_PARAM}={language}"
+        )
+    participant.refresh_from_db()
+    view = PayerPageView()
+    message = failure_message(checkout.failure_reason)
+    if checkout.status == Checkout.Status.REFUNDED:
+        message = _("This request closed while you were paying; your payment was refunded.")
+    return view._render(
+        request, participant, errors={"form": message}, status=402, checkout=checkout
+    )
+
+
+def _payer_error(exc: DomainError) -> str:
+    known = {
+        "payment_in_progress": _("A payment for this share is already in progress."),
+        "payment_not_expected": _("This payment is no longer expected."),
+        "amount_above_due": _("The amount is more than what is due."),
+        "amount_below_minimum": _("The amount is below the minimum."),
+        "amount_above_maximum": _("The amount is above the maximum."),
+        "amount_above_remaining": _("The amount is more than what remains to be collected."),
+        "amount_not_positive": _("The amount must be greater than zero."),
+        "source_required": _("Enter your card details."),
+    }
+    return known.get(exc.code, exc.message)
+
+
+def _parse_major_amount(raw: str, currency: str) -> int | None:
+    """'25.5' EUR -> 2550. Refuses more decimals than the currency has."""
+    from decimal import Decimal, InvalidOperation
+
+    from pushpay.money import currency_exponent
+
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    exponent = currency_exponent(currency)
+    minor = value * (10**exponent)
+    if minor != minor.to_integral_value() or minor <= 0:
+        return None
+    return int(minor)
+
+
+def checkout_return(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
+    """The payer is back from 3-D Secure."""
+    participant = _participant_or_404(token)
+    checkout = payment_selectors.checkout_for_participant(
+        participant=participant, public_id=checkout_id
+    )
+    if checkout is None:
+        raise Http404("No such payment.")
+    checkout = payment_services.checkout_resume(checkout=checkout)
+    language = checkout.language
+    with translation.override(language):
+        if checkout.status == Checkout.Status.REQUIRES_ACTION:
+            return redirect(checkout.legs.get().action_url)
+        return _after_checkout(request, participant, checkout, language)
+
+
+def receipt(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
+    participant = _participant_or_404(token)
+    checkout = payment_selectors.checkout_for_participant(
+        participant=participant, public_id=checkout_id
+    )
+    if checkout is None or checkout.status != Checkout.Status.SUCCEEDED:
+        raise Http404("No such receipt.")
+    with translation.override(_language(request, participant)):
+        return render(
+            request,
+            "requests_app/payer_receipt.html",
+            {
+                "participant": participant,
+                "payment_request": participant.request,
+                "merchant": participant.request.merchant,
+                "checkout": checkout,
+                "leg": checkout.legs.first(),
+                "language": translation.get_language(),
+            },
+        )

@@ -1,0 +1,196 @@
+"""The payer's page: what it shows in each state, and paying through it."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from payments.models import Checkout
+from payments.sandbox.selectors import sandbox_card_balance
+from requests_app import services
+from requests_app.services import ParticipantData
+from tests.factories import make_request
+from tests.payments.conftest import DECLINED, SUCCEEDS
+
+
+@pytest.fixture
+def pr(merchant):
+    return make_request(merchant, description="Team dinner")
+
+
+def url(participant):
+    return f"/pay/{participant.link_token}/"
+
+
+@pytest.mark.django_db
+def test_the_page_shows_what_is_due_and_a_labelled_card_form(client, pr):
+    html = client.get(url(pr.participants.first())).content.decode()
+    assert "Team dinner" in html and "€10.00" in html
+    for label in ("Card number", "Expiry date", "CVC"):
+        assert f">{label}</label>" in html
+    assert "Pay €10.00" in html
+    assert 'name="card_token"' in html
+    assert 'id="sandbox-card-number" data-card-field="number"' in html
+    assert 'name="number"' not in html  # card inputs are never posted to us
+
+
+@pytest.mark.django_db
+def test_the_page_speaks_french_for_a_french_payer_and_switches(client, merchant):
+    pr = make_request(
+        merchant,
+        participants=[
+            ParticipantData(name="Zoé", email="z@example.com", amount=1000, language="fr")
+        ],
+        total_amount=1000,
+    )
+    payer = pr.participants.get()
+    html = client.get(url(payer)).content.decode()
+    assert "Numéro de carte" in html and "Payer 10,00" in html
+    english = client.get(url(payer) + "?lang=en").content.decode()
+    assert "Card number" in english and "Pay €10.00" in english
+
+
+@pytest.mark.django_db
+def test_paying_with_a_good_card_redirects_to_the_receipt(client, pr, tokenise):
+    payer = pr.participants.first()
+    response = client.post(url(payer), {"card_token": tokenise(SUCCEEDS)})
+    assert response.status_code == 302
+    assert "/receipt/co_" in response.url
+    receipt = client.get(response.url).content.decode()
+    assert "Payment received" in receipt and "€10.00" in receipt and "4242" in receipt
+    assert "You have paid €10.00" in client.get(url(payer)).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_declined_card_shows_the_reason_and_the_form_again(client, pr, tokenise):
+    payer = pr.participants.first()
+    response = client.post(url(payer), {"card_token": tokenise(DECLINED)})
+    html = response.content.decode()
+    assert response.status_code == 402
+    assert "Your bank declined the payment" in html
+    assert "Pay €10.00" in html
+
+
+@pytest.mark.django_db
+def test_a_post_without_a_token_is_refused_without_a_checkout(client, pr):
+    response = client.post(url(pr.participants.first()), {})
+    assert response.status_code == 422
+    assert "Enter your card details" in response.content.decode()
+    assert Checkout.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_post_replayed_after_success_charges_nothing_more(client, pr, tokenise):
+    payer = pr.participants.first()
+    token = tokenise(SUCCEEDS)
+    client.post(url(payer), {"card_token": token})
+    replay = client.post(url(payer), {"card_token": token})
+    assert replay.status_code == 200
+    assert "You have paid" in replay.content.decode()
+    assert sandbox_card_balance(token=token).debited == 1000
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("abc", "Enter an amount"),
+        ("10.555", "Enter an amount"),
+        ("1", "below the minimum"),
+        ("999", "above the maximum"),
+        ("-5", "Enter an amount"),
+    ],
+)
+def test_free_amounts_out_of_range_are_refused_with_no_charge(
+    client, merchant, tokenise, amount, message
+):
+    pot = make_request(
+        merchant,
+        amount_mode="free",
+        total_amount=None,
+        min_amount=500,
+        max_amount=5000,
+        participants=[ParticipantData(name="A", email="a@example.com")],
+    )
+    payer = pot.participants.get()
+    token = tokenise(SUCCEEDS)
+    response = client.post(url(payer), {"amount": amount, "card_token": token})
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert sandbox_card_balance(token=token).debited == 0
+
+
+@pytest.mark.django_db
+def test_a_free_amount_with_decimals_is_paid_in_minor_units(client, merchant, tokenise):
+    pot = make_request(
+        merchant,
+        amount_mode="free",
+        total_amount=None,
+        participants=[ParticipantData(name="A", email="a@example.com")],
+    )
+    payer = pot.participants.get()
+    token = tokenise(SUCCEEDS)
+    assert client.post(url(payer), {"amount": "12,50", "card_token": token}).status_code == 302
+    assert sandbox_card_balance(token=token).debited == 1250
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("state", ["cancelled", "expired", "paid"])
+def test_closed_links_show_their_state_and_no_form(client, pr, tokenise, state):
+    payer = pr.participants.first()
+    if state == "cancelled":
+        services.payment_request_cancel(payment_request=pr)
+    elif state == "expired":
+        services.payment_request_expire(payment_request=pr)
+    else:
+        services.participant_record_payment(participant=payer, amount=1000)
+    html = client.get(url(payer)).content.decode()
+    assert 'data-testid="state"' in html
+    assert "card_token" not in html
+    assert client.post(url(payer), {"card_token": tokenise(SUCCEEDS)}).status_code == 200
+    assert Checkout.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_another_payers_receipt_is_not_reachable(client, pr, tokenise):
+    first, second, _ = pr.participants.all()
+    done = client.post(url(first), {"card_token": tokenise(SUCCEEDS)})
+    checkout_id = done.url.split("/receipt/")[1].strip("/")
+    assert client.get(f"/pay/{second.link_token}/receipt/{checkout_id}/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_tabs_paying_the_same_share_capture_once(postgres_only, merchant):
+    from payments.sandbox.services import sandbox_card_tokenise
+
+    pr = make_request(merchant)
+    payer = pr.participants.first()
+    tokens = [
+        sandbox_card_tokenise(
+            number=SUCCEEDS.replace(" ", ""), exp_month=12, exp_year=2040, cvc="123"
+        ).token
+        for _ in range(2)
+    ]
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def tab(token):
+        try:
+            barrier.wait()
+            statuses.append(Client().post(url(payer), {"card_token": token}).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=tab, args=(t,)) for t in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    debits = [sandbox_card_balance(token=t).debited for t in tokens]
+    assert sorted(debits) == [0, 1000]
+    assert sorted(statuses)[0] == 302  # one tab reached the receipt
+    payer.refresh_from_db()
+    assert payer.amount_paid == 1000
+    assert Checkout.objects.filter(status="succeeded").count() == 1
