@@ -188,8 +188,8 @@ def test_two_tabs_paying_the_same_share_capture_once(postgres_only, merchant):
     for thread in threads:
         thread.join()
 
-    debits = [sandbox_card_balance(token=t).debited for t in tokens]
-    assert sorted(debits) == [0, 1000]
+    # Both tabs tokenised the same card: its ledger must show one debit of the share.
+    assert sandbox_card_balance(token=tokens[0]).debited == 1000
     assert sorted(statuses)[0] == 302  # one tab reached the receipt
     payer.refresh_from_db()
     assert payer.amount_paid == 1000
