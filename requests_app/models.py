@@ -72,6 +72,14 @@ class PaymentRequest(TimeStamped):
     allowed_payment_methods = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    form_version = models.ForeignKey(
+        "smartforms.FormVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The smart form payers fill before paying; locked once a request names it.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -11,7 +11,10 @@ from django.views import View
 from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.models import Checkout
-from pushpay.errors import DomainError
+from pushpay.errors import DomainError, InvalidInput
+from smartforms.fieldtypes import FIELD_TYPES
+from smartforms.rendering import form_version_render
+from smartforms.services import submission_create, submission_validate
 
 from . import selectors
 from .models import Participant
@@ -71,9 +74,28 @@ class PayerPageView(View):
             token_value = request.POST.get("card_token", "")
             if not token_value:
                 errors["card"] = _("Enter your card details.")
+            form_version = participant.request.form_version
+            answers = None
+            if form_version is not None:
+                try:
+                    answers = submission_validate(
+                        form_version=form_version,
+                        answers=_posted_answers(request, form_version),
+                        language=language,
+                    )
+                except InvalidInput as exc:
+                    errors[f"answers:{exc.field.removeprefix('answers.')}"] = exc.message
             if errors:
                 return self._render(
                     request, participant, errors=errors, status=422, posted=request.POST
+                )
+            submission = None
+            if form_version is not None:
+                submission = submission_create(
+                    form_version=form_version,
+                    answers=answers,
+                    language=language,
+                    participant_public_id=participant.public_id,
                 )
             try:
                 checkout = payment_services.checkout_start(
@@ -85,6 +107,7 @@ class PayerPageView(View):
                     return_url=lambda co: request.build_absolute_uri(
                         reverse("payer:checkout_return", args=[token, co.public_id])
                     ),
+                    form_submission=submission.public_id if submission else "",
                 )
             except DomainError as exc:
                 field = "amount" if exc.field == "amount" else "form"
@@ -108,12 +131,24 @@ class PayerPageView(View):
         checkout: Checkout | None = None,
     ) -> HttpResponse:
         payment_request = participant.request
+        errors = errors or {}
+        form_fields = []
+        if payment_request.form_version is not None:
+            form_fields = form_version_render(
+                form_version=payment_request.form_version,
+                language=translation.get_language(),
+                answers=_posted_answers(request, payment_request.form_version) if posted else None,
+                errors={
+                    k.split(":", 1)[1]: v for k, v in errors.items() if k.startswith("answers:")
+                },
+            )
         context = {
+            "form_fields": form_fields,
             "participant": participant,
             "payment_request": payment_request,
             "merchant": payment_request.merchant,
             "can_pay": selectors.participant_can_pay(participant=participant),
-            "errors": errors or {},
+            "errors": errors,
             "posted": posted or {},
             "failed_checkout": checkout,
             "last_success": payment_selectors.checkout_last_succeeded(participant=participant),
@@ -140,6 +175,25 @@ def _after_checkout(request, participant, checkout: Checkout, language: str) -> 
     return view._render(
         request, participant, errors={"form": message}, status=402, checkout=checkout
     )
+
+
+ANSWER_PREFIX = "sf_"
+
+
+def _posted_answers(request: HttpRequest, form_version) -> dict:
+    """Read the smart form's inputs (prefixed so they never collide with ours)."""
+    answers = {}
+    for field in form_version.fields:
+        name = ANSWER_PREFIX + field["key"]
+        widget = FIELD_TYPES[field["type"]].widget
+        if widget == "checkboxes":
+            answers[field["key"]] = request.POST.getlist(name)
+        elif widget == "checkbox":
+            answers[field["key"]] = name in request.POST
+        else:
+            value = request.POST.get(name, "").strip()
+            answers[field["key"]] = value or None
+    return answers
 
 
 def _payer_error(exc: DomainError) -> str:

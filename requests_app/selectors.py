@@ -16,8 +16,12 @@ def payment_request_list(*, merchant: Merchant) -> QuerySet[PaymentRequest]:
     Filtering by status, reference and dates is requests_app.filters.PaymentRequestFilter,
     applied on top of this queryset.
     """
-    return PaymentRequest.objects.filter(merchant=merchant).prefetch_related(
-        Prefetch("participants", queryset=Participant.objects.order_by("position", "id"))
+    return (
+        PaymentRequest.objects.filter(merchant=merchant)
+        .select_related("form_version__form")
+        .prefetch_related(
+            Prefetch("participants", queryset=Participant.objects.order_by("position", "id"))
+        )
     )
 
 

@@ -17,6 +17,8 @@ from merchants.models import Merchant
 from payments.selectors import payment_methods_enabled
 from pushpay.errors import InvalidInput, StateConflict
 from pushpay.money import is_currency, split_equally
+from smartforms.models import Form, FormVersion
+from smartforms.services import form_version_lock
 
 from .events import event_record
 from .locks import lock_participants, lock_request
@@ -195,6 +197,18 @@ def _validate_participant(data: ParticipantData, index: int | None, amount_mode:
     validate_amount(data.amount, f"{prefix}amount")
 
 
+def _form_version_for(merchant: Merchant, form: Form | None) -> FormVersion | None:
+    """The form's current version, locked so that what payers see never changes under them."""
+    if form is None:
+        return None
+    if form.merchant_id != merchant.pk:
+        raise InvalidInput("No such form.", code="unknown_form", field="form")
+    try:
+        return form_version_lock(form_version=form.current_version)
+    except StateConflict as exc:
+        raise InvalidInput(exc.message, code=exc.code, field="form") from exc
+
+
 def _validate_payment_methods(merchant: Merchant, methods: list[str] | None) -> list[str]:
     """An empty list means "every method the merchant offers", now and later."""
     if not methods:
@@ -232,6 +246,7 @@ def payment_request_create(
     language: str | None = None,
     allowed_payment_methods: list[str] | None = None,
     metadata: dict | None = None,
+    form: Form | None = None,
 ) -> PaymentRequest:
     """Create a request and all its participants at once, or nothing."""
     if not reference or not reference.strip():
@@ -329,8 +344,10 @@ def payment_request_create(
     request_language = language or merchant.default_language
     try:
         with transaction.atomic():
+            form_version = _form_version_for(merchant, form)
             payment_request = PaymentRequest.objects.create(
                 merchant=merchant,
+                form_version=form_version,
                 reference=reference.strip(),
                 description=description,
                 currency=currency,

@@ -9,5 +9,10 @@ urlpatterns = [
     path(
         "requests/<str:public_id>/", views.PaymentRequestDetailView.as_view(), name="request_detail"
     ),
+    path(
+        "requests/<str:public_id>/participants/<str:participant_id>/qr.png",
+        views.ParticipantQrCodeView.as_view(),
+        name="participant_qr",
+    ),
     path("merchant/switch/", views.switch_merchant, name="switch_merchant"),
 ]

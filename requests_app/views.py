@@ -8,9 +8,12 @@ from django.views import View
 from django.views.decorators.http import require_POST
 
 from merchants.selectors import merchants_for_user
+from pushpay.qr import qr_png
 from pushpay.tenancy import SESSION_KEY, MerchantViewMixin
+from smartforms.selectors import latest_answers_by_participant
 
 from . import selectors
+from .api.serializers import payment_url
 from .filters import PaymentRequestFilter
 from .models import PaymentRequest
 
@@ -42,12 +45,17 @@ class PaymentRequestDetailView(MerchantViewMixin, View):
         )
         if payment_request is None:
             raise Http404("No such payment request.")
+        participants = list(payment_request.participants.all())
+        answers = latest_answers_by_participant(
+            merchant=request.merchant, participant_ids=[p.public_id for p in participants]
+        )
         return render(
             request,
             "requests_app/paymentrequest_detail.html",
             {
                 "payment_request": payment_request,
-                "participants": payment_request.participants.all(),
+                "participants": participants,
+                "answers": [(p, answers.get(p.public_id)) for p in participants],
                 "history": selectors.status_history(payment_request=payment_request),
             },
         )
@@ -63,3 +71,16 @@ def switch_merchant(request: HttpRequest) -> HttpResponse:
     request.session[SESSION_KEY] = merchant.pk
     messages.info(request, f"You are now working for {merchant.name}.")
     return redirect("backoffice:request_list")
+
+
+class ParticipantQrCodeView(MerchantViewMixin, View):
+    def get(self, request: HttpRequest, public_id: str, participant_id: str) -> HttpResponse:
+        payment_request = selectors.payment_request_get(
+            merchant=request.merchant, public_id=public_id
+        )
+        participant = payment_request and selectors.participant_get(
+            merchant=request.merchant, payment_request=payment_request, public_id=participant_id
+        )
+        if participant is None:
+            raise Http404("No such participant.")
+        return HttpResponse(qr_png(payment_url(participant)), content_type="image/png")

@@ -43,3 +43,17 @@ def submission_get(*, merchant: Merchant, public_id: str) -> Submission | None:
         .select_related("form_version", "form_version__form")
         .first()
     )
+
+
+def latest_answers_by_participant(*, merchant, participant_ids: list[str]) -> dict[str, dict]:
+    """The newest answers of each participant (by public id), in one query whatever their
+    number, for the API and back-office pages that list participants."""
+    latest: dict[str, dict] = {}
+    rows = (
+        Submission.objects.filter(merchant=merchant, participant__in=participant_ids)
+        .order_by("created_at", "id")
+        .values_list("participant", "answers")
+    )
+    for participant, answers in rows:
+        latest[participant] = answers
+    return latest

@@ -41,6 +41,9 @@ class PaymentRequestCreateSerializer(StrictSerializer):
         child=serializers.CharField(max_length=40), required=False, max_length=20
     )
     metadata = serializers.JSONField(required=False)
+    form = serializers.CharField(
+        max_length=40, required=False, allow_null=True, help_text="A smart form id (fm_…)."
+    )
 
 
 class PaymentRequestUpdateSerializer(StrictSerializer):
@@ -60,6 +63,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
     amount_paid = serializers.IntegerField(read_only=True)
     amount_due = serializers.IntegerField(read_only=True, allow_null=True)
     payment_url = serializers.SerializerMethodField()
+    form_answers = serializers.SerializerMethodField()
 
     class Meta:
         model = Participant
@@ -74,6 +78,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "amount_due",
             "status",
             "payment_url",
+            "form_answers",
             "created_at",
             "updated_at",
         ]
@@ -82,6 +87,10 @@ class ParticipantSerializer(serializers.ModelSerializer):
     def get_payment_url(self, participant: Participant) -> str:
         return payment_url(participant)
 
+    def get_form_answers(self, participant: Participant) -> dict | None:
+        """The participant's latest smart-form answers; the view supplies them in bulk."""
+        return self.context.get("form_answers", {}).get(participant.public_id)
+
 
 class PaymentRequestSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
@@ -89,6 +98,8 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
     amount_paid = serializers.IntegerField(read_only=True)
     amount_remaining = serializers.SerializerMethodField()
     participants = ParticipantSerializer(many=True, read_only=True)
+    form = serializers.SerializerMethodField()
+    form_version = serializers.SerializerMethodField()
 
     class Meta:
         model = PaymentRequest
@@ -110,11 +121,21 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
             "expires_at",
             "allowed_payment_methods",
             "metadata",
+            "form",
+            "form_version",
             "participants",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_form(self, payment_request: PaymentRequest) -> str | None:
+        version = payment_request.form_version
+        return version.form.public_id if version else None
+
+    def get_form_version(self, payment_request: PaymentRequest) -> int | None:
+        version = payment_request.form_version
+        return version.number if version else None
 
     def get_amount_remaining(self, payment_request: PaymentRequest) -> int | None:
         if payment_request.total_amount is None:

@@ -28,4 +28,9 @@ urlpatterns = [
         views.ParticipantDetailView.as_view(),
         name="participant-detail",
     ),
+    path(
+        "payment-requests/<str:public_id>/participants/<str:participant_id>/qr",
+        views.ParticipantQrCodeView.as_view(),
+        name="participant-qr",
+    ),
 ]

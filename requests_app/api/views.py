@@ -1,5 +1,6 @@
 """Integrator API for payment requests: thin views over requests_app services."""
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -10,9 +11,11 @@ from rest_framework.views import APIView
 
 from pushpay.api.errors import ApiError, NotFound
 from pushpay.api.idempotency import idempotent
+from pushpay.qr import qr_png
 from requests_app import selectors, services
 from requests_app.filters import PaymentRequestFilter
 from requests_app.models import PaymentRequest
+from smartforms.selectors import form_get, latest_answers_by_participant
 
 from .serializers import (
     CancelSerializer,
@@ -21,6 +24,7 @@ from .serializers import (
     PaymentRequestCreateSerializer,
     PaymentRequestSerializer,
     PaymentRequestUpdateSerializer,
+    payment_url,
 )
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
@@ -47,6 +51,17 @@ def _get_request(request: Request, public_id: str) -> PaymentRequest:
     return payment_request
 
 
+def _form_or_error(request: Request, public_id: str | None):
+    if not public_id:
+        return None
+    form = form_get(merchant=request.auth.merchant, public_id=public_id)
+    if form is None:
+        raise ApiError(
+            f"No such form: '{public_id}'.", code="unknown_form", status_code=422, field="form"
+        )
+    return form
+
+
 def _participant_data(data: dict) -> services.ParticipantData:
     return services.ParticipantData(
         name=data["name"],
@@ -57,12 +72,18 @@ def _participant_data(data: dict) -> services.ParticipantData:
     )
 
 
+def _context(merchant, payment_requests) -> dict:
+    ids = [p.public_id for pr in payment_requests for p in pr.participants.all()]
+    return {"form_answers": latest_answers_by_participant(merchant=merchant, participant_ids=ids)}
+
+
 def _render(payment_request: PaymentRequest, status_code: int = 200) -> Response:
     # Re-read through the selector so the body shows exactly what was committed.
     fresh = selectors.payment_request_get(
         merchant=payment_request.merchant, public_id=payment_request.public_id
     )
-    return Response(PaymentRequestSerializer(fresh).data, status=status_code)
+    context = _context(fresh.merchant, [fresh])
+    return Response(PaymentRequestSerializer(fresh, context=context).data, status=status_code)
 
 
 class PaymentRequestListCreateView(APIView):
@@ -88,7 +109,10 @@ class PaymentRequestListCreateView(APIView):
         queryset = filterset.qs
         paginator = PaymentRequestPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(PaymentRequestSerializer(page, many=True).data)
+        context = _context(request.auth.merchant, page)
+        return paginator.get_paginated_response(
+            PaymentRequestSerializer(page, many=True, context=context).data
+        )
 
     @extend_schema(
         request=PaymentRequestCreateSerializer,
@@ -101,6 +125,7 @@ class PaymentRequestListCreateView(APIView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         participants = [_participant_data(p) for p in data.pop("participants")]
+        data["form"] = _form_or_error(request, data.pop("form", None))
         payment_request = services.payment_request_create(
             merchant=request.auth.merchant, participants=participants, **data
         )
@@ -110,7 +135,9 @@ class PaymentRequestListCreateView(APIView):
 class PaymentRequestDetailView(APIView):
     @extend_schema(responses=PaymentRequestSerializer)
     def get(self, request: Request, public_id: str) -> Response:
-        return Response(PaymentRequestSerializer(_get_request(request, public_id)).data)
+        payment_request = _get_request(request, public_id)
+        context = _context(request.auth.merchant, [payment_request])
+        return Response(PaymentRequestSerializer(payment_request, context=context).data)
 
     @extend_schema(request=PaymentRequestUpdateSerializer, responses=PaymentRequestSerializer)
     def patch(self, request: Request, public_id: str) -> Response:
@@ -172,3 +199,21 @@ class ParticipantDetailView(APIView):
             payment_request=payment_request, participant=participant
         )
         return _render(payment_request)
+
+
+class ParticipantQrCodeView(APIView):
+    """The participant's payment link as a PNG QR code."""
+
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request: Request, public_id: str, participant_id: str) -> HttpResponse:
+        payment_request = _get_request(request, public_id)
+        participant = selectors.participant_get(
+            merchant=request.auth.merchant,
+            payment_request=payment_request,
+            public_id=participant_id,
+        )
+        if participant is None:
+            raise NotFound(f"No such participant: '{participant_id}'.")
+        response = HttpResponse(qr_png(payment_url(participant)), content_type="image/png")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response

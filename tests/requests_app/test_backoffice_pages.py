@@ -112,3 +112,56 @@ def test_superusers_can_inspect_requests_in_the_admin_but_not_change_them(client
     client.post(f"/admin/requests_app/paymentrequest/{pr.pk}/change/", {"status": "paid"})
     pr.refresh_from_db()
     assert pr.status == "open"
+
+
+@pytest.mark.django_db
+def test_the_qr_code_is_a_png_of_the_payment_link_for_api_and_back_office(
+    api, other_api, operator_client, merchant
+):
+    import io
+
+    from PIL import Image
+
+    pr = make_request(merchant)
+    payer = pr.participants.first()
+    path = f"/api/v1/payment-requests/{pr.public_id}/participants/{payer.public_id}/qr"
+    response = api.get(path)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.format == "PNG" and image.size[0] >= 200
+    assert other_api.get(path).status_code == 404
+    assert (
+        api.get(f"/api/v1/payment-requests/{pr.public_id}/participants/pa_x/qr").status_code == 404
+    )
+
+    page = operator_client.get(
+        f"/app/requests/{pr.public_id}/participants/{payer.public_id}/qr.png"
+    )
+    assert (page.status_code, page["Content-Type"]) == (200, "image/png")
+    assert page.content == response.content  # the same link, the same code
+
+
+@pytest.mark.django_db
+def test_form_answers_show_in_the_back_office_and_the_api(api, operator_client, merchant):
+    from smartforms.services import form_create, submission_create
+
+    form = form_create(
+        merchant=merchant,
+        name="F",
+        fields=[{"key": "company", "type": "text", "label": {"en": "Company"}}],
+    )
+    pr = make_request(merchant, form=form)
+    payer = pr.participants.first()
+    submission_create(
+        form_version=form.current_version,
+        answers={"company": "Acme <b>"},
+        language="en",
+        participant_public_id=payer.public_id,
+    )
+
+    html = operator_client.get(f"/app/requests/{pr.public_id}/").content.decode()
+    assert "Acme &lt;b&gt;" in html
+    data = api.get(f"/api/v1/payment-requests/{pr.public_id}").json()
+    assert data["participants"][0]["form_answers"] == {"company": "Acme <b>"}
+    assert data["participants"][1]["form_answers"] is None

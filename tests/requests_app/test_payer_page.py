@@ -194,3 +194,131 @@ def test_two_tabs_paying_the_same_share_capture_once(postgres_only, merchant):
     payer.refresh_from_db()
     assert payer.amount_paid == 1000
     assert Checkout.objects.filter(status="succeeded").count() == 1
+
+
+@pytest.fixture
+def form(merchant):
+    from smartforms.services import form_create
+
+    return form_create(
+        merchant=merchant,
+        name="Registration",
+        fields=[
+            {
+                "key": "company",
+                "type": "text",
+                "label": {"en": "Company", "fr": "Société"},
+                "required": True,
+                "min_length": 2,
+            },
+            {
+                "key": "guests",
+                "type": "number",
+                "label": {"en": "Guests", "fr": "Invités"},
+                "min": 1,
+                "max": 5,
+            },
+            {
+                "key": "diet",
+                "type": "multiple_choice",
+                "label": {"en": "Diet"},
+                "choices": [
+                    {"value": "veg", "label": {"en": "Vegetarian"}},
+                    {"value": "gf", "label": {"en": "Gluten free"}},
+                ],
+            },
+            {
+                "key": "terms",
+                "type": "consent",
+                "label": {"en": "I accept the terms", "fr": "J'accepte les conditions"},
+                "required": True,
+            },
+        ],
+    )
+
+
+@pytest.mark.django_db
+def test_a_request_with_a_smart_form_shows_its_fields_and_locks_the_version(api, form, future):
+    response = api.post(
+        "/api/v1/payment-requests",
+        {
+            "reference": "FORM-1",
+            "currency": "EUR",
+            "total_amount": 1000,
+            "form": form.public_id,
+            "participants": [{"name": "Ann", "email": "ann@example.com", "amount": 1000}],
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert (response.json()["form"], response.json()["form_version"]) == (form.public_id, 1)
+    form.current_version.refresh_from_db()
+    assert form.current_version.is_locked
+
+
+@pytest.mark.django_db
+def test_an_unknown_or_foreign_form_is_refused(api, other_merchant):
+    from smartforms.services import form_create
+
+    theirs = form_create(
+        merchant=other_merchant,
+        name="Theirs",
+        fields=[{"key": "x", "type": "text", "label": {"en": "X"}}],
+    )
+    for form_id in ("fm_nothing", theirs.public_id):
+        response = api.post(
+            "/api/v1/payment-requests",
+            {
+                "reference": f"F-{form_id}",
+                "currency": "EUR",
+                "total_amount": 1000,
+                "form": form_id,
+                "participants": [{"name": "A", "email": "a@example.com", "amount": 1000}],
+            },
+            format="json",
+        )
+        assert (response.status_code, response.json()["error"]["code"]) == (422, "unknown_form")
+
+
+@pytest.mark.django_db
+def test_answers_that_fail_validation_are_shown_and_nothing_is_charged(
+    client, merchant, form, tokenise
+):
+    pr = make_request(merchant, form=form)
+    payer = pr.participants.first()
+    token = tokenise(SUCCEEDS)
+    response = client.post(url(payer), {"card_token": token, "sf_company": "X", "sf_guests": "9"})
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert 'role="alert"' in html and "Company" in html
+    assert 'value="X"' in html  # what the payer typed is kept
+    assert sandbox_card_balance(token=token).debited == 0
+    assert Checkout.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_valid_answers_are_stored_with_the_version_and_the_payment_goes_through(
+    client, merchant, form, tokenise
+):
+    from smartforms.models import Submission
+
+    pr = make_request(merchant, form=form)
+    payer = pr.participants.first()
+    response = client.post(
+        url(payer),
+        {
+            "card_token": tokenise(SUCCEEDS),
+            "sf_company": "Acme",
+            "sf_guests": "2",
+            "sf_diet": ["veg", "gf"],
+            "sf_terms": "on",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    submission = Submission.objects.get()
+    assert submission.participant == payer.public_id
+    assert submission.form_version == form.current_version
+    assert submission.answers["company"] == "Acme"
+    assert submission.answers["diet"] == ["veg", "gf"]
+    assert submission.answers["terms"] is True
+    assert Checkout.objects.get().form_submission == submission.public_id
