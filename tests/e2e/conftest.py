@@ -56,3 +56,10 @@ def screenshot(page):
         return path
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def public_base_url(settings, live_server):
+    """Links the product builds (payment links, 3-D Secure pages) must point at the server
+    the browser talks to."""
+    settings.PUBLIC_BASE_URL = live_server.url
