@@ -14,5 +14,10 @@ urlpatterns = [
         views.ParticipantQrCodeView.as_view(),
         name="participant_qr",
     ),
+    path(
+        "requests/<str:public_id>/export.csv",
+        views.PaymentRequestExportView.as_view(),
+        name="request_export",
+    ),
     path("merchant/switch/", views.switch_merchant, name="switch_merchant"),
 ]

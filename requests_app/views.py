@@ -1,5 +1,7 @@
 """Back office (operators) pages for payment requests."""
 
+import csv
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -84,3 +86,81 @@ class ParticipantQrCodeView(MerchantViewMixin, View):
         if participant is None:
             raise Http404("No such participant.")
         return HttpResponse(qr_png(payment_url(participant)), content_type="image/png")
+
+
+class PaymentRequestExportView(MerchantViewMixin, View):
+    """CSV of a request's participants, amounts and smart-form answers, for spreadsheets."""
+
+    def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        payment_request = selectors.payment_request_get(
+            merchant=request.merchant, public_id=public_id
+        )
+        if payment_request is None:
+            raise Http404("No such payment request.")
+        participants = list(payment_request.participants.all())
+        answers = latest_answers_by_participant(
+            merchant=request.merchant, participant_ids=[p.public_id for p in participants]
+        )
+        keys = (
+            [f["key"] for f in payment_request.form_version.fields]
+            if (payment_request.form_version)
+            else []
+        )
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        filename = f"{payment_request.reference}-participants.csv".replace('"', "")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                "participant_id",
+                "name",
+                "email",
+                "phone",
+                "language",
+                "status",
+                "currency",
+                "amount",
+                "amount_paid",
+                *keys,
+            ]
+        )
+        for participant in participants:
+            given = answers.get(participant.public_id) or {}
+            writer.writerow(
+                [
+                    _cell(v)
+                    for v in (
+                        participant.public_id,
+                        participant.name,
+                        participant.email,
+                        participant.phone,
+                        participant.language,
+                        participant.status,
+                        payment_request.currency,
+                        participant.amount,
+                        participant.amount_paid,
+                        *(given.get(key) for key in keys),
+                    )
+                ]
+            )
+        return response
+
+
+def _cell(value) -> str:
+    """Lists joined for spreadsheets; formula-looking text defused (CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value)
+    text = str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

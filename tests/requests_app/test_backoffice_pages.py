@@ -165,3 +165,52 @@ def test_form_answers_show_in_the_back_office_and_the_api(api, operator_client, 
     data = api.get(f"/api/v1/payment-requests/{pr.public_id}").json()
     assert data["participants"][0]["form_answers"] == {"company": "Acme <b>"}
     assert data["participants"][1]["form_answers"] is None
+
+
+@pytest.mark.django_db
+def test_the_csv_export_has_amounts_and_answers_and_defuses_formulas(
+    operator_client, merchant, other_merchant
+):
+    import csv
+    import io
+
+    from smartforms.services import form_create, submission_create
+
+    form = form_create(
+        merchant=merchant,
+        name="F",
+        fields=[
+            {"key": "company", "type": "text", "label": {"en": "Company"}},
+            {
+                "key": "diet",
+                "type": "multiple_choice",
+                "label": {"en": "Diet"},
+                "choices": [
+                    {"value": "veg", "label": {"en": "Veg"}},
+                    {"value": "gf", "label": {"en": "GF"}},
+                ],
+            },
+        ],
+    )
+    pr = make_request(merchant, form=form, reference="EXP-1")
+    payer = pr.participants.first()
+    submission_create(
+        form_version=form.current_version,
+        answers={"company": '=HYPERLINK("x")', "diet": ["veg", "gf"]},
+        language="en",
+        participant_public_id=payer.public_id,
+    )
+
+    response = operator_client.get(f"/app/requests/{pr.public_id}/export.csv")
+
+    assert response.status_code == 200
+    assert "EXP-1-participants.csv" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 3
+    assert rows[0]["participant_id"] == payer.public_id
+    assert (rows[0]["amount"], rows[0]["amount_paid"], rows[0]["currency"]) == ("1000", "0", "EUR")
+    assert rows[0]["company"] == '\'=HYPERLINK("x")'
+    assert rows[0]["diet"] == "veg, gf"
+    assert rows[1]["company"] == ""
+    theirs = make_request(other_merchant)
+    assert operator_client.get(f"/app/requests/{theirs.public_id}/export.csv").status_code == 404
