@@ -19,6 +19,7 @@ api_v1 = [
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="backoffice:request_list"), name="home"),
     path("api/v1/", include(api_v1)),
+    path("app/forms/", include("smartforms.urls")),
     path("app/", include("requests_app.urls")),
     path("pay/", include("requests_app.payer_urls")),
     path("sandbox/", include("payments.sandbox_urls")),

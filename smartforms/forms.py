@@ -1,0 +1,125 @@
+"""Back-office forms for smart forms: they only read the browser's input.
+
+Every rule about what a definition or an answer may hold lives in ``smartforms.services``;
+these classes turn text into Python values and put the service's refusal next to the input
+that caused it, so the operator sees one message in one place.
+"""
+
+import json
+from typing import Any
+
+from django import forms
+from django.http import QueryDict
+
+from pushpay.errors import DomainError
+
+FIELDS_EXAMPLE = [
+    {
+        "key": "company",
+        "type": "text",
+        "label": {"fr": "Société", "en": "Company"},
+        "help_text": {"fr": "Comme sur votre facture", "en": "As on your invoice"},
+        "required": True,
+        "max_length": 100,
+    },
+    {
+        "key": "email",
+        "type": "email",
+        "label": {"fr": "E-mail", "en": "Email"},
+        "required": True,
+    },
+    {
+        "key": "size",
+        "type": "single_choice",
+        "label": {"fr": "Taille", "en": "Size"},
+        "choices": [
+            {"value": "s", "label": {"fr": "Petit", "en": "Small"}},
+            {"value": "m", "label": {"fr": "Moyen", "en": "Medium"}},
+        ],
+    },
+    {
+        "key": "terms",
+        "type": "consent",
+        "label": {"fr": "J'accepte les conditions", "en": "I accept the terms"},
+        "required": True,
+    },
+]
+
+
+def fields_to_text(fields: list[dict]) -> str:
+    """The textarea's content: one indented document, accents kept readable."""
+    return json.dumps(fields, indent=2, ensure_ascii=False)
+
+
+class _DuplicateName(ValueError):
+    pass
+
+
+def _refuse_duplicate_names(pairs: list[tuple[str, Any]]) -> dict:
+    # The json module silently keeps the last of two equal names; an operator who typed
+    # "label" twice would lose one without noticing, so the text is refused instead.
+    seen: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in seen:
+            raise _DuplicateName(name)
+        seen[name] = value
+    return seen
+
+
+class FormDefinitionForm(forms.Form):
+    """Name and fields of a smart form, as typed in the editor."""
+
+    name = forms.CharField(label="Name", required=False, strip=False)
+    # Not called "fields": that name is the form's own dict of fields.
+    fields_json = forms.CharField(
+        label="Fields (JSON)",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false"}),
+        help_text="A JSON list with one object per field, as in the example.",
+    )
+
+    def clean_fields_json(self) -> Any:
+        text = self.cleaned_data["fields_json"]
+        if not text.strip():
+            raise forms.ValidationError(
+                "Enter the fields as a JSON list, as in the example.", code="required"
+            )
+        try:
+            return json.loads(text, object_pairs_hook=_refuse_duplicate_names)
+        except _DuplicateName as exc:
+            raise forms.ValidationError(
+                "Invalid JSON: the name “%(name)s” appears twice in one object.",
+                code="duplicate_name",
+                params={"name": exc.args[0]},
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                "Invalid JSON at line %(line)s, column %(column)s: %(reason)s.",
+                code="invalid_json",
+                params={"line": exc.lineno, "column": exc.colno, "reason": exc.msg},
+            ) from None
+
+    def add_service_error(self, error: DomainError) -> None:
+        """Show a service refusal next to the input it concerns, with the path it names."""
+        if error.field == "name":
+            self.add_error("name", error.message)
+        elif error.field and error.field.startswith("fields"):
+            self.add_error("fields_json", f"{error.field}: {error.message}")
+        else:
+            self.add_error(None, error.message)
+
+
+def answers_from_post(data: QueryDict, rendered: list[dict]) -> dict[str, Any]:
+    """The payer's answers as the payer page would send them, keyed by field key.
+
+    Only the version's keys are read, so the CSRF token and other inputs are not taken for
+    unknown answers; groups of checkboxes send a list, everything else one value.
+    """
+    answers: dict[str, Any] = {}
+    for field in rendered:
+        if field["widget"] == "checkboxes":
+            answers[field["key"]] = data.getlist(field["name"])
+        elif field["name"] in data:
+            answers[field["key"]] = data.get(field["name"])
+    return answers
