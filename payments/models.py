@@ -64,18 +64,35 @@ class Checkout(TimeStamped):
 
         PENDING = "pending", "Pending"  # amount reserved, provider being asked
         REQUIRES_ACTION = "requires_action", "Requires action"  # payer must authenticate
+        AUTHORISED = "authorised", "Authorised"  # held until every share is held (on_completion)
         SUCCEEDED = "succeeded", "Succeeded"  # captured and booked on the participant
         FAILED = "failed", "Failed"  # refused or unwound: nothing taken
-        REFUNDED = "refunded", "Refunded"  # captured, then given back (e.g. request closed)
+        CANCELLED = "cancelled", "Cancelled"  # the hold was released (expiry): nothing taken
+        REFUNDED = "refunded", "Refunded"  # captured, then given back
 
     TRANSITIONS = {
-        Status.PENDING: {Status.REQUIRES_ACTION, Status.SUCCEEDED, Status.FAILED, Status.REFUNDED},
-        Status.REQUIRES_ACTION: {Status.SUCCEEDED, Status.FAILED, Status.REFUNDED},
+        Status.PENDING: {
+            Status.REQUIRES_ACTION,
+            Status.AUTHORISED,
+            Status.SUCCEEDED,
+            Status.FAILED,
+            Status.REFUNDED,
+        },
+        Status.REQUIRES_ACTION: {
+            Status.AUTHORISED,
+            Status.SUCCEEDED,
+            Status.FAILED,
+            Status.CANCELLED,
+            Status.REFUNDED,
+        },
+        Status.AUTHORISED: {Status.SUCCEEDED, Status.CANCELLED, Status.FAILED, Status.REFUNDED},
         Status.SUCCEEDED: {Status.REFUNDED},
         Status.FAILED: set(),
+        Status.CANCELLED: set(),
         Status.REFUNDED: set(),
     }
-    IN_FLIGHT = (Status.PENDING, Status.REQUIRES_ACTION)
+    # Checkouts whose amount counts against what is still due.
+    IN_FLIGHT = (Status.PENDING, Status.REQUIRES_ACTION, Status.AUTHORISED)
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
     public_id = models.CharField(max_length=40, unique=True, default=_checkout_id, editable=False)

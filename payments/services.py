@@ -12,11 +12,12 @@ from django.db import transaction
 from django.db.models import Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django_q.tasks import async_task
 
 from merchants.models import Merchant
 from pushpay.errors import DomainError, InvalidInput, StateConflict
+from requests_app import services as request_services
 from requests_app.events import event_record
 from requests_app.locks import lock_participants, lock_request
 from requests_app.models import Participant, PaymentRequest, RequestEvent
@@ -107,6 +108,8 @@ def checkout_start(
         payment_request = lock_request(participant.request_id)
         participants = lock_participants(payment_request.pk)
         participant = next(p for p in participants if p.pk == participant.pk)
+        if payment_request.expires_at and payment_request.expires_at <= timezone.now():
+            raise StateConflict("This request has expired.", code="request_expired", field="amount")
         if not payment_request.is_collecting or participant.status not in Participant.UNPAID:
             raise StateConflict(
                 "This payment is no longer expected.",
@@ -217,6 +220,8 @@ def _advance(checkout: Checkout, leg: Leg, adapter, result: PaymentResult) -> Ch
         Leg.objects.filter(pk=leg.pk).update(
             status=Leg.Status.AUTHORISED, provider_reference=result.provider_reference
         )
+        if checkout.request.capture_mode == PaymentRequest.CaptureMode.ON_COMPLETION:
+            return _hold_until_complete(checkout)
         try:
             result = adapter.capture(
                 reference=result.provider_reference,
@@ -229,6 +234,50 @@ def _advance(checkout: Checkout, leg: Leg, adapter, result: PaymentResult) -> Ch
     if result.status == PaymentStatus.CAPTURED:
         return _book(checkout, leg, adapter, result.provider_reference or leg.provider_reference)
     return _fail(checkout, leg, "provider_error", f"Unexpected provider answer {result.status}")
+
+
+def _hold_until_complete(checkout: Checkout) -> Checkout:
+    with transaction.atomic():
+        lock_request(checkout.request_id)
+        checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
+        if checkout.status in (Checkout.Status.PENDING, Checkout.Status.REQUIRES_ACTION):
+            _set_checkout_status(checkout, Checkout.Status.AUTHORISED)
+    _capture_if_complete(checkout.request_id)
+    checkout.refresh_from_db()
+    return checkout
+
+
+def _capture_if_complete(request_pk: int) -> None:
+    """on_completion: once the held shares cover what is due, take them all.
+
+    Two payers completing at once may both get here; captures and bookings are idempotent
+    per leg, so the second pass finds nothing left to do.
+    """
+    with transaction.atomic():
+        payment_request = lock_request(request_pk)
+        held = list(
+            Checkout.objects.filter(request=payment_request, status=Checkout.Status.AUTHORISED)
+            .select_related("participant", "request")
+            .prefetch_related("legs")
+        )
+        if not payment_request.is_collecting or payment_request.total_amount is None:
+            return
+        covered = payment_request.amount_paid + sum(c.amount for c in held)
+        if covered < payment_request.total_amount:
+            return
+    for checkout in held:
+        leg = checkout.legs.all()[0]
+        adapter = adapter_for(merchant=payment_request.merchant, method=leg.method)
+        try:
+            result = adapter.capture(
+                reference=leg.provider_reference,
+                amount=leg.amount,
+                idempotency_key=leg.idempotency_key("capture"),
+            )
+        except (ProviderError, StateConflict):
+            continue  # still held: the next payer's completion or recovery tries again
+        if result.status == PaymentStatus.CAPTURED:
+            _book(checkout, leg, adapter, leg.provider_reference)
 
 
 def _book(checkout: Checkout, leg: Leg, adapter, reference: str) -> Checkout:
@@ -354,3 +403,97 @@ def checkout_send_receipt(*, checkout_pk: int) -> bool:
     message.attach_alternative(html, "text/html")
     message.send()
     return True
+
+
+# --- Closing collections: release holds, refunds -------------------------------------------
+
+
+def checkouts_release(*, payment_request: PaymentRequest, reason: str) -> int:
+    """Void every hold still waiting on this request (expiry, cancellation): the payers
+    whose shares were only authorised are never debited."""
+    waiting = list(
+        Checkout.objects.filter(
+            request=payment_request,
+            status__in=(Checkout.Status.AUTHORISED, Checkout.Status.REQUIRES_ACTION),
+        ).prefetch_related("legs")
+    )
+    released = 0
+    for checkout in waiting:
+        leg = checkout.legs.all()[0]
+        adapter = adapter_for(merchant=payment_request.merchant, method=leg.method)
+        if leg.provider_reference:
+            try:
+                adapter.void(
+                    reference=leg.provider_reference, idempotency_key=leg.idempotency_key("void")
+                )
+            except (ProviderError, DomainError):
+                continue  # left held: the next run of the closing job tries again
+        with transaction.atomic():
+            checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
+            if checkout.status not in (Checkout.Status.AUTHORISED, Checkout.Status.REQUIRES_ACTION):
+                continue
+            Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.VOIDED)
+            _set_checkout_status(checkout, Checkout.Status.CANCELLED, failure_reason=reason)
+            released += 1
+    return released
+
+
+def payment_request_cancel(*, payment_request: PaymentRequest, reason: str = "") -> PaymentRequest:
+    """Cancel a request and release the holds of payers who were only authorised."""
+    payment_request = request_services.payment_request_cancel(
+        payment_request=payment_request, reason=reason
+    )
+    checkouts_release(payment_request=payment_request, reason="request_cancelled")
+    return payment_request
+
+
+def payment_request_close_at_expiry(*, payment_request: PaymentRequest) -> PaymentRequest:
+    """Expire first, so no share can complete any more, then release the holds."""
+    payment_request = request_services.payment_request_expire(payment_request=payment_request)
+    checkouts_release(payment_request=payment_request, reason="request_expired")
+    return payment_request
+
+
+def payment_request_refund(
+    *, payment_request: PaymentRequest, participants: list[Participant] | None = None
+) -> PaymentRequest:
+    """Give back the captured shares of a cancelled or closed request (all, or those of the
+    given participants). Safe to repeat: refunded checkouts are skipped, and each provider
+    refund carries the leg's idempotency key."""
+    if not request_services.refund_allowed(payment_request):
+        raise StateConflict(
+            "Only a cancelled request, or one its expiry closed, can be refunded.",
+            code="refund_not_allowed",
+            field="status",
+        )
+    checkouts = Checkout.objects.filter(
+        request=payment_request, status=Checkout.Status.SUCCEEDED
+    ).prefetch_related("legs")
+    if participants is not None:
+        checkouts = checkouts.filter(participant__in=participants)
+    for checkout in checkouts:
+        leg = checkout.legs.all()[0]
+        adapter = adapter_for(merchant=payment_request.merchant, method=leg.method)
+        result = adapter.refund(
+            reference=leg.provider_reference,
+            amount=leg.amount,
+            idempotency_key=leg.idempotency_key("refund"),
+        )
+        if result.status != PaymentStatus.REFUNDED:
+            raise StateConflict(
+                f"The provider did not refund {checkout.public_id}: {result.message}",
+                code="refund_failed",
+                field="participants",
+            )
+        with transaction.atomic():
+            lock_request(payment_request.pk)
+            checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
+            if checkout.status != Checkout.Status.SUCCEEDED:
+                continue
+            Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.REFUNDED)
+            _set_checkout_status(checkout, Checkout.Status.REFUNDED)
+            request_services.participant_record_refund(
+                participant=checkout.participant, amount=checkout.amount
+            )
+    payment_request.refresh_from_db()
+    return payment_request

@@ -5,10 +5,22 @@ from django_q.models import Schedule
 
 SCHEDULES = [
     {
+        "name": "close-expired-requests",
+        "func": "requests_app.tasks.close_expired_requests",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 1,
+    },
+    {
         "name": "purge-idempotency-keys",
         "func": "merchants.tasks.purge_idempotency_keys",
         "schedule_type": Schedule.MINUTES,
         "minutes": 60,
+    },
+    {
+        "name": "dispatch-due-notifications",
+        "func": "scenarios.tasks.dispatch_due",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 1,
     },
 ]
 

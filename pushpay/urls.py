@@ -22,6 +22,7 @@ urlpatterns = [
     path("app/forms/", include("smartforms.urls")),
     path("app/", include("requests_app.urls")),
     path("pay/", include("requests_app.payer_urls")),
+    path("progress/", include("requests_app.progress_urls")),
     path("sandbox/", include("payments.sandbox_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

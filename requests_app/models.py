@@ -49,6 +49,10 @@ class PaymentRequest(TimeStamped):
         FIXED = "fixed", "Fixed shares"  # the initiator sets each share; shares sum to total
         FREE = "free", "Free amounts"  # each participant chooses, within optional bounds
 
+    class CaptureMode(models.TextChoices):
+        IMMEDIATE = "immediate", "Immediate"  # each share is taken as soon as it is paid
+        ON_COMPLETION = "on_completion", "On completion"  # held until all shares are held
+
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="requests")
     public_id = models.CharField(max_length=40, unique=True, default=_request_id, editable=False)
     reference = models.CharField(max_length=100, help_text="The merchant's own reference.")
@@ -72,6 +76,22 @@ class PaymentRequest(TimeStamped):
     allowed_payment_methods = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    capture_mode = models.CharField(
+        max_length=16, choices=CaptureMode.choices, default=CaptureMode.IMMEDIATE
+    )
+    amount_refunded = models.BigIntegerField(default=0, help_text=MINOR_UNITS_HELP)
+    closed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when the expiry closed a partially paid request: nothing more is "
+        "collected; the merchant keeps or refunds what came in.",
+    )
+    public_progress = models.BooleanField(
+        default=False, help_text="Show a public progress page (names only of those who agreed)."
+    )
+    progress_token = models.CharField(
+        max_length=64, unique=True, default=new_link_token, editable=False
+    )
     form_version = models.ForeignKey(
         "smartforms.FormVersion",
         null=True,
@@ -113,7 +133,23 @@ class PaymentRequest(TimeStamped):
 
     @property
     def is_collecting(self) -> bool:
-        return self.status in self.COLLECTING
+        return self.status in self.COLLECTING and self.closed_at is None
+
+    @property
+    def amount_collected(self) -> int:
+        return self.amount_paid - self.amount_refunded
+
+    @property
+    def collected_percent(self) -> int:
+        if not self.total_amount:
+            return 0
+        return min(100, max(0, self.amount_collected) * 100 // self.total_amount)
+
+    @property
+    def amount_remaining(self) -> int | None:
+        if self.total_amount is None:
+            return None
+        return max(self.total_amount - self.amount_paid, 0)
 
 
 class Participant(TimeStamped):
@@ -129,12 +165,14 @@ class Participant(TimeStamped):
         CANCELLED = "cancelled", "Cancelled"  # removed, or the request was cancelled
         REFUNDED = "refunded", "Refunded"  # what they paid was given back
 
+    # Expired and cancelled participants may still have paid part of their share before
+    # the request closed; giving that back makes them refunded.
     TRANSITIONS = {
         Status.PENDING: {Status.PAID, Status.FAILED, Status.EXPIRED, Status.CANCELLED},
         Status.FAILED: {Status.PENDING, Status.PAID, Status.EXPIRED, Status.CANCELLED},
         Status.PAID: {Status.REFUNDED},
-        Status.EXPIRED: set(),
-        Status.CANCELLED: set(),
+        Status.EXPIRED: {Status.REFUNDED},
+        Status.CANCELLED: {Status.REFUNDED},
         Status.REFUNDED: set(),
     }
     UNPAID = (Status.PENDING, Status.FAILED)
@@ -155,7 +193,11 @@ class Participant(TimeStamped):
         null=True, blank=True, help_text=MINOR_UNITS_HELP + " The share, in fixed mode."
     )
     amount_paid = models.BigIntegerField(default=0, help_text=MINOR_UNITS_HELP)
+    amount_refunded = models.BigIntegerField(default=0, help_text=MINOR_UNITS_HELP)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    show_name = models.BooleanField(
+        default=False, help_text="The participant agreed to appear on the public progress page."
+    )
     link_token = models.CharField(
         max_length=64, unique=True, default=new_link_token, editable=False
     )

@@ -265,3 +265,31 @@ def receipt(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
                 "language": translation.get_language(),
             },
         )
+
+
+def public_progress(request: HttpRequest, token: str) -> HttpResponse:
+    """A collection's progress for everyone with the link, when the merchant turned it on.
+
+    Shows only names of participants who agreed to it, never contact details or amounts
+    per person.
+    """
+    payment_request = selectors.payment_request_by_progress_token(token=token)
+    if payment_request is None or not payment_request.public_progress:
+        raise Http404("No such page.")
+    participants = list(payment_request.participants.all())
+    with translation.override(request.GET.get(LANGUAGE_PARAM) or payment_request.language):
+        return render(
+            request,
+            "requests_app/public_progress.html",
+            {
+                "payment_request": payment_request,
+                "merchant": payment_request.merchant,
+                "shown": [p for p in participants if p.show_name],
+                "paid_count": sum(p.status == Participant.Status.PAID for p in participants),
+                "participant_count": sum(
+                    p.status != Participant.Status.CANCELLED for p in participants
+                ),
+                "percent": payment_request.collected_percent,
+                "language": translation.get_language(),
+            },
+        )

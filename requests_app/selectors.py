@@ -55,3 +55,27 @@ def participant_can_pay(*, participant: Participant) -> bool:
         participant.request.status in PaymentRequest.COLLECTING
         and participant.status in Participant.UNPAID
     )
+
+
+def payment_request_by_progress_token(*, token: str) -> PaymentRequest | None:
+    """The public progress page's entry point: its unguessable token is the credential."""
+    return (
+        PaymentRequest.objects.select_related("merchant")
+        .prefetch_related("participants")
+        .filter(progress_token=token)
+        .first()
+    )
+
+
+def payment_requests_past_expiry(*, now, limit: int = 200) -> list[int]:
+    """Ids of still-collecting requests whose expiry has passed, for the closing job.
+
+    The one read that spans merchants: the job then handles each request on its own.
+    """
+    return list(
+        PaymentRequest.objects.filter(
+            status__in=PaymentRequest.COLLECTING, closed_at__isnull=True, expires_at__lte=now
+        )
+        .order_by("expires_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from merchants.models import Merchant
+from payments.registry import payment_method_get
 from payments.selectors import payment_methods_enabled
 from pushpay.errors import InvalidInput, StateConflict
 from pushpay.money import is_currency, split_equally
@@ -41,6 +42,7 @@ class ParticipantData:
     phone: str = ""
     language: str | None = None
     amount: int | None = None
+    show_name: bool = False
 
 
 # --- Transitions ----------------------------------------------------------------------------
@@ -209,6 +211,45 @@ def _form_version_for(merchant: Merchant, form: Form | None) -> FormVersion | No
         raise InvalidInput(exc.message, code=exc.code, field="form") from exc
 
 
+def _validate_capture_mode(
+    capture_mode: str,
+    *,
+    expires_at: datetime | None,
+    total_amount: int | None,
+    methods: list[str],
+) -> None:
+    """on_completion holds every share until the last one is held, so the request must end
+    before the shortest hold of the methods payers may use lapses."""
+    if capture_mode not in PaymentRequest.CaptureMode.values:
+        raise InvalidInput(
+            "capture_mode must be 'immediate' or 'on_completion'.",
+            code="invalid_choice",
+            field="capture_mode",
+        )
+    if capture_mode == PaymentRequest.CaptureMode.IMMEDIATE:
+        return
+    if total_amount is None:
+        raise InvalidInput(
+            "on_completion needs a total_amount to complete.", code="required", field="total_amount"
+        )
+    if expires_at is None:
+        raise InvalidInput(
+            "on_completion needs an expires_at, when unfinished holds are released.",
+            code="required",
+            field="expires_at",
+        )
+    window = min(
+        (payment_method_get(code).adapter_class.hold_window for code in methods), default=None
+    )
+    if window is not None and expires_at > timezone.now() + window:
+        raise InvalidInput(
+            f"With capture_mode on_completion the request must expire within "
+            f"{window.days} days: card authorisations lapse after that.",
+            code="expiry_beyond_hold_window",
+            field="expires_at",
+        )
+
+
 def _validate_payment_methods(merchant: Merchant, methods: list[str] | None) -> list[str]:
     """An empty list means "every method the merchant offers", now and later."""
     if not methods:
@@ -247,6 +288,8 @@ def payment_request_create(
     allowed_payment_methods: list[str] | None = None,
     metadata: dict | None = None,
     form: Form | None = None,
+    capture_mode: str = PaymentRequest.CaptureMode.IMMEDIATE,
+    public_progress: bool = False,
 ) -> PaymentRequest:
     """Create a request and all its participants at once, or nothing."""
     if not reference or not reference.strip():
@@ -285,6 +328,12 @@ def payment_request_create(
     metadata = validate_metadata(metadata)
     _validate_dates(send_at=send_at, deadline=deadline, expires_at=expires_at)
     allowed_payment_methods = _validate_payment_methods(merchant, allowed_payment_methods)
+    _validate_capture_mode(
+        capture_mode,
+        expires_at=expires_at,
+        total_amount=total_amount,
+        methods=allowed_payment_methods or payment_methods_enabled(merchant=merchant),
+    )
 
     shares: list[int | None]
     if amount_mode == PaymentRequest.AmountMode.FIXED:
@@ -360,6 +409,8 @@ def payment_request_create(
                 expires_at=expires_at,
                 language=request_language,
                 allowed_payment_methods=allowed_payment_methods,
+                capture_mode=capture_mode,
+                public_progress=public_progress,
                 metadata=metadata,
             )
             Participant.objects.bulk_create(
@@ -372,6 +423,7 @@ def payment_request_create(
                     phone=data.phone,
                     language=data.language or request_language,
                     amount=share,
+                    show_name=data.show_name,
                 )
                 for index, (data, share) in enumerate(zip(participants, shares, strict=True))
             )
@@ -465,7 +517,9 @@ def payment_request_expire(*, payment_request: PaymentRequest) -> PaymentRequest
     _transition_participants(payment_request, unpaid, Participant.Status.EXPIRED, "expired")
     if payment_request.amount_paid == 0:
         _transition_request(payment_request, PaymentRequest.Status.EXPIRED, "expired")
-        payment_request.save(update_fields=["status", "updated_at"])
+    else:
+        payment_request.closed_at = timezone.now()
+    payment_request.save(update_fields=["status", "closed_at", "updated_at"])
     event_record(
         type=RequestEvent.Type.REQUEST_EXPIRED,
         payment_request=payment_request,
@@ -508,6 +562,7 @@ def participant_add(*, payment_request: PaymentRequest, data: ParticipantData) -
         phone=data.phone,
         language=data.language or payment_request.language,
         amount=data.amount,
+        show_name=data.show_name,
     )
     _refresh_request_status(payment_request, [*existing, participant], "participant added")
     payment_request.save()
@@ -640,6 +695,34 @@ def participant_record_payment(*, participant: Participant, amount: int) -> Part
         )
     _refresh_request_status(payment_request, participants, "payment received")
     payment_request.save()
+    return participant
+
+
+def refund_allowed(payment_request: PaymentRequest) -> bool:
+    """Refunds close a collection: only for a cancelled request or one its expiry closed."""
+    return payment_request.status == PaymentRequest.Status.CANCELLED or (
+        payment_request.closed_at is not None
+    )
+
+
+@transaction.atomic
+def participant_record_refund(*, participant: Participant, amount: int) -> Participant:
+    """Book money given back to a participant (the provider already refunded it)."""
+    validate_amount(amount, "amount")
+    payment_request = lock_request(participant.request_id)
+    participant = next(p for p in lock_participants(payment_request.pk) if p.pk == participant.pk)
+    if amount > participant.amount_paid - participant.amount_refunded:
+        raise StateConflict(
+            "More than was paid cannot be refunded.", code="refund_exceeds_paid", field="amount"
+        )
+    participant.amount_refunded += amount
+    participant.save(update_fields=["amount_refunded", "updated_at"])
+    payment_request.amount_refunded += amount
+    payment_request.save(update_fields=["amount_refunded", "updated_at"])
+    if participant.amount_refunded == participant.amount_paid:
+        _transition_participants(
+            payment_request, [participant], Participant.Status.REFUNDED, "refunded"
+        )
     return participant
 
 

@@ -17,7 +17,7 @@ from smartforms.selectors import latest_answers_by_participant
 from . import selectors
 from .api.serializers import payment_url
 from .filters import PaymentRequestFilter
-from .models import PaymentRequest
+from .models import Participant, PaymentRequest
 
 PAGE_SIZE = 25
 
@@ -58,6 +58,11 @@ class PaymentRequestDetailView(MerchantViewMixin, View):
                 "payment_request": payment_request,
                 "participants": participants,
                 "answers": [(p, answers.get(p.public_id)) for p in participants],
+                "progress": {
+                    status: sum(p.status == status for p in participants)
+                    for status in Participant.Status.values
+                },
+                "percent": payment_request.collected_percent,
                 "history": selectors.status_history(payment_request=payment_request),
             },
         )

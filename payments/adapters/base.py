@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
@@ -106,6 +107,9 @@ class PaymentMethodAdapter(ABC):
 
     code: ClassVar[str]
     label: ClassVar[str]
+    # How long the provider keeps an authorisation before it lapses; capture_mode
+    # on_completion is refused for requests that could outlive it.
+    hold_window: ClassVar[timedelta] = timedelta(days=7)
 
     def __init__(self, *, merchant: Merchant):
         self.merchant = merchant

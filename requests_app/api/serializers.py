@@ -17,6 +17,9 @@ class ParticipantInputSerializer(StrictSerializer):
     phone = PhoneField(required=False, allow_blank=True, default="")
     language = serializers.ChoiceField(choices=LANGUAGES, required=False)
     amount = MinorUnitsField(required=False, allow_null=True)
+    show_name = serializers.BooleanField(
+        required=False, default=False, help_text="Agreed to appear on the public progress page."
+    )
 
 
 class PaymentRequestCreateSerializer(StrictSerializer):
@@ -44,6 +47,10 @@ class PaymentRequestCreateSerializer(StrictSerializer):
     form = serializers.CharField(
         max_length=40, required=False, allow_null=True, help_text="A smart form id (fm_…)."
     )
+    capture_mode = serializers.ChoiceField(
+        choices=PaymentRequest.CaptureMode.values, default=PaymentRequest.CaptureMode.IMMEDIATE
+    )
+    public_progress = serializers.BooleanField(required=False, default=False)
 
 
 class PaymentRequestUpdateSerializer(StrictSerializer):
@@ -51,6 +58,16 @@ class PaymentRequestUpdateSerializer(StrictSerializer):
     send_at = serializers.DateTimeField(required=False, allow_null=True)
     deadline = serializers.DateTimeField(required=False, allow_null=True)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class RefundSerializer(StrictSerializer):
+    participants = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        required=False,
+        allow_empty=False,
+        max_length=1000,
+        help_text="Participant ids (pa_…) to refund; all captured shares when omitted.",
+    )
 
 
 class CancelSerializer(StrictSerializer):
@@ -75,8 +92,10 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "language",
             "amount",
             "amount_paid",
+            "amount_refunded",
             "amount_due",
             "status",
+            "show_name",
             "payment_url",
             "form_answers",
             "created_at",
@@ -96,7 +115,10 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
     total_amount = serializers.IntegerField(read_only=True, allow_null=True)
     amount_paid = serializers.IntegerField(read_only=True)
-    amount_remaining = serializers.SerializerMethodField()
+    amount_remaining = serializers.IntegerField(read_only=True, allow_null=True)
+    amount_collected = serializers.IntegerField(read_only=True)
+    progress = serializers.SerializerMethodField()
+    public_progress_url = serializers.SerializerMethodField()
     participants = ParticipantSerializer(many=True, read_only=True)
     form = serializers.SerializerMethodField()
     form_version = serializers.SerializerMethodField()
@@ -114,7 +136,14 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
             "min_amount",
             "max_amount",
             "amount_paid",
+            "amount_refunded",
+            "amount_collected",
             "amount_remaining",
+            "capture_mode",
+            "closed_at",
+            "progress",
+            "public_progress",
+            "public_progress_url",
             "language",
             "send_at",
             "deadline",
@@ -137,7 +166,16 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
         version = payment_request.form_version
         return version.number if version else None
 
-    def get_amount_remaining(self, payment_request: PaymentRequest) -> int | None:
-        if payment_request.total_amount is None:
+    def get_progress(self, payment_request: PaymentRequest) -> dict[str, int]:
+        """Participants per status, counted from the prefetched rows (no extra query)."""
+        counts = dict.fromkeys(Participant.Status.values, 0)
+        for participant in payment_request.participants.all():
+            counts[participant.status] += 1
+        return counts
+
+    def get_public_progress_url(self, payment_request: PaymentRequest) -> str | None:
+        if not payment_request.public_progress:
             return None
-        return max(payment_request.total_amount - payment_request.amount_paid, 0)
+        return settings.PUBLIC_BASE_URL + reverse(
+            "progress:page", args=[payment_request.progress_token]
+        )

@@ -29,6 +29,11 @@ urlpatterns = [
         name="participant-detail",
     ),
     path(
+        "payment-requests/<str:public_id>/refund",
+        views.PaymentRequestRefundView.as_view(),
+        name="payment-request-refund",
+    ),
+    path(
         "payment-requests/<str:public_id>/participants/<str:participant_id>/qr",
         views.ParticipantQrCodeView.as_view(),
         name="participant-qr",

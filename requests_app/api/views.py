@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from payments import services as payment_services
 from pushpay.api.errors import ApiError, NotFound
 from pushpay.api.idempotency import idempotent
 from pushpay.qr import qr_png
@@ -24,6 +25,7 @@ from .serializers import (
     PaymentRequestCreateSerializer,
     PaymentRequestSerializer,
     PaymentRequestUpdateSerializer,
+    RefundSerializer,
     payment_url,
 )
 
@@ -69,6 +71,7 @@ def _participant_data(data: dict) -> services.ParticipantData:
         phone=data.get("phone", ""),
         language=data.get("language"),
         amount=data.get("amount"),
+        show_name=data.get("show_name", False),
     )
 
 
@@ -161,8 +164,42 @@ class PaymentRequestCancelView(APIView):
         payment_request = _get_request(request, public_id)
         serializer = CancelSerializer(data=request.data or {})
         serializer.is_valid(raise_exception=True)
-        payment_request = services.payment_request_cancel(
+        payment_request = payment_services.payment_request_cancel(
             payment_request=payment_request, reason=serializer.validated_data["reason"]
+        )
+        return _render(payment_request)
+
+
+class PaymentRequestRefundView(APIView):
+    @extend_schema(
+        request=RefundSerializer,
+        responses=PaymentRequestSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        payment_request = _get_request(request, public_id)
+        serializer = RefundSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        participants = None
+        if "participants" in serializer.validated_data:
+            participants = []
+            for index, participant_id in enumerate(serializer.validated_data["participants"]):
+                participant = selectors.participant_get(
+                    merchant=request.auth.merchant,
+                    payment_request=payment_request,
+                    public_id=participant_id,
+                )
+                if participant is None:
+                    raise ApiError(
+                        f"No such participant in this request: '{participant_id}'.",
+                        code="unknown_participant",
+                        status_code=422,
+                        field=f"participants[{index}]",
+                    )
+                participants.append(participant)
+        payment_request = payment_services.payment_request_refund(
+            payment_request=payment_request, participants=participants
         )
         return _render(payment_request)
 
