@@ -322,3 +322,28 @@ def test_valid_answers_are_stored_with_the_version_and_the_payment_goes_through(
     assert submission.answers["diet"] == ["veg", "gf"]
     assert submission.answers["terms"] is True
     assert Checkout.objects.get().form_submission == submission.public_id
+
+
+@pytest.mark.django_db
+def test_a_tampered_token_posted_to_the_page_is_refused_with_no_charge(client, pr):
+    payer = pr.participants.first()
+    response = client.post(url(payer), {"card_token": "tok_forgedforgedforged000"})
+    assert response.status_code == 402
+    assert "cannot be used" in response.content.decode()
+    payer.refresh_from_db()
+    assert payer.amount_paid == 0
+    assert Checkout.objects.get().status == "failed"
+
+
+@pytest.mark.django_db
+def test_the_merchants_logo_and_colour_brand_the_page(client, pr, tmp_path, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    merchant = pr.merchant
+    merchant.brand_color = "#aa3300"
+    merchant.logo = SimpleUploadedFile("logo.png", b"\x89PNG\r\n\x1a\n", "image/png")
+    merchant.save()
+    html = client.get(url(pr.participants.first())).content.decode()
+    assert "#aa3300" in html
+    assert 'src="/media/logos/logo' in html
