@@ -11,6 +11,7 @@ from pushpay.health import healthz
 api_v1 = [
     path("", include("requests_app.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("scenarios.api.urls")),
     path("", include("smartforms.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,0 +1,44 @@
+"""What every transport takes and gives back (healthchecks' ``hc/api/transports.py``)."""
+
+from dataclasses import dataclass, field
+
+
+class TransportError(Exception):
+    """A send that did not go through. ``permanent`` errors are never retried (an invalid
+    number, a refused address, a blocked webhook target); the others are, with backoff."""
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A rendered message. ``message_id`` is the dispatch's public id: it travels with the
+    message (webhook-id, email metadata) so receivers can drop a duplicate."""
+
+    message_id: str
+    merchant_id: int | None
+    to: str
+    subject: str = ""
+    text: str = ""
+    html: str = ""
+    reply_to: str = ""
+    payload: dict = field(default_factory=dict)  # webhook body
+    secret: str = ""  # webhook signing secret
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str = ""
+
+
+class Transport:
+    channel: str = ""
+    # True when "sending" only writes to our own database (the local outbox): the
+    # dispatcher then records the outcome in the same transaction.
+    is_local: bool = False
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        raise NotImplementedError

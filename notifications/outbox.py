@@ -1,0 +1,27 @@
+"""Writing to the local outbox (the embedded default's stand-in for an ESP and an SMS
+gateway). The model lives in ``scenarios.models`` with the dispatches it records."""
+
+
+def outbox_store(
+    *,
+    channel: str,
+    to: str,
+    subject: str = "",
+    text: str = "",
+    html: str = "",
+    from_address: str = "",
+    merchant_id: int | None = None,
+    notification_id: str = "",
+):
+    from scenarios.models import OutboxMessage
+
+    return OutboxMessage.objects.create(
+        channel=channel,
+        to=to,
+        from_address=from_address,
+        subject=subject[:300],
+        text=text,
+        html=html,
+        merchant_id=merchant_id,
+        dispatch_public_id=notification_id,
+    )

@@ -1,0 +1,221 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from pushpay.api.fields import StrictSerializer
+from scenarios.models import Dispatch, OutboxMessage, Scenario, Step, WebhookEndpoint
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "integer"}, {"type": "string", "example": "P2D"}],
+        "description": "Seconds, or an ISO 8601 duration (weeks, days, hours, minutes, seconds).",
+    }
+)
+class DurationInputField(serializers.Field):
+    """Passed through: the service parses it and names the step at fault."""
+
+    def to_internal_value(self, data):
+        return data
+
+
+class ConditionsSerializer(StrictSerializer):
+    only_if_unpaid = serializers.BooleanField(required=False)
+    min_amount = serializers.JSONField(required=False, help_text="Minor units.")
+    language = serializers.CharField(required=False, allow_blank=True)
+
+
+class QuietHoursSerializer(StrictSerializer):
+    start = serializers.CharField(help_text="21:00, in the merchant's time zone.")
+    end = serializers.CharField(help_text="08:00, in the merchant's time zone.")
+
+
+class StepInputSerializer(serializers.Serializer):
+    """Documents the step shape; values are checked by scenarios.services with codes."""
+
+    trigger = serializers.CharField()
+    offset = DurationInputField(required=False)
+    repeat_every = DurationInputField(required=False)
+    repeat_max = serializers.IntegerField(required=False)
+    repeat_until_paid = serializers.BooleanField(required=False)
+    audience = serializers.CharField()
+    channel = serializers.CharField()
+    template = serializers.CharField(required=False, allow_null=True)
+    webhook_endpoint = serializers.CharField(required=False, allow_null=True)
+    conditions = ConditionsSerializer(required=False)
+    quiet_hours = QuietHoursSerializer(required=False, allow_null=True)
+
+
+@extend_schema_field(StepInputSerializer(many=True))
+class StepsField(serializers.Field):
+    """The raw list; scenarios.services checks it whole, field by field, with codes."""
+
+    def to_internal_value(self, data):
+        return data
+
+
+class ScenarioCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+    steps = StepsField()
+
+
+class ScenarioUpdateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100, required=False)
+    steps = StepsField(required=False)
+
+
+class StepSerializer(serializers.ModelSerializer):
+    channel = serializers.CharField(read_only=True, help_text="email, sms or webhook.")
+    offset = serializers.IntegerField(source="offset_seconds", read_only=True)
+    repeat_every = serializers.IntegerField(
+        source="repeat_every_seconds", read_only=True, allow_null=True
+    )
+    template = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    webhook_endpoint = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    conditions = serializers.SerializerMethodField()
+    quiet_hours = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Step
+        fields = [
+            "position",
+            "trigger",
+            "offset",
+            "repeat_every",
+            "repeat_max",
+            "repeat_until_paid",
+            "audience",
+            "channel",
+            "template",
+            "webhook_endpoint",
+            "conditions",
+            "quiet_hours",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ConditionsSerializer)
+    def get_conditions(self, step: Step) -> dict:
+        return {
+            "only_if_unpaid": step.only_if_unpaid,
+            "min_amount": step.min_amount,
+            "language": step.language or None,
+        }
+
+    @extend_schema_field(QuietHoursSerializer(allow_null=True))
+    def get_quiet_hours(self, step: Step) -> dict | None:
+        if step.quiet_start is None:
+            return None
+        return {
+            "start": step.quiet_start.strftime("%H:%M"),
+            "end": step.quiet_end.strftime("%H:%M"),
+        }
+
+
+class ScenarioSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id", read_only=True)
+    steps = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Scenario
+        fields = ["id", "name", "version", "is_paused", "steps", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(StepSerializer(many=True))
+    def get_steps(self, scenario: Scenario) -> list:
+        steps = getattr(scenario, "all_steps", None)
+        if steps is None:
+            steps = list(scenario.steps.select_related("template", "webhook_endpoint"))
+        current = [s for s in steps if s.version == scenario.version]
+        return StepSerializer(sorted(current, key=lambda s: s.position), many=True).data
+
+
+class NotificationStepSerializer(serializers.Serializer):
+    scenario = serializers.CharField()
+    version = serializers.IntegerField()
+    position = serializers.IntegerField()
+    trigger = serializers.CharField()
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id", read_only=True)
+    channel = serializers.CharField(read_only=True, help_text="email, sms or webhook.")
+    participant = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    step = serializers.SerializerMethodField()
+    skip_reason = serializers.SerializerMethodField()
+    cancel_reason = serializers.SerializerMethodField()
+    resend_of = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+
+    class Meta:
+        model = Dispatch
+        fields = [
+            "id",
+            "status",
+            "channel",
+            "recipient",
+            "participant",
+            "due_at",
+            "sent_at",
+            "step",
+            "repetition",
+            "attempts",
+            "skip_reason",
+            "cancel_reason",
+            "last_error",
+            "delivery_status",
+            "resend_of",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(NotificationStepSerializer)
+    def get_step(self, dispatch: Dispatch) -> dict:
+        step = dispatch.step
+        return {
+            "scenario": step.scenario.public_id,
+            "version": step.version,
+            "position": step.position,
+            "trigger": step.trigger,
+        }
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_skip_reason(self, dispatch: Dispatch) -> str | None:
+        return dispatch.skip_reason if dispatch.status == Dispatch.Status.SKIPPED else None
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_cancel_reason(self, dispatch: Dispatch) -> str | None:
+        return dispatch.skip_reason if dispatch.status == Dispatch.Status.CANCELLED else None
+
+
+class OutboxMessageSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id", read_only=True)
+    notification = serializers.CharField(source="dispatch_public_id", read_only=True)
+    channel = serializers.CharField(read_only=True, help_text="email, sms or webhook.")
+
+    class Meta:
+        model = OutboxMessage
+        fields = ["id", "channel", "to", "subject", "text", "html", "notification", "created_at"]
+        read_only_fields = fields
+
+
+class WebhookEndpointCreateSerializer(StrictSerializer):
+    url = serializers.CharField(max_length=500)
+    description = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id", read_only=True)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "description", "is_active", "created_at"]
+        read_only_fields = fields
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(read_only=True, help_text="Shown once, at creation.")
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+        read_only_fields = fields

@@ -1,0 +1,892 @@
+"""scenarios owns what a merchant plans to send and when: scenarios and their steps, and the
+transactional outbox of planned dispatches (ARCHITECTURE.md guarantee 4).
+
+The planner functions (``dispatches_*``) run inside the caller's transaction and never commit
+on their own: the rows they write commit together with the change that caused them, or not
+at all. Rows due right away are also handed to django-q2 on commit, for latency only; the
+every-minute sweep in ``scenarios.dispatcher`` is what guarantees they go out.
+
+Dedupe keys are deterministic, so planning the same thing twice writes nothing new:
+
+- time-based steps: ``t:<request>:<step>:<participant|m>:<repetition>[:<due epoch>]`` (the
+  creation notice leaves out the due time, so it is never sent twice when ``send_at`` moves;
+  deadline reminders keep it, so a moved deadline earns new reminders);
+- event steps: ``e:<event>:<step>:<participant|m>:<repetition>``;
+- resends: ``r:<original dispatch>:<random>``.
+"""
+
+import logging
+import secrets
+from base64 import b64encode
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from merchants.models import Merchant
+from notifications.models import MessageTemplate
+from notifications.selectors import template_for_stage
+from pushpay.errors import InvalidInput, StateConflict
+from pushpay.ids import random_string
+from requests_app.models import Participant, PaymentRequest, RequestEvent
+
+from .durations import parse_duration
+from .models import (
+    COLLECTING_TRIGGERS,
+    TIME_TRIGGERS,
+    Audience,
+    Channel,
+    Dispatch,
+    Scenario,
+    ScenarioBinding,
+    Step,
+    Trigger,
+    WebhookEndpoint,
+)
+
+logger = logging.getLogger(__name__)
+
+_UNSET: Any = object()
+
+NAME_MAX_LENGTH = 100
+MAX_STEPS = 20
+MAX_OFFSET = 365 * 86_400
+MIN_REPEAT_EVERY = 3_600
+MAX_REPEAT_EVERY = 90 * 86_400
+MAX_REPEAT = 20
+LANGUAGES = ("fr", "en")
+STEP_KEYS = frozenset(
+    {
+        "trigger",
+        "offset",
+        "repeat_every",
+        "repeat_max",
+        "repeat_until_paid",
+        "audience",
+        "channel",
+        "template",
+        "webhook_endpoint",
+        "conditions",
+        "quiet_hours",
+    }
+)
+
+# The shipped default template for each trigger, used when a step names no template.
+DEFAULT_STAGE = {
+    Trigger.REQUEST_CREATED: "request_created",
+    Trigger.BEFORE_DEADLINE: "reminder_before_deadline",
+    Trigger.AFTER_DEADLINE: "overdue_reminder",
+    Trigger.PAYMENT_FAILED: "payment_failed",
+    Trigger.PAYMENT_SUCCEEDED: "payment_succeeded",
+    Trigger.PARTICIPANT_PAID: "participant_paid",
+    Trigger.REQUEST_COMPLETED: "request_completed",
+    Trigger.REQUEST_EXPIRED: "request_expired",
+    Trigger.INSTALLMENT_PLAN_CONFIRMED: "installment_plan_confirmed",
+    Trigger.INSTALLMENT_DUE: "installment_due_soon",
+    Trigger.INSTALLMENT_FAILED: "installment_failed",
+}
+
+
+# --- Scenario definitions -------------------------------------------------------------------
+
+
+def _clean_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("A scenario needs a name.", code="required", field="name")
+    name = name.strip()
+    if len(name) > NAME_MAX_LENGTH:
+        raise InvalidInput(
+            f"A name is at most {NAME_MAX_LENGTH} characters.", code="too_long", field="name"
+        )
+    return name
+
+
+def _duration(value: Any, *, field: str) -> int:
+    seconds = parse_duration(value)
+    if seconds is None:
+        raise InvalidInput(
+            "Give whole seconds or an ISO 8601 duration in weeks, days, hours, minutes and "
+            "seconds, such as P2D or PT6H.",
+            code="invalid_duration",
+            field=field,
+        )
+    return seconds
+
+
+def _choice(value: Any, choices: Iterable[str], *, code: str, field: str, what: str) -> str:
+    choices = list(choices)
+    if value not in choices:
+        raise InvalidInput(
+            f"Unknown {what} {value!r}; use one of {', '.join(choices)}.", code=code, field=field
+        )
+    return value
+
+
+def _clock(value: Any, *, field: str) -> time:
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidInput("Give a time of day such as 21:00.", code="invalid_time", field=field)
+
+
+def _clean_step(raw: Any, index: int, merchant: Merchant) -> dict:
+    prefix = f"steps[{index}]"
+    if not isinstance(raw, Mapping):
+        raise InvalidInput("Each step is a JSON object.", code="not_an_object", field=prefix)
+    unknown = sorted(set(raw) - STEP_KEYS)
+    if unknown:
+        raise InvalidInput(
+            f"Unknown field '{unknown[0]}'.", code="unknown_field", field=f"{prefix}.{unknown[0]}"
+        )
+    trigger = _choice(
+        raw.get("trigger"),
+        Trigger.values,
+        code="unknown_trigger",
+        field=f"{prefix}.trigger",
+        what="trigger",
+    )
+    audience = _choice(
+        raw.get("audience"),
+        Audience.values,
+        code="unknown_audience",
+        field=f"{prefix}.audience",
+        what="audience",
+    )
+    channel = _choice(
+        raw.get("channel"),
+        Channel.values,
+        code="unknown_channel",
+        field=f"{prefix}.channel",
+        what="channel",
+    )
+    offset = _duration(raw.get("offset", 0), field=f"{prefix}.offset")
+    if not 0 <= offset <= MAX_OFFSET:
+        hint = " before_deadline counts back from the deadline: write P2D, not -P2D." * (
+            trigger == Trigger.BEFORE_DEADLINE and offset < 0
+        )
+        raise InvalidInput(
+            f"offset must be between 0 and 365 days.{hint}",
+            code="offset_out_of_range",
+            field=f"{prefix}.offset",
+        )
+    repeat_every = raw.get("repeat_every")
+    repeat_max = raw.get("repeat_max")
+    if repeat_every is not None:
+        repeat_every = _duration(repeat_every, field=f"{prefix}.repeat_every")
+        if not MIN_REPEAT_EVERY <= repeat_every <= MAX_REPEAT_EVERY:
+            raise InvalidInput(
+                "repeat_every must be between one hour and 90 days.",
+                code="repeat_out_of_range",
+                field=f"{prefix}.repeat_every",
+            )
+        if repeat_max is None:
+            raise InvalidInput(
+                "A repeated step needs repeat_max, the total number of messages.",
+                code="repeat_max_required",
+                field=f"{prefix}.repeat_max",
+            )
+    if repeat_max is not None:
+        if isinstance(repeat_max, bool) or not isinstance(repeat_max, int):
+            raise InvalidInput(
+                "repeat_max is an integer.", code="invalid_type", field=f"{prefix}.repeat_max"
+            )
+        if repeat_every is None:
+            raise InvalidInput(
+                "repeat_max needs repeat_every.",
+                code="repeat_every_required",
+                field=f"{prefix}.repeat_every",
+            )
+        if not 2 <= repeat_max <= MAX_REPEAT:
+            raise InvalidInput(
+                f"repeat_max counts every message of the step, the first included: "
+                f"between 2 and {MAX_REPEAT}.",
+                code="repeat_out_of_range",
+                field=f"{prefix}.repeat_max",
+            )
+    repeat_until_paid = raw.get("repeat_until_paid", True)
+    if not isinstance(repeat_until_paid, bool):
+        raise InvalidInput(
+            "repeat_until_paid is true or false.",
+            code="invalid_type",
+            field=f"{prefix}.repeat_until_paid",
+        )
+    if audience == Audience.MERCHANT and channel == Channel.SMS:
+        raise InvalidInput(
+            "Merchants are notified by email or webhook, not SMS.",
+            code="audience_channel_mismatch",
+            field=f"{prefix}.channel",
+        )
+
+    template = endpoint = None
+    if channel == Channel.WEBHOOK:
+        if raw.get("template") is not None:
+            raise InvalidInput(
+                "A webhook step sends a JSON event, not a template.",
+                code="not_allowed_for_webhook",
+                field=f"{prefix}.template",
+            )
+        endpoint_id = raw.get("webhook_endpoint")
+        if not endpoint_id:
+            raise InvalidInput(
+                "A webhook step needs webhook_endpoint.",
+                code="required",
+                field=f"{prefix}.webhook_endpoint",
+            )
+        endpoint = WebhookEndpoint.objects.filter(
+            merchant=merchant, public_id=str(endpoint_id)
+        ).first()
+        if endpoint is None:
+            raise InvalidInput(
+                f"No such webhook endpoint: '{endpoint_id}'.",
+                code="webhook_endpoint_not_found",
+                field=f"{prefix}.webhook_endpoint",
+            )
+    else:
+        if raw.get("webhook_endpoint") is not None:
+            raise InvalidInput(
+                "webhook_endpoint applies to webhook steps only.",
+                code="not_allowed_for_channel",
+                field=f"{prefix}.webhook_endpoint",
+            )
+        template_id = raw.get("template")
+        if template_id is None:
+            template = template_for_stage(
+                merchant=merchant, stage=DEFAULT_STAGE[trigger], channel=channel
+            )
+            if template is None:
+                raise InvalidInput(
+                    f"Name a {channel} template (tp_…); no default is installed for {trigger}.",
+                    code="template_required",
+                    field=f"{prefix}.template",
+                )
+        else:
+            # Another merchant's template is "not found", never "forbidden".
+            template = MessageTemplate.objects.filter(
+                merchant=merchant, public_id=str(template_id)
+            ).first()
+            if template is None:
+                raise InvalidInput(
+                    f"No such template: '{template_id}'.",
+                    code="template_not_found",
+                    field=f"{prefix}.template",
+                )
+            if template.channel != channel:
+                raise InvalidInput(
+                    f"Template '{template_id}' is an {template.channel} template; this step "
+                    f"sends {channel}.",
+                    code="template_channel_mismatch",
+                    field=f"{prefix}.template",
+                )
+            if template.is_archived:
+                raise InvalidInput(
+                    f"Template '{template_id}' is archived.",
+                    code="template_archived",
+                    field=f"{prefix}.template",
+                )
+
+    conditions = raw.get("conditions") or {}
+    if not isinstance(conditions, Mapping):
+        raise InvalidInput(
+            "conditions is a JSON object.", code="not_an_object", field=f"{prefix}.conditions"
+        )
+    unknown = sorted(set(conditions) - {"only_if_unpaid", "min_amount", "language"})
+    if unknown:
+        raise InvalidInput(
+            f"Unknown condition '{unknown[0]}'.",
+            code="unknown_field",
+            field=f"{prefix}.conditions.{unknown[0]}",
+        )
+    only_if_unpaid = conditions.get("only_if_unpaid", False)
+    if not isinstance(only_if_unpaid, bool):
+        raise InvalidInput(
+            "only_if_unpaid is true or false.",
+            code="invalid_type",
+            field=f"{prefix}.conditions.only_if_unpaid",
+        )
+    min_amount = conditions.get("min_amount")
+    if min_amount is not None and (
+        isinstance(min_amount, bool) or not isinstance(min_amount, int) or min_amount <= 0
+    ):
+        raise InvalidInput(
+            "min_amount is a positive integer in minor units.",
+            code="invalid_amount",
+            field=f"{prefix}.conditions.min_amount",
+        )
+    language = conditions.get("language") or ""
+    if language and language not in LANGUAGES:
+        raise InvalidInput(
+            "Language must be 'fr' or 'en'.",
+            code="invalid_choice",
+            field=f"{prefix}.conditions.language",
+        )
+
+    quiet = raw.get("quiet_hours")
+    quiet_start = quiet_end = None
+    if quiet is not None:
+        if not isinstance(quiet, Mapping) or set(quiet) != {"start", "end"}:
+            raise InvalidInput(
+                'quiet_hours is {"start": "21:00", "end": "08:00"}.',
+                code="invalid_quiet_hours",
+                field=f"{prefix}.quiet_hours",
+            )
+        quiet_start = _clock(quiet["start"], field=f"{prefix}.quiet_hours.start")
+        quiet_end = _clock(quiet["end"], field=f"{prefix}.quiet_hours.end")
+        if quiet_start == quiet_end:
+            raise InvalidInput(
+                "quiet_hours start and end must differ.",
+                code="invalid_quiet_hours",
+                field=f"{prefix}.quiet_hours",
+            )
+    return {
+        "position": index,
+        "trigger": trigger,
+        "offset_seconds": offset,
+        "repeat_every_seconds": repeat_every,
+        "repeat_max": repeat_max,
+        "repeat_until_paid": repeat_until_paid,
+        "audience": audience,
+        "channel": channel,
+        "template": template,
+        "webhook_endpoint": endpoint,
+        "only_if_unpaid": only_if_unpaid,
+        "min_amount": min_amount,
+        "language": language,
+        "quiet_start": quiet_start,
+        "quiet_end": quiet_end,
+    }
+
+
+def _clean_steps(steps: Any, merchant: Merchant) -> list[dict]:
+    if not isinstance(steps, list) or not steps:
+        raise InvalidInput("A scenario needs at least one step.", code="required", field="steps")
+    if len(steps) > MAX_STEPS:
+        raise InvalidInput(
+            f"A scenario has at most {MAX_STEPS} steps.", code="too_many_steps", field="steps"
+        )
+    return [_clean_step(raw, index, merchant) for index, raw in enumerate(steps)]
+
+
+def scenario_create(*, merchant: Merchant, name: str, steps: list[Mapping]) -> Scenario:
+    """Check every step first, then store the scenario and its steps as version 1."""
+    name = _clean_name(name)
+    cleaned = _clean_steps(steps, merchant)
+    with transaction.atomic():
+        scenario = Scenario.objects.create(merchant=merchant, name=name)
+        Step.objects.bulk_create(Step(scenario=scenario, version=1, **data) for data in cleaned)
+    return scenario
+
+
+def scenario_update(
+    *, scenario: Scenario, name: str = _UNSET, steps: list[Mapping] = _UNSET
+) -> Scenario:
+    """Rename, or replace the steps whole.
+
+    New steps become a new version when some request already follows the current one, so
+    requests under way keep the messages they were promised; otherwise they replace it.
+    """
+    new_name = None if name is _UNSET else _clean_name(name)
+    cleaned = None if steps is _UNSET else _clean_steps(steps, scenario.merchant)
+    with transaction.atomic():
+        scenario = Scenario.objects.select_for_update().get(pk=scenario.pk)
+        if new_name is not None:
+            scenario.name = new_name
+        if cleaned is not None:
+            in_use = ScenarioBinding.objects.filter(
+                scenario=scenario, version=scenario.version
+            ).exists()
+            if in_use:
+                scenario.version += 1
+            else:
+                Step.objects.filter(scenario=scenario, version=scenario.version).delete()
+            Step.objects.bulk_create(
+                Step(scenario=scenario, version=scenario.version, **data) for data in cleaned
+            )
+        scenario.save()
+    return scenario
+
+
+def _set_paused(scenario: Scenario, paused: bool) -> Scenario:
+    with transaction.atomic():
+        scenario = Scenario.objects.select_for_update().get(pk=scenario.pk)
+        if scenario.is_paused != paused:
+            scenario.is_paused = paused
+            scenario.save(update_fields=["is_paused", "updated_at"])
+    return scenario
+
+
+def scenario_pause(*, scenario: Scenario) -> Scenario:
+    """Messages falling due while paused are skipped (reason ``paused``), not delayed: a
+    reminder sent days late would say the wrong thing."""
+    return _set_paused(scenario, True)
+
+
+def scenario_resume(*, scenario: Scenario) -> Scenario:
+    return _set_paused(scenario, False)
+
+
+def webhook_endpoint_create(
+    *, merchant: Merchant, url: str, description: str = ""
+) -> WebhookEndpoint:
+    """Register an endpoint with a fresh Standard Webhooks secret.
+
+    Only the shape is checked here; the address is checked at every send, after DNS
+    resolution, because what a name resolves to can change after registration.
+    """
+    parts = urlsplit(url or "")
+    allow_http = getattr(settings, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+    if parts.scheme not in (("https", "http") if allow_http else ("https",)) or not parts.hostname:
+        raise InvalidInput("Webhook URLs use https://.", code="invalid_url", field="url")
+    if parts.username or parts.password:
+        raise InvalidInput("Webhook URLs carry no credentials.", code="invalid_url", field="url")
+    secret = "whsec_" + b64encode(secrets.token_bytes(32)).decode()
+    return WebhookEndpoint.objects.create(
+        merchant=merchant, url=url, secret=secret, description=description[:200]
+    )
+
+
+# --- Planning -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Target:
+    participant: Participant | None
+    recipient: str
+    language: str
+
+
+def _binding_for(
+    payment_request: PaymentRequest, scenario: Scenario | None, *, create: bool
+) -> ScenarioBinding | None:
+    """The scenario version a request follows; fixed on first planning."""
+    binding = (
+        ScenarioBinding.objects.filter(request_id=payment_request.pk)
+        .select_related("scenario")
+        .first()
+    )
+    if binding is not None or not create:
+        return binding
+    if scenario is None:
+        # requests_app is to carry the scenario a request names; read it if it does.
+        scenario = getattr(payment_request, "scenario", None)
+    if scenario is None:
+        return None
+    if scenario.merchant_id != payment_request.merchant_id:
+        raise InvalidInput("No such scenario.", code="scenario_not_found", field="scenario")
+    return ScenarioBinding.objects.create(
+        merchant_id=payment_request.merchant_id,
+        request=payment_request,
+        scenario=scenario,
+        version=scenario.version,
+    )
+
+
+def _steps(binding: ScenarioBinding, triggers: Iterable[str]) -> list[Step]:
+    return list(
+        Step.objects.filter(
+            scenario_id=binding.scenario_id, version=binding.version, trigger__in=list(triggers)
+        ).select_related("webhook_endpoint")
+    )
+
+
+def _address(step: Step, participant: Participant | None, merchant: Merchant) -> str:
+    if step.channel == Channel.WEBHOOK:
+        return step.webhook_endpoint.url if step.webhook_endpoint else ""
+    if participant is None:
+        return merchant.contact_email if step.channel == Channel.EMAIL else ""
+    return participant.email if step.channel == Channel.EMAIL else participant.phone
+
+
+def _owes(participant: Participant | None, payment_request: PaymentRequest) -> int | None:
+    if participant is None:
+        if payment_request.total_amount is None:
+            return None
+        return max(payment_request.total_amount - payment_request.amount_paid, 0)
+    return participant.amount_due
+
+
+def _targets(
+    step: Step,
+    participants: list[Participant],
+    payment_request: PaymentRequest,
+    merchant: Merchant,
+    concerned: Participant | None = None,
+) -> list[_Target]:
+    """Who receives a step. For an event about one participant (a failed payment), the
+    participant audiences narrow to that participant."""
+    active = [p for p in participants if p.status != Participant.Status.CANCELLED]
+    if step.audience == Audience.MERCHANT:
+        people: list[Participant | None] = [None]
+    elif step.audience == Audience.INITIATOR:
+        people = active[:1]
+    else:
+        pool = [concerned] if concerned is not None else active
+        if step.audience == Audience.UNPAID_PARTICIPANTS:
+            pool = [p for p in pool if p.status in Participant.UNPAID]
+        people = pool
+    targets = []
+    for person in people:
+        language = person.language if person is not None else payment_request.language
+        if step.language and language != step.language:
+            continue
+        if step.only_if_unpaid and person is not None and person.status not in Participant.UNPAID:
+            continue
+        if step.min_amount is not None:
+            owed = _owes(person, payment_request)
+            if owed is not None and owed < step.min_amount:
+                continue
+        targets.append(_Target(person, _address(step, person, merchant), language))
+    return targets
+
+
+def _outside_quiet_hours(when: datetime, step: Step, time_zone: str) -> datetime:
+    """Push a due time that falls in the step's quiet hours to their end, local time."""
+    if step.quiet_start is None or step.quiet_end is None:
+        return when
+    zone = ZoneInfo(time_zone)
+    local = when.astimezone(zone)
+    clock = local.time().replace(tzinfo=None)
+    start, end = step.quiet_start, step.quiet_end
+    if start < end:
+        quiet = start <= clock < end
+        end_day = local.date()
+    else:  # the window spans midnight, e.g. 21:00 -> 08:00
+        quiet = clock >= start or clock < end
+        end_day = local.date() + timedelta(days=1 if clock >= start else 0)
+    if not quiet:
+        return when
+    return datetime.combine(end_day, end, tzinfo=zone).astimezone(when.tzinfo)
+
+
+def _occurrences(step: Step, anchor: datetime) -> list[datetime]:
+    count = step.repeat_max if step.repeat_every_seconds else 1
+    every = timedelta(seconds=step.repeat_every_seconds or 0)
+    return [anchor + every * n for n in range(count)]
+
+
+def _time_anchor(step: Step, payment_request: PaymentRequest) -> datetime | None:
+    offset = timedelta(seconds=step.offset_seconds)
+    if step.trigger == Trigger.REQUEST_CREATED:
+        return (payment_request.send_at or payment_request.created_at) + offset
+    if payment_request.deadline is None:
+        return None
+    if step.trigger == Trigger.BEFORE_DEADLINE:
+        return payment_request.deadline - offset
+    return payment_request.deadline + offset
+
+
+def _row(
+    *,
+    key: str,
+    step: Step,
+    target: _Target,
+    payment_request: PaymentRequest,
+    due: datetime,
+    repetition: int,
+    event_id: int | None = None,
+) -> Dispatch:
+    status, reason = Dispatch.Status.PLANNED, ""
+    if not target.recipient:
+        status, reason = Dispatch.Status.SKIPPED, "no_recipient"
+    return Dispatch(
+        merchant_id=payment_request.merchant_id,
+        request_id=payment_request.pk,
+        participant=target.participant,
+        step=step,
+        repetition=repetition,
+        channel=step.channel,
+        recipient=target.recipient,
+        language=target.language,
+        due_at=due,
+        next_attempt_at=due,
+        status=status,
+        skip_reason=reason,
+        dedupe_key=key,
+        event_id=event_id,
+    )
+
+
+def _time_rows(
+    steps: list[Step],
+    payment_request: PaymentRequest,
+    participants: list[Participant],
+    merchant: Merchant,
+) -> list[Dispatch]:
+    rows = []
+    for step in steps:
+        anchor = _time_anchor(step, payment_request)
+        if anchor is None:
+            continue
+        targets = _targets(step, participants, payment_request, merchant)
+        for repetition, when in enumerate(_occurrences(step, anchor)):
+            if step.trigger == Trigger.BEFORE_DEADLINE and when > payment_request.deadline:
+                break
+            if payment_request.expires_at is not None and when > payment_request.expires_at:
+                break
+            due = _outside_quiet_hours(when, step, merchant.time_zone)
+            for target in targets:
+                who = target.participant.pk if target.participant else "m"
+                key = f"t:{payment_request.pk}:{step.pk}:{who}:{repetition}"
+                if step.trigger != Trigger.REQUEST_CREATED:
+                    key += f":{int(when.timestamp())}"
+                rows.append(
+                    _row(
+                        key=key,
+                        step=step,
+                        target=target,
+                        payment_request=payment_request,
+                        due=due,
+                        repetition=repetition,
+                    )
+                )
+    return rows
+
+
+def _enqueue_due(rows: list[Dispatch]) -> None:
+    """Hand rows due now to django-q2 once the transaction commits, for latency only."""
+    horizon = timezone.now() + timedelta(seconds=5)
+    if not any(r.status == Dispatch.Status.PLANNED and r.due_at <= horizon for r in rows):
+        return
+    transaction.on_commit(_enqueue_sweep)
+
+
+def _enqueue_sweep() -> None:
+    if not getattr(settings, "SCENARIOS_ENQUEUE_ON_COMMIT", True):
+        return
+    try:
+        from django_q.tasks import async_task
+
+        async_task("scenarios.tasks.dispatch_due", q_options={"group": "scenarios"})
+    except Exception:  # a broker hiccup only delays: the sweep finds the rows anyway
+        logger.warning("Could not enqueue the notification sweep", exc_info=True)
+
+
+def _load(payment_request: PaymentRequest) -> tuple[PaymentRequest, list[Participant], Merchant]:
+    # Re-read: the caller's instance may predate the change that made it plan.
+    fresh = PaymentRequest.objects.select_related("merchant").get(pk=payment_request.pk)
+    participants = list(Participant.objects.filter(request_id=fresh.pk).order_by("position", "id"))
+    return fresh, participants, fresh.merchant
+
+
+def _existing_keys(payment_request: PaymentRequest) -> dict[str, tuple[int, str, datetime]]:
+    return {
+        key: (pk, status, due)
+        for key, pk, status, due in Dispatch.objects.filter(
+            request_id=payment_request.pk
+        ).values_list("dedupe_key", "pk", "status", "due_at")
+    }
+
+
+def _insert(rows: list[Dispatch]) -> int:
+    # ignore_conflicts: a concurrent planner of the same request wrote the same keys first.
+    Dispatch.objects.bulk_create(rows, ignore_conflicts=True)
+    _enqueue_due(rows)
+    return len(rows)
+
+
+def dispatches_plan_for_request(
+    *, payment_request: PaymentRequest, scenario: Scenario | None = None
+) -> int:
+    """Write the time-based dispatches of a new request (creation notice, reminders before
+    and after the deadline) in the caller's transaction; return how many rows were written.
+
+    ``scenario`` binds the request to that scenario's current version; without it the
+    request's own ``scenario`` (when requests_app carries one) is used. A request without a
+    scenario plans nothing. The number of queries does not depend on the participants.
+    """
+    binding = _binding_for(payment_request, scenario, create=True)
+    if binding is None:
+        return 0
+    steps = _steps(binding, TIME_TRIGGERS)
+    if not steps:
+        return 0
+    payment_request, participants, merchant = _load(payment_request)
+    existing = _existing_keys(payment_request)
+    now = timezone.now()
+    rows = [
+        row
+        for row in _time_rows(steps, payment_request, participants, merchant)
+        if row.dedupe_key not in existing
+        and (row.step.trigger == Trigger.REQUEST_CREATED or row.due_at >= now)
+    ]
+    return _insert(rows)
+
+
+def dispatches_replan_for_request(*, payment_request: PaymentRequest) -> int:
+    """After the dates or participants of a request changed: cancel the pending time-based
+    dispatches that no longer fit and plan the missing ones; return how many were written.
+
+    Rows whose key is still wanted are left alone (same key, same row); a creation notice
+    still waiting follows a moved ``send_at``.
+    """
+    binding = _binding_for(payment_request, None, create=False)
+    if binding is None:
+        return dispatches_plan_for_request(payment_request=payment_request)
+    steps = _steps(binding, TIME_TRIGGERS)
+    payment_request, participants, merchant = _load(payment_request)
+    wanted = {
+        row.dedupe_key: row for row in _time_rows(steps, payment_request, participants, merchant)
+    }
+    existing = _existing_keys(payment_request)
+    now = timezone.now()
+
+    stale = []
+    moved = []
+    for key, (pk, status, due) in existing.items():
+        if status != Dispatch.Status.PLANNED or not key.startswith("t:"):
+            continue
+        if key not in wanted:
+            stale.append(pk)
+        elif wanted[key].due_at != due:
+            moved.append(
+                Dispatch(pk=pk, due_at=wanted[key].due_at, next_attempt_at=wanted[key].due_at)
+            )
+    if stale:
+        _cancel(Dispatch.objects.filter(pk__in=stale), "rescheduled", free_keys=True)
+    if moved:
+        Dispatch.objects.bulk_update(moved, ["due_at", "next_attempt_at"])
+    rows = [
+        row
+        for key, row in wanted.items()
+        if key not in existing
+        and (row.step.trigger == Trigger.REQUEST_CREATED or row.due_at >= now)
+    ]
+    return _insert(rows) + len(moved)
+
+
+def dispatches_plan_for_event(*, event: RequestEvent) -> int:
+    """Write the dispatches of the steps this event triggers; return how many were written.
+
+    ``request_created`` is planned by ``dispatches_plan_for_request`` (it honours
+    ``send_at``), so it is ignored here.
+    """
+    if event.type not in Trigger.values or event.type in TIME_TRIGGERS:
+        return 0
+    payment_request = PaymentRequest.objects.get(pk=event.request_id)
+    binding = _binding_for(payment_request, None, create=True)
+    if binding is None:
+        return 0
+    steps = _steps(binding, [event.type])
+    if not steps:
+        return 0
+    payment_request, participants, merchant = _load(payment_request)
+    concerned = next((p for p in participants if p.pk == event.participant_id), None)
+    start = event.created_at or timezone.now()
+    rows = []
+    for step in steps:
+        targets = _targets(step, participants, payment_request, merchant, concerned)
+        anchor = start + timedelta(seconds=step.offset_seconds)
+        for repetition, when in enumerate(_occurrences(step, anchor)):
+            due = _outside_quiet_hours(when, step, merchant.time_zone)
+            for target in targets:
+                who = target.participant.pk if target.participant else "m"
+                rows.append(
+                    _row(
+                        key=f"e:{event.pk}:{step.pk}:{who}:{repetition}",
+                        step=step,
+                        target=target,
+                        payment_request=payment_request,
+                        due=due,
+                        repetition=repetition,
+                        event_id=event.pk,
+                    )
+                )
+    existing = set(
+        Dispatch.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    return _insert([r for r in rows if r.dedupe_key not in existing])
+
+
+def _cancel(queryset, reason: str, *, free_keys: bool = False) -> int:
+    """Planned -> cancelled. Freeing the key lets the same slot be planned again later
+    (a deadline moved back to where it was)."""
+    assert Dispatch.Status.CANCELLED in Dispatch.TRANSITIONS[Dispatch.Status.PLANNED]
+    queryset = queryset.filter(status=Dispatch.Status.PLANNED)
+    now = timezone.now()
+    if not free_keys:
+        return queryset.update(status=Dispatch.Status.CANCELLED, skip_reason=reason, updated_at=now)
+    rows = list(queryset.only("pk", "dedupe_key"))
+    for row in rows:
+        row.status = Dispatch.Status.CANCELLED
+        row.skip_reason = reason
+        row.dedupe_key = f"{row.dedupe_key}#x{row.pk}"[:200]
+        row.updated_at = now
+    Dispatch.objects.bulk_update(rows, ["status", "skip_reason", "dedupe_key", "updated_at"])
+    return len(rows)
+
+
+def dispatches_cancel_for_participant(
+    *, participant: Participant, reason: str = "already_paid"
+) -> int:
+    """Withdraw a payer's pending reminders (they paid, or left the request).
+
+    Only steps that require the payer to still owe are cancelled; a receipt or an event
+    notice planned in the same transaction stays.
+    """
+    return _cancel(
+        Dispatch.objects.filter(participant_id=participant.pk).filter(
+            Q(step__audience=Audience.UNPAID_PARTICIPANTS)
+            | Q(step__only_if_unpaid=True)
+            | Q(step__repeat_until_paid=True, repetition__gt=0)
+        ),
+        reason,
+    )
+
+
+def dispatches_cancel_for_request(*, payment_request: PaymentRequest, reason: str) -> int:
+    """Withdraw everything pending that only makes sense while collecting (cancelled or
+    expired request). Notices about the closing itself, planned from its event, stay."""
+    return _cancel(
+        Dispatch.objects.filter(
+            request_id=payment_request.pk, step__trigger__in=list(COLLECTING_TRIGGERS)
+        ),
+        reason,
+    )
+
+
+@transaction.atomic
+def dispatch_resend(*, dispatch: Dispatch) -> Dispatch:
+    """A copy of a dispatch, due now, to the same recipient; the original stays as it was."""
+    if dispatch.channel != Channel.WEBHOOK and not dispatch.recipient:
+        raise StateConflict(
+            "This notification has no recipient to send to.",
+            code="no_recipient",
+            field="recipient",
+        )
+    now = timezone.now()
+    copy = Dispatch.objects.create(
+        merchant_id=dispatch.merchant_id,
+        request_id=dispatch.request_id,
+        participant_id=dispatch.participant_id,
+        step_id=dispatch.step_id,
+        repetition=dispatch.repetition,
+        channel=dispatch.channel,
+        recipient=dispatch.recipient,
+        language=dispatch.language,
+        due_at=now,
+        next_attempt_at=now,
+        dedupe_key=f"r:{dispatch.pk}:{random_string(16)}",
+        event_id=dispatch.event_id,
+        resend_of=dispatch,
+    )
+    _enqueue_due([copy])
+    return copy
+
+
+def dispatch_record_delivery_status(*, channel: str, provider_message_id: str, status: str) -> int:
+    """Keep what a provider later says about a message it accepted (delivered, bounced…)."""
+    if not provider_message_id:
+        return 0
+    return Dispatch.objects.filter(channel=channel, provider_message_id=provider_message_id).update(
+        delivery_status=status[:20], updated_at=timezone.now()
+    )
