@@ -26,6 +26,7 @@ from requests_app.services import (
     participant_record_failure,
     participant_record_payment,
 )
+from scenarios.selectors import request_notifies_on
 
 from .adapters.base import FailureReason, PaymentResult, PaymentStatus, ProviderError
 from .models import Checkout, Leg, MerchantPaymentMethod
@@ -303,7 +304,12 @@ def _book(checkout: Checkout, leg: Leg, adapter, reference: str) -> Checkout:
                     "method": leg.method,
                 },
             )
-            transaction.on_commit(lambda: async_task("payments.tasks.send_receipt", checkout.pk))
+            if not request_notifies_on(
+                payment_request=checkout.request, trigger="payment_succeeded"
+            ):
+                transaction.on_commit(
+                    lambda: async_task("payments.tasks.send_receipt", checkout.pk)
+                )
             return checkout
     except DomainError as exc:
         # The request closed while the payer was paying: give the money back at once.

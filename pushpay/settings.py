@@ -187,8 +187,9 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # --- Email and SMS --------------------------------------------------------------------------
 # Any django-anymail ESP backend works unchanged, e.g. EMAIL_BACKEND=
 # anymail.backends.mailgun.EmailBackend with ANYMAIL='{"MAILGUN_API_KEY": "..."}'.
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
-EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+# The embedded default keeps every email in the local outbox, shown in the back office and
+# at GET /api/v1/outbox.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="notifications.outbox_backend.OutboxEmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Push & Pay <no-reply@localhost>")
 ANYMAIL = env.json("ANYMAIL", default={})
 SMS_BACKEND = env.str("SMS_BACKEND", default="outbox")
@@ -197,12 +198,24 @@ if SMS_BACKEND not in ("outbox", "twilio"):
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")  # tests point it at a stub
 if SMS_BACKEND == "twilio" and not (
     TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER
 ):
     raise ImproperlyConfigured(
         "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER."
     )
+
+# --- Scenarios and webhooks -----------------------------------------------------------------
+# A claimed notification is re-offered to other workers when its lease ends (worker killed).
+SCENARIOS_LEASE_SECONDS = env.int("SCENARIOS_LEASE_SECONDS", default=300)
+if SCENARIOS_LEASE_SECONDS < 30:
+    raise ImproperlyConfigured("SCENARIOS_LEASE_SECONDS must be at least 30.")
+SCENARIOS_ENQUEUE_ON_COMMIT = env.bool("SCENARIOS_ENQUEUE_ON_COMMIT", default=True)
+# Only for tests and local development: lets webhooks reach private and loopback addresses.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+if WEBHOOK_ALLOW_PRIVATE_TARGETS and not DEBUG:
+    raise ImproperlyConfigured("WEBHOOK_ALLOW_PRIVATE_TARGETS is for development only.")
 
 # --- API ------------------------------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)

@@ -29,6 +29,7 @@ urlpatterns = [
     path("sandbox/", include("payments.sandbox_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("anymail/", include("anymail.urls")),
     path("healthz", healthz, name="healthz"),
 ]
 

@@ -1,5 +1,7 @@
 """Recording request events. Call only from inside a service's transaction."""
 
+from scenarios.services import dispatches_plan_for_event
+
 from .models import Participant, PaymentRequest, RequestEvent
 
 
@@ -12,10 +14,13 @@ def event_record(
 ) -> RequestEvent:
     if type not in RequestEvent.Type.values:
         raise ValueError(f"Unknown event type {type!r}")
-    return RequestEvent.objects.create(
+    event = RequestEvent.objects.create(
         merchant_id=payment_request.merchant_id,
         request=payment_request,
         participant=participant,
         type=type,
         payload=payload or {},
     )
+    # The notifications this event triggers are planned in the same transaction (outbox).
+    dispatches_plan_for_event(event=event)
+    return event

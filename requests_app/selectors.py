@@ -18,7 +18,7 @@ def payment_request_list(*, merchant: Merchant) -> QuerySet[PaymentRequest]:
     """
     return (
         PaymentRequest.objects.filter(merchant=merchant)
-        .select_related("form_version__form")
+        .select_related("form_version__form", "scenario_binding__scenario")
         .prefetch_related(
             Prefetch("participants", queryset=Participant.objects.order_by("position", "id"))
         )

@@ -18,6 +18,13 @@ from payments.registry import payment_method_get
 from payments.selectors import payment_methods_enabled
 from pushpay.errors import InvalidInput, StateConflict
 from pushpay.money import is_currency, split_equally
+from scenarios.models import Scenario
+from scenarios.services import (
+    dispatches_cancel_for_participant,
+    dispatches_cancel_for_request,
+    dispatches_plan_for_request,
+    dispatches_replan_for_request,
+)
 from smartforms.models import Form, FormVersion
 from smartforms.services import form_version_lock
 
@@ -290,6 +297,7 @@ def payment_request_create(
     form: Form | None = None,
     capture_mode: str = PaymentRequest.CaptureMode.IMMEDIATE,
     public_progress: bool = False,
+    scenario: Scenario | None = None,
 ) -> PaymentRequest:
     """Create a request and all its participants at once, or nothing."""
     if not reference or not reference.strip():
@@ -428,6 +436,12 @@ def payment_request_create(
                 for index, (data, share) in enumerate(zip(participants, shares, strict=True))
             )
             event_record(type=RequestEvent.Type.REQUEST_CREATED, payment_request=payment_request)
+            if scenario is not None:
+                if scenario.merchant_id != merchant.pk:
+                    raise InvalidInput(
+                        "No such scenario.", code="unknown_scenario", field="scenario"
+                    )
+                dispatches_plan_for_request(payment_request=payment_request, scenario=scenario)
     except IntegrityError as exc:
         if PaymentRequest.objects.filter(merchant=merchant, reference=reference.strip()).exists():
             raise StateConflict(
@@ -471,12 +485,19 @@ def payment_request_update(
     _validate_dates(
         send_at=new_send_at, deadline=new_deadline, expires_at=new_expires_at, check_past=False
     )
+    dates_changed = (new_send_at, new_deadline, new_expires_at) != (
+        payment_request.send_at,
+        payment_request.deadline,
+        payment_request.expires_at,
+    )
     if description is not _UNSET:
         payment_request.description = description
     payment_request.send_at = new_send_at
     payment_request.deadline = new_deadline
     payment_request.expires_at = new_expires_at
     payment_request.save()
+    if dates_changed:
+        dispatches_replan_for_request(payment_request=payment_request)
     return payment_request
 
 
@@ -498,6 +519,7 @@ def payment_request_cancel(*, payment_request: PaymentRequest, reason: str = "")
         payment_request=payment_request,
         payload={"reason": reason},
     )
+    dispatches_cancel_for_request(payment_request=payment_request, reason="request_cancelled")
     return payment_request
 
 
@@ -525,6 +547,7 @@ def payment_request_expire(*, payment_request: PaymentRequest) -> PaymentRequest
         payment_request=payment_request,
         payload={"amount_paid": payment_request.amount_paid},
     )
+    dispatches_cancel_for_request(payment_request=payment_request, reason="request_expired")
     return payment_request
 
 
@@ -566,6 +589,7 @@ def participant_add(*, payment_request: PaymentRequest, data: ParticipantData) -
     )
     _refresh_request_status(payment_request, [*existing, participant], "participant added")
     payment_request.save()
+    dispatches_replan_for_request(payment_request=payment_request)
     return participant
 
 
@@ -609,6 +633,7 @@ def participant_remove(
         payment_request.total_amount -= participant.amount
     _refresh_request_status(payment_request, participants, "participant removed")
     payment_request.save()
+    dispatches_replan_for_request(payment_request=payment_request)
     return payment_request
 
 
@@ -693,6 +718,8 @@ def participant_record_payment(*, participant: Participant, amount: int) -> Part
             participant=participant,
             payload={"amount": amount, "amount_paid": participant.amount_paid},
         )
+        # Paying cancels this payer's pending reminders in the same transaction.
+        dispatches_cancel_for_participant(participant=participant, reason="already_paid")
     _refresh_request_status(payment_request, participants, "payment received")
     payment_request.save()
     return participant
@@ -771,3 +798,4 @@ def _refresh_request_status(
             payment_request=payment_request,
             payload={"amount_paid": payment_request.amount_paid},
         )
+        dispatches_cancel_for_request(payment_request=payment_request, reason="request_completed")

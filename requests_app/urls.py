@@ -19,5 +19,10 @@ urlpatterns = [
         views.PaymentRequestExportView.as_view(),
         name="request_export",
     ),
+    path(
+        "requests/<str:public_id>/notifications/<str:dispatch_id>/resend/",
+        views.DispatchResendView.as_view(),
+        name="dispatch_resend",
+    ),
     path("merchant/switch/", views.switch_merchant, name="switch_merchant"),
 ]

@@ -3,15 +3,21 @@
 import csv
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 from django.views.decorators.http import require_POST
 
+from merchants.models import Membership
 from merchants.selectors import merchants_for_user
+from pushpay.errors import DomainError
 from pushpay.qr import qr_png
 from pushpay.tenancy import SESSION_KEY, MerchantViewMixin
+from scenarios.models import Dispatch
+from scenarios.selectors import dispatch_get, dispatch_list
+from scenarios.services import dispatch_resend
 from smartforms.selectors import latest_answers_by_participant
 
 from . import selectors
@@ -51,13 +57,26 @@ class PaymentRequestDetailView(MerchantViewMixin, View):
         answers = latest_answers_by_participant(
             merchant=request.merchant, participant_ids=[p.public_id for p in participants]
         )
+        timeline = list(
+            dispatch_list(merchant=request.merchant, payment_request=payment_request).order_by(
+                "due_at", "id"
+            )
+        )
+        last_sent = {}
+        for dispatch in timeline:
+            if dispatch.participant_id and dispatch.status not in Dispatch.PENDING:
+                last_sent[dispatch.participant_id] = dispatch
         return render(
             request,
             "requests_app/paymentrequest_detail.html",
             {
                 "payment_request": payment_request,
                 "participants": participants,
-                "answers": [(p, answers.get(p.public_id)) for p in participants],
+                "answers": [
+                    (p, answers.get(p.public_id), last_sent.get(p.pk)) for p in participants
+                ],
+                "timeline": timeline,
+                "can_resend": request.membership.role != Membership.Role.VIEWER,
                 "progress": {
                     status: sum(p.status == status for p in participants)
                     for status in Participant.Status.values
@@ -169,3 +188,26 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class DispatchResendView(MerchantViewMixin, View):
+    """An operator sends one notification again (a copy, due now)."""
+
+    def post(self, request: HttpRequest, public_id: str, dispatch_id: str) -> HttpResponse:
+        if request.membership.role == Membership.Role.VIEWER:
+            raise PermissionDenied("Viewers cannot send notifications.")
+        payment_request = selectors.payment_request_get(
+            merchant=request.merchant, public_id=public_id
+        )
+        dispatch = payment_request and dispatch_get(
+            merchant=request.merchant, payment_request=payment_request, public_id=dispatch_id
+        )
+        if dispatch is None:
+            raise Http404("No such notification.")
+        try:
+            dispatch_resend(dispatch=dispatch)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"The notification to {dispatch.recipient} is queued.")
+        return redirect("backoffice:request_detail", public_id=public_id)

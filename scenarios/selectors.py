@@ -65,3 +65,14 @@ def outbox_list(*, merchant: Merchant) -> QuerySet[OutboxMessage]:
 
 def webhook_endpoint_list(*, merchant: Merchant) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(merchant=merchant)
+
+
+def request_notifies_on(*, payment_request: PaymentRequest, trigger: str) -> bool:
+    """Whether the request's scenario has a step for ``trigger``; the built-in receipt
+    email steps aside when the merchant's scenario sends its own."""
+    binding = ScenarioBinding.objects.filter(request=payment_request).first()
+    if binding is None:
+        return False
+    return Step.objects.filter(
+        scenario_id=binding.scenario_id, version=binding.version, trigger=trigger
+    ).exists()

@@ -23,6 +23,10 @@ STATUS_COLOURS = {
     "cancelled": "secondary",
     "failed": "danger",
     "refunded": "info",
+    "planned": "primary",
+    "sending": "info",
+    "sent": "success",
+    "skipped": "secondary",
 }
 
 

@@ -50,6 +50,9 @@ class PaymentRequestCreateSerializer(StrictSerializer):
     capture_mode = serializers.ChoiceField(
         choices=PaymentRequest.CaptureMode.values, default=PaymentRequest.CaptureMode.IMMEDIATE
     )
+    scenario = serializers.CharField(
+        max_length=40, required=False, allow_null=True, help_text="A scenario id (sc_…)."
+    )
     public_progress = serializers.BooleanField(required=False, default=False)
 
 
@@ -122,6 +125,7 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
     participants = ParticipantSerializer(many=True, read_only=True)
     form = serializers.SerializerMethodField()
     form_version = serializers.SerializerMethodField()
+    scenario = serializers.SerializerMethodField()
 
     class Meta:
         model = PaymentRequest
@@ -152,11 +156,16 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
             "metadata",
             "form",
             "form_version",
+            "scenario",
             "participants",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_scenario(self, payment_request: PaymentRequest) -> str | None:
+        binding = getattr(payment_request, "scenario_binding", None)
+        return binding.scenario.public_id if binding else None
 
     def get_form(self, payment_request: PaymentRequest) -> str | None:
         version = payment_request.form_version

@@ -16,6 +16,7 @@ from pushpay.qr import qr_png
 from requests_app import selectors, services
 from requests_app.filters import PaymentRequestFilter
 from requests_app.models import PaymentRequest
+from scenarios.selectors import scenario_get
 from smartforms.selectors import form_get, latest_answers_by_participant
 
 from .serializers import (
@@ -62,6 +63,20 @@ def _form_or_error(request: Request, public_id: str | None):
             f"No such form: '{public_id}'.", code="unknown_form", status_code=422, field="form"
         )
     return form
+
+
+def _scenario_or_error(request: Request, public_id: str | None):
+    if not public_id:
+        return None
+    scenario = scenario_get(merchant=request.auth.merchant, public_id=public_id)
+    if scenario is None:
+        raise ApiError(
+            f"No such scenario: '{public_id}'.",
+            code="unknown_scenario",
+            status_code=422,
+            field="scenario",
+        )
+    return scenario
 
 
 def _participant_data(data: dict) -> services.ParticipantData:
@@ -129,6 +144,7 @@ class PaymentRequestListCreateView(APIView):
         data = dict(serializer.validated_data)
         participants = [_participant_data(p) for p in data.pop("participants")]
         data["form"] = _form_or_error(request, data.pop("form", None))
+        data["scenario"] = _scenario_or_error(request, data.pop("scenario", None))
         payment_request = services.payment_request_create(
             merchant=request.auth.merchant, participants=participants, **data
         )

@@ -96,9 +96,10 @@ def test_a_moved_deadline_replans_only_the_reminders_that_changed(merchant, emai
 
     new_deadline = DEADLINE + timedelta(days=5)
     request_services.payment_request_update(payment_request=payment_request, deadline=new_deadline)
-    written = services.dispatches_replan_for_request(payment_request=payment_request)
-
-    assert written == 12  # 3 payers x (1 before + 3 after) at new times
+    # the update replanned in its own transaction: a second replan finds nothing to do
+    assert services.dispatches_replan_for_request(payment_request=payment_request) == 0
+    moved = Dispatch.objects.filter(status="planned").exclude(step__trigger="request_created")
+    assert moved.count() == 12  # 3 payers x (1 before + 3 after) at new times
     assert set(creation.filter(status="planned").values_list("pk", flat=True)) == kept
     cancelled = Dispatch.objects.filter(status="cancelled")
     assert cancelled.count() == 12
@@ -108,7 +109,6 @@ def test_a_moved_deadline_replans_only_the_reminders_that_changed(merchant, emai
 
     # Moving it back plans the original slots again (their keys were freed)
     request_services.payment_request_update(payment_request=payment_request, deadline=DEADLINE)
-    services.dispatches_replan_for_request(payment_request=payment_request)
     planned = dict(Dispatch.objects.filter(status="planned").values_list("dedupe_key", "pk"))
     assert set(planned) == set(before)
 
@@ -133,15 +133,15 @@ def test_event_steps_go_to_the_participant_concerned(merchant, email_template, c
     ann, bob, _ = payment_request.participants.order_by("position")
     request_services.participant_record_payment(participant=bob, amount=1000)
     event = RequestEvent.objects.get(type="participant_paid")
-    assert services.dispatches_plan_for_event(event=event) == 1
-    assert services.dispatches_plan_for_event(event=event) == 0  # idempotent
+    # recording the event planned its step in the same transaction; planning is idempotent
+    assert services.dispatches_plan_for_event(event=event) == 0
     row = Dispatch.objects.get()
     assert row.participant == ann and row.event_id == event.pk
 
     succeeded = event_record(
         type="payment_succeeded", payment_request=payment_request, participant=bob
     )
-    assert services.dispatches_plan_for_event(event=succeeded) == 1
+    assert services.dispatches_plan_for_event(event=succeeded) == 0
     assert Dispatch.objects.filter(event_id=succeeded.pk).get().participant == bob
 
 
