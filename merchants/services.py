@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from notifications.services import template_install_defaults
 from pushpay.ids import random_string
 
 from .models import ApiKey, IdempotencyRecord, Membership, Merchant
@@ -61,6 +62,8 @@ def merchant_create(
     )
     merchant.full_clean()
     merchant.save()
+    # Every merchant starts with the shipped templates, so a first scenario needs no writing.
+    template_install_defaults(merchant=merchant)
     return merchant
 
 

@@ -86,6 +86,10 @@ class PaymentRequest(TimeStamped):
         help_text="Set when the expiry closed a partially paid request: nothing more is "
         "collected; the merchant keeps or refunds what came in.",
     )
+    notifications_paused = models.BooleanField(
+        default=False,
+        help_text="While paused, this request's notifications that fall due are skipped.",
+    )
     public_progress = models.BooleanField(
         default=False, help_text="Show a public progress page (names only of those who agreed)."
     )

@@ -502,6 +502,22 @@ def payment_request_update(
 
 
 @transaction.atomic
+def payment_request_set_notifications_paused(
+    *, payment_request: PaymentRequest, paused: bool
+) -> PaymentRequest:
+    """Hold or release one request's reminders (a payer asked for time, a dispute…).
+
+    Messages falling due while paused are skipped, not delayed: resuming never sends a
+    burst of stale reminders.
+    """
+    payment_request = lock_request(payment_request.pk)
+    if payment_request.notifications_paused != paused:
+        payment_request.notifications_paused = paused
+        payment_request.save(update_fields=["notifications_paused", "updated_at"])
+    return payment_request
+
+
+@transaction.atomic
 def payment_request_cancel(*, payment_request: PaymentRequest, reason: str = "") -> PaymentRequest:
     """Stop collecting. Unpaid participants are cancelled; paid shares stay as they are."""
     payment_request = lock_request(payment_request.pk)

@@ -38,6 +38,16 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 # Wait after attempt n failed: 1 min, 5 min, 25 min, about 2 h.
 BACKOFF_SECONDS = (60, 300, 1_500, 7_500)
+# Webhook receivers are the integrator's own servers, which go down for maintenance: they get
+# retries spread over about three days (ARCHITECTURE.md), email and SMS providers a few hours.
+WEBHOOK_BACKOFF_SECONDS = (60, 300, 1_800, 7_200, 21_600, 43_200, 86_400, 86_400)
+
+
+def retry_policy(channel: str) -> tuple[int, tuple[int, ...]]:
+    """How many attempts a message of this channel gets, and the waits between them."""
+    if channel == Channel.WEBHOOK:
+        return len(WEBHOOK_BACKOFF_SECONDS) + 1, WEBHOOK_BACKOFF_SECONDS
+    return MAX_ATTEMPTS, BACKOFF_SECONDS
 
 
 def lease_duration() -> timedelta:
@@ -228,7 +238,8 @@ def _outgoing(dispatch: Dispatch, concerned: Participant | None) -> OutgoingMess
 
 
 def _process(dispatch: Dispatch, worker_id: str, events: dict[int, RequestEvent]) -> str:
-    if dispatch.attempts > MAX_ATTEMPTS:
+    max_attempts, backoff = retry_policy(dispatch.channel)
+    if dispatch.attempts > max_attempts:
         # Claimed again and again without an outcome: its sends keep killing workers.
         _finish(dispatch, worker_id, Dispatch.Status.FAILED, last_error="too many attempts")
         return Dispatch.Status.FAILED
@@ -257,10 +268,10 @@ def _process(dispatch: Dispatch, worker_id: str, events: dict[int, RequestEvent]
     except _LeaseLost:
         return "lease_lost"
     except TransportError as exc:
-        if exc.permanent or dispatch.attempts >= MAX_ATTEMPTS:
+        if exc.permanent or dispatch.attempts >= max_attempts:
             _finish(dispatch, worker_id, Dispatch.Status.FAILED, last_error=exc.message[:2000])
             return Dispatch.Status.FAILED
-        wait = BACKOFF_SECONDS[min(dispatch.attempts, len(BACKOFF_SECONDS)) - 1]
+        wait = backoff[min(dispatch.attempts, len(backoff)) - 1]
         _finish(
             dispatch,
             worker_id,

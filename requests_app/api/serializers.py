@@ -148,6 +148,7 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
             "progress",
             "public_progress",
             "public_progress_url",
+            "notifications_paused",
             "language",
             "send_at",
             "deadline",

@@ -29,6 +29,16 @@ urlpatterns = [
         name="participant-detail",
     ),
     path(
+        "payment-requests/<str:public_id>/notifications/pause",
+        views.NotificationsPauseView.as_view(paused=True),
+        name="payment-request-notifications-pause",
+    ),
+    path(
+        "payment-requests/<str:public_id>/notifications/resume",
+        views.NotificationsPauseView.as_view(paused=False),
+        name="payment-request-notifications-resume",
+    ),
+    path(
         "payment-requests/<str:public_id>/refund",
         views.PaymentRequestRefundView.as_view(),
         name="payment-request-refund",

@@ -270,3 +270,16 @@ class ParticipantQrCodeView(APIView):
         response = HttpResponse(qr_png(payment_url(participant)), content_type="image/png")
         response["Cache-Control"] = "private, max-age=3600"
         return response
+
+
+class NotificationsPauseView(APIView):
+    """POST …/notifications/pause or …/notifications/resume for one request."""
+
+    paused = True
+
+    @extend_schema(request=None, responses=PaymentRequestSerializer)
+    def post(self, request: Request, public_id: str) -> Response:
+        payment_request = services.payment_request_set_notifications_paused(
+            payment_request=_get_request(request, public_id), paused=self.paused
+        )
+        return _render(payment_request)

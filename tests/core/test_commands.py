@@ -171,3 +171,33 @@ def test_secrets_can_be_read_from_files(tmp_path):
         timeout=120,
     )
     assert result.stdout.strip() == str(len(PRODUCTION_ENV["SECRET_KEY"])), result.stderr
+
+
+@pytest.mark.django_db
+def test_a_new_merchant_starts_with_the_default_templates():
+    from notifications.defaults import STAGES
+    from notifications.models import MessageTemplate
+
+    call_command(
+        "createmerchant",
+        "--name",
+        "Shop",
+        "--email",
+        "o@example.com",
+        "--password",
+        "s3cret-pass-word",
+        stdout=StringIO(),
+    )
+    stages = set(MessageTemplate.objects.values_list("default_stage", flat=True))
+    assert stages == set(STAGES)
+
+
+@pytest.mark.django_db
+def test_seed_demo_plans_the_demo_scenario(settings):
+    from scenarios.models import Dispatch
+
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=StringIO())
+    open_request = PaymentRequest.objects.get(reference="DEMO-OPEN")
+    assert open_request.scenario_binding.scenario.name == "Standard reminders"
+    assert Dispatch.objects.filter(request=open_request, status="planned").count() > 0

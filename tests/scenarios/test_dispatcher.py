@@ -70,6 +70,39 @@ def test_transient_errors_retry_with_growing_backoff_then_fail(monkeypatch, one_
     assert row.status == "failed" and row.attempts == 5
 
 
+def test_webhooks_are_retried_for_about_three_days(monkeypatch, merchant, clock):
+    endpoint = services.webhook_endpoint_create(
+        merchant=merchant, url="https://hooks.example.com/pay"
+    )
+    scenario = make_scenario(
+        merchant,
+        [
+            {
+                "trigger": "request_created",
+                "offset": 0,
+                "audience": "merchant",
+                "channel": "webhook",
+                "webhook_endpoint": endpoint.public_id,
+            }
+        ],
+    )
+    payment_request = make_request(merchant)
+    services.dispatches_plan_for_request(payment_request=payment_request, scenario=scenario)
+    use(monkeypatch, FlakyTransport(failures=99))
+    first_try = dispatcher.timezone.now()
+    attempts = 0
+    while Dispatch.objects.get().status == "planned":
+        assert dispatch_due(worker_id="w") == 1
+        attempts += 1
+        row = Dispatch.objects.get()
+        if row.status == "planned":
+            clock.move_to(row.next_attempt_at)
+    row = Dispatch.objects.get()
+    assert (row.status, attempts) == ("failed", 9)
+    span = dispatcher.timezone.now() - first_try
+    assert timedelta(days=2, hours=12) < span < timedelta(days=3, hours=12)
+
+
 def test_a_retry_that_succeeds_is_sent_once(monkeypatch, one_due, clock):
     transport = FlakyTransport(failures=1)
     use(monkeypatch, transport)

@@ -161,3 +161,25 @@ def test_the_built_in_receipt_steps_aside_when_the_scenario_sends_one(
     receipts = [m for m in mail.outbox if "X-PushPay-Checkout" in m.extra_headers]
     stored = OutboxMessage.objects.filter(subject__startswith="Your payment")
     assert len(receipts) + stored.count() == 1
+
+
+def test_one_requests_reminders_can_be_paused_and_resumed(
+    api, other_api, merchant, email_template, future
+):
+    scenario = make_scenario(merchant, acceptance_steps(email_template))
+    data = create(api, future, scenario.public_id).json()
+    url = f"{URL}/{data['id']}/notifications"
+
+    assert other_api.post(f"{url}/pause").status_code == 404
+    paused = api.post(f"{url}/pause")
+    assert paused.status_code == 200 and paused.json()["notifications_paused"] is True
+    dispatch_due(worker_id="t")
+    assert set(
+        Dispatch.objects.filter(step__trigger="request_created").values_list(
+            "status", "skip_reason"
+        )
+    ) == {("skipped", "paused")}
+    assert OutboxMessage.objects.count() == 0
+
+    assert api.post(f"{url}/resume").json()["notifications_paused"] is False
+    assert Dispatch.objects.filter(status="planned").count() == 8  # the reminders still come

@@ -8,9 +8,13 @@ from django.utils import timezone
 
 from merchants.models import ApiKey, Membership, Merchant
 from merchants.services import hash_secret, membership_grant, merchant_create, user_create
+from notifications.selectors import template_for_stage
+from notifications.services import template_install_defaults
 from requests_app import services
 from requests_app.models import PaymentRequest
 from requests_app.services import ParticipantData
+from scenarios.models import Scenario
+from scenarios.services import scenario_create
 
 DEMO_EMAIL = "demo@pushpay.example"
 DEMO_PASSWORD = "demo-pay-2026"
@@ -40,14 +44,70 @@ class Command(BaseCommand):
                 secret_hash=hash_secret(DEMO_API_KEY),
                 defaults={"merchant": merchant, "name": "Demo", "prefix": DEMO_API_KEY[:12]},
             )
-            created = self._seed_requests(merchant)
+            template_install_defaults(merchant=merchant)
+            scenario = self._seed_scenario(merchant)
+            created = self._seed_requests(merchant, scenario)
         self.stdout.write(
             self.style.SUCCESS(f"Demo merchant: {merchant.name} ({created} new requests)")
         )
         self.stdout.write(f"Back-office login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
         self.stdout.write(f"Demo API key: {DEMO_API_KEY}")
 
-    def _seed_requests(self, merchant: Merchant) -> int:
+    def _seed_scenario(self, merchant: Merchant) -> Scenario:
+        """The usual follow-up: a notice, a reminder two days before the deadline, three
+        overdue reminders, a retry link after a failure and a receipt."""
+        existing = Scenario.objects.filter(merchant=merchant, name="Standard reminders").first()
+        if existing:
+            return existing
+
+        def email(stage: str) -> str:
+            return template_for_stage(merchant=merchant, stage=stage, channel="email").public_id
+
+        def sms(stage: str) -> str:
+            return template_for_stage(merchant=merchant, stage=stage, channel="sms").public_id
+
+        unpaid = {"audience": "unpaid_participants", "channel": "email"}
+        return scenario_create(
+            merchant=merchant,
+            name="Standard reminders",
+            steps=[
+                {"trigger": "request_created", "template": email("request_created"), **unpaid},
+                {
+                    "trigger": "request_created",
+                    "audience": "unpaid_participants",
+                    "channel": "sms",
+                    "template": sms("request_created"),
+                },
+                {
+                    "trigger": "before_deadline",
+                    "offset": "P2D",
+                    "template": email("reminder_before_deadline"),
+                    **unpaid,
+                },
+                {
+                    "trigger": "after_deadline",
+                    "offset": "P1D",
+                    "repeat_every": "P3D",
+                    "repeat_max": 3,
+                    "template": email("overdue_reminder"),
+                    **unpaid,
+                },
+                {
+                    "trigger": "payment_failed",
+                    "audience": "all_participants",
+                    "channel": "email",
+                    "template": email("payment_failed"),
+                },
+                {
+                    "trigger": "payment_succeeded",
+                    "audience": "all_participants",
+                    "channel": "email",
+                    "template": email("payment_succeeded"),
+                },
+            ],
+        )
+
+    def _seed_requests(self, merchant: Merchant, scenario: Scenario) -> int:
         now = timezone.now()
         people = [
             ParticipantData(name="Alice Martin", email="alice@example.com", language="fr"),
@@ -71,7 +131,13 @@ class Command(BaseCommand):
             ), True
 
         count = 0
-        _, new = make("DEMO-OPEN", "Team dinner at Chez Paul", total_amount=9000, split="equal")
+        _, new = make(
+            "DEMO-OPEN",
+            "Team dinner at Chez Paul",
+            total_amount=9000,
+            split="equal",
+            scenario=scenario,
+        )
         count += new
         pr, new = make("DEMO-PARTIAL", "Ski chalet, February", total_amount=120000, split="equal")
         if new:
