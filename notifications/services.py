@@ -298,3 +298,93 @@ def _install_one(merchant: Merchant, stage: str, channel: str, texts: dict) -> M
         if existing is None:
             raise
         return existing
+
+
+# --- Test sends -----------------------------------------------------------------------------
+
+TEST_SUBJECT_PREFIX = "[Test] "
+
+
+def _clean_phone(value: Any) -> str:
+    import phonenumbers
+
+    message = "Enter the phone number in E.164 format, e.g. +33612345678."
+    text = value.strip() if isinstance(value, str) else ""
+    if not text.startswith("+"):
+        raise InvalidInput(message, code="invalid_phone", field="to")
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        raise InvalidInput(message, code="invalid_phone", field="to") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidInput(message, code="invalid_phone", field="to")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def template_send_test(*, template: MessageTemplate, to: str, language: str) -> RenderedMessage:
+    """Send one message rendered with sample values, so an operator sees the real thing.
+
+    It goes through the configured channels (``EMAIL_BACKEND``, ``SMS_BACKEND``) like a
+    scenario's message, so in the embedded default it lands in the local outbox, and with real
+    providers in the operator's mailbox or phone. It is not a dispatch: nothing is planned or
+    retried, and a failure is reported at once. The subject says it is a test, so nobody
+    mistakes it for a payer's message.
+    """
+    from django.conf import settings
+    from django.core.exceptions import ValidationError
+    from django.core.mail import EmailMultiAlternatives, get_connection
+    from django.core.validators import validate_email
+
+    from .channels import OutgoingMessage, TransportError, transport_for
+
+    if language not in LANGUAGES:
+        raise InvalidInput(
+            "Language must be 'fr' or 'en'.", code="invalid_choice", field="language"
+        )
+    if template.channel == MessageTemplate.Channel.SMS:
+        to = _clean_phone(to)
+    else:
+        to = (to or "").strip()
+        try:
+            validate_email(to)
+        except ValidationError:
+            raise InvalidInput(
+                "A test email needs a valid address; add one to your login.",
+                code="invalid_email",
+                field="to",
+            ) from None
+    rendered = template_preview(template=template, languages=[language])[language]
+    # Slow I/O below: no transaction is open, and none is needed (nothing of ours changes,
+    # except the outbox row that the local backends write on their own).
+    try:
+        if template.channel == MessageTemplate.Channel.SMS:
+            transport_for("sms").send(
+                OutgoingMessage(
+                    message_id="", merchant_id=template.merchant_id, to=to, text=rendered.text
+                )
+            )
+        else:
+            email = EmailMultiAlternatives(
+                subject=TEST_SUBJECT_PREFIX + (rendered.subject or ""),
+                body=rendered.text,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[to],
+                connection=get_connection(fail_silently=False),
+            )
+            if rendered.html:
+                email.attach_alternative(rendered.html, "text/html")
+            # Read by the outbox backend, so the back office shows it under this merchant.
+            email.pushpay_merchant_id = template.merchant_id
+            if not email.send():
+                raise TransportError("the email backend accepted no message")
+    except TransportError as exc:
+        raise StateConflict(
+            f"The test was not sent: {exc.message}", code="send_failed", field="to"
+        ) from exc
+    except Exception as exc:  # SMTP and ESP errors come in many classes; all mean "not sent"
+        raise StateConflict(
+            f"The test was not sent: {exc.__class__.__name__}: {exc}",
+            code="send_failed",
+            field="to",
+        ) from exc
+    return rendered

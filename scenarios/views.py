@@ -1,0 +1,295 @@
+"""Back-office pages for scenarios (list, create, edit, detail, pause and resume) and for the
+local outbox of the embedded default.
+
+Thin by design: reads go through ``scenarios.selectors`` (and ``notifications.selectors``)
+with ``request.merchant``, changes through ``scenarios.services``, and a refusal from a
+service is shown next to the steps editor with the step path it names. Viewers may look at
+everything but change nothing.
+"""
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views import View
+
+from merchants.models import LANGUAGES, Membership
+from notifications.selectors import template_list
+from pushpay.errors import DomainError
+from pushpay.tenancy import MerchantViewMixin
+
+from . import selectors, services
+from .forms import STEPS_EXAMPLE, ScenarioForm, steps_to_input, steps_to_text
+from .models import Audience, Channel, Scenario, Step, Trigger
+
+PAGE_SIZE = 25
+OUTBOX_PAGE_SIZE = 20
+
+TRIGGER_LABELS = {
+    Trigger.REQUEST_CREATED: "Request sent",
+    Trigger.BEFORE_DEADLINE: "Before the deadline",
+    Trigger.AFTER_DEADLINE: "After the deadline",
+    Trigger.PAYMENT_FAILED: "Payment failed",
+    Trigger.PAYMENT_SUCCEEDED: "Payment succeeded",
+    Trigger.PARTICIPANT_PAID: "A participant paid",
+    Trigger.REQUEST_COMPLETED: "Request fully paid",
+    Trigger.REQUEST_EXPIRED: "Request expired",
+    Trigger.INSTALLMENT_PLAN_CONFIRMED: "Installment plan confirmed",
+    Trigger.INSTALLMENT_DUE: "Installment due",
+    Trigger.INSTALLMENT_FAILED: "Installment failed",
+}
+AUDIENCE_LABELS = {
+    Audience.UNPAID_PARTICIPANTS: "Participants who still owe",
+    Audience.ALL_PARTICIPANTS: "All participants",
+    Audience.INITIATOR: "The initiator",
+    Audience.MERCHANT: "The merchant",
+}
+CHANNEL_LABELS = {Channel.EMAIL: "Email", Channel.SMS: "SMS", Channel.WEBHOOK: "Webhook"}
+
+
+def can_edit_scenarios(membership: Membership | None) -> bool:
+    """Viewers read only; every other role may define scenarios."""
+    return membership is not None and membership.role != Membership.Role.VIEWER
+
+
+def _refuse_viewers(request: HttpRequest) -> None:
+    # Checked in every handler of a changing page, GET included, so a crafted POST from a
+    # viewer is refused exactly as the hidden button suggests.
+    if not can_edit_scenarios(request.membership):
+        raise PermissionDenied("Viewers can look at scenarios but not change them.")
+
+
+# --- Reading steps as an operator -----------------------------------------------------------
+
+
+def human_duration(seconds: int) -> str:
+    """``2 days 6 hours`` rather than ``P2DT6H``: the table is read, not parsed."""
+    parts = []
+    for name, size in (("week", 604_800), ("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {name}{'s' if count > 1 else ''}")
+    if seconds:
+        parts.append(f"{seconds} second{'s' if seconds > 1 else ''}")
+    return " ".join(parts) or "0"
+
+
+def describe_offset(step: Step) -> str:
+    if step.trigger == Trigger.BEFORE_DEADLINE:
+        if not step.offset_seconds:
+            return "At the deadline"
+        return f"{human_duration(step.offset_seconds)} before the deadline"
+    if step.trigger == Trigger.AFTER_DEADLINE:
+        if not step.offset_seconds:
+            return "At the deadline"
+        return f"{human_duration(step.offset_seconds)} after the deadline"
+    if step.trigger == Trigger.REQUEST_CREATED:
+        anchor = "sending (send-at time, or creation)"
+    else:
+        anchor = "the event"
+    if not step.offset_seconds:
+        return f"At {anchor}"
+    return f"{human_duration(step.offset_seconds)} after {anchor}"
+
+
+def describe_repeat(step: Step) -> str:
+    if not step.repeat_every_seconds:
+        return "Once"
+    text = f"Every {human_duration(step.repeat_every_seconds)}, {step.repeat_max} messages in all"
+    if step.repeat_until_paid:
+        text += ", until paid"
+    return text
+
+
+def describe_conditions(step: Step) -> list[str]:
+    notes = []
+    if step.only_if_unpaid:
+        notes.append("only while unpaid")
+    if step.min_amount is not None:
+        notes.append(f"only when at least {step.min_amount} minor units are due")
+    if step.language:
+        notes.append(f"only to recipients in {dict(LANGUAGES).get(step.language, step.language)}")
+    if step.quiet_start is not None and step.quiet_end is not None:
+        start, end = step.quiet_start.strftime("%H:%M"), step.quiet_end.strftime("%H:%M")
+        notes.append(f"quiet hours {start} to {end}")
+    return notes
+
+
+def current_steps(scenario: Scenario) -> list[Step]:
+    """The steps of the version new requests get (``scenario_list`` prefetches them all)."""
+    steps = [step for step in scenario.all_steps if step.version == scenario.version]
+    return sorted(steps, key=lambda step: step.position)
+
+
+def step_rows(steps: list[Step]) -> list[dict[str, Any]]:
+    return [
+        {
+            "step": step,
+            "number": step.position + 1,
+            "trigger": TRIGGER_LABELS.get(step.trigger, step.trigger),
+            "offset": describe_offset(step),
+            "repeat": describe_repeat(step),
+            "audience": AUDIENCE_LABELS.get(step.audience, step.audience),
+            "channel": CHANNEL_LABELS.get(step.channel, step.channel),
+            "conditions": describe_conditions(step),
+        }
+        for step in steps
+    ]
+
+
+# --- Pages ----------------------------------------------------------------------------------
+
+
+class ScenariosViewMixin(MerchantViewMixin):
+    """Finds the merchant's scenario named in the URL (404 for anyone else's)."""
+
+    def get_scenario_or_404(self, public_id: str) -> Scenario:
+        scenario = selectors.scenario_get(merchant=self.request.merchant, public_id=public_id)
+        if scenario is None:
+            raise Http404("No such scenario.")
+        return scenario
+
+    def context(self, **extra: Any) -> dict[str, Any]:
+        return {"can_edit": can_edit_scenarios(self.request.membership), **extra}
+
+    def editor_context(self, form: ScenarioForm, **extra: Any) -> dict[str, Any]:
+        merchant = self.request.merchant
+        return self.context(
+            definition=form,
+            example=steps_to_text(STEPS_EXAMPLE),
+            templates=template_list(merchant=merchant, archived=False),
+            endpoints=selectors.webhook_endpoint_list(merchant=merchant).filter(is_active=True),
+            triggers=TRIGGER_LABELS,
+            audiences=AUDIENCE_LABELS,
+            **extra,
+        )
+
+
+class ScenarioListView(ScenariosViewMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        scenarios = selectors.scenario_list(merchant=request.merchant)
+        page = Paginator(scenarios, PAGE_SIZE).get_page(request.GET.get("page"))
+        rows = [(scenario, len(current_steps(scenario))) for scenario in page]
+        return render(request, "scenarios/scenario_list.html", self.context(page=page, rows=rows))
+
+
+class ScenarioDetailView(ScenariosViewMixin, View):
+    def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        scenario = self.get_scenario_or_404(public_id)
+        return render(
+            request,
+            "scenarios/scenario_detail.html",
+            self.context(scenario=scenario, rows=step_rows(current_steps(scenario))),
+        )
+
+
+class ScenarioCreateView(ScenariosViewMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        _refuse_viewers(request)
+        return self._render(ScenarioForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        _refuse_viewers(request)
+        form = ScenarioForm(request.POST)
+        if form.is_valid():
+            try:
+                scenario = services.scenario_create(
+                    merchant=request.merchant,
+                    name=form.cleaned_data["name"],
+                    steps=form.cleaned_data["steps_json"],
+                )
+            except DomainError as exc:
+                form.add_service_error(exc)
+            else:
+                messages.success(request, f"Scenario “{scenario.name}” created.")
+                return redirect("scenarios:scenario_detail", scenario.public_id)
+        return self._render(form, status=422)
+
+    def _render(self, form: ScenarioForm, status: int = 200) -> HttpResponse:
+        return render(
+            self.request,
+            "scenarios/scenario_form.html",
+            self.editor_context(form),
+            status=status,
+        )
+
+
+class ScenarioEditView(ScenariosViewMixin, View):
+    def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        _refuse_viewers(request)
+        scenario = self.get_scenario_or_404(public_id)
+        form = ScenarioForm(
+            initial={
+                "name": scenario.name,
+                "steps_json": steps_to_text(steps_to_input(current_steps(scenario))),
+            }
+        )
+        return self._render(scenario, form)
+
+    def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        _refuse_viewers(request)
+        scenario = self.get_scenario_or_404(public_id)
+        before = scenario.version
+        form = ScenarioForm(request.POST)
+        if form.is_valid():
+            try:
+                updated = services.scenario_update(
+                    scenario=scenario,
+                    name=form.cleaned_data["name"],
+                    steps=form.cleaned_data["steps_json"],
+                )
+            except DomainError as exc:
+                form.add_service_error(exc)
+            else:
+                if updated.version != before:
+                    note = (
+                        f"Saved as version {updated.version}. Requests already following "
+                        f"version {before} keep its messages."
+                    )
+                else:
+                    note = f"Saved. Version {updated.version} is up to date."
+                messages.success(request, note)
+                return redirect("scenarios:scenario_detail", scenario.public_id)
+        return self._render(scenario, form, status=422)
+
+    def _render(self, scenario: Scenario, form: ScenarioForm, status: int = 200) -> HttpResponse:
+        return render(
+            self.request,
+            "scenarios/scenario_form.html",
+            self.editor_context(form, scenario=scenario),
+            status=status,
+        )
+
+
+class ScenarioPauseView(ScenariosViewMixin, View):
+    def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        _refuse_viewers(request)
+        scenario = services.scenario_pause(scenario=self.get_scenario_or_404(public_id))
+        messages.success(
+            request,
+            f"Scenario “{scenario.name}” paused: messages falling due are skipped, not delayed.",
+        )
+        return redirect("scenarios:scenario_detail", scenario.public_id)
+
+
+class ScenarioResumeView(ScenariosViewMixin, View):
+    def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        _refuse_viewers(request)
+        scenario = services.scenario_resume(scenario=self.get_scenario_or_404(public_id))
+        messages.success(request, f"Scenario “{scenario.name}” resumed.")
+        return redirect("scenarios:scenario_detail", scenario.public_id)
+
+
+class OutboxListView(MerchantViewMixin, View):
+    """What the local outbox kept for this merchant: the embedded default's stand-in for an
+    inbox and a phone, so operators can read exactly what payers would have received."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not selectors.outbox_in_use():
+            return render(request, "scenarios/outbox_disabled.html")
+        outbox = selectors.outbox_list(merchant=request.merchant)
+        page = Paginator(outbox, OUTBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+        return render(request, "scenarios/outbox_list.html", {"page": page})
