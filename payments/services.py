@@ -5,6 +5,7 @@ This module holds the merchant-facing choices; the saga over legs will live here
 """
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -101,6 +102,15 @@ def checkout_start(
     payer must then be sent to the leg's ``action_url``).
     """
     payment_method_get(method)
+    # A payer who starts again has left the 3-D Secure page of their earlier attempt.
+    _release(
+        list(
+            Checkout.objects.filter(participant=participant, status=Checkout.Status.REQUIRES_ACTION)
+            .select_related("merchant")
+            .prefetch_related("legs")
+        ),
+        "abandoned",
+    )
     if not source:
         raise InvalidInput(
             "The payment details are missing.", code="source_required", field="source"
@@ -414,34 +424,50 @@ def checkout_send_receipt(*, checkout_pk: int) -> bool:
 # --- Closing collections: release holds, refunds -------------------------------------------
 
 
-def checkouts_release(*, payment_request: PaymentRequest, reason: str) -> int:
-    """Void every hold still waiting on this request (expiry, cancellation): the payers
-    whose shares were only authorised are never debited."""
-    waiting = list(
-        Checkout.objects.filter(
-            request=payment_request,
-            status__in=(Checkout.Status.AUTHORISED, Checkout.Status.REQUIRES_ACTION),
-        ).prefetch_related("legs")
-    )
+RELEASABLE = (Checkout.Status.AUTHORISED, Checkout.Status.REQUIRES_ACTION)
+# A payer who has not come back from 3-D Secure within this time has given up.
+ABANDONED_AFTER = timedelta(minutes=30)
+
+
+def _release(checkouts: list[Checkout], reason: str) -> int:
+    """Void the holds (or pending challenges) of these checkouts and mark them cancelled;
+    nothing of theirs is ever captured afterwards."""
     released = 0
-    for checkout in waiting:
+    for checkout in checkouts:
         leg = checkout.legs.all()[0]
-        adapter = adapter_for(merchant=payment_request.merchant, method=leg.method)
+        adapter = adapter_for(merchant=checkout.merchant, method=leg.method)
         if leg.provider_reference:
             try:
                 adapter.void(
                     reference=leg.provider_reference, idempotency_key=leg.idempotency_key("void")
                 )
             except (ProviderError, DomainError):
-                continue  # left held: the next run of the closing job tries again
+                continue  # still held: the next run of the job tries again
         with transaction.atomic():
             checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
-            if checkout.status not in (Checkout.Status.AUTHORISED, Checkout.Status.REQUIRES_ACTION):
+            if checkout.status not in RELEASABLE:
                 continue
             Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.VOIDED)
             _set_checkout_status(checkout, Checkout.Status.CANCELLED, failure_reason=reason)
             released += 1
     return released
+
+
+def checkouts_release(*, payment_request: PaymentRequest, reason: str) -> int:
+    """Void every hold still waiting on this request (expiry, cancellation): the payers
+    whose shares were only authorised are never debited."""
+    waiting = Checkout.objects.filter(request=payment_request, status__in=RELEASABLE)
+    return _release(list(waiting.select_related("merchant").prefetch_related("legs")), reason)
+
+
+def checkouts_release_abandoned(*, now=None) -> int:
+    """Free the shares of payers who left during 3-D Secure, so they (or, in a pot, others)
+    can pay again; their challenges are cancelled at the provider."""
+    cutoff = (now or timezone.now()) - ABANDONED_AFTER
+    stale = Checkout.objects.filter(
+        status=Checkout.Status.REQUIRES_ACTION, updated_at__lt=cutoff
+    ).select_related("merchant")
+    return _release(list(stale.prefetch_related("legs")[:500]), "abandoned")
 
 
 def payment_request_cancel(*, payment_request: PaymentRequest, reason: str = "") -> PaymentRequest:

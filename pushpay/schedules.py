@@ -5,6 +5,12 @@ from django_q.models import Schedule
 
 SCHEDULES = [
     {
+        "name": "release-abandoned-checkouts",
+        "func": "payments.tasks.release_abandoned_checkouts",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 5,
+    },
+    {
         "name": "close-expired-requests",
         "func": "requests_app.tasks.close_expired_requests",
         "schedule_type": Schedule.MINUTES,

@@ -124,16 +124,71 @@ def test_3ds_refused_fails_with_authentication_failed(pr, tokenise, client):
 
 
 @pytest.mark.django_db
-def test_a_checkout_waiting_for_3ds_reserves_the_share(pr, tokenise):
+def test_a_payer_who_leaves_3ds_and_starts_again_pays_once(pr, tokenise, client):
     payer = pr.participants.first()
-    pay(payer, tokenise(CHALLENGE))
+    first_card = tokenise(CHALLENGE)
+    abandoned = pay(payer, first_card)
     other_card = tokenise(SUCCEEDS)
+
+    done = pay(payer, other_card)
+
+    assert done.status == "succeeded"
+    abandoned.refresh_from_db()
+    assert (abandoned.status, abandoned.failure_reason) == ("cancelled", "abandoned")
+    # Approving the old challenge now takes nothing
+    client.post(abandoned.legs.get().action_url, {"decision": "approve"})
+    assert services.checkout_resume(checkout=abandoned).status == "cancelled"
+    assert sandbox_card_balance(token=first_card).debited == 0
+    assert sandbox_card_balance(token=other_card).debited == 1000
+
+
+@pytest.mark.django_db
+def test_an_authorised_share_blocks_a_second_payment_of_it(merchant, tokenise):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    pr = make_request(
+        merchant,
+        capture_mode="on_completion",
+        deadline=timezone.now() + timedelta(days=2),
+        expires_at=timezone.now() + timedelta(days=5),
+    )
+    payer = pr.participants.first()
+    assert pay(payer, tokenise(SUCCEEDS)).status == "authorised"
+    other_card = tokenise("5555555555554444")
 
     with pytest.raises(StateConflict) as refused:
         pay(payer, other_card)
 
     assert refused.value.code == "payment_in_progress"
     assert sandbox_card_balance(token=other_card).held == 0
+
+
+@pytest.mark.django_db
+def test_abandoned_3ds_reservations_are_released_by_the_job(merchant, tokenise):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from payments.tasks import release_abandoned_checkouts
+
+    pot = make_request(
+        merchant,
+        amount_mode="free",
+        total_amount=1000,
+        participants=[ParticipantData(name=n, email=f"{n}@example.com") for n in "ab"],
+    )
+    a, b = pot.participants.all()
+    pay(a, tokenise(CHALLENGE), amount=1000)  # a walks away at the 3-D Secure page
+    with pytest.raises(InvalidInput):
+        pay(b, tokenise(SUCCEEDS), amount=1000)
+
+    assert release_abandoned_checkouts() == 0  # too early to call it abandoned
+    with time_machine.travel(timezone.now() + timedelta(minutes=31)):
+        assert release_abandoned_checkouts() == 1
+        assert pay(b, tokenise(SUCCEEDS), amount=1000).status == "succeeded"
 
 
 @pytest.mark.django_db
