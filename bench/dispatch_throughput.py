@@ -1,7 +1,9 @@
 """Dispatch throughput and planning cost, on PostgreSQL with the local outbox channel.
 
     python bench/dispatch_throughput.py               # 100000 notifications
-    python bench/dispatch_throughput.py --count 20000 --write-docs
+    python bench/dispatch_throughput.py --count 20000 --no-write
+
+The figures are printed and appended to docs/benchmarks.md (unless --no-write).
 
 BENCH_DATABASE_URL (default: a local PostgreSQL database named pushpay_bench) is created and
 migrated if missing, and its tables are emptied first, so it never reads DATABASE_URL: a
@@ -274,11 +276,34 @@ def report(count: int, backlog_seconds: float, drains: list[dict], planning: lis
     return "\n".join(lines)
 
 
+def write_docs(count: int, text: str) -> None:
+    """Append this run to docs/benchmarks.md under a heading naming the date and machine."""
+    import datetime
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0].split()[0]
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    heading = (
+        f"### {today}: {count:,} notifications, {os.cpu_count()} cores, "
+        f"PostgreSQL {server} on the same machine (bench/dispatch_throughput.py)"
+    )
+    path = ROOT / "docs" / "benchmarks.md"
+    with path.open("a", encoding="utf-8") as docs:
+        docs.write(f"\n{heading}\n\n{text}\n")
+    print(f"appended to {path.relative_to(ROOT)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000, help="due notifications")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=5, help="planning runs per size")
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone"
+    )
     args = parser.parse_args()
 
     ensure_database()
@@ -292,7 +317,10 @@ def main() -> None:
         drains.append(drain(workers, args.batch_size))
     planning = planning_cost(args.repeats)
     print()
-    print(report(args.count, backlog_seconds, drains, planning))
+    text = report(args.count, backlog_seconds, drains, planning)
+    print(text)
+    if not args.no_write:
+        write_docs(args.count, text)
     if any(d["duplicates"] or d["sent"] != args.count for d in drains):
         sys.exit("FAILED: duplicates or missing sends")
 
