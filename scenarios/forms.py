@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 
 from pushpay.errors import DomainError
+from pushpay.forms import JsonListField
 
 from .models import Channel, Step
 
@@ -105,53 +106,11 @@ def steps_to_input(steps: Iterable[Step]) -> list[dict[str, Any]]:
     return result
 
 
-class _DuplicateName(ValueError):
-    pass
-
-
-def _refuse_duplicate_names(pairs: list[tuple[str, Any]]) -> dict:
-    # The json module silently keeps the last of two equal names; an operator who typed
-    # "offset" twice would lose one without noticing, so the text is refused instead.
-    seen: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in seen:
-            raise _DuplicateName(name)
-        seen[name] = value
-    return seen
-
-
 class ScenarioForm(forms.Form):
     """Name and steps of a scenario, as typed in the editor."""
 
     name = forms.CharField(label="Name", required=False, strip=False, max_length=200)
-    steps_json = forms.CharField(
-        label="Steps (JSON)",
-        required=False,
-        strip=False,
-        widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false"}),
-        help_text="A JSON list with one object per message, as in the example.",
-    )
-
-    def clean_steps_json(self) -> Any:
-        text = self.cleaned_data["steps_json"]
-        if not text.strip():
-            raise forms.ValidationError(
-                "Enter the steps as a JSON list, as in the example.", code="required"
-            )
-        try:
-            return json.loads(text, object_pairs_hook=_refuse_duplicate_names)
-        except _DuplicateName as exc:
-            raise forms.ValidationError(
-                "Invalid JSON: the name “%(name)s” appears twice in one object.",
-                code="duplicate_name",
-                params={"name": exc.args[0]},
-            ) from None
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                "Invalid JSON at line %(line)s, column %(column)s: %(reason)s.",
-                code="invalid_json",
-                params={"line": exc.lineno, "column": exc.colno, "reason": exc.msg},
-            ) from None
+    steps_json = JsonListField(label="Steps (JSON)", what="step")
 
     def add_service_error(self, error: DomainError) -> None:
         """Show a service refusal next to the input it concerns, with the step path."""

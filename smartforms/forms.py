@@ -12,6 +12,7 @@ from django import forms
 from django.http import QueryDict
 
 from pushpay.errors import DomainError
+from pushpay.forms import JsonListField
 
 FIELDS_EXAMPLE = [
     {
@@ -51,54 +52,12 @@ def fields_to_text(fields: list[dict]) -> str:
     return json.dumps(fields, indent=2, ensure_ascii=False)
 
 
-class _DuplicateName(ValueError):
-    pass
-
-
-def _refuse_duplicate_names(pairs: list[tuple[str, Any]]) -> dict:
-    # The json module silently keeps the last of two equal names; an operator who typed
-    # "label" twice would lose one without noticing, so the text is refused instead.
-    seen: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in seen:
-            raise _DuplicateName(name)
-        seen[name] = value
-    return seen
-
-
 class FormDefinitionForm(forms.Form):
     """Name and fields of a smart form, as typed in the editor."""
 
     name = forms.CharField(label="Name", required=False, strip=False)
     # Not called "fields": that name is the form's own dict of fields.
-    fields_json = forms.CharField(
-        label="Fields (JSON)",
-        required=False,
-        strip=False,
-        widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false"}),
-        help_text="A JSON list with one object per field, as in the example.",
-    )
-
-    def clean_fields_json(self) -> Any:
-        text = self.cleaned_data["fields_json"]
-        if not text.strip():
-            raise forms.ValidationError(
-                "Enter the fields as a JSON list, as in the example.", code="required"
-            )
-        try:
-            return json.loads(text, object_pairs_hook=_refuse_duplicate_names)
-        except _DuplicateName as exc:
-            raise forms.ValidationError(
-                "Invalid JSON: the name “%(name)s” appears twice in one object.",
-                code="duplicate_name",
-                params={"name": exc.args[0]},
-            ) from None
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                "Invalid JSON at line %(line)s, column %(column)s: %(reason)s.",
-                code="invalid_json",
-                params={"line": exc.lineno, "column": exc.colno, "reason": exc.msg},
-            ) from None
+    fields_json = JsonListField(label="Fields (JSON)", what="field")
 
     def add_service_error(self, error: DomainError) -> None:
         """Show a service refusal next to the input it concerns, with the path it names."""
