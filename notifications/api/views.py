@@ -2,7 +2,6 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,7 +10,8 @@ from notifications import selectors, services
 from notifications.models import MessageTemplate
 from notifications.rendering import LANGUAGES, ScheduleItem, sample_message_data
 from pushpay.api.errors import ApiError, NotFound
-from pushpay.api.idempotency import idempotent
+from pushpay.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from pushpay.api.pagination import NewestFirstPagination
 
 from .serializers import (
     MessageTemplateSerializer,
@@ -21,20 +21,7 @@ from .serializers import (
     TemplateUpdateSerializer,
 )
 
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key",
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description="Retries with the same key and body replay the first response (kept 24 h).",
-)
 _BOOLEANS = {"true": True, "false": False}
-
-
-class TemplatePagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 100
 
 
 def _get_template(request: Request, public_id: str) -> MessageTemplate:
@@ -84,7 +71,7 @@ class TemplateListCreateView(APIView):
             channel=channel,
             archived=None if archived is None else _BOOLEANS[archived],
         )
-        paginator = TemplatePagination()
+        paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(MessageTemplateSerializer(page, many=True).data)
 

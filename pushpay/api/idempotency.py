@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +23,14 @@ from .errors import ApiError
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+
+# For extend_schema(parameters=[…]) on every idempotent POST.
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    HEADER,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Retries with the same key and body replay the first response (kept 24 h).",
+)
 
 
 class _ServerError(Exception):

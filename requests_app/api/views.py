@@ -4,14 +4,14 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from payments import services as payment_services
 from pushpay.api.errors import ApiError, NotFound
-from pushpay.api.idempotency import idempotent
+from pushpay.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from pushpay.api.pagination import NewestFirstPagination
 from pushpay.qr import qr_png
 from requests_app import selectors, services
 from requests_app.filters import PaymentRequestFilter
@@ -29,20 +29,6 @@ from .serializers import (
     RefundSerializer,
     payment_url,
 )
-
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key",
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description="Retries with the same key and body replay the first response (kept 24 h).",
-)
-
-
-class PaymentRequestPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 100
 
 
 def _get_request(request: Request, public_id: str) -> PaymentRequest:
@@ -125,7 +111,7 @@ class PaymentRequestListCreateView(APIView):
             field, messages = next(iter(filterset.errors.items()))
             raise ApiError(f"{field}: {messages[0]}", code="invalid_filter", field=field)
         queryset = filterset.qs
-        paginator = PaymentRequestPagination()
+        paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         context = _context(request.auth.merchant, page)
         return paginator.get_paginated_response(

@@ -3,13 +3,13 @@ scenarios services and selectors."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pushpay.api.errors import ApiError, NotFound
-from pushpay.api.idempotency import idempotent
+from pushpay.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from pushpay.api.pagination import NewestFirstPagination
 from requests_app import selectors as request_selectors
 from requests_app.models import PaymentRequest
 from scenarios import selectors, services
@@ -26,26 +26,13 @@ from .serializers import (
     WebhookEndpointSerializer,
 )
 
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key",
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description="Retries with the same key and body replay the first response (kept 24 h).",
-)
 PAGE_PARAMETERS = [
     OpenApiParameter("limit", int, description="Page size, at most 100."),
     OpenApiParameter("cursor", str),
 ]
 
 
-class NewestFirst(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 100
-
-
-class ByDueTime(NewestFirst):
+class ByDueTime(NewestFirstPagination):
     ordering = ("due_at", "id")
     page_size = 100
     max_page_size = 500
@@ -82,7 +69,7 @@ class ScenarioListCreateView(APIView):
     @extend_schema(responses=ScenarioSerializer(many=True), parameters=PAGE_PARAMETERS)
     def get(self, request: Request) -> Response:
         queryset = selectors.scenario_list(merchant=request.auth.merchant)
-        return _paginate(self, request, queryset, ScenarioSerializer, NewestFirst)
+        return _paginate(self, request, queryset, ScenarioSerializer, NewestFirstPagination)
 
     @extend_schema(
         request=ScenarioCreateSerializer,
@@ -193,14 +180,14 @@ class OutboxListView(APIView):
                 status_code=404,
             )
         queryset = selectors.outbox_list(merchant=request.auth.merchant)
-        return _paginate(self, request, queryset, OutboxMessageSerializer, NewestFirst)
+        return _paginate(self, request, queryset, OutboxMessageSerializer, NewestFirstPagination)
 
 
 class WebhookEndpointListCreateView(APIView):
     @extend_schema(responses=WebhookEndpointSerializer(many=True), parameters=PAGE_PARAMETERS)
     def get(self, request: Request) -> Response:
         queryset = selectors.webhook_endpoint_list(merchant=request.auth.merchant)
-        return _paginate(self, request, queryset, WebhookEndpointSerializer, NewestFirst)
+        return _paginate(self, request, queryset, WebhookEndpointSerializer, NewestFirstPagination)
 
     @extend_schema(
         request=WebhookEndpointCreateSerializer,

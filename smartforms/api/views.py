@@ -2,13 +2,13 @@
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pushpay.api.errors import ApiError, NotFound
-from pushpay.api.idempotency import idempotent
+from pushpay.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from pushpay.api.pagination import NewestFirstPagination
 from smartforms import selectors, services
 from smartforms.models import Form
 
@@ -22,24 +22,11 @@ from .serializers import (
 )
 
 TAGS = ["forms"]
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key",
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description="Retries with the same key and body replay the first response (kept 24 h).",
-)
 PAGE_PARAMETERS = [
     OpenApiParameter("limit", int, description="Page size, at most 100."),
     OpenApiParameter("cursor", str),
 ]
 ERROR_RESPONSE = OpenApiResponse(description='{"error": {"type", "code", "message", "field"}}')
-
-
-class FormPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 100
 
 
 def _get_form(request: Request, public_id: str) -> Form:
@@ -73,7 +60,7 @@ class FormListCreateView(APIView):
                 field="status",
             )
         forms = selectors.form_list(merchant=request.auth.merchant, status=wanted)
-        paginator = FormPagination()
+        paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(forms, request, view=self)
         return paginator.get_paginated_response(FormSerializer(page, many=True).data)
 
@@ -131,7 +118,7 @@ class FormSubmissionListView(APIView):
     def get(self, request: Request, public_id: str) -> Response:
         form = _get_form(request, public_id)
         submissions = selectors.submission_list(merchant=request.auth.merchant, form=form)
-        paginator = FormPagination()
+        paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(submissions, request, view=self)
         return paginator.get_paginated_response(SubmissionSerializer(page, many=True).data)
 
