@@ -146,6 +146,12 @@ class Leg(TimeStamped):
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
     provider_reference = models.CharField(max_length=80, blank=True)
+    source = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="The provider's token for the payment details (never card data); kept so "
+        "recovery can replay the authorisation with its idempotency key.",
+    )
     action_url = models.URLField(max_length=500, blank=True)
     failure_reason = models.CharField(max_length=32, blank=True)
     source_brand = models.CharField(max_length=20, blank=True)

@@ -168,6 +168,7 @@ def checkout_start(
             method=method,
             amount=amount,
             currency=payment_request.currency,
+            source=source,
         )
     adapter = adapter_for(merchant=checkout.merchant, method=method)
     try:
@@ -468,6 +469,51 @@ def checkouts_release_abandoned(*, now=None) -> int:
         status=Checkout.Status.REQUIRES_ACTION, updated_at__lt=cutoff
     ).select_related("merchant")
     return _release(list(stale.prefetch_related("legs")[:500]), "abandoned")
+
+
+# A checkout still pending after this long lost its process (crash, killed worker): nothing
+# else is working on it, so recovery may finish or unwind it.
+STALE_AFTER = timedelta(minutes=10)
+
+
+def checkouts_recover_stale(*, now=None) -> int:
+    """Finish or unwind checkouts left pending by a crash (ARCHITECTURE.md guarantee 2).
+
+    The leg's saved state says how far it got: without a provider reference the provider
+    never answered us, so the authorisation is replayed with the same idempotency key (it
+    cannot create a second hold); with one, the provider is asked where it stands. Either
+    answer then goes through the same steps as a live payment, so a capture that happened
+    before the crash is booked once and a hold is captured or released.
+    """
+    cutoff = (now or timezone.now()) - STALE_AFTER
+    stale = list(
+        Checkout.objects.filter(status=Checkout.Status.PENDING, updated_at__lt=cutoff)
+        .select_related("merchant", "request")
+        .prefetch_related("legs")[:200]
+    )
+    recovered = 0
+    for checkout in stale:
+        leg = checkout.legs.all()[0]
+        adapter = adapter_for(merchant=checkout.merchant, method=leg.method)
+        try:
+            if leg.provider_reference:
+                result = adapter.retrieve(reference=leg.provider_reference)
+            else:
+                result = adapter.authorise(
+                    amount=leg.amount,
+                    currency=leg.currency,
+                    source=leg.source,
+                    idempotency_key=leg.idempotency_key("authorise"),
+                )
+        except ProviderError:
+            continue  # still no answer; the next run asks again
+        except DomainError as exc:
+            _fail(checkout, leg, "not_accepted", exc.message)
+            recovered += 1
+            continue
+        _advance(checkout, leg, adapter, result)
+        recovered += 1
+    return recovered
 
 
 def payment_request_cancel(*, payment_request: PaymentRequest, reason: str = "") -> PaymentRequest:

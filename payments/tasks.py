@@ -9,3 +9,7 @@ def send_receipt(checkout_pk: int) -> None:
 
 def release_abandoned_checkouts() -> int:
     return services.checkouts_release_abandoned()
+
+
+def recover_stale_checkouts() -> int:
+    return services.checkouts_recover_stale()

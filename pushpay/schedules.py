@@ -5,6 +5,12 @@ from django_q.models import Schedule
 
 SCHEDULES = [
     {
+        "name": "recover-stale-checkouts",
+        "func": "payments.tasks.recover_stale_checkouts",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 5,
+    },
+    {
         "name": "release-abandoned-checkouts",
         "func": "payments.tasks.release_abandoned_checkouts",
         "schedule_type": Schedule.MINUTES,
