@@ -11,15 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from merchants.models import Membership
 from pushpay.errors import DomainError, InvalidInput
-from pushpay.tenancy import MerchantViewMixin
+from pushpay.tenancy import MerchantViewMixin, can_write, refuse_viewers
 
 from . import selectors, services
 from .defaults import STAGE_NAMES
@@ -32,18 +30,6 @@ PAGE_SIZE = 25
 CHANNELS = MessageTemplate.Channel
 
 
-def can_edit_templates(membership: Membership | None) -> bool:
-    """Viewers read only; every other role may write templates and send tests."""
-    return membership is not None and membership.role != Membership.Role.VIEWER
-
-
-def _refuse_viewers(request: HttpRequest) -> None:
-    # Checked in every handler of a changing page, GET included, so a crafted POST from a
-    # viewer is refused exactly as the hidden button suggests.
-    if not can_edit_templates(request.membership):
-        raise PermissionDenied("Viewers can look at templates but not change them.")
-
-
 class TemplatesViewMixin(MerchantViewMixin):
     """Finds the merchant's template named in the URL (404 for anyone else's)."""
 
@@ -54,7 +40,7 @@ class TemplatesViewMixin(MerchantViewMixin):
         return template
 
     def context(self, **extra: Any) -> dict[str, Any]:
-        return {"can_edit": can_edit_templates(self.request.membership), **extra}
+        return {"can_edit": can_write(self.request.membership), **extra}
 
 
 # --- Preview --------------------------------------------------------------------------------
@@ -278,14 +264,14 @@ class TemplateDetailView(TemplatesViewMixin, View):
 
 class TemplateCreateView(TemplatesViewMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        _refuse_viewers(request)
+        refuse_viewers(request, "templates")
         channel = request.GET.get("channel")
         if channel not in CHANNELS.values:
             channel = CHANNELS.EMAIL
         return self._render(TemplateForm(channel=channel, initial={"channel": channel}))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        _refuse_viewers(request)
+        refuse_viewers(request, "templates")
         channel = request.POST.get("channel")
         if channel not in CHANNELS.values:
             channel = CHANNELS.EMAIL
@@ -320,13 +306,13 @@ class TemplateCreateView(TemplatesViewMixin, View):
 
 class TemplateEditView(TemplatesViewMixin, View):
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        _refuse_viewers(request)
+        refuse_viewers(request, "templates")
         template = self.get_template_or_404(public_id)
         form = TemplateForm(channel=template.channel, initial=TemplateForm.initial_for(template))
         return self._render(template, form)
 
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        _refuse_viewers(request)
+        refuse_viewers(request, "templates")
         template = self.get_template_or_404(public_id)
         form = TemplateForm(request.POST, channel=template.channel)
         if form.is_valid():
@@ -369,7 +355,7 @@ class TemplateSendTestView(TemplateDetailView):
         return redirect("notifications:template_detail", public_id)
 
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        _refuse_viewers(request)
+        refuse_viewers(request, "templates")
         template = self.get_template_or_404(public_id)
         form = SendTestForm(request.POST)
         if form.is_valid():
@@ -390,7 +376,7 @@ class TemplateSendTestView(TemplateDetailView):
 
 class TemplateArchiveView(TemplatesViewMixin, View):
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        _refuse_viewers(request)
+        refuse_viewers(request, "templates")
         template = services.template_archive(template=self.get_template_or_404(public_id))
         messages.success(
             request,
@@ -402,7 +388,7 @@ class TemplateArchiveView(TemplatesViewMixin, View):
 
 class TemplateRestoreView(TemplatesViewMixin, View):
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        _refuse_viewers(request)
+        refuse_viewers(request, "templates")
         template = services.template_restore(template=self.get_template_or_404(public_id))
         messages.success(request, f"Template “{template.name}” restored.")
         return redirect("notifications:template_detail", template.public_id)
@@ -410,7 +396,7 @@ class TemplateRestoreView(TemplatesViewMixin, View):
 
 class TemplateInstallDefaultsView(TemplatesViewMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
-        _refuse_viewers(request)
+        refuse_viewers(request, "templates")
         before = set(
             selectors.template_list(merchant=request.merchant).values_list("pk", flat=True)
         )

@@ -31,3 +31,15 @@ class MerchantViewMixin(LoginRequiredMixin):
             raise PermissionDenied("Your login is not attached to any merchant.")
         request.merchant, request.membership = resolved
         return super().dispatch(request, *args, **kwargs)
+
+
+def can_write(membership: Membership | None) -> bool:
+    """Viewers read only; every other role may change the merchant's configuration."""
+    return membership is not None and membership.role != Membership.Role.VIEWER
+
+
+def refuse_viewers(request: HttpRequest, what: str) -> None:
+    """Called in every handler of a changing page, GET included, so a crafted POST from a
+    viewer is refused exactly as the hidden button suggests."""
+    if not can_write(getattr(request, "membership", None)):
+        raise PermissionDenied(f"Viewers can look at {what} but not change them.")

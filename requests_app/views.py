@@ -3,18 +3,16 @@
 import csv
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 from django.views.decorators.http import require_POST
 
-from merchants.models import Membership
 from merchants.selectors import merchants_for_user
 from pushpay.errors import DomainError
 from pushpay.qr import qr_png
-from pushpay.tenancy import SESSION_KEY, MerchantViewMixin
+from pushpay.tenancy import SESSION_KEY, MerchantViewMixin, can_write, refuse_viewers
 from scenarios.models import Dispatch
 from scenarios.selectors import dispatch_get, dispatch_list
 from scenarios.services import dispatch_resend
@@ -76,7 +74,7 @@ class PaymentRequestDetailView(MerchantViewMixin, View):
                     (p, answers.get(p.public_id), last_sent.get(p.pk)) for p in participants
                 ],
                 "timeline": timeline,
-                "can_resend": request.membership.role != Membership.Role.VIEWER,
+                "can_resend": can_write(request.membership),
                 "progress": {
                     status: sum(p.status == status for p in participants)
                     for status in Participant.Status.values
@@ -194,8 +192,7 @@ class DispatchResendView(MerchantViewMixin, View):
     """An operator sends one notification again (a copy, due now)."""
 
     def post(self, request: HttpRequest, public_id: str, dispatch_id: str) -> HttpResponse:
-        if request.membership.role == Membership.Role.VIEWER:
-            raise PermissionDenied("Viewers cannot send notifications.")
+        refuse_viewers(request, "notifications")
         payment_request = selectors.payment_request_get(
             merchant=request.merchant, public_id=public_id
         )

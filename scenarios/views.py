@@ -10,16 +10,15 @@ everything but change nothing.
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from merchants.models import LANGUAGES, Membership
+from merchants.models import LANGUAGES
 from notifications.selectors import template_list
 from pushpay.errors import DomainError
-from pushpay.tenancy import MerchantViewMixin
+from pushpay.tenancy import MerchantViewMixin, can_write, refuse_viewers
 
 from . import selectors, services
 from .forms import STEPS_EXAMPLE, ScenarioForm, steps_to_input, steps_to_text
@@ -48,18 +47,6 @@ AUDIENCE_LABELS = {
     Audience.MERCHANT: "The merchant",
 }
 CHANNEL_LABELS = {Channel.EMAIL: "Email", Channel.SMS: "SMS", Channel.WEBHOOK: "Webhook"}
-
-
-def can_edit_scenarios(membership: Membership | None) -> bool:
-    """Viewers read only; every other role may define scenarios."""
-    return membership is not None and membership.role != Membership.Role.VIEWER
-
-
-def _refuse_viewers(request: HttpRequest) -> None:
-    # Checked in every handler of a changing page, GET included, so a crafted POST from a
-    # viewer is refused exactly as the hidden button suggests.
-    if not can_edit_scenarios(request.membership):
-        raise PermissionDenied("Viewers can look at scenarios but not change them.")
 
 
 # --- Reading steps as an operator -----------------------------------------------------------
@@ -153,7 +140,7 @@ class ScenariosViewMixin(MerchantViewMixin):
         return scenario
 
     def context(self, **extra: Any) -> dict[str, Any]:
-        return {"can_edit": can_edit_scenarios(self.request.membership), **extra}
+        return {"can_edit": can_write(self.request.membership), **extra}
 
     def editor_context(self, form: ScenarioForm, **extra: Any) -> dict[str, Any]:
         merchant = self.request.merchant
@@ -188,11 +175,11 @@ class ScenarioDetailView(ScenariosViewMixin, View):
 
 class ScenarioCreateView(ScenariosViewMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        _refuse_viewers(request)
+        refuse_viewers(request, "scenarios")
         return self._render(ScenarioForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        _refuse_viewers(request)
+        refuse_viewers(request, "scenarios")
         form = ScenarioForm(request.POST)
         if form.is_valid():
             try:
@@ -219,7 +206,7 @@ class ScenarioCreateView(ScenariosViewMixin, View):
 
 class ScenarioEditView(ScenariosViewMixin, View):
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        _refuse_viewers(request)
+        refuse_viewers(request, "scenarios")
         scenario = self.get_scenario_or_404(public_id)
         form = ScenarioForm(
             initial={
@@ -230,7 +217,7 @@ class ScenarioEditView(ScenariosViewMixin, View):
         return self._render(scenario, form)
 
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        _refuse_viewers(request)
+        refuse_viewers(request, "scenarios")
         scenario = self.get_scenario_or_404(public_id)
         before = scenario.version
         form = ScenarioForm(request.POST)
@@ -266,7 +253,7 @@ class ScenarioEditView(ScenariosViewMixin, View):
 
 class ScenarioPauseView(ScenariosViewMixin, View):
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        _refuse_viewers(request)
+        refuse_viewers(request, "scenarios")
         scenario = services.scenario_pause(scenario=self.get_scenario_or_404(public_id))
         messages.success(
             request,
@@ -277,7 +264,7 @@ class ScenarioPauseView(ScenariosViewMixin, View):
 
 class ScenarioResumeView(ScenariosViewMixin, View):
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        _refuse_viewers(request)
+        refuse_viewers(request, "scenarios")
         scenario = services.scenario_resume(scenario=self.get_scenario_or_404(public_id))
         messages.success(request, f"Scenario “{scenario.name}” resumed.")
         return redirect("scenarios:scenario_detail", scenario.public_id)
