@@ -22,6 +22,10 @@ class ApiPrincipal:
     def merchant(self) -> Merchant:
         return self.api_key.merchant
 
+    @property
+    def livemode(self) -> bool:
+        return self.api_key.livemode
+
     is_authenticated = True
     is_anonymous = False
 

@@ -102,6 +102,11 @@ class ApiKey(TimeStamped):
     def is_active(self) -> bool:
         return self.revoked_at is None
 
+    @property
+    def livemode(self) -> bool:
+        """The mode of everything this key creates and the only mode it can see."""
+        return self.mode == self.Mode.LIVE
+
 
 class IdempotencyRecord(models.Model):
     """The first response to a POST carrying an ``Idempotency-Key``, replayed on retries.
@@ -111,6 +116,8 @@ class IdempotencyRecord(models.Model):
     """
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    # A test key and a live key are two clients: the same Idempotency-Key may mean two things.
+    livemode = models.BooleanField(default=False)
     key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField(null=True)
@@ -120,7 +127,9 @@ class IdempotencyRecord(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "key"], name="idempotency_unique_key"),
+            models.UniqueConstraint(
+                fields=["merchant", "livemode", "key"], name="idempotency_unique_key"
+            ),
             models.CheckConstraint(
                 condition=Q(response_status__isnull=True) | Q(response_status__lt=500),
                 name="idempotency_no_server_errors",

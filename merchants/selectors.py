@@ -18,5 +18,7 @@ def api_key_list(*, merchant: Merchant) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(merchant=merchant)
 
 
-def idempotency_record_get(*, merchant: Merchant, key: str) -> IdempotencyRecord | None:
-    return IdempotencyRecord.objects.filter(merchant=merchant, key=key).first()
+def idempotency_record_get(
+    *, merchant: Merchant, livemode: bool, key: str
+) -> IdempotencyRecord | None:
+    return IdempotencyRecord.objects.filter(merchant=merchant, livemode=livemode, key=key).first()

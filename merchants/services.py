@@ -149,7 +149,7 @@ def idempotency_cutoff():
 
 
 def idempotency_claim(
-    *, merchant: Merchant, key: str, fingerprint: str
+    *, merchant: Merchant, livemode: bool, key: str, fingerprint: str
 ) -> IdempotencyRecord | None:
     """Insert the record for ``key`` inside the caller's transaction.
 
@@ -158,12 +158,12 @@ def idempotency_claim(
     ends, so the loser sees the winner's committed response, never a half-done one.
     """
     IdempotencyRecord.objects.filter(
-        merchant=merchant, key=key, created_at__lt=idempotency_cutoff()
+        merchant=merchant, livemode=livemode, key=key, created_at__lt=idempotency_cutoff()
     ).delete()
     try:
         with transaction.atomic():
             return IdempotencyRecord.objects.create(
-                merchant=merchant, key=key, request_fingerprint=fingerprint
+                merchant=merchant, livemode=livemode, key=key, request_fingerprint=fingerprint
             )
     except IntegrityError:
         return None

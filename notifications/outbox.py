@@ -12,6 +12,7 @@ def outbox_store(
     from_address: str = "",
     merchant_id: int | None = None,
     notification_id: str = "",
+    livemode: bool = False,
 ):
     from scenarios.models import OutboxMessage
 
@@ -23,5 +24,6 @@ def outbox_store(
         text=text,
         html=html,
         merchant_id=merchant_id,
+        livemode=livemode,
         dispatch_public_id=notification_id,
     )

@@ -24,6 +24,7 @@ class OutboxEmailBackend(BaseEmailBackend):
                 html=html,
                 merchant_id=getattr(message, "pushpay_merchant_id", None),
                 notification_id=getattr(message, "pushpay_notification_id", ""),
+                livemode=getattr(message, "pushpay_livemode", False),
             )
             count += 1
         return count

@@ -96,6 +96,10 @@ class Checkout(TimeStamped):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
     public_id = models.CharField(max_length=40, unique=True, default=_checkout_id, editable=False)
+    livemode = models.BooleanField(
+        default=False,
+        help_text="True for real money (made with a live key), false for test mode.",
+    )
     request = models.ForeignKey(
         "requests_app.PaymentRequest", on_delete=models.PROTECT, related_name="checkouts"
     )
@@ -140,6 +144,10 @@ class Leg(TimeStamped):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
     public_id = models.CharField(max_length=40, unique=True, default=_leg_id, editable=False)
+    livemode = models.BooleanField(
+        default=False,
+        help_text="True for real money (made with a live key), false for test mode.",
+    )
     checkout = models.ForeignKey(Checkout, on_delete=models.CASCADE, related_name="legs")
     method = models.CharField(max_length=40)
     amount = models.BigIntegerField(help_text="Integer amount in minor units.")

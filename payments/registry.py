@@ -1,8 +1,14 @@
-"""Which payment methods exist, and which one adapter serves each.
+"""Which payment methods exist, and which adapter serves each in each mode.
 
-A method is a code ("card", later "holiday_voucher", "wallet", "paypal") bound to an adapter
-class. Adding one is a ``register`` call next to its adapter plus an import below; nothing
-else in the product names adapters, so the checkout works with any method listed here.
+A method is a code ("card", later "holiday_voucher", "wallet", "paypal") bound to two adapter
+classes: one for test mode (a sandbox, or a provider's own test credentials) and one for
+live mode (a real provider, or none yet). Adding one is a ``register`` call next to its
+adapters plus an import below; nothing else in the product names adapters.
+
+Test and live are kept apart here, by construction: a sandbox adapter cannot be registered
+for live mode (``PaymentMethod`` refuses it), ``adapter_for`` refuses to hand one out for a
+live call even if the registry were tampered with, and a system check reports it at start-up
+and in ``check --deploy``. A public test card therefore has no path to a live request.
 
 Whether a merchant *offers* a method is a separate question, answered by
 ``payments.selectors.payment_methods_enabled``. ``adapter_for`` deliberately does not check
@@ -11,6 +17,8 @@ or refunded through it.
 """
 
 from dataclasses import dataclass
+
+from django.core.exceptions import ImproperlyConfigured
 
 from merchants.models import Merchant
 from pushpay.errors import InvalidInput
@@ -21,10 +29,23 @@ from .adapters.sandbox_card import SandboxCardAdapter
 
 @dataclass(frozen=True)
 class PaymentMethod:
+    """``adapter_class`` serves test mode; ``live_adapter_class`` live mode (None: the method
+    cannot take real money, so live requests do not offer it)."""
+
     code: str
     label: str
     adapter_class: type[PaymentMethodAdapter]
+    live_adapter_class: type[PaymentMethodAdapter] | None = None
     enabled_by_default: bool = False
+
+    def __post_init__(self) -> None:
+        if self.live_adapter_class is not None and self.live_adapter_class.is_sandbox:
+            raise ValueError(
+                f"Payment method '{self.code}': a sandbox adapter can never serve live mode."
+            )
+
+    def adapter_class_for(self, *, livemode: bool) -> type[PaymentMethodAdapter] | None:
+        return self.live_adapter_class if livemode else self.adapter_class
 
 
 _methods: dict[str, PaymentMethod] = {}
@@ -50,12 +71,49 @@ def payment_method_get(code: str) -> PaymentMethod:
         ) from None
 
 
-def adapter_for(*, merchant: Merchant, method: str) -> PaymentMethodAdapter:
-    return payment_method_get(method).adapter_class(merchant=merchant)
+def payment_method_available(*, merchant: Merchant, method: str, livemode: bool) -> bool:
+    """Whether ``method`` can move money for this merchant in this mode: an adapter exists
+    for the mode and (for real providers) the merchant has configured it."""
+    adapter_class = payment_method_get(method).adapter_class_for(livemode=livemode)
+    if adapter_class is None or (livemode and adapter_class.is_sandbox):
+        return False
+    return adapter_class.is_configured(merchant=merchant, livemode=livemode)
+
+
+def adapter_for(*, merchant: Merchant, method: str, livemode: bool) -> PaymentMethodAdapter:
+    """The adapter that moves money for ``method`` in this mode.
+
+    Refuses (``payment_method_unavailable``) when the mode has no adapter for the method or
+    the merchant has not configured it: a live call never falls back to a sandbox.
+    """
+    adapter_class = payment_method_get(method).adapter_class_for(livemode=livemode)
+    if livemode and adapter_class is not None and adapter_class.is_sandbox:
+        # PaymentMethod already refuses this; reaching here means the registry was altered.
+        raise ImproperlyConfigured(f"A sandbox adapter is registered for live '{method}'.")
+    if not payment_method_available(merchant=merchant, method=method, livemode=livemode):
+        mode = "live" if livemode else "test"
+        raise InvalidInput(
+            f"The payment method '{method}' is not available in {mode} mode.",
+            code="payment_method_unavailable",
+            field="method",
+        )
+    return adapter_class(merchant=merchant, livemode=livemode)
+
+
+def sandbox_owns_source(source: str) -> bool:
+    """Whether ``source`` was issued by one of our sandboxes (a test card's token …).
+
+    Checked before any leg of a live checkout exists, so a sandbox token is refused on a
+    live request whatever adapter the live method has.
+    """
+    sandboxes = {m.adapter_class for m in _methods.values() if m.adapter_class.is_sandbox}
+    return any(adapter_class.owns_source(source) for adapter_class in sandboxes)
 
 
 # Cards are on by default so that a new merchant can be paid at once; every later method
 # starts off, so shipping an adapter never silently offers it to every existing merchant.
+# Live cards need a real acquirer (the real-providers work); until one is configured, live
+# requests cannot offer cards and are refused at creation.
 register(
     PaymentMethod(
         code="card", label="Card", adapter_class=SandboxCardAdapter, enabled_by_default=True

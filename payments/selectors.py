@@ -3,7 +3,7 @@
 from merchants.models import Merchant
 
 from .models import Checkout, MerchantPaymentMethod
-from .registry import payment_methods
+from .registry import payment_method_available, payment_methods
 
 
 def payment_methods_enabled(*, merchant: Merchant) -> list[str]:
@@ -17,6 +17,22 @@ def payment_methods_enabled(*, merchant: Merchant) -> list[str]:
         MerchantPaymentMethod.objects.filter(merchant=merchant).values_list("method", "enabled")
     )
     return [m.code for m in payment_methods() if choices.get(m.code, m.enabled_by_default)]
+
+
+def payment_methods_for_request(*, payment_request) -> list[str]:
+    """The methods a payer of this request may use now: those the request allows (or the
+    merchant offers), less those that cannot move money in the request's mode. A live
+    request whose merchant has no live card provider does not offer cards at all."""
+    candidates = payment_request.allowed_payment_methods or payment_methods_enabled(
+        merchant=payment_request.merchant
+    )
+    return [
+        code
+        for code in candidates
+        if payment_method_available(
+            merchant=payment_request.merchant, method=code, livemode=payment_request.livemode
+        )
+    ]
 
 
 def checkout_for_participant(*, participant, public_id: str) -> Checkout | None:

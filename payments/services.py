@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Sum
 from django.template.loader import render_to_string
@@ -17,6 +17,8 @@ from django.utils import timezone, translation
 from django_q.tasks import async_task
 
 from merchants.models import Merchant
+from notifications.channels import test_mode_uses_outbox
+from notifications.channels.email import OUTBOX_BACKEND
 from pushpay.errors import DomainError, InvalidInput, StateConflict
 from requests_app import services as request_services
 from requests_app.events import event_record
@@ -31,7 +33,12 @@ from scenarios.selectors import request_notifies_on
 
 from .adapters.base import FailureReason, PaymentResult, PaymentStatus, ProviderError
 from .models import Checkout, Leg, MerchantPaymentMethod
-from .registry import adapter_for, payment_method_get
+from .registry import (
+    adapter_for,
+    payment_method_available,
+    payment_method_get,
+    sandbox_owns_source,
+)
 from .selectors import payment_methods_enabled
 
 
@@ -85,6 +92,26 @@ def _set_checkout_status(checkout: Checkout, target: str, **fields) -> None:
     checkout.save()
 
 
+def _refuse_across_modes(payment_request: PaymentRequest, method: str, source: str) -> None:
+    """Test and live never mix: a method with no adapter for the request's mode is not
+    offered, and a sandbox's token (a public test card) never pays a live request, whatever
+    adapter the live method has. Both are refused before any leg exists."""
+    if not payment_method_available(
+        merchant=payment_request.merchant, method=method, livemode=payment_request.livemode
+    ):
+        raise InvalidInput(
+            "This payment method is not available.",
+            code="payment_method_unavailable",
+            field="method",
+        )
+    if payment_request.livemode and sandbox_owns_source(source):
+        raise InvalidInput(
+            "Test cards and sandbox tokens cannot pay a live request.",
+            code="test_source_in_live_mode",
+            field="source",
+        )
+
+
 def checkout_start(
     *,
     participant: Participant,
@@ -136,6 +163,7 @@ def checkout_start(
                 code="payment_method_not_allowed",
                 field="method",
             )
+        _refuse_across_modes(payment_request, method, source)
         if amount is None:
             if participant.amount is None:
                 raise InvalidInput(
@@ -155,6 +183,7 @@ def checkout_start(
         )
         checkout = Checkout.objects.create(
             merchant=payment_request.merchant,
+            livemode=payment_request.livemode,
             request=payment_request,
             participant=participant,
             amount=amount,
@@ -164,13 +193,14 @@ def checkout_start(
         )
         leg = Leg.objects.create(
             merchant=payment_request.merchant,
+            livemode=payment_request.livemode,
             checkout=checkout,
             method=method,
             amount=amount,
             currency=payment_request.currency,
             source=source,
         )
-    adapter = adapter_for(merchant=checkout.merchant, method=method)
+    adapter = adapter_for(merchant=checkout.merchant, method=method, livemode=checkout.livemode)
     try:
         result = adapter.authorise(
             amount=leg.amount,
@@ -199,7 +229,7 @@ def checkout_resume(*, checkout: Checkout) -> Checkout:
     leg = checkout.legs.get()
     if checkout.status != Checkout.Status.REQUIRES_ACTION or not leg.provider_reference:
         return checkout
-    adapter = adapter_for(merchant=checkout.merchant, method=leg.method)
+    adapter = adapter_for(merchant=checkout.merchant, method=leg.method, livemode=leg.livemode)
     try:
         result = adapter.retrieve(reference=leg.provider_reference)
     except ProviderError:
@@ -279,7 +309,9 @@ def _capture_if_complete(request_pk: int) -> None:
             return
     for checkout in held:
         leg = checkout.legs.all()[0]
-        adapter = adapter_for(merchant=payment_request.merchant, method=leg.method)
+        adapter = adapter_for(
+            merchant=payment_request.merchant, method=leg.method, livemode=leg.livemode
+        )
         try:
             result = adapter.capture(
                 reference=leg.provider_reference,
@@ -411,12 +443,17 @@ def checkout_send_receipt(*, checkout_pk: int) -> bool:
         subject = render_to_string("emails/receipt_subject.txt", context).strip()
         text = render_to_string("emails/receipt_body.txt", context)
         html = render_to_string("emails/receipt_body.html", context)
+    # Test-mode receipts stay in the local outbox, like every test-mode message.
+    local = not checkout.livemode and test_mode_uses_outbox()
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
         to=[checkout.participant.email],
         headers={"X-PushPay-Checkout": checkout.public_id},
+        connection=get_connection(OUTBOX_BACKEND) if local else None,
     )
+    message.pushpay_merchant_id = merchant.pk
+    message.pushpay_livemode = checkout.livemode
     message.attach_alternative(html, "text/html")
     message.send()
     return True
@@ -436,7 +473,7 @@ def _release(checkouts: list[Checkout], reason: str) -> int:
     released = 0
     for checkout in checkouts:
         leg = checkout.legs.all()[0]
-        adapter = adapter_for(merchant=checkout.merchant, method=leg.method)
+        adapter = adapter_for(merchant=checkout.merchant, method=leg.method, livemode=leg.livemode)
         if leg.provider_reference:
             try:
                 adapter.void(
@@ -494,7 +531,7 @@ def checkouts_recover_stale(*, now=None) -> int:
     recovered = 0
     for checkout in stale:
         leg = checkout.legs.all()[0]
-        adapter = adapter_for(merchant=checkout.merchant, method=leg.method)
+        adapter = adapter_for(merchant=checkout.merchant, method=leg.method, livemode=leg.livemode)
         try:
             if leg.provider_reference:
                 result = adapter.retrieve(reference=leg.provider_reference)
@@ -551,7 +588,9 @@ def payment_request_refund(
         checkouts = checkouts.filter(participant__in=participants)
     for checkout in checkouts:
         leg = checkout.legs.all()[0]
-        adapter = adapter_for(merchant=payment_request.merchant, method=leg.method)
+        adapter = adapter_for(
+            merchant=payment_request.merchant, method=leg.method, livemode=leg.livemode
+        )
         result = adapter.refund(
             reference=leg.provider_reference,
             amount=leg.amount,

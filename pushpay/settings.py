@@ -206,6 +206,10 @@ if SMS_BACKEND == "twilio" and not (
     raise ImproperlyConfigured(
         "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER."
     )
+# Test mode (test keys, the back office's test toggle) keeps its email and SMS in the local
+# outbox whatever the backends above say, so a sandbox request never reaches a real inbox or
+# phone; set this to send test-mode messages through the configured providers too.
+TEST_MODE_REAL_CHANNELS = env.bool("TEST_MODE_REAL_CHANNELS", default=False)
 
 # --- Scenarios and webhooks -----------------------------------------------------------------
 # A claimed notification is re-offered to other workers when its lease ends (worker killed).

@@ -9,6 +9,8 @@ from merchants.models import Membership, Merchant
 from merchants.selectors import membership_get, merchants_for_user
 
 SESSION_KEY = "merchant_id"
+# The back office's mode toggle: which book (test or live) every page shows and acts on.
+MODE_SESSION_KEY = "livemode"
 
 
 def resolve_merchant(request: HttpRequest) -> tuple[Merchant, Membership] | None:
@@ -20,8 +22,14 @@ def resolve_merchant(request: HttpRequest) -> tuple[Merchant, Membership] | None
     return merchant, membership_get(user=request.user, merchant=merchant)
 
 
+def current_livemode(request: HttpRequest) -> bool:
+    """Test mode unless the operator switched to live: the safe side is the default."""
+    return request.session.get(MODE_SESSION_KEY) is True
+
+
 class MerchantViewMixin(LoginRequiredMixin):
-    """Sets ``request.merchant`` and ``request.membership``; refuses users with no merchant."""
+    """Sets ``request.merchant``, ``request.membership`` and ``request.livemode`` (the mode
+    toggle); refuses users with no merchant."""
 
     def dispatch(self, request: HttpRequest, *args, **kwargs):
         if not request.user.is_authenticated:
@@ -30,6 +38,7 @@ class MerchantViewMixin(LoginRequiredMixin):
         if resolved is None:
             raise PermissionDenied("Your login is not attached to any merchant.")
         request.merchant, request.membership = resolved
+        request.livemode = current_livemode(request)
         return super().dispatch(request, *args, **kwargs)
 
 

@@ -16,6 +16,7 @@ def event_record(
         raise ValueError(f"Unknown event type {type!r}")
     event = RequestEvent.objects.create(
         merchant_id=payment_request.merchant_id,
+        livemode=payment_request.livemode,
         request=payment_request,
         participant=participant,
         type=type,

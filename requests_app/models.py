@@ -55,6 +55,10 @@ class PaymentRequest(TimeStamped):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="requests")
     public_id = models.CharField(max_length=40, unique=True, default=_request_id, editable=False)
+    livemode = models.BooleanField(
+        default=False,
+        help_text="True for real money (made with a live key), false for test mode.",
+    )
     reference = models.CharField(max_length=100, help_text="The merchant's own reference.")
     description = models.TextField(max_length=2000, blank=True)
     currency = models.CharField(max_length=3, help_text="ISO 4217 code.")
@@ -108,8 +112,9 @@ class PaymentRequest(TimeStamped):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            # Test and live are two books: a reference used in one may be reused in the other.
             models.UniqueConstraint(
-                fields=["merchant", "reference"], name="request_unique_reference"
+                fields=["merchant", "livemode", "reference"], name="request_unique_reference"
             ),
             models.CheckConstraint(
                 condition=Q(total_amount__isnull=True) | Q(total_amount__gt=0),
@@ -128,8 +133,8 @@ class PaymentRequest(TimeStamped):
             ),
         ]
         indexes = [
-            models.Index(fields=["merchant", "status", "-created_at"]),
-            models.Index(fields=["merchant", "-created_at"]),
+            models.Index(fields=["merchant", "livemode", "status", "-created_at"]),
+            models.Index(fields=["merchant", "livemode", "-created_at"]),
         ]
 
     def __str__(self) -> str:
@@ -187,6 +192,10 @@ class Participant(TimeStamped):
     )
     public_id = models.CharField(
         max_length=40, unique=True, default=_participant_id, editable=False
+    )
+    livemode = models.BooleanField(
+        default=False,
+        help_text="True for real money (made with a live key), false for test mode.",
     )
     position = models.PositiveIntegerField(default=0)
     name = models.CharField(max_length=200)
@@ -274,6 +283,10 @@ class RequestEvent(models.Model):
         Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
     )
     type = models.CharField(max_length=32, choices=Type.choices)
+    livemode = models.BooleanField(
+        default=False,
+        help_text="True for real money (made with a live key), false for test mode.",
+    )
     payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

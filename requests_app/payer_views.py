@@ -11,6 +11,7 @@ from django.views import View
 from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.models import Checkout
+from payments.registry import payment_method_get
 from pushpay.errors import DomainError, InvalidInput
 from smartforms.fieldtypes import FIELD_TYPES
 from smartforms.rendering import form_version_render
@@ -148,6 +149,7 @@ class PayerPageView(View):
             "payment_request": payment_request,
             "merchant": payment_request.merchant,
             "can_pay": selectors.participant_can_pay(participant=participant),
+            "card_fields_template": _card_fields_template(payment_request),
             "errors": errors,
             "posted": posted or {},
             "failed_checkout": checkout,
@@ -156,6 +158,16 @@ class PayerPageView(View):
             "other_language": "en" if translation.get_language() == "fr" else "fr",
         }
         return render(request, self.template_name, context, status=status)
+
+
+def _card_fields_template(payment_request) -> str:
+    """The card fields of the adapter serving this request's mode, or "" when cards are not
+    available (a live request with no live card provider): the page then offers no form, and
+    a live page never loads a sandbox's tokeniser."""
+    if "card" not in payment_selectors.payment_methods_for_request(payment_request=payment_request):
+        return ""
+    adapter_class = payment_method_get("card").adapter_class_for(livemode=payment_request.livemode)
+    return adapter_class.payer_fields_template if adapter_class else ""
 
 
 def _after_checkout(request, participant, checkout: Checkout, language: str) -> HttpResponse:
@@ -206,6 +218,10 @@ def _payer_error(exc: DomainError) -> str:
         "amount_above_remaining": _("The amount is more than what remains to be collected."),
         "amount_not_positive": _("The amount must be greater than zero."),
         "source_required": _("Enter your card details."),
+        "payment_method_unavailable": _("This payment method is not available."),
+        "test_source_in_live_mode": _(
+            "Test cards cannot pay this request. Nothing was charged; use a real card."
+        ),
     }
     return known.get(exc.code, exc.message)
 

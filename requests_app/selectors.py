@@ -10,14 +10,15 @@ from merchants.models import Merchant
 from .models import Participant, PaymentRequest, StatusChange
 
 
-def payment_request_list(*, merchant: Merchant) -> QuerySet[PaymentRequest]:
-    """Requests with their participants prefetched: two queries whatever the page size.
+def payment_request_list(*, merchant: Merchant, livemode: bool) -> QuerySet[PaymentRequest]:
+    """Requests of one mode with their participants prefetched: two queries whatever the page
+    size. The mode is a wall like the merchant: a test key never sees a live request.
 
     Filtering by status, reference and dates is requests_app.filters.PaymentRequestFilter,
     applied on top of this queryset.
     """
     return (
-        PaymentRequest.objects.filter(merchant=merchant)
+        PaymentRequest.objects.filter(merchant=merchant, livemode=livemode)
         .select_related("form_version__form", "scenario_binding__scenario")
         .prefetch_related(
             Prefetch("participants", queryset=Participant.objects.order_by("position", "id"))
@@ -25,8 +26,14 @@ def payment_request_list(*, merchant: Merchant) -> QuerySet[PaymentRequest]:
     )
 
 
-def payment_request_get(*, merchant: Merchant, public_id: str) -> PaymentRequest | None:
-    return payment_request_list(merchant=merchant).filter(public_id=public_id).first()
+def payment_request_get(
+    *, merchant: Merchant, livemode: bool, public_id: str
+) -> PaymentRequest | None:
+    return (
+        payment_request_list(merchant=merchant, livemode=livemode)
+        .filter(public_id=public_id)
+        .first()
+    )
 
 
 def participant_get(

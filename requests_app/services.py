@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from merchants.models import Merchant
-from payments.registry import payment_method_get
+from payments.registry import payment_method_available, payment_method_get
 from payments.selectors import payment_methods_enabled
 from pushpay.errors import InvalidInput, StateConflict
 from pushpay.money import is_currency, split_equally
@@ -224,6 +224,7 @@ def _validate_capture_mode(
     expires_at: datetime | None,
     total_amount: int | None,
     methods: list[str],
+    livemode: bool,
 ) -> None:
     """on_completion holds every share until the last one is held, so the request must end
     before the shortest hold of the methods payers may use lapses."""
@@ -245,9 +246,8 @@ def _validate_capture_mode(
             code="required",
             field="expires_at",
         )
-    window = min(
-        (payment_method_get(code).adapter_class.hold_window for code in methods), default=None
-    )
+    adapters = [payment_method_get(code).adapter_class_for(livemode=livemode) for code in methods]
+    window = min((a.hold_window for a in adapters if a is not None), default=None)
     if window is not None and expires_at > timezone.now() + window:
         raise InvalidInput(
             f"With capture_mode on_completion the request must expire within "
@@ -255,6 +255,24 @@ def _validate_capture_mode(
             code="expiry_beyond_hold_window",
             field="expires_at",
         )
+
+
+def _validate_live_methods(merchant: Merchant, methods: list[str]) -> None:
+    """A live request must be payable with real money: at least one of its methods needs a
+    live provider. Refused here rather than leaving payers on a page with nothing to pay
+    with; the methods without one are simply not offered on the payer page."""
+    if any(
+        payment_method_available(merchant=merchant, method=code, livemode=True) for code in methods
+    ):
+        return
+    raise InvalidInput(
+        f"No payment method of this request can take real money: "
+        f"{', '.join(methods) or 'none'} (no live provider is configured for "
+        f"{'it' if len(methods) == 1 else 'them'}). Configure a live provider for the "
+        f"merchant, or create the request with a test key.",
+        code="payment_methods_unavailable",
+        field="allowed_payment_methods",
+    )
 
 
 def _validate_payment_methods(merchant: Merchant, methods: list[str] | None) -> list[str]:
@@ -298,8 +316,13 @@ def payment_request_create(
     capture_mode: str = PaymentRequest.CaptureMode.IMMEDIATE,
     public_progress: bool = False,
     scenario: Scenario | None = None,
+    livemode: bool = False,
 ) -> PaymentRequest:
-    """Create a request and all its participants at once, or nothing."""
+    """Create a request and all its participants at once, or nothing.
+
+    ``livemode`` comes from the caller's key (or the back office's mode toggle), never from
+    the request body: it decides whether real money can move at all.
+    """
     if not reference or not reference.strip():
         raise InvalidInput("A reference is required.", code="required", field="reference")
     if not is_currency(currency):
@@ -336,11 +359,15 @@ def payment_request_create(
     metadata = validate_metadata(metadata)
     _validate_dates(send_at=send_at, deadline=deadline, expires_at=expires_at)
     allowed_payment_methods = _validate_payment_methods(merchant, allowed_payment_methods)
+    methods = allowed_payment_methods or payment_methods_enabled(merchant=merchant)
+    if livemode:
+        _validate_live_methods(merchant, methods)
     _validate_capture_mode(
         capture_mode,
         expires_at=expires_at,
         total_amount=total_amount,
-        methods=allowed_payment_methods or payment_methods_enabled(merchant=merchant),
+        methods=methods,
+        livemode=livemode,
     )
 
     shares: list[int | None]
@@ -404,6 +431,7 @@ def payment_request_create(
             form_version = _form_version_for(merchant, form)
             payment_request = PaymentRequest.objects.create(
                 merchant=merchant,
+                livemode=livemode,
                 form_version=form_version,
                 reference=reference.strip(),
                 description=description,
@@ -424,6 +452,7 @@ def payment_request_create(
             Participant.objects.bulk_create(
                 Participant(
                     merchant=merchant,
+                    livemode=livemode,
                     request=payment_request,
                     position=index,
                     name=data.name.strip(),
@@ -443,7 +472,9 @@ def payment_request_create(
                     )
                 dispatches_plan_for_request(payment_request=payment_request, scenario=scenario)
     except IntegrityError as exc:
-        if PaymentRequest.objects.filter(merchant=merchant, reference=reference.strip()).exists():
+        if PaymentRequest.objects.filter(
+            merchant=merchant, livemode=livemode, reference=reference.strip()
+        ).exists():
             raise StateConflict(
                 f"A payment request with reference '{reference}' already exists.",
                 code="duplicate_reference",
@@ -594,6 +625,7 @@ def participant_add(*, payment_request: PaymentRequest, data: ParticipantData) -
         payment_request.total_amount += data.amount
     participant = Participant.objects.create(
         merchant_id=payment_request.merchant_id,
+        livemode=payment_request.livemode,
         request=payment_request,
         position=max((p.position for p in existing), default=-1) + 1,
         name=data.name.strip(),

@@ -25,4 +25,5 @@ urlpatterns = [
         name="dispatch_resend",
     ),
     path("merchant/switch/", views.switch_merchant, name="switch_merchant"),
+    path("mode/", views.switch_mode, name="switch_mode"),
 ]

@@ -12,7 +12,13 @@ from django.views.decorators.http import require_POST
 from merchants.selectors import merchants_for_user
 from pushpay.errors import DomainError
 from pushpay.qr import qr_png
-from pushpay.tenancy import SESSION_KEY, MerchantViewMixin, can_write, refuse_viewers
+from pushpay.tenancy import (
+    MODE_SESSION_KEY,
+    SESSION_KEY,
+    MerchantViewMixin,
+    can_write,
+    refuse_viewers,
+)
 from scenarios.models import Dispatch
 from scenarios.selectors import dispatch_get, dispatch_list
 from scenarios.services import dispatch_resend
@@ -29,7 +35,10 @@ PAGE_SIZE = 25
 class PaymentRequestListView(MerchantViewMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         filterset = PaymentRequestFilter(
-            request.GET, queryset=selectors.payment_request_list(merchant=request.merchant)
+            request.GET,
+            queryset=selectors.payment_request_list(
+                merchant=request.merchant, livemode=request.livemode
+            ),
         )
         page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
         return render(
@@ -47,7 +56,7 @@ class PaymentRequestListView(MerchantViewMixin, View):
 class PaymentRequestDetailView(MerchantViewMixin, View):
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
         payment_request = selectors.payment_request_get(
-            merchant=request.merchant, public_id=public_id
+            merchant=request.merchant, livemode=request.livemode, public_id=public_id
         )
         if payment_request is None:
             raise Http404("No such payment request.")
@@ -86,6 +95,22 @@ class PaymentRequestDetailView(MerchantViewMixin, View):
 
 
 @require_POST
+def switch_mode(request: HttpRequest) -> HttpResponse:
+    """The mode toggle: every back-office page then shows and acts on that mode's objects."""
+    if not request.user.is_authenticated:
+        return redirect("login")
+    mode = request.POST.get("mode")
+    if mode not in ("test", "live"):
+        return HttpResponse("Choose test or live.", status=400, content_type="text/plain")
+    request.session[MODE_SESSION_KEY] = mode == "live"
+    if mode == "live":
+        messages.warning(request, "Live mode: these requests move real money.")
+    else:
+        messages.info(request, "Test mode: nothing here moves real money.")
+    return redirect("backoffice:request_list")
+
+
+@require_POST
 def switch_merchant(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")
@@ -100,7 +125,7 @@ def switch_merchant(request: HttpRequest) -> HttpResponse:
 class ParticipantQrCodeView(MerchantViewMixin, View):
     def get(self, request: HttpRequest, public_id: str, participant_id: str) -> HttpResponse:
         payment_request = selectors.payment_request_get(
-            merchant=request.merchant, public_id=public_id
+            merchant=request.merchant, livemode=request.livemode, public_id=public_id
         )
         participant = payment_request and selectors.participant_get(
             merchant=request.merchant, payment_request=payment_request, public_id=participant_id
@@ -115,7 +140,7 @@ class PaymentRequestExportView(MerchantViewMixin, View):
 
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
         payment_request = selectors.payment_request_get(
-            merchant=request.merchant, public_id=public_id
+            merchant=request.merchant, livemode=request.livemode, public_id=public_id
         )
         if payment_request is None:
             raise Http404("No such payment request.")
@@ -194,7 +219,7 @@ class DispatchResendView(MerchantViewMixin, View):
     def post(self, request: HttpRequest, public_id: str, dispatch_id: str) -> HttpResponse:
         refuse_viewers(request, "notifications")
         payment_request = selectors.payment_request_get(
-            merchant=request.merchant, public_id=public_id
+            merchant=request.merchant, livemode=request.livemode, public_id=public_id
         )
         dispatch = payment_request and dispatch_get(
             merchant=request.merchant, payment_request=payment_request, public_id=dispatch_id

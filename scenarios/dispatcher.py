@@ -133,6 +133,10 @@ def _skip_reason(dispatch: Dispatch, concerned: Participant | None) -> str:
         step.webhook_endpoint and step.webhook_endpoint.is_active
     ):
         return "endpoint_disabled"
+    if dispatch.channel == Channel.WEBHOOK and step.webhook_endpoint.livemode != dispatch.livemode:
+        # Scenarios serve both modes, endpoints only one: test events never reach a live
+        # endpoint (and the reverse), whatever the scenario says.
+        return "endpoint_other_mode"
     if not dispatch.recipient:
         return "no_recipient"
     return ""
@@ -183,6 +187,7 @@ def _webhook_payload(dispatch: Dispatch, concerned: Participant | None) -> dict:
     participant = concerned or dispatch.participant
     return {
         "type": f"notification.{dispatch.step.trigger}",
+        "livemode": dispatch.livemode,
         "timestamp": timezone.now().isoformat(),
         "data": {
             "notification": dispatch.public_id,
@@ -191,6 +196,7 @@ def _webhook_payload(dispatch: Dispatch, concerned: Participant | None) -> dict:
             "repetition": dispatch.repetition,
             "payment_request": {
                 "id": request.public_id,
+                "livemode": request.livemode,
                 "reference": request.reference,
                 "status": request.status,
                 "currency": request.currency,
@@ -220,6 +226,7 @@ def _outgoing(dispatch: Dispatch, concerned: Participant | None) -> OutgoingMess
             to=endpoint.url,
             payload=_webhook_payload(dispatch, concerned),
             secret=endpoint.secret,
+            livemode=dispatch.livemode,
         )
     rendered = render_message(
         template=dispatch.step.template,
@@ -234,6 +241,7 @@ def _outgoing(dispatch: Dispatch, concerned: Participant | None) -> OutgoingMess
         text=rendered.text,
         html=rendered.html or "",
         reply_to=merchant.contact_email,
+        livemode=dispatch.livemode,
     )
 
 
@@ -254,7 +262,7 @@ def _process(dispatch: Dispatch, worker_id: str, events: dict[int, RequestEvent]
     except InvalidInput as exc:  # a template that cannot render these values
         _finish(dispatch, worker_id, Dispatch.Status.FAILED, last_error=f"template: {exc.message}")
         return Dispatch.Status.FAILED
-    transport = transport_for(dispatch.channel)
+    transport = transport_for(dispatch.channel, livemode=dispatch.livemode)
     try:
         if transport.is_local:
             # The local outbox is our own database: the message and its "sent" commit

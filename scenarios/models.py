@@ -75,6 +75,10 @@ class WebhookEndpoint(TimeStamped):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     public_id = models.CharField(max_length=40, unique=True, default=_endpoint_id, editable=False)
+    livemode = models.BooleanField(
+        default=False,
+        help_text="True for real money (made with a live key), false for test mode.",
+    )
     url = models.URLField(max_length=500)
     secret = models.CharField(
         max_length=100, help_text="Standard Webhooks secret, whsec_ + base64 of 32 bytes."
@@ -214,6 +218,10 @@ class Dispatch(TimeStamped):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     public_id = models.CharField(max_length=40, unique=True, default=_dispatch_id, editable=False)
+    livemode = models.BooleanField(
+        default=False,
+        help_text="True for real money (made with a live key), false for test mode.",
+    )
     request = models.ForeignKey(PaymentRequest, on_delete=models.CASCADE, related_name="dispatches")
     participant = models.ForeignKey(
         Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -276,6 +284,10 @@ class OutboxMessage(models.Model):
     """An email or SMS kept locally instead of leaving the machine (embedded default)."""
 
     public_id = models.CharField(max_length=40, unique=True, default=_outbox_id, editable=False)
+    livemode = models.BooleanField(
+        default=False,
+        help_text="True for real money (made with a live key), false for test mode.",
+    )
     merchant = models.ForeignKey(
         Merchant, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )

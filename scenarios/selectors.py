@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
 from merchants.models import Merchant
+from notifications.channels import test_mode_uses_outbox
 from requests_app.models import PaymentRequest
 
 from .models import Dispatch, OutboxMessage, Scenario, ScenarioBinding, Step, WebhookEndpoint
@@ -53,18 +54,22 @@ def dispatch_get(
     )
 
 
-def outbox_in_use() -> bool:
-    """The local outbox only means something when email or SMS actually go there."""
+def outbox_in_use(*, livemode: bool) -> bool:
+    """The local outbox only means something when email or SMS actually go there: always for
+    test mode (unless real channels were asked for), by configuration for live mode."""
+    if not livemode and test_mode_uses_outbox():
+        return True
     email = getattr(settings, "EMAIL_BACKEND", "") == OUTBOX_EMAIL_BACKEND
     return email or getattr(settings, "SMS_BACKEND", "outbox") == "outbox"
 
 
-def outbox_list(*, merchant: Merchant) -> QuerySet[OutboxMessage]:
-    return OutboxMessage.objects.filter(merchant=merchant)
+def outbox_list(*, merchant: Merchant, livemode: bool) -> QuerySet[OutboxMessage]:
+    return OutboxMessage.objects.filter(merchant=merchant, livemode=livemode)
 
 
-def webhook_endpoint_list(*, merchant: Merchant) -> QuerySet[WebhookEndpoint]:
-    return WebhookEndpoint.objects.filter(merchant=merchant)
+def webhook_endpoint_list(*, merchant: Merchant, livemode: bool) -> QuerySet[WebhookEndpoint]:
+    """Endpoints have a mode like requests: test events are only ever sent to test ones."""
+    return WebhookEndpoint.objects.filter(merchant=merchant, livemode=livemode)
 
 
 def request_notifies_on(*, payment_request: PaymentRequest, trigger: str) -> bool:

@@ -434,7 +434,7 @@ def scenario_resume(*, scenario: Scenario) -> Scenario:
 
 
 def webhook_endpoint_create(
-    *, merchant: Merchant, url: str, description: str = ""
+    *, merchant: Merchant, url: str, description: str = "", livemode: bool = False
 ) -> WebhookEndpoint:
     """Register an endpoint with a fresh Standard Webhooks secret.
 
@@ -449,7 +449,11 @@ def webhook_endpoint_create(
         raise InvalidInput("Webhook URLs carry no credentials.", code="invalid_url", field="url")
     secret = "whsec_" + b64encode(secrets.token_bytes(32)).decode()
     return WebhookEndpoint.objects.create(
-        merchant=merchant, url=url, secret=secret, description=description[:200]
+        merchant=merchant,
+        livemode=livemode,
+        url=url,
+        secret=secret,
+        description=description[:200],
     )
 
 
@@ -598,6 +602,7 @@ def _row(
         status, reason = Dispatch.Status.SKIPPED, "no_recipient"
     return Dispatch(
         merchant_id=payment_request.merchant_id,
+        livemode=payment_request.livemode,
         request_id=payment_request.pk,
         participant=target.participant,
         step=step,
@@ -866,6 +871,7 @@ def dispatch_resend(*, dispatch: Dispatch) -> Dispatch:
     now = timezone.now()
     copy = Dispatch.objects.create(
         merchant_id=dispatch.merchant_id,
+        livemode=dispatch.livemode,
         request_id=dispatch.request_id,
         participant_id=dispatch.participant_id,
         step_id=dispatch.step_id,

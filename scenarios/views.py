@@ -148,7 +148,9 @@ class ScenariosViewMixin(MerchantViewMixin):
             definition=form,
             example=steps_to_text(STEPS_EXAMPLE),
             templates=template_list(merchant=merchant, archived=False),
-            endpoints=selectors.webhook_endpoint_list(merchant=merchant).filter(is_active=True),
+            endpoints=selectors.webhook_endpoint_list(
+                merchant=merchant, livemode=self.request.livemode
+            ).filter(is_active=True),
             triggers=TRIGGER_LABELS,
             audiences=AUDIENCE_LABELS,
             **extra,
@@ -275,8 +277,8 @@ class OutboxListView(MerchantViewMixin, View):
     inbox and a phone, so operators can read exactly what payers would have received."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        if not selectors.outbox_in_use():
+        if not selectors.outbox_in_use(livemode=request.livemode):
             return render(request, "scenarios/outbox_disabled.html")
-        outbox = selectors.outbox_list(merchant=request.merchant)
+        outbox = selectors.outbox_list(merchant=request.merchant, livemode=request.livemode)
         page = Paginator(outbox, OUTBOX_PAGE_SIZE).get_page(request.GET.get("page"))
         return render(request, "scenarios/outbox_list.html", {"page": page})

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from notifications.models import MessageTemplate
 from notifications.rendering import RenderedMessage
-from pushpay.api.fields import MinorUnitsField, StrictSerializer
+from pushpay.api.fields import LiveModeField, MinorUnitsField, StrictSerializer
 
 
 class LocalizedTextSerializer(StrictSerializer):
@@ -48,6 +48,7 @@ class LocalizedOutputField(serializers.Field):
 
 
 class MessageTemplateSerializer(serializers.ModelSerializer):
+    livemode = LiveModeField()
     id = serializers.CharField(source="public_id", read_only=True)
     subject = LocalizedOutputField()
     body_text = LocalizedOutputField()
@@ -57,6 +58,7 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
         model = MessageTemplate
         fields = [
             "id",
+            "livemode",
             "name",
             "channel",
             "subject",

@@ -73,7 +73,9 @@ class TemplateListCreateView(APIView):
         )
         paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(MessageTemplateSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            MessageTemplateSerializer(page, many=True, context={"request": request}).data
+        )
 
     @extend_schema(
         request=TemplateCreateSerializer,
@@ -87,13 +89,20 @@ class TemplateListCreateView(APIView):
         template = services.template_create(
             merchant=request.auth.merchant, **serializer.validated_data
         )
-        return Response(MessageTemplateSerializer(template).data, status=status.HTTP_201_CREATED)
+        return Response(
+            MessageTemplateSerializer(template, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class TemplateDetailView(APIView):
     @extend_schema(responses=MessageTemplateSerializer)
     def get(self, request: Request, public_id: str) -> Response:
-        return Response(MessageTemplateSerializer(_get_template(request, public_id)).data)
+        return Response(
+            MessageTemplateSerializer(
+                _get_template(request, public_id), context={"request": request}
+            ).data
+        )
 
     @extend_schema(request=TemplateUpdateSerializer, responses=MessageTemplateSerializer)
     def patch(self, request: Request, public_id: str) -> Response:
@@ -101,7 +110,7 @@ class TemplateDetailView(APIView):
         serializer = TemplateUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         template = services.template_update(template=template, **serializer.validated_data)
-        return Response(MessageTemplateSerializer(template).data)
+        return Response(MessageTemplateSerializer(template, context={"request": request}).data)
 
 
 class TemplatePreviewView(APIView):
@@ -129,4 +138,4 @@ class TemplatePreviewView(APIView):
         languages = [data["language"]] if "language" in data else list(LANGUAGES)
         previews = services.template_preview(template=template, data=sample, languages=languages)
         body = {"id": template.public_id, "channel": template.channel, "previews": previews}
-        return Response(TemplatePreviewSerializer(body).data)
+        return Response(TemplatePreviewSerializer(body, context={"request": request}).data)

@@ -27,6 +27,7 @@ class OutgoingMessage:
     reply_to: str = ""
     payload: dict = field(default_factory=dict)  # webhook body
     secret: str = ""  # webhook signing secret
+    livemode: bool = False
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,16 @@ OUTBOX_BACKEND = "notifications.outbox_backend.OutboxEmailBackend"
 
 
 class EmailTransport(Transport):
+    """``backend`` overrides EMAIL_BACKEND (test mode sends to the local outbox)."""
+
     channel = "email"
+
+    def __init__(self, *, backend: str | None = None):
+        self.backend = backend
 
     @property
     def is_local(self) -> bool:
-        return settings.EMAIL_BACKEND == OUTBOX_BACKEND
+        return (self.backend or settings.EMAIL_BACKEND) == OUTBOX_BACKEND
 
     def send(self, message: OutgoingMessage) -> SendResult:
         email = EmailMultiAlternatives(
@@ -44,7 +49,7 @@ class EmailTransport(Transport):
             to=[message.to],
             reply_to=[message.reply_to] if message.reply_to else None,
             headers={"X-PushPay-Notification": message.message_id},
-            connection=get_connection(fail_silently=False),
+            connection=get_connection(self.backend, fail_silently=False),
         )
         if message.html:
             email.attach_alternative(message.html, "text/html")
@@ -52,6 +57,7 @@ class EmailTransport(Transport):
         email.metadata = {"notification_id": message.message_id}
         email.pushpay_merchant_id = message.merchant_id
         email.pushpay_notification_id = message.message_id
+        email.pushpay_livemode = message.livemode
         try:
             sent = email.send()
         except Exception as exc:

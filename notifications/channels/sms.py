@@ -21,6 +21,7 @@ class OutboxSmsTransport(Transport):
             text=message.text,
             merchant_id=message.merchant_id,
             notification_id=message.message_id,
+            livemode=message.livemode,
         )
         return SendResult(provider_message_id=row.public_id)
 

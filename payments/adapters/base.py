@@ -25,6 +25,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
+from django.core.exceptions import ImproperlyConfigured
+
 if TYPE_CHECKING:
     from merchants.models import Merchant
 
@@ -110,9 +112,32 @@ class PaymentMethodAdapter(ABC):
     # How long the provider keeps an authorisation before it lapses; capture_mode
     # on_completion is refused for requests that could outlive it.
     hold_window: ClassVar[timedelta] = timedelta(days=7)
+    # A sandbox moves no real money: it may only ever serve test mode (the registry and
+    # the adapter itself refuse anything else).
+    is_sandbox: ClassVar[bool] = False
+    # What the payer page includes to collect this method's details (a provider's hosted
+    # fields that hand back a token); the template gets ``token_field`` and ``card_error``.
+    payer_fields_template: ClassVar[str] = ""
 
-    def __init__(self, *, merchant: Merchant):
+    def __init__(self, *, merchant: Merchant, livemode: bool = False):
+        if livemode and self.is_sandbox:
+            raise ImproperlyConfigured(f"{type(self).__name__} is a sandbox: test mode only.")
         self.merchant = merchant
+        self.livemode = livemode
+
+    @classmethod
+    def is_configured(cls, *, merchant: Merchant, livemode: bool) -> bool:
+        """Whether this merchant can use the adapter in this mode (credentials present).
+
+        Sandboxes need nothing; a real provider answers from the merchant's credentials.
+        """
+        return True
+
+    @classmethod
+    def owns_source(cls, source: str) -> bool:
+        """Whether ``source`` is one of this provider's tokens; sandboxes answer it so that a
+        sandbox token can be refused on a live request before anything is created."""
+        return False
 
     @abstractmethod
     def authorise(

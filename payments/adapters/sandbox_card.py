@@ -74,6 +74,12 @@ class SandboxCardAdapter(PaymentMethodAdapter):
 
     code = "card"
     label = "Card"
+    is_sandbox = True
+    payer_fields_template = "payments/sandbox_card_fields.html"
+
+    @classmethod
+    def owns_source(cls, source: str) -> bool:
+        return bool(source) and SandboxCard.objects.filter(token=source).exists()
 
     def describe_source(self, source: str) -> tuple[str, str]:
         """Brand and last four digits for receipts; ("", "") for an unknown token."""

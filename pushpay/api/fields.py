@@ -101,3 +101,24 @@ class PhoneField(serializers.CharField):
         if not phonenumbers.is_valid_number(number):
             raise serializers.ValidationError(message, code="invalid_phone")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class LiveModeField(serializers.Field):
+    """``livemode`` on every API object, as integrators of payment APIs expect.
+
+    Objects bound to a mode (requests, participants, notifications, endpoints …) answer from
+    their own column. Configuration shared by both modes (templates, scenarios, smart forms)
+    answers with the mode of the key reading it, so a test key never reads ``true``.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.update(source="*", read_only=True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value) -> bool:
+        own = getattr(value, "livemode", None)
+        if isinstance(own, bool):
+            return own
+        request = self.context.get("request")
+        return bool(getattr(getattr(request, "auth", None), "livemode", False))

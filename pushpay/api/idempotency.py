@@ -55,7 +55,9 @@ def _validated_key(raw: str) -> str:
 
 
 def _replay(request: Request, key: str, fingerprint: str) -> Response:
-    record = merchant_selectors.idempotency_record_get(merchant=request.auth.merchant, key=key)
+    record = merchant_selectors.idempotency_record_get(
+        merchant=request.auth.merchant, livemode=request.auth.livemode, key=key
+    )
     if record is None or record.response_status is None:
         raise ApiError(
             "A request with this Idempotency-Key is still being processed; retry shortly.",
@@ -91,7 +93,10 @@ def idempotent(method: Callable) -> Callable:
         try:
             with transaction.atomic():
                 record = merchant_services.idempotency_claim(
-                    merchant=request.auth.merchant, key=key, fingerprint=fingerprint
+                    merchant=request.auth.merchant,
+                    livemode=request.auth.livemode,
+                    key=key,
+                    fingerprint=fingerprint,
                 )
                 if record is None:
                     return _replay(request, key, fingerprint)

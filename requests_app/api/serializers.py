@@ -3,7 +3,13 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from merchants.models import LANGUAGES
-from pushpay.api.fields import EmailField, MinorUnitsField, PhoneField, StrictSerializer
+from pushpay.api.fields import (
+    EmailField,
+    LiveModeField,
+    MinorUnitsField,
+    PhoneField,
+    StrictSerializer,
+)
 from requests_app.models import Participant, PaymentRequest
 
 
@@ -78,6 +84,7 @@ class CancelSerializer(StrictSerializer):
 
 
 class ParticipantSerializer(serializers.ModelSerializer):
+    livemode = LiveModeField()
     id = serializers.CharField(source="public_id", read_only=True)
     amount = serializers.IntegerField(read_only=True, allow_null=True)
     amount_paid = serializers.IntegerField(read_only=True)
@@ -89,6 +96,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
         model = Participant
         fields = [
             "id",
+            "livemode",
             "name",
             "email",
             "phone",
@@ -115,6 +123,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
 
 
 class PaymentRequestSerializer(serializers.ModelSerializer):
+    livemode = LiveModeField()
     id = serializers.CharField(source="public_id", read_only=True)
     total_amount = serializers.IntegerField(read_only=True, allow_null=True)
     amount_paid = serializers.IntegerField(read_only=True)
@@ -131,6 +140,7 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
         model = PaymentRequest
         fields = [
             "id",
+            "livemode",
             "reference",
             "description",
             "status",

@@ -33,7 +33,7 @@ from .serializers import (
 
 def _get_request(request: Request, public_id: str) -> PaymentRequest:
     payment_request = selectors.payment_request_get(
-        merchant=request.auth.merchant, public_id=public_id
+        merchant=request.auth.merchant, livemode=request.auth.livemode, public_id=public_id
     )
     if payment_request is None:
         raise NotFound(f"No such payment request: '{public_id}'.")
@@ -84,7 +84,9 @@ def _context(merchant, payment_requests) -> dict:
 def _render(payment_request: PaymentRequest, status_code: int = 200) -> Response:
     # Re-read through the selector so the body shows exactly what was committed.
     fresh = selectors.payment_request_get(
-        merchant=payment_request.merchant, public_id=payment_request.public_id
+        merchant=payment_request.merchant,
+        livemode=payment_request.livemode,
+        public_id=payment_request.public_id,
     )
     context = _context(fresh.merchant, [fresh])
     return Response(PaymentRequestSerializer(fresh, context=context).data, status=status_code)
@@ -105,7 +107,9 @@ class PaymentRequestListCreateView(APIView):
     def get(self, request: Request) -> Response:
         filterset = PaymentRequestFilter(
             request.query_params,
-            queryset=selectors.payment_request_list(merchant=request.auth.merchant),
+            queryset=selectors.payment_request_list(
+                merchant=request.auth.merchant, livemode=request.auth.livemode
+            ),
         )
         if not filterset.is_valid():
             field, messages = next(iter(filterset.errors.items()))
@@ -132,7 +136,10 @@ class PaymentRequestListCreateView(APIView):
         data["form"] = _form_or_error(request, data.pop("form", None))
         data["scenario"] = _scenario_or_error(request, data.pop("scenario", None))
         payment_request = services.payment_request_create(
-            merchant=request.auth.merchant, participants=participants, **data
+            merchant=request.auth.merchant,
+            livemode=request.auth.livemode,
+            participants=participants,
+            **data,
         )
         return _render(payment_request, status.HTTP_201_CREATED)
 

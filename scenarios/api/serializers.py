@@ -2,7 +2,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from pushpay.api.fields import StrictSerializer
+from pushpay.api.fields import LiveModeField, StrictSerializer
 from scenarios.models import Dispatch, OutboxMessage, Scenario, Step, WebhookEndpoint
 
 
@@ -112,12 +112,22 @@ class StepSerializer(serializers.ModelSerializer):
 
 
 class ScenarioSerializer(serializers.ModelSerializer):
+    livemode = LiveModeField()
     id = serializers.CharField(source="public_id", read_only=True)
     steps = serializers.SerializerMethodField()
 
     class Meta:
         model = Scenario
-        fields = ["id", "name", "version", "is_paused", "steps", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "livemode",
+            "name",
+            "version",
+            "is_paused",
+            "steps",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(StepSerializer(many=True))
@@ -137,6 +147,7 @@ class NotificationStepSerializer(serializers.Serializer):
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    livemode = LiveModeField()
     id = serializers.CharField(source="public_id", read_only=True)
     channel = serializers.CharField(read_only=True, help_text="email, sms or webhook.")
     participant = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
@@ -149,6 +160,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         model = Dispatch
         fields = [
             "id",
+            "livemode",
             "status",
             "channel",
             "recipient",
@@ -187,13 +199,24 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class OutboxMessageSerializer(serializers.ModelSerializer):
+    livemode = LiveModeField()
     id = serializers.CharField(source="public_id", read_only=True)
     notification = serializers.CharField(source="dispatch_public_id", read_only=True)
     channel = serializers.CharField(read_only=True, help_text="email, sms or webhook.")
 
     class Meta:
         model = OutboxMessage
-        fields = ["id", "channel", "to", "subject", "text", "html", "notification", "created_at"]
+        fields = [
+            "id",
+            "livemode",
+            "channel",
+            "to",
+            "subject",
+            "text",
+            "html",
+            "notification",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -205,11 +228,12 @@ class WebhookEndpointCreateSerializer(StrictSerializer):
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
+    livemode = LiveModeField()
     id = serializers.CharField(source="public_id", read_only=True)
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["id", "url", "description", "is_active", "created_at"]
+        fields = ["id", "livemode", "url", "description", "is_active", "created_at"]
         read_only_fields = fields
 
 

@@ -41,7 +41,9 @@ class ByDueTime(NewestFirstPagination):
 def _paginate(view: APIView, request: Request, queryset, serializer_class, paginator_class):
     paginator = paginator_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+    return paginator.get_paginated_response(
+        serializer_class(page, many=True, context={"request": request}).data
+    )
 
 
 def _get_scenario(request: Request, public_id: str) -> Scenario:
@@ -53,7 +55,7 @@ def _get_scenario(request: Request, public_id: str) -> Scenario:
 
 def _get_request(request: Request, public_id: str) -> PaymentRequest:
     payment_request = request_selectors.payment_request_get(
-        merchant=request.auth.merchant, public_id=public_id
+        merchant=request.auth.merchant, livemode=request.auth.livemode, public_id=public_id
     )
     if payment_request is None:
         raise NotFound(f"No such payment request: '{public_id}'.")
@@ -62,7 +64,9 @@ def _get_request(request: Request, public_id: str) -> PaymentRequest:
 
 def _render(request: Request, scenario: Scenario, status_code: int = 200) -> Response:
     fresh = _get_scenario(request, scenario.public_id)
-    return Response(ScenarioSerializer(fresh).data, status=status_code)
+    return Response(
+        ScenarioSerializer(fresh, context={"request": request}).data, status=status_code
+    )
 
 
 class ScenarioListCreateView(APIView):
@@ -89,7 +93,9 @@ class ScenarioListCreateView(APIView):
 class ScenarioDetailView(APIView):
     @extend_schema(responses=ScenarioSerializer)
     def get(self, request: Request, public_id: str) -> Response:
-        return Response(ScenarioSerializer(_get_scenario(request, public_id)).data)
+        return Response(
+            ScenarioSerializer(_get_scenario(request, public_id), context={"request": request}).data
+        )
 
     @extend_schema(
         request=ScenarioUpdateSerializer,
@@ -163,7 +169,10 @@ class NotificationResendView(APIView):
             payment_request=payment_request,
             public_id=copy.public_id,
         )
-        return Response(NotificationSerializer(fresh).data, status=status.HTTP_201_CREATED)
+        return Response(
+            NotificationSerializer(fresh, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class OutboxListView(APIView):
@@ -173,20 +182,24 @@ class OutboxListView(APIView):
         description="Emails and SMS kept by the local outbox (embedded default only).",
     )
     def get(self, request: Request) -> Response:
-        if not selectors.outbox_in_use():
+        if not selectors.outbox_in_use(livemode=request.auth.livemode):
             raise ApiError(
                 "This installation sends email and SMS through providers; there is no outbox.",
                 code="outbox_disabled",
                 status_code=404,
             )
-        queryset = selectors.outbox_list(merchant=request.auth.merchant)
+        queryset = selectors.outbox_list(
+            merchant=request.auth.merchant, livemode=request.auth.livemode
+        )
         return _paginate(self, request, queryset, OutboxMessageSerializer, NewestFirstPagination)
 
 
 class WebhookEndpointListCreateView(APIView):
     @extend_schema(responses=WebhookEndpointSerializer(many=True), parameters=PAGE_PARAMETERS)
     def get(self, request: Request) -> Response:
-        queryset = selectors.webhook_endpoint_list(merchant=request.auth.merchant)
+        queryset = selectors.webhook_endpoint_list(
+            merchant=request.auth.merchant, livemode=request.auth.livemode
+        )
         return _paginate(self, request, queryset, WebhookEndpointSerializer, NewestFirstPagination)
 
     @extend_schema(
@@ -199,8 +212,11 @@ class WebhookEndpointListCreateView(APIView):
         serializer = WebhookEndpointCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         endpoint = services.webhook_endpoint_create(
-            merchant=request.auth.merchant, **serializer.validated_data
+            merchant=request.auth.merchant,
+            livemode=request.auth.livemode,
+            **serializer.validated_data,
         )
         return Response(
-            WebhookEndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED
+            WebhookEndpointCreatedSerializer(endpoint, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
         )

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from merchants.models import LANGUAGES
-from pushpay.api.fields import StrictSerializer
+from pushpay.api.fields import LiveModeField, StrictSerializer
 from smartforms.models import Form, Submission
 
 _TRANSLATED = {
@@ -92,6 +92,7 @@ class ValidateAnswersSerializer(StrictSerializer):
 
 
 class FormSerializer(serializers.ModelSerializer):
+    livemode = LiveModeField()
     id = serializers.CharField(source="public_id", read_only=True)
     version = serializers.IntegerField(source="current_version.number", read_only=True)
     version_locked = serializers.BooleanField(source="current_version.is_locked", read_only=True)
@@ -101,6 +102,7 @@ class FormSerializer(serializers.ModelSerializer):
         model = Form
         fields = [
             "id",
+            "livemode",
             "name",
             "status",
             "version",
@@ -114,6 +116,7 @@ class FormSerializer(serializers.ModelSerializer):
 
 
 class SubmissionSerializer(serializers.ModelSerializer):
+    livemode = LiveModeField()
     id = serializers.CharField(source="public_id", read_only=True)
     form = serializers.CharField(source="form_version.form.public_id", read_only=True)
     version = serializers.IntegerField(source="form_version.number", read_only=True)
@@ -121,7 +124,16 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Submission
-        fields = ["id", "form", "version", "answers", "language", "participant", "created_at"]
+        fields = [
+            "id",
+            "livemode",
+            "form",
+            "version",
+            "answers",
+            "language",
+            "participant",
+            "created_at",
+        ]
         read_only_fields = fields
 
 

@@ -36,10 +36,10 @@ def _get_form(request: Request, public_id: str) -> Form:
     return form
 
 
-def _render(form: Form, status_code: int = 200) -> Response:
+def _render(request: Request, form: Form, status_code: int = 200) -> Response:
     # Re-read through the selector so the body shows exactly what was committed.
     fresh = selectors.form_get(merchant=form.merchant, public_id=form.public_id)
-    return Response(FormSerializer(fresh).data, status=status_code)
+    return Response(FormSerializer(fresh, context={"request": request}).data, status=status_code)
 
 
 class FormListCreateView(APIView):
@@ -62,7 +62,9 @@ class FormListCreateView(APIView):
         forms = selectors.form_list(merchant=request.auth.merchant, status=wanted)
         paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(forms, request, view=self)
-        return paginator.get_paginated_response(FormSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            FormSerializer(page, many=True, context={"request": request}).data
+        )
 
     @extend_schema(
         tags=TAGS,
@@ -75,13 +77,15 @@ class FormListCreateView(APIView):
         serializer = FormCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         form = services.form_create(merchant=request.auth.merchant, **serializer.validated_data)
-        return _render(form, status.HTTP_201_CREATED)
+        return _render(request, form, status.HTTP_201_CREATED)
 
 
 class FormDetailView(APIView):
     @extend_schema(tags=TAGS, responses=FormSerializer)
     def get(self, request: Request, public_id: str) -> Response:
-        return Response(FormSerializer(_get_form(request, public_id)).data)
+        return Response(
+            FormSerializer(_get_form(request, public_id), context={"request": request}).data
+        )
 
     @extend_schema(
         tags=TAGS,
@@ -97,7 +101,7 @@ class FormDetailView(APIView):
         serializer = FormUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         form = services.form_update(form=form, **serializer.validated_data)
-        return _render(form)
+        return _render(request, form)
 
 
 class FormArchiveView(APIView):
@@ -110,7 +114,7 @@ class FormArchiveView(APIView):
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
         form = services.form_archive(form=_get_form(request, public_id))
-        return _render(form)
+        return _render(request, form)
 
 
 class FormSubmissionListView(APIView):
@@ -120,7 +124,9 @@ class FormSubmissionListView(APIView):
         submissions = selectors.submission_list(merchant=request.auth.merchant, form=form)
         paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(submissions, request, view=self)
-        return paginator.get_paginated_response(SubmissionSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            SubmissionSerializer(page, many=True, context={"request": request}).data
+        )
 
 
 class FormValidateView(APIView):

@@ -56,6 +56,7 @@ def plan_one(merchant, steps, **participant):
 @pytest.fixture
 def twilio(settings):
     def configure(stub):
+        settings.TEST_MODE_REAL_CHANNELS = True  # these requests are test mode
         settings.SMS_BACKEND = "twilio"
         settings.TWILIO_ACCOUNT_SID = "AC" + "0" * 32
         settings.TWILIO_AUTH_TOKEN = "secret-token"
@@ -159,6 +160,7 @@ def test_a_callback_signed_with_another_token_is_refused(client, sent_sms):
 @pytest.fixture
 def mailgun(settings):
     def configure(stub):
+        settings.TEST_MODE_REAL_CHANNELS = True  # these requests are test mode
         settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
         settings.ANYMAIL = {
             "MAILGUN_API_KEY": "key-test",

@@ -40,9 +40,9 @@ def tokenise(client):
 @pytest.fixture
 def card(merchant):
     """The card adapter as the checkout gets it, bound to ``merchant``."""
-    return adapter_for(merchant=merchant, method="card")
+    return adapter_for(merchant=merchant, method="card", livemode=False)
 
 
 @pytest.fixture
 def other_card(other_merchant):
-    return adapter_for(merchant=other_merchant, method="card")
+    return adapter_for(merchant=other_merchant, method="card", livemode=False)

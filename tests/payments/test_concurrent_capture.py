@@ -22,7 +22,7 @@ def test_ten_concurrent_full_captures_of_one_hold_debit_it_once(postgres_only, m
     token = client.post("/sandbox/tokens", card_details(), content_type="application/json").json()[
         "token"
     ]
-    card = adapter_for(merchant=merchant, method="card")
+    card = adapter_for(merchant=merchant, method="card", livemode=False)
     reference = card.authorise(
         amount=5000, currency="EUR", source=token, idempotency_key="hold"
     ).provider_reference
@@ -68,7 +68,7 @@ def test_ten_concurrent_captures_with_one_key_replay_a_single_debit(
     token = client.post("/sandbox/tokens", card_details(), content_type="application/json").json()[
         "token"
     ]
-    card = adapter_for(merchant=merchant, method="card")
+    card = adapter_for(merchant=merchant, method="card", livemode=False)
     reference = card.authorise(
         amount=5000, currency="EUR", source=token, idempotency_key="hold"
     ).provider_reference

@@ -35,7 +35,7 @@ def voucher_method():
 
 
 def test_card_is_served_by_the_sandbox_adapter_bound_to_the_merchant(merchant):
-    adapter = adapter_for(merchant=merchant, method="card")
+    adapter = adapter_for(merchant=merchant, method="card", livemode=False)
 
     assert isinstance(adapter, SandboxCardAdapter)
     assert isinstance(adapter, PaymentMethodAdapter)
@@ -44,7 +44,7 @@ def test_card_is_served_by_the_sandbox_adapter_bound_to_the_merchant(merchant):
 
 def test_an_unknown_method_is_refused_with_a_field_error(merchant):
     with pytest.raises(InvalidInput) as refused:
-        adapter_for(merchant=merchant, method="cheque")
+        adapter_for(merchant=merchant, method="cheque", livemode=False)
 
     assert (refused.value.code, refused.value.field) == ("unknown_payment_method", "method")
 
@@ -79,7 +79,9 @@ def test_a_newly_registered_method_is_off_until_a_merchant_enables_it(
     assert payment_methods_enabled(merchant=merchant) == ["card", "test_voucher"]
     assert payment_methods_enabled(merchant=other_merchant) == ["card"]
     assert payment_method_get("test_voucher") in payment_methods()
-    assert isinstance(adapter_for(merchant=merchant, method="test_voucher"), VoucherAdapter)
+    assert isinstance(
+        adapter_for(merchant=merchant, method="test_voucher", livemode=False), VoucherAdapter
+    )
 
 
 def test_enabling_an_unknown_method_is_refused(merchant):

@@ -198,6 +198,7 @@ def test_the_outbox_lists_this_merchants_messages_only(api, other_api, sent_requ
 
 
 def test_the_outbox_is_not_there_when_providers_are_used(api, settings):
+    settings.TEST_MODE_REAL_CHANNELS = True
     settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
     settings.SMS_BACKEND = "twilio"
     response = api.get("/api/v1/outbox")

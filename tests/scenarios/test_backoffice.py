@@ -351,6 +351,7 @@ def test_the_outbox_is_paginated_at_a_constant_query_count(operator_client, merc
 def test_without_the_local_outbox_the_page_says_messages_go_to_the_providers(
     operator_client, merchant, settings
 ):
+    settings.TEST_MODE_REAL_CHANNELS = True
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.SMS_BACKEND = "twilio"
     outbox_store(channel="sms", to="+33612345678", text="Old SMS", merchant_id=merchant.pk)

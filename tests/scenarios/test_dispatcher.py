@@ -50,7 +50,7 @@ def one_due(merchant, email_template, clock):
 
 
 def use(monkeypatch, transport):
-    monkeypatch.setattr(dispatcher, "transport_for", lambda channel: transport)
+    monkeypatch.setattr(dispatcher, "transport_for", lambda channel, **_: transport)
 
 
 def test_transient_errors_retry_with_growing_backoff_then_fail(monkeypatch, one_due, clock):
@@ -190,7 +190,7 @@ def test_a_broken_row_does_not_stop_the_batch(monkeypatch, merchant, email_templ
     monkeypatch.setattr(
         dispatcher,
         "transport_for",
-        lambda channel: type("T", (Transport,), {"send": staticmethod(explode_once)})(),
+        lambda channel, **_: type("T", (Transport,), {"send": staticmethod(explode_once)})(),
     )
     dispatch_due(worker_id="w")
     assert sorted(Dispatch.objects.values_list("status", flat=True)) == [
