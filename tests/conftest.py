@@ -55,6 +55,24 @@ def postgres_only(db):
         pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://…)")
 
 
+@pytest.fixture
+def live_cards(settings):
+    """Cards get a live acquirer (a stub) for this test, as a merchant with a real provider
+    configured would have; the sandbox stays the test-mode adapter."""
+    import dataclasses
+
+    from payments import registry
+    from tests.payments.live_stub import TEMPLATES_DIR, LiveAcquirerStub
+
+    original = registry._methods["card"]
+    registry._methods["card"] = dataclasses.replace(original, live_adapter_class=LiveAcquirerStub)
+    engine = settings.TEMPLATES[0]
+    settings.TEMPLATES = [{**engine, "DIRS": [*engine.get("DIRS", []), TEMPLATES_DIR]}]
+    LiveAcquirerStub.calls.clear()
+    yield LiveAcquirerStub
+    registry._methods["card"] = original
+
+
 def pytest_report_header(config):
     return f"database: {os.environ.get('DATABASE_URL', 'sqlite (default)')}"
 

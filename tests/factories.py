@@ -42,8 +42,8 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Membership.Role.OWNER
 
 
-def api_secret_for(merchant: Merchant) -> str:
-    return api_key_create(merchant=merchant).secret
+def api_secret_for(merchant: Merchant, *, mode: str = "test") -> str:
+    return api_key_create(merchant=merchant, mode=mode).secret
 
 
 def participants(n: int, *, amount: int | None = None) -> list[ParticipantData]:
