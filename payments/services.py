@@ -4,6 +4,7 @@ and (in ``payments.sandbox``) the built-in sandbox card acquirer.
 This module holds the merchant-facing choices; the saga over legs will live here too.
 """
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -66,6 +67,8 @@ def payment_method_disable(*, merchant: Merchant, method: str) -> MerchantPaymen
 # leg (transaction 1); ask the provider (no transaction: slow I/O never holds a lock); book
 # the outcome (transaction 2). A crash between two steps leaves a leg whose state and
 # idempotency keys say exactly what to retry.
+
+logger = logging.getLogger(__name__)
 
 IN_FLIGHT_STATUSES = Checkout.IN_FLIGHT
 
@@ -229,12 +232,25 @@ def checkout_resume(*, checkout: Checkout) -> Checkout:
     leg = checkout.legs.get()
     if checkout.status != Checkout.Status.REQUIRES_ACTION or not leg.provider_reference:
         return checkout
-    adapter = adapter_for(merchant=checkout.merchant, method=leg.method, livemode=leg.livemode)
+    adapter = _adapter_of(checkout, leg)
+    if adapter is None:
+        return checkout  # the hold lapses at the provider; recovery keeps asking
     try:
         result = adapter.retrieve(reference=leg.provider_reference)
     except ProviderError:
         return checkout  # still unknown: the payer may come back, recovery will decide
     return _advance(checkout, leg, adapter, result)
+
+
+def _adapter_of(checkout: Checkout, leg: Leg):
+    """The adapter that served this leg, or None when its mode no longer has one (a live
+    provider removed while money was held). Jobs then leave the leg for a later run and
+    say so in the log, rather than failing every other checkout of the batch."""
+    try:
+        return adapter_for(merchant=checkout.merchant, method=leg.method, livemode=leg.livemode)
+    except DomainError:
+        logger.warning("No %s adapter for leg %s any more", leg.method, leg.public_id)
+        return None
 
 
 def _remember_source(leg: Leg, adapter, source: str) -> None:
@@ -309,9 +325,9 @@ def _capture_if_complete(request_pk: int) -> None:
             return
     for checkout in held:
         leg = checkout.legs.all()[0]
-        adapter = adapter_for(
-            merchant=payment_request.merchant, method=leg.method, livemode=leg.livemode
-        )
+        adapter = _adapter_of(checkout, leg)
+        if adapter is None:
+            continue
         try:
             result = adapter.capture(
                 reference=leg.provider_reference,
@@ -473,7 +489,9 @@ def _release(checkouts: list[Checkout], reason: str) -> int:
     released = 0
     for checkout in checkouts:
         leg = checkout.legs.all()[0]
-        adapter = adapter_for(merchant=checkout.merchant, method=leg.method, livemode=leg.livemode)
+        adapter = _adapter_of(checkout, leg)
+        if adapter is None:
+            continue
         if leg.provider_reference:
             try:
                 adapter.void(
@@ -531,7 +549,9 @@ def checkouts_recover_stale(*, now=None) -> int:
     recovered = 0
     for checkout in stale:
         leg = checkout.legs.all()[0]
-        adapter = adapter_for(merchant=checkout.merchant, method=leg.method, livemode=leg.livemode)
+        adapter = _adapter_of(checkout, leg)
+        if adapter is None:
+            continue
         try:
             if leg.provider_reference:
                 result = adapter.retrieve(reference=leg.provider_reference)

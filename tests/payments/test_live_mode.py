@@ -214,3 +214,26 @@ def test_start_up_checks_report_a_registry_where_live_mode_reaches_a_sandbox(mon
     merchant_free = type("M", (), {"pk": 1})()
     with pytest.raises(ImproperlyConfigured):
         adapter_for(merchant=merchant_free, method="card", livemode=True)
+
+
+def test_jobs_skip_a_live_hold_whose_provider_went_away_and_go_on(merchant, live_cards, client):
+    from payments import services as payment_services
+
+    soon = timezone.now() + timedelta(days=3)
+    held = {"capture_mode": "on_completion", "deadline": soon, "expires_at": soon}
+    payment_request = make_request(merchant, livemode=True, **held)
+    payer = payment_request.participants.first()
+    assert client.post(f"/pay/{payer.link_token}/", {"card_token": "tok_live_real"}).status_code
+    assert Checkout.objects.get().status == "authorised"
+    registry._methods["card"] = dataclasses.replace(
+        registry._methods["card"], live_adapter_class=None
+    )
+    test_request = make_request(merchant, **held)
+    token = tokenise_like_the_page_script(client)
+    client.post(f"/pay/{test_request.participants.first().link_token}/", {"card_token": token})
+
+    released = payment_services.checkouts_release(payment_request=payment_request, reason="x")
+    released_test = payment_services.checkouts_release(payment_request=test_request, reason="x")
+
+    assert (released, released_test) == (0, 1)  # the live hold waits, the test one goes
+    assert Checkout.objects.get(request=payment_request).status == "authorised"
