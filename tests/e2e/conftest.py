@@ -63,3 +63,21 @@ def public_base_url(settings, live_server):
     """Links the product builds (payment links, 3-D Secure pages) must point at the server
     the browser talks to."""
     settings.PUBLIC_BASE_URL = live_server.url
+
+
+@pytest.fixture
+def axe_check(page):
+    """Run axe-core on the page as it stands and fail on any violation, naming each one."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+
+    def check(context=None) -> None:
+        results = axe.run(page, context=context)
+        violations = results.response["violations"]
+        assert not violations, "\n".join(
+            f"{v['id']}: {v['help']} ({', '.join(n['target'][0] for n in v['nodes'][:3])})"
+            for v in violations
+        )
+
+    return check

@@ -26,7 +26,7 @@ def test_the_back_office_starts_in_test_mode_and_says_so(operator_client, both):
     html = operator_client.get("/app/").content.decode()
 
     assert 'data-testid="test-mode-banner"' in html
-    assert ">Test mode<" in html and "Switch to live mode" in html
+    assert ">Test mode<" in html and "Switch to live" in html
     assert "TEST-REQ" in html and "LIVE-REQ" not in html
 
 
