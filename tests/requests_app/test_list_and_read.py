@@ -151,3 +151,15 @@ def test_too_many_calls_are_throttled_with_a_429(api, settings):
         SimpleRateThrottle.THROTTLE_RATES = original
         cache.clear()
     assert statuses == [200, 200, 200, 429]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "value",
+    ["2026-01-01T00:00:00-22:45", "2026-01-01T00:00:00+23:59", "0001-01-01T00:00:00+10:00"],
+)
+def test_a_date_filter_with_an_offset_the_database_refuses_is_a_clear_answer(api, value):
+    response = api.get("/api/v1/payment-requests", {"created_after": value})
+    assert response.status_code in (200, 400), response.content
+    if response.status_code == 400:
+        assert response.json()["error"]["code"] == "invalid_filter"
