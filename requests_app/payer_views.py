@@ -12,6 +12,7 @@ from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.models import Checkout
 from pushpay.errors import DomainError, InvalidInput
+from pushpay.money import AmountSyntaxError, parse_major_amount
 from smartforms.fieldtypes import FIELD_TYPES
 from smartforms.rendering import form_version_render
 from smartforms.services import submission_create, submission_validate
@@ -67,10 +68,15 @@ class PayerPageView(View):
             errors: dict[str, str] = {}
             amount = None
             if participant.amount is None:
-                raw = request.POST.get("amount", "").strip().replace(",", ".")
-                amount = _parse_major_amount(raw, participant.request.currency)
-                if amount is None:
+                try:
+                    amount = parse_major_amount(
+                        request.POST.get("amount", ""), participant.request.currency
+                    )
+                except AmountSyntaxError:
                     errors["amount"] = _("Enter an amount such as 25 or 25.50.")
+                else:
+                    if amount == 0:
+                        errors["amount"] = _("The amount must be greater than zero.")
             token_value = request.POST.get("card_token", "")
             if not token_value:
                 errors["card"] = _("Enter your card details.")
@@ -208,25 +214,6 @@ def _payer_error(exc: DomainError) -> str:
         "source_required": _("Enter your card details."),
     }
     return known.get(exc.code, exc.message)
-
-
-def _parse_major_amount(raw: str, currency: str) -> int | None:
-    """'25.5' EUR -> 2550. Refuses more decimals than the currency has."""
-    from decimal import Decimal, InvalidOperation
-
-    from pushpay.money import currency_exponent
-
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        return None
-    if not value.is_finite():
-        return None
-    exponent = currency_exponent(currency)
-    minor = value * (10**exponent)
-    if minor != minor.to_integral_value() or minor <= 0:
-        return None
-    return int(minor)
 
 
 def checkout_return(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:

@@ -1,6 +1,7 @@
 """The payer's page: what it shows in each state, and paying through it."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -118,6 +119,46 @@ def test_free_amounts_out_of_range_are_refused_with_no_charge(
     response = client.post(url(payer), {"amount": amount, "card_token": token})
     assert response.status_code == 422
     assert message in response.content.decode()
+    assert sandbox_card_balance(token=token).debited == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "amount",
+    [
+        "1e300000",
+        "1e999999",
+        "1_000",
+        "\u0661\u0662",  # Arabic-Indic digits
+        "\uff11\uff12",  # fullwidth digits
+        "  12",
+        "12.555",
+        "-5",
+        "Infinity",
+        "NaN",
+        "0",
+        "9" * 10_000,
+    ],
+)
+def test_a_free_amount_that_is_not_a_plain_decimal_is_refused_quickly_with_no_charge(
+    client, merchant, tokenise, amount
+):
+    pot = make_request(
+        merchant,
+        amount_mode="free",
+        total_amount=None,
+        participants=[ParticipantData(name="A", email="a@example.com")],
+    )
+    payer = pot.participants.get()
+    token = tokenise(SUCCEEDS)
+    started = time.perf_counter()
+    response = client.post(url(payer), {"amount": amount, "card_token": token})
+    assert time.perf_counter() - started < 1
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'id="amount-error"' in html
+    assert "Enter an amount" in html or "greater than zero" in html
+    assert Checkout.objects.count() == 0
     assert sandbox_card_balance(token=token).debited == 0
 
 
