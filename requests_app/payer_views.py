@@ -1,6 +1,7 @@
 """Payer pages: what someone who clicked their payment link sees. No login: the link's
 unguessable token is the credential, and it only ever shows that one participant's share."""
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -46,9 +47,15 @@ def _participant_or_404(token: str) -> Participant:
     return participant
 
 
-def _language(request: HttpRequest, participant: Participant) -> str:
+def _chosen_language(request: HttpRequest, default: str) -> str:
+    """The ``lang`` the link asks for when we speak it: anything else (``xx``, ``../../etc``)
+    would reach babel's locale parser, which raises on it."""
     chosen = request.GET.get(LANGUAGE_PARAM) or request.POST.get(LANGUAGE_PARAM)
-    return chosen if chosen in ("fr", "en") else participant.language
+    return chosen if chosen in dict(settings.LANGUAGES) else default
+
+
+def _language(request: HttpRequest, participant: Participant) -> str:
+    return _chosen_language(request, participant.language)
 
 
 class PayerPageView(View):
@@ -264,7 +271,7 @@ def public_progress(request: HttpRequest, token: str) -> HttpResponse:
     if payment_request is None or not payment_request.public_progress:
         raise Http404("No such page.")
     participants = list(payment_request.participants.all())
-    with translation.override(request.GET.get(LANGUAGE_PARAM) or payment_request.language):
+    with translation.override(_chosen_language(request, payment_request.language)):
         return render(
             request,
             "requests_app/public_progress.html",

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
@@ -388,3 +389,49 @@ def test_the_merchants_logo_and_colour_brand_the_page(client, pr, tmp_path, sett
     html = client.get(url(pr.participants.first())).content.decode()
     assert "#aa3300" in html
     assert 'src="/media/logos/logo' in html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lang", ["xx", "../../etc", "%ff", "en_US", "EN", "x" * 300])
+def test_an_unknown_language_in_a_link_falls_back_to_the_request_language(client, merchant, lang):
+    pr = make_request(merchant, public_progress=True)
+    payer = pr.participants.first()
+
+    progress = client.get(f"/progress/{pr.progress_token}/?lang={lang}")
+    page = client.get(f"{url(payer)}?lang={lang}")
+    posted = client.post(f"{url(payer)}?lang={lang}", {"lang": lang})
+
+    assert progress.status_code == 200
+    assert 'lang="en"' in progress.content.decode()
+    assert page.status_code == 200 and 'lang="en"' in page.content.decode()
+    assert posted.status_code == 422
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("multipart", [True, False], ids=["multipart", "urlencoded"])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"card_token": "tok_\x00"},
+        {"sf_company": "Acme\x00"},
+        {"sf_diet": ["veg", "\x00"]},
+        {"sf_\x00": "x"},
+    ],
+)
+def test_a_nul_in_any_payer_field_is_refused_and_nothing_is_charged(
+    client, merchant, form, tokenise, fields, multipart
+):
+    pr = make_request(merchant, form=form)
+    payer = pr.participants.first()
+    token = tokenise(SUCCEEDS)
+    data = {"card_token": token, "sf_company": "Acme", "sf_guests": "2", "sf_terms": "on"}
+    data |= fields
+    if multipart:
+        response = client.post(url(payer), data)
+    else:
+        body = urlencode(data, doseq=True)
+        response = client.post(url(payer), body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert "NUL" in response.content.decode()
+    assert Checkout.objects.count() == 0
+    assert sandbox_card_balance(token=token).debited == 0
