@@ -8,6 +8,7 @@ use an explicit stack so that they cannot overflow themselves.
 """
 
 import json
+import re
 from typing import Any
 
 MAX_JSON_DEPTH = 32
@@ -24,17 +25,22 @@ class JsonRefused(ValueError):
 
 TOO_DEEP = f"JSON may nest objects and lists at most {MAX_JSON_DEPTH} levels deep."
 HAS_NUL = "Text in the body may not contain NUL (\\u0000) characters."
+HAS_SURROGATE = "Text in the body may not contain unpaired surrogates (\\ud800 to \\udfff)."
+# A lone surrogate decodes from "\\ud800" but cannot be encoded to UTF-8 for the database.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check_json_value(value: Any) -> None:
-    """Raise ``JsonRefused`` for nesting past ``MAX_JSON_DEPTH`` or a NUL in any string
-    (PostgreSQL cannot store one, even in jsonb)."""
+    """Raise ``JsonRefused`` for nesting past ``MAX_JSON_DEPTH``, or for a NUL (PostgreSQL
+    cannot store one, even in jsonb) or an unpaired surrogate in any string or key."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
                 raise JsonRefused(HAS_NUL, code="invalid_characters")
+            if _SURROGATE.search(item):
+                raise JsonRefused(HAS_SURROGATE, code="invalid_characters")
             continue
         if isinstance(item, dict):
             children = [*item.keys(), *item.values()]

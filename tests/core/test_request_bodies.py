@@ -85,3 +85,16 @@ def test_a_form_larger_than_the_limit_is_a_413(client, merchant):
     # Multipart: the form fields count, whatever the Content-Length says about files.
     multipart = client.post(f"/pay/{payer.link_token}/", {"card_token": "a" * THIRTY_MB})
     assert multipart.status_code == 413
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("metadata", ['{"note": "a\\ud800b"}', '{"\\udfff": 1}'])
+def test_an_unpaired_surrogate_in_json_is_a_400_not_a_database_error(api, metadata):
+    body = (
+        '{"reference": "A", "currency": "EUR", "total_amount": 100, "participants": '
+        '[{"name": "a", "email": "a@example.com", "amount": 100}], "metadata": ' + metadata + "}"
+    )
+    response = api.generic("POST", "/api/v1/payment-requests", body, "application/json")
+    assert (response.status_code, error_of(response)["code"]) == (400, "parse_error")
+    assert "surrogate" in error_of(response)["message"]
+    assert PaymentRequest.objects.count() == 0
