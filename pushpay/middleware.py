@@ -14,12 +14,14 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
+from rest_framework.views import APIView
 
 from pushpay.api.errors import error_body
 
 MESSAGE = "The request contains a NUL character, which no field accepts."
 TOO_LARGE = "The request body is larger than this server accepts."
 UNREADABLE = "The form data in the request cannot be read."
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _refuse(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
@@ -50,23 +52,28 @@ class RejectNulCharactersMiddleware:
         raw_query = request.META.get("QUERY_STRING", "")
         if "\x00" in request.path or "\x00" in unquote(raw_query):
             return _refuse(request, 400, "invalid_characters", MESSAGE)
-        content_type = request.content_type or ""
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         # Multipart file data does not count towards the limit (Django checks the fields).
-        multipart = content_type == "multipart/form-data"
+        multipart = request.content_type == "multipart/form-data"
         if limit is not None and not multipart and _content_length(request) > limit:
             return _refuse(request, 413, "request_too_large", TOO_LARGE)
-        # The API parses JSON only; its one form-encoded callback is read from the body,
-        # which Django keeps, whereas a multipart stream read here would be gone for DRF.
-        is_form = content_type == "application/x-www-form-urlencoded" or (
-            multipart and not request.path.startswith("/api/")
-        )
-        if request.method == "POST" and is_form:
-            try:
-                if _has_nul(request):
-                    return _refuse(request, 400, "invalid_characters", MESSAGE)
-            except RequestDataTooBig:
-                return _refuse(request, 413, "request_too_large", TOO_LARGE)
-            except (MultiPartParserError, UnreadablePostError, SuspiciousOperation):
-                return _refuse(request, 400, "unreadable_form", UNREADABLE)
         return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        """Form fields, once the view is known (and before the CSRF check reads them).
+
+        DRF views are left alone: they parse their own bodies (JSON only, so a form is a
+        415), and a multipart stream read here would be gone by the time DRF looks.
+        """
+        if request.method != "POST" or request.content_type not in FORM_TYPES:
+            return None
+        if isinstance(getattr(view_func, "cls", None), type) and issubclass(view_func.cls, APIView):
+            return None
+        try:
+            if _has_nul(request):
+                return _refuse(request, 400, "invalid_characters", MESSAGE)
+        except RequestDataTooBig:
+            return _refuse(request, 413, "request_too_large", TOO_LARGE)
+        except (MultiPartParserError, UnreadablePostError, SuspiciousOperation):
+            return _refuse(request, 400, "unreadable_form", UNREADABLE)
+        return None
