@@ -37,6 +37,7 @@ from notifications.models import MessageTemplate
 from notifications.selectors import template_for_stage
 from pushpay.errors import InvalidInput, StateConflict
 from pushpay.ids import random_string
+from pushpay.money import MAX_MINOR_UNITS
 from requests_app.models import Participant, PaymentRequest, RequestEvent
 
 from .durations import parse_duration
@@ -321,6 +322,12 @@ def _clean_step(raw: Any, index: int, merchant: Merchant) -> dict:
         raise InvalidInput(
             "min_amount is a positive integer in minor units.",
             code="invalid_amount",
+            field=f"{prefix}.conditions.min_amount",
+        )
+    if min_amount is not None and min_amount > MAX_MINOR_UNITS:
+        raise InvalidInput(
+            f"min_amount is at most {MAX_MINOR_UNITS} minor units.",
+            code="amount_too_large",
             field=f"{prefix}.conditions.min_amount",
         )
     language = conditions.get("language") or ""

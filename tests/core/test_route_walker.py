@@ -47,7 +47,8 @@ TYPED_JUNK = {
     "language": "xx",
     "lang": "../../etc",
     "metadata": {"k": {"k": {"k": []}}},
-    "version": "one",
+    "version": 10**30,
+    "repeat_max": 10**30,
     "reason": 5,
 }
 FORM_JUNK = {
