@@ -98,3 +98,14 @@ def test_an_unpaired_surrogate_in_json_is_a_400_not_a_database_error(api, metada
     assert (response.status_code, error_of(response)["code"]) == (400, "parse_error")
     assert "surrogate" in error_of(response)["message"]
     assert PaymentRequest.objects.count() == 0
+
+
+def test_a_body_found_too_large_inside_an_api_view_is_a_413_in_the_error_shape():
+    from django.core.exceptions import RequestDataTooBig
+
+    from pushpay.api.errors import exception_handler
+
+    response = exception_handler(RequestDataTooBig("too big"), {})
+
+    assert response.status_code == 413
+    assert response.data["error"]["code"] == "request_too_large"
