@@ -219,6 +219,7 @@ def _payer_error(exc: DomainError) -> str:
         "amount_above_remaining": _("The amount is more than what remains to be collected."),
         "amount_not_positive": _("The amount must be greater than zero."),
         "source_required": _("Enter your card details."),
+        "source_invalid": _("This card cannot be used for this payment. Nothing was charged."),
     }
     return known.get(exc.code, exc.message)
 

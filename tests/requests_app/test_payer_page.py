@@ -435,3 +435,12 @@ def test_a_nul_in_any_payer_field_is_refused_and_nothing_is_charged(
     assert "NUL" in response.content.decode()
     assert Checkout.objects.count() == 0
     assert sandbox_card_balance(token=token).debited == 0
+
+
+@pytest.mark.django_db
+def test_a_card_token_longer_than_any_token_is_refused_with_no_checkout(client, pr):
+    payer = pr.participants.first()
+    response = client.post(url(payer), {"card_token": "tok_" + "x" * 3000})
+    assert response.status_code == 422
+    assert "cannot be used" in response.content.decode()
+    assert Checkout.objects.count() == 0
