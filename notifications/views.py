@@ -352,7 +352,9 @@ def _form_preview(request: HttpRequest, form: TemplateForm) -> dict[str, Any]:
 
 class TemplateSendTestView(TemplateDetailView):
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        return redirect("notifications:template_detail", public_id)
+        # Looked up first, so another merchant's id is a 404 here too, not a redirect.
+        template = self.get_template_or_404(public_id)
+        return redirect("notifications:template_detail", template.public_id)
 
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
         refuse_viewers(request, "templates")

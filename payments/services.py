@@ -145,6 +145,11 @@ def checkout_start(
         raise InvalidInput(
             "The payment details are missing.", code="source_required", field="source"
         )
+    if len(source) > Leg._meta.get_field("source").max_length:
+        # No provider token is this long; PostgreSQL would refuse the row (a 500).
+        raise InvalidInput(
+            "The payment details are not valid.", code="source_invalid", field="source"
+        )
     with transaction.atomic():
         payment_request = lock_request(participant.request_id)
         participants = lock_participants(payment_request.pk)

@@ -5,6 +5,8 @@ from typing import Any
 
 from django import forms
 
+from pushpay.jsonlimits import JsonRefused, loads_bounded
+
 
 class _DuplicateName(ValueError):
     pass
@@ -42,7 +44,9 @@ class JsonListField(forms.CharField):
                 f"Enter the {self.what}s as a JSON list, as in the example.", code="required"
             )
         try:
-            return json.loads(text, object_pairs_hook=_refuse_duplicate_names)
+            return loads_bounded(text, object_pairs_hook=_refuse_duplicate_names)
+        except JsonRefused as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from None
         except _DuplicateName as exc:
             raise forms.ValidationError(
                 "Invalid JSON: the name “%(name)s” appears twice in one object.",

@@ -1,6 +1,8 @@
 """Money as integer minor units plus an ISO 4217 code (ARCHITECTURE.md guarantee 1)."""
 
 import datetime
+import re
+from decimal import Decimal
 from functools import lru_cache
 
 from babel import Locale
@@ -32,7 +34,7 @@ def currency_exponent(code: str) -> int:
 def format_money(amount: int, currency: str, language: str = "en") -> str:
     """Human display only; never parse the result back."""
     exponent = currency_exponent(currency)
-    return format_currency(amount / (10**exponent), currency, locale=language)
+    return format_currency(Decimal(amount).scaleb(-exponent), currency, locale=language)
 
 
 def split_equally(total: int, parts: int) -> list[int]:
@@ -47,3 +49,51 @@ def split_equally(total: int, parts: int) -> list[int]:
         raise ValueError("total must not be negative")
     base, remainder = divmod(total, parts)
     return [base + 1 if index < remainder else base for index in range(parts)]
+
+
+# The largest amount any field accepts, in minor units: far above any real payment (the
+# services refuse more than 10**13), low enough that no arithmetic on it is ever slow.
+MAX_MINOR_UNITS = 10**15
+MAJOR_INTEGER_DIGITS = 15
+
+# ASCII digits only ("\d" would take Arabic-Indic or fullwidth digits), one optional "." or
+# ",", nothing else: no sign, exponent, "_", whitespace, "Infinity" or "NaN".
+_MAJOR_AMOUNT = re.compile(rf"([0-9]{{1,{MAJOR_INTEGER_DIGITS}}})(?:[.,]([0-9]+))?", re.ASCII)
+
+_TOO_MANY_DIGITS = re.compile(rf"[0-9]{{{MAJOR_INTEGER_DIGITS + 1},}}(?:[.,][0-9]+)?", re.ASCII)
+
+
+class AmountSyntaxError(ValueError):
+    """A typed amount that is not a plain decimal number of the currency (``code`` says why:
+    ``invalid_amount``, ``too_many_decimals`` or ``amount_too_large``)."""
+
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def parse_major_amount(raw: str, currency: str) -> int:
+    """'25.5' or '25,5' EUR -> 2550 minor units; raises ``AmountSyntaxError`` otherwise.
+
+    The text is matched against a bounded grammar before any arithmetic: ``Decimal`` would
+    happily take '1e999999' and spend seconds (or overflow) turning it into minor units.
+    Zero is returned as 0; whether it may be paid is the service's call.
+    """
+    if not isinstance(raw, str) or len(raw) > MAJOR_INTEGER_DIGITS + 20:
+        raise AmountSyntaxError("The amount is not a number.", code="invalid_amount")
+    match = _MAJOR_AMOUNT.fullmatch(raw)
+    if match is None:
+        if _TOO_MANY_DIGITS.fullmatch(raw):
+            raise AmountSyntaxError("The amount is too large.", code="amount_too_large")
+        raise AmountSyntaxError("The amount is not a number.", code="invalid_amount")
+    whole, fraction = match.group(1), match.group(2) or ""
+    exponent = currency_exponent(currency)
+    if len(fraction) > exponent:
+        raise AmountSyntaxError(
+            f"{currency} amounts have at most {exponent} decimals.", code="too_many_decimals"
+        )
+    minor = int(whole) * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
+    if minor > MAX_MINOR_UNITS:
+        raise AmountSyntaxError("The amount is too large.", code="amount_too_large")
+    return minor

@@ -1,6 +1,7 @@
 """Payer pages: what someone who clicked their payment link sees. No login: the link's
 unguessable token is the credential, and it only ever shows that one participant's share."""
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,6 +14,7 @@ from payments import services as payment_services
 from payments.models import Checkout
 from payments.registry import payment_method_get
 from pushpay.errors import DomainError, InvalidInput
+from pushpay.money import AmountSyntaxError, parse_major_amount
 from smartforms.fieldtypes import FIELD_TYPES
 from smartforms.rendering import form_version_render
 from smartforms.services import submission_create, submission_validate
@@ -46,9 +48,15 @@ def _participant_or_404(token: str) -> Participant:
     return participant
 
 
-def _language(request: HttpRequest, participant: Participant) -> str:
+def _chosen_language(request: HttpRequest, default: str) -> str:
+    """The ``lang`` the link asks for when we speak it: anything else (``xx``, ``../../etc``)
+    would reach babel's locale parser, which raises on it."""
     chosen = request.GET.get(LANGUAGE_PARAM) or request.POST.get(LANGUAGE_PARAM)
-    return chosen if chosen in ("fr", "en") else participant.language
+    return chosen if chosen in dict(settings.LANGUAGES) else default
+
+
+def _language(request: HttpRequest, participant: Participant) -> str:
+    return _chosen_language(request, participant.language)
 
 
 class PayerPageView(View):
@@ -68,10 +76,15 @@ class PayerPageView(View):
             errors: dict[str, str] = {}
             amount = None
             if participant.amount is None:
-                raw = request.POST.get("amount", "").strip().replace(",", ".")
-                amount = _parse_major_amount(raw, participant.request.currency)
-                if amount is None:
+                try:
+                    amount = parse_major_amount(
+                        request.POST.get("amount", ""), participant.request.currency
+                    )
+                except AmountSyntaxError:
                     errors["amount"] = _("Enter an amount such as 25 or 25.50.")
+                else:
+                    if amount == 0:
+                        errors["amount"] = _("The amount must be greater than zero.")
             token_value = request.POST.get("card_token", "")
             if not token_value:
                 errors["card"] = _("Enter your card details.")
@@ -222,27 +235,9 @@ def _payer_error(exc: DomainError) -> str:
         "test_source_in_live_mode": _(
             "Test cards cannot pay this request. Nothing was charged; use a real card."
         ),
+        "source_invalid": _("This card cannot be used for this payment. Nothing was charged."),
     }
     return known.get(exc.code, exc.message)
-
-
-def _parse_major_amount(raw: str, currency: str) -> int | None:
-    """'25.5' EUR -> 2550. Refuses more decimals than the currency has."""
-    from decimal import Decimal, InvalidOperation
-
-    from pushpay.money import currency_exponent
-
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        return None
-    if not value.is_finite():
-        return None
-    exponent = currency_exponent(currency)
-    minor = value * (10**exponent)
-    if minor != minor.to_integral_value() or minor <= 0:
-        return None
-    return int(minor)
 
 
 def checkout_return(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
@@ -293,7 +288,7 @@ def public_progress(request: HttpRequest, token: str) -> HttpResponse:
     if payment_request is None or not payment_request.public_progress:
         raise Http404("No such page.")
     participants = list(payment_request.participants.all())
-    with translation.override(request.GET.get(LANGUAGE_PARAM) or payment_request.language):
+    with translation.override(_chosen_language(request, payment_request.language)):
         return render(
             request,
             "requests_app/public_progress.html",

@@ -6,6 +6,7 @@ audit row. Amounts are integer minor units (ARCHITECTURE.md guarantee 1).
 """
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -121,6 +122,15 @@ def validate_amount(value: int | None, field: str) -> None:
         )
     if value > MAX_AMOUNT:
         raise InvalidInput("The amount is too large.", code="amount_too_large", field=field)
+
+
+def has_control_characters(text: str) -> bool:
+    """Line breaks, tabs, NUL, bidirectional overrides and the like: a reference travels into
+    HTTP headers (the CSV's file name), spreadsheets and subjects, where they break or spoof."""
+    return any(unicodedata.category(char) in _CONTROL_CATEGORIES for char in text)
+
+
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def validate_metadata(metadata: Any) -> dict:
@@ -325,6 +335,12 @@ def payment_request_create(
     """
     if not reference or not reference.strip():
         raise InvalidInput("A reference is required.", code="required", field="reference")
+    if has_control_characters(reference):
+        raise InvalidInput(
+            "A reference is one line of text without control characters.",
+            code="invalid_characters",
+            field="reference",
+        )
     if not is_currency(currency):
         raise InvalidInput(
             f"'{currency}' is not an ISO 4217 currency in use.",

@@ -1,6 +1,7 @@
 """Back office (operators) pages for payment requests."""
 
 import csv
+import unicodedata
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -154,7 +155,7 @@ class PaymentRequestExportView(MerchantViewMixin, View):
             else []
         )
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        filename = f"{payment_request.reference}-participants.csv".replace('"', "")
+        filename = _header_safe(f"{payment_request.reference}-participants.csv")
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         writer = csv.writer(response)
         writer.writerow(
@@ -191,6 +192,16 @@ class PaymentRequestExportView(MerchantViewMixin, View):
                 ]
             )
         return response
+
+
+def _header_safe(filename: str) -> str:
+    """No quote, backslash or control character in a header value: a line break there is a
+    BadHeaderError (a 500), and references stored before they were refused may hold one."""
+    return "".join("_" if _unsafe_in_header(char) else char for char in filename)
+
+
+def _unsafe_in_header(char: str) -> bool:
+    return char in '"\\' or unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp")
 
 
 def _cell(value) -> str:

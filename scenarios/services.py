@@ -31,10 +31,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from merchants.models import Merchant
+from notifications.channels.base import TransportError
+from notifications.channels.webhook import split_target
 from notifications.models import MessageTemplate
 from notifications.selectors import template_for_stage
 from pushpay.errors import InvalidInput, StateConflict
 from pushpay.ids import random_string
+from pushpay.money import MAX_MINOR_UNITS
 from requests_app.models import Participant, PaymentRequest, RequestEvent
 
 from .durations import parse_duration
@@ -321,6 +324,12 @@ def _clean_step(raw: Any, index: int, merchant: Merchant) -> dict:
             code="invalid_amount",
             field=f"{prefix}.conditions.min_amount",
         )
+    if min_amount is not None and min_amount > MAX_MINOR_UNITS:
+        raise InvalidInput(
+            f"min_amount is at most {MAX_MINOR_UNITS} minor units.",
+            code="amount_too_large",
+            field=f"{prefix}.conditions.min_amount",
+        )
     language = conditions.get("language") or ""
     if language and language not in LANGUAGES:
         raise InvalidInput(
@@ -441,9 +450,17 @@ def webhook_endpoint_create(
     Only the shape is checked here; the address is checked at every send, after DNS
     resolution, because what a name resolves to can change after registration.
     """
-    parts = urlsplit(url or "")
+    try:
+        scheme, _host, _port, _path = split_target(url or "")
+    except TransportError:
+        raise InvalidInput(
+            "Enter a valid https:// URL (a host name, a port up to 65535, no spaces).",
+            code="invalid_url",
+            field="url",
+        ) from None
+    parts = urlsplit(url)
     allow_http = getattr(settings, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
-    if parts.scheme not in (("https", "http") if allow_http else ("https",)) or not parts.hostname:
+    if scheme not in (("https", "http") if allow_http else ("https",)):
         raise InvalidInput("Webhook URLs use https://.", code="invalid_url", field="url")
     if parts.username or parts.password:
         raise InvalidInput("Webhook URLs carry no credentials.", code="invalid_url", field="url")

@@ -9,7 +9,7 @@
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -30,6 +30,7 @@ _TYPES = {
     405: "invalid_request_error",
     406: "invalid_request_error",
     409: "conflict_error",
+    413: "invalid_request_error",
     415: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
@@ -104,6 +105,12 @@ def _problem(path: str, item) -> dict:
 def exception_handler(exc, context) -> Response | None:
     if isinstance(exc, Http404):
         exc = NotFound("The resource does not exist.")
+    elif isinstance(exc, RequestDataTooBig):
+        exc = ApiError(
+            "The request body is larger than this server accepts.",
+            code="request_too_large",
+            status_code=413,
+        )
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
 

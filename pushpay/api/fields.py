@@ -12,6 +12,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from pushpay.money import MAX_MINOR_UNITS
+
 
 class StrictSerializer(serializers.Serializer):
     """Refuses keys it does not know and bodies that are not JSON objects."""
@@ -55,6 +57,10 @@ class MinorUnitsField(serializers.Field):
         if data <= 0:
             raise serializers.ValidationError(
                 "The amount must be greater than zero.", code="amount_not_positive"
+            )
+        if data > MAX_MINOR_UNITS:
+            raise serializers.ValidationError(
+                f"Amounts are at most {MAX_MINOR_UNITS} minor units.", code="amount_too_large"
             )
         return data
 

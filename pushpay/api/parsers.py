@@ -1,22 +1,21 @@
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, get_encoding
+from rest_framework.utils.json import strict_constant
 
-
-def _contains_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
-    return False
+from pushpay.jsonlimits import JsonRefused, loads_bounded
 
 
 class StrictJSONParser(JSONParser):
-    """JSON without NUL characters anywhere (PostgreSQL cannot store them, even in jsonb)."""
+    """JSON without NUL characters anywhere (PostgreSQL cannot store them, even in jsonb)
+    and nested at most ``MAX_JSON_DEPTH`` levels (10**4 levels used to be a RecursionError,
+    a 500)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
-        if _contains_nul(data):
-            raise ParseError("Text in the body may not contain NUL (\\u0000) characters.")
-        return data
+        encoding = get_encoding(parser_context or {})
+        try:
+            raw = stream.read() if stream is not None else b""
+            return loads_bounded(raw.decode(encoding), parse_constant=strict_constant)
+        except JsonRefused as exc:
+            raise ParseError(exc.message) from None
+        except ValueError as exc:  # not JSON, or bytes that are not in the charset
+            raise ParseError(f"JSON parse error - {exc}") from None

@@ -87,7 +87,10 @@ class ValidateAnswersSerializer(StrictSerializer):
         choices=LANGUAGES, required=False, help_text="Language of the error messages."
     )
     version = serializers.IntegerField(
-        min_value=1, required=False, help_text="Version number; the current one if omitted."
+        min_value=1,
+        max_value=2**31 - 1,  # a larger one would overflow the database's integer column
+        required=False,
+        help_text="Version number; the current one if omitted.",
     )
 
 

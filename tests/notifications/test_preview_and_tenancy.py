@@ -122,3 +122,21 @@ def test_the_templates_appear_in_the_openapi_schema(api):
     assert {"post", "get"} <= set(paths["/api/v1/templates"])
     assert {"get", "patch"} <= set(paths["/api/v1/templates/{public_id}"])
     assert "post" in paths["/api/v1/templates/{public_id}/preview"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"amount_due": 10**400},
+        {"amount_due": 10**15 + 1},
+        {"schedule": [{"due_date": "2030-01-01", "amount": 10**400}]},
+    ],
+)
+def test_a_preview_with_an_absurd_amount_is_refused_not_a_server_error(api, values):
+    created = api.post(URL, sms_body(), format="json").json()
+
+    response = api.post(f"{URL}/{created['id']}/preview", values, format="json")
+
+    assert response.status_code == 422, response.content
+    assert error_of(response)["code"] == "amount_too_large"

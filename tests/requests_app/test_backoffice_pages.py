@@ -214,3 +214,19 @@ def test_the_csv_export_has_amounts_and_answers_and_defuses_formulas(
     assert rows[1]["company"] == ""
     theirs = make_request(other_merchant)
     assert operator_client.get(f"/app/requests/{theirs.public_id}/export.csv").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_csv_export_of_a_reference_with_a_line_break_is_a_download_not_a_500(
+    operator_client, merchant
+):
+    # Stored before references were checked: the row exists, its export must still work.
+    pr = make_request(merchant, reference="OK")
+    type(pr).objects.filter(pk=pr.pk).update(reference='EVIL\r\nSet-Cookie: x=1"\u202e')
+
+    response = operator_client.get(f"/app/requests/{pr.public_id}/export.csv")
+
+    assert response.status_code == 200
+    disposition = response["Content-Disposition"]
+    assert "\r" not in disposition and "\n" not in disposition and "\u202e" not in disposition
+    assert "EVIL__Set-Cookie: x=1__-participants.csv" in disposition

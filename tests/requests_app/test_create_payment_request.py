@@ -114,6 +114,12 @@ def test_it_creates_a_free_amount_pot_with_bounds(api, future):
         ({"metadata": {f"k{i}": i for i in range(51)}}, 422, "metadata_too_large", "metadata"),
         ({"participants": []}, 422, "empty", "participants"),
         ({"reference": ""}, 422, "blank", "reference"),
+        ({"reference": "INV\r\nX-Evil: 1"}, 422, "invalid_characters", "reference"),
+        ({"reference": "INV\t1"}, 422, "invalid_characters", "reference"),
+        ({"reference": "INV\u2028 1"}, 422, "invalid_characters", "reference"),
+        ({"reference": "INV\u202egpj.exe"}, 422, "invalid_characters", "reference"),
+        ({"total_amount": 10**15 + 1}, 422, "amount_too_large", "total_amount"),
+        ({"total_amount": 10**400}, 422, "amount_too_large", "total_amount"),
     ],
 )
 def test_it_refuses_bad_values_with_a_code_and_the_field(

@@ -1,6 +1,8 @@
 """The payer's page: what it shows in each state, and paying through it."""
 
 import threading
+import time
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
@@ -118,6 +120,46 @@ def test_free_amounts_out_of_range_are_refused_with_no_charge(
     response = client.post(url(payer), {"amount": amount, "card_token": token})
     assert response.status_code == 422
     assert message in response.content.decode()
+    assert sandbox_card_balance(token=token).debited == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "amount",
+    [
+        "1e300000",
+        "1e999999",
+        "1_000",
+        "\u0661\u0662",  # Arabic-Indic digits
+        "\uff11\uff12",  # fullwidth digits
+        "  12",
+        "12.555",
+        "-5",
+        "Infinity",
+        "NaN",
+        "0",
+        "9" * 10_000,
+    ],
+)
+def test_a_free_amount_that_is_not_a_plain_decimal_is_refused_quickly_with_no_charge(
+    client, merchant, tokenise, amount
+):
+    pot = make_request(
+        merchant,
+        amount_mode="free",
+        total_amount=None,
+        participants=[ParticipantData(name="A", email="a@example.com")],
+    )
+    payer = pot.participants.get()
+    token = tokenise(SUCCEEDS)
+    started = time.perf_counter()
+    response = client.post(url(payer), {"amount": amount, "card_token": token})
+    assert time.perf_counter() - started < 1
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'id="amount-error"' in html
+    assert "Enter an amount" in html or "greater than zero" in html
+    assert Checkout.objects.count() == 0
     assert sandbox_card_balance(token=token).debited == 0
 
 
@@ -347,3 +389,58 @@ def test_the_merchants_logo_and_colour_brand_the_page(client, pr, tmp_path, sett
     html = client.get(url(pr.participants.first())).content.decode()
     assert "#aa3300" in html
     assert 'src="/media/logos/logo' in html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lang", ["xx", "../../etc", "%ff", "en_US", "EN", "x" * 300])
+def test_an_unknown_language_in_a_link_falls_back_to_the_request_language(client, merchant, lang):
+    pr = make_request(merchant, public_progress=True)
+    payer = pr.participants.first()
+
+    progress = client.get(f"/progress/{pr.progress_token}/?lang={lang}")
+    page = client.get(f"{url(payer)}?lang={lang}")
+    posted = client.post(f"{url(payer)}?lang={lang}", {"lang": lang})
+
+    assert progress.status_code == 200
+    assert 'lang="en"' in progress.content.decode()
+    assert page.status_code == 200 and 'lang="en"' in page.content.decode()
+    assert posted.status_code == 422
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("multipart", [True, False], ids=["multipart", "urlencoded"])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"card_token": "tok_\x00"},
+        {"sf_company": "Acme\x00"},
+        {"sf_diet": ["veg", "\x00"]},
+        {"sf_\x00": "x"},
+    ],
+)
+def test_a_nul_in_any_payer_field_is_refused_and_nothing_is_charged(
+    client, merchant, form, tokenise, fields, multipart
+):
+    pr = make_request(merchant, form=form)
+    payer = pr.participants.first()
+    token = tokenise(SUCCEEDS)
+    data = {"card_token": token, "sf_company": "Acme", "sf_guests": "2", "sf_terms": "on"}
+    data |= fields
+    if multipart:
+        response = client.post(url(payer), data)
+    else:
+        body = urlencode(data, doseq=True)
+        response = client.post(url(payer), body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert "NUL" in response.content.decode()
+    assert Checkout.objects.count() == 0
+    assert sandbox_card_balance(token=token).debited == 0
+
+
+@pytest.mark.django_db
+def test_a_card_token_longer_than_any_token_is_refused_with_no_checkout(client, pr):
+    payer = pr.participants.first()
+    response = client.post(url(payer), {"card_token": "tok_" + "x" * 3000})
+    assert response.status_code == 422
+    assert "cannot be used" in response.content.decode()
+    assert Checkout.objects.count() == 0

@@ -65,6 +65,11 @@ def test_the_same_idempotency_key_replays_the_first_response(api, email_template
         ({"colour": "red"}, "unknown_field", "steps[0].colour"),
         ({"conditions": {"language": "de"}}, "invalid_choice", "steps[0].conditions.language"),
         (
+            {"conditions": {"min_amount": 10**30}},
+            "amount_too_large",
+            "steps[0].conditions.min_amount",
+        ),
+        (
             {"quiet_hours": {"start": "25:00", "end": "08:00"}},
             "invalid_time",
             "steps[0].quiet_hours.start",

@@ -183,6 +183,8 @@ def test_an_operator_creates_a_form_from_json(operator_client, merchant):
         ('[{"key": "company", "type": "text",', "Invalid JSON at line 1"),
         ("", "Enter the fields as a JSON list"),
         ('[{"key": "a", "key": "b", "type": "text"}]', "the name “key” appears twice"),
+        ("[" * 10_000 + "]" * 10_000, "levels deep"),
+        ("[" * 40 + "]" * 40, "levels deep"),
     ],
 )
 def test_text_that_is_not_json_is_refused_next_to_the_textarea(operator_client, text, message):

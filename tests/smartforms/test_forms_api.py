@@ -281,3 +281,15 @@ def test_another_merchants_forms_are_not_listed(api, other_api, make_form, other
 def test_the_api_needs_a_key(client):
     response = client.get(URL)
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("version", [2**31, 10**30])
+def test_validate_refuses_a_version_number_no_column_can_hold(api, make_form, version):
+    form = make_form()
+
+    response = api.post(
+        f"{URL}/{form.public_id}/validate", {"answers": {}, "version": version}, format="json"
+    )
+
+    assert response.status_code == 422, response.content
+    assert (error_of(response)["code"], error_of(response)["field"]) == ("max_value", "version")

@@ -1,0 +1,206 @@
+"""Every route, walked from the URL resolver (tests/routes.py): junk never gets a server
+error, and another merchant's ids are a 404 on every route that takes one.
+
+New routes are covered without touching this file; a new URL kwarg the walker cannot place
+fails ``test_the_walker_knows_what_every_url_kwarg_designates`` until tests/routes.py says
+what it is.
+"""
+
+import json
+import random
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from tests.factories import MembershipFactory, api_secret_for
+from tests.routes import (
+    JUNK_KWARGS,
+    PRODUCT_KINDS,
+    Route,
+    iter_routes,
+    merchant_objects,
+    url_for,
+)
+
+NESTED = "[" * 10_000 + "]" * 10_000
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+# Values a careless or hostile client sends, under names our forms and serializers read.
+TYPED_JUNK = {
+    "name": {"x": 1},
+    "reference": "A\r\nB",
+    "currency": "€€€",
+    "url": "https://[::1",
+    "description": None,
+    "total_amount": 10**30,
+    "amount": "1e999999",
+    "participants": [None, 1, "x"],
+    "steps": [[]],
+    "fields": [{}],
+    "answers": [],
+    "channel": ["email"],
+    "subject": [],
+    "body_text": 1,
+    "language": "xx",
+    "lang": "../../etc",
+    "metadata": {"k": {"k": {"k": []}}},
+    "version": 10**30,
+    "repeat_max": 10**30,
+    "reason": 5,
+}
+FORM_JUNK = {
+    "name": "x" * 5000,
+    "steps_json": NESTED,
+    "fields_json": "[" * 40 + "]" * 40,
+    "channel": "pigeon",
+    "subject_en": "{{ ",
+    "body_text_en": "{% for %}",
+    "language": "xx",
+    "lang": "%ff",
+    "phone": "+999",
+    "slug": "../x",
+    "decision": "maybe",
+    "amount": "1e300000",
+    "card_token": "tok_" + "x" * 3000,
+    "page": "-1",
+}
+JUNK_QUERIES = [
+    "page=-1&cursor=%25%25%25&status=nope&lang=xx&limit=99999999999999999999",
+    "created_after=not-a-date&created_before=2026-13-45&reference=" + "r" * 3000,
+    "status=open&status=&cursor=" + "A" * 500 + "&page=%ff&lang=../../etc",
+]
+
+
+def bodies(route: Route) -> list[tuple[str, bytes]]:
+    """A sample of junk bodies: the same for every route, plus random bytes seeded by it."""
+    noise = random.Random(route.pattern).randbytes(300)
+    return [
+        (JSON, b"{}"),
+        (JSON, b"[]"),
+        (JSON, b"null"),
+        (JSON, b'{"reference": '),
+        (JSON, b'{"name": "a\\u0000b", "reference": "\\u0000"}'),
+        (JSON, NESTED.encode()),
+        (JSON, json.dumps(TYPED_JUNK).encode()),
+        (JSON, noise),
+        (FORM, urlencode(FORM_JUNK).encode()),
+        (FORM, b"a=1&b=%00&%ff=%fe&name=x%00"),
+        (FORM, noise),
+        ("multipart/form-data; boundary=zz", b"--zz\r\nContent-Disposition: form-data\r\n\r\n"),
+        ("text/plain", noise),
+    ]
+
+
+WALKED = [route for route in iter_routes(kinds=PRODUCT_KINDS)]
+CALLS = [
+    pytest.param(route, method, id=f"{method} {route.label}")
+    for route in WALKED
+    for method in route.methods
+]
+FOREIGN_CALLS = [
+    pytest.param(route, method, id=f"{method} {route.label}")
+    for route in WALKED
+    if route.kind in ("api", "backoffice") and route.scoped_kwargs
+    for method in route.methods
+]
+
+
+def test_the_walker_knows_what_every_url_kwarg_designates():
+    unknown = [f"{r.pattern} -> {name}" for r in WALKED for name in r.unknown_kwargs]
+    assert not unknown, (
+        "The route walker does not know what these URL kwargs designate; add them to "
+        f"KWARG_RESOURCES in tests/routes.py: {unknown}"
+    )
+    assert not [r.pattern for r in WALKED if r.is_regex], "product routes use path(), not regex"
+
+
+def test_the_walker_finds_every_kind_of_route_with_its_methods():
+    by_name = {route.name: route for route in iter_routes()}
+    assert by_name["payment-request-detail"].methods == ("GET", "PATCH")
+    assert by_name["payment-request-detail"].kind == "api"
+    assert by_name["participant-detail"].scoped_kwargs == ("public_id", "participant_id")
+    assert by_name["backoffice:request_export"].kind == "backoffice"
+    assert by_name["smartforms:form_edit"].methods == ("GET", "POST")
+    assert by_name["scenarios:scenario_pause"].methods == ("POST",)
+    assert by_name["backoffice:switch_merchant"].methods == ("GET", "POST")  # a function view
+    assert by_name["payer:pay"].kind == "payer" and by_name["progress:page"].kind == "progress"
+    assert by_name["sandbox:tokens"].kind == "sandbox" and by_name["healthz"].kind == "other"
+    kinds = [route.kind for route in WALKED]
+    assert kinds.count("api") >= 30 and kinds.count("backoffice") >= 25
+
+
+def test_url_for_keeps_junk_inside_its_segment():
+    route = next(r for r in iter_routes() if r.name == "participant-detail")
+    url = url_for(route, public_id="../x", participant_id="a/b?c")
+    assert url == "/api/v1/payment-requests/..%2Fx/participants/a%2Fb%3Fc"
+    with pytest.raises(KeyError):
+        url_for(route, public_id="pr_x")
+
+
+def _client(route: Route, merchant) -> Client:
+    if route.kind == "api":
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_secret_for(merchant)}")
+        return client
+    client = Client()
+    if route.kind == "backoffice":
+        client.force_login(MembershipFactory(merchant=merchant).user)
+    return client
+
+
+def _check(route: Route, method: str, url: str, response, what: str) -> None:
+    where = f"{method} {url} with {what}"
+    assert response.status_code < 500, f"{where}: {response.status_code}"
+    if route.kind == "api" and response.status_code >= 400:
+        assert "json" in response.get("Content-Type", ""), f"{where}: not JSON"
+        error = response.json()["error"]
+        assert {"type", "code", "message", "field"} <= set(error), f"{where}: {error}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "method"), CALLS)
+def test_no_junk_body_query_or_id_gets_a_server_error(route, method, merchant, settings):
+    settings.SCENARIOS_ENQUEUE_ON_COMMIT = False
+    objects = merchant_objects(merchant)
+    client = _client(route, merchant)
+    url = url_for(route, **route.ids_from(objects))
+    call = getattr(client, method.lower())
+
+    for query in JUNK_QUERIES:
+        _check(route, method, url, call(f"{url}?{query}"), f"query {query[:40]}")
+    _check(route, method, url, call(f"{url}?q=%00&lang=fr%00"), "a NUL in the query")
+    if method != "GET":
+        for content_type, body in bodies(route):
+            response = client.generic(method, url, body, content_type)
+            _check(route, method, url, response, f"{content_type} {body[:40]!r}")
+    for junk in JUNK_KWARGS:
+        junk_url = url_for(route, **dict.fromkeys(route.kwargs_names, junk))
+        response = client.generic(method, junk_url, b"{}", JSON)
+        _check(route, method, junk_url, response, f"the id {junk[:20]!r}")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "method"), FOREIGN_CALLS)
+def test_another_merchants_ids_are_a_404_on_every_route_that_takes_one(
+    route, method, merchant, other_merchant, settings
+):
+    settings.SCENARIOS_ENQUEUE_ON_COMMIT = False
+    theirs = merchant_objects(merchant)
+    client = _client(route, other_merchant)  # the other merchant's key or operator
+    attempts = {"all of them foreign": route.ids_from(theirs)}
+    if len(route.scoped_kwargs) > 1:
+        # Their own parent with a foreign child: the child is looked up under the parent.
+        ours = route.ids_from(merchant_objects(other_merchant))
+        last = route.scoped_kwargs[-1]
+        attempts["only the last foreign"] = {**ours, last: theirs[route.resources[last]]}
+
+    for what, ids in attempts.items():
+        url = url_for(route, **ids)
+        body = b"{}" if route.kind == "api" else b""
+        response = client.generic(method, url, body, JSON if route.kind == "api" else FORM)
+        assert response.status_code == 404, f"{method} {url} ({what}): {response.status_code}"
+        if route.kind == "api":
+            assert response.json()["error"]["code"] == "not_found"

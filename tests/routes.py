@@ -1,0 +1,253 @@
+"""Every route of the project, read from Django's URL resolver, for tests that must cover
+all of them: junk input, another merchant's ids, and (later) the role matrix.
+
+    from tests.routes import iter_routes, merchant_objects, url_for
+
+    for route in iter_routes(kinds={"api", "backoffice"}):
+        for method in route.methods:
+            ids = route.ids_from(merchant_objects(merchant))   # real ids of that merchant
+            url = url_for(route, **ids)                        # or url_for(route, **junk)
+
+A route added to any urls.py shows up here by itself. What it cannot guess is what a URL
+kwarg names: ``<str:public_id>`` after ``scenarios/`` is a scenario, after ``forms/`` a form.
+``KWARG_RESOURCES`` says it for each (previous path segment, kwarg) pair; a product route
+whose kwarg is missing from it is listed by ``Route.unknown_kwargs`` and fails
+``tests/core/test_route_walker.py``, so a new route is never silently skipped.
+
+The methods of a route are the handlers its view defines: for DRF and Django class-based
+views, the ``http_method_names`` the class implements (``options`` and ``head``, which every
+view answers, are left out); a function view may take anything, so GET and POST are tried.
+"""
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls.resolvers import RoutePattern
+
+# Kinds of route, by the prefix of their full pattern.
+KINDS = (
+    ("api/v1/", "api"),
+    ("app/", "backoffice"),
+    ("pay/", "payer"),
+    ("progress/", "progress"),
+    ("sandbox/", "sandbox"),
+)
+PRODUCT_KINDS = frozenset(kind for _, kind in KINDS)
+
+# What each URL kwarg designates, keyed by the literal path segment just before it. The
+# resources are those ``merchant_objects`` builds; ``path`` is free text (no object).
+KWARG_RESOURCES: dict[tuple[str, str], str] = {
+    ("payment-requests", "public_id"): "request",
+    ("requests", "public_id"): "request",
+    ("participants", "participant_id"): "participant",
+    ("notifications", "notification_id"): "dispatch",
+    ("notifications", "dispatch_id"): "dispatch",
+    ("scenarios", "public_id"): "scenario",
+    ("templates", "public_id"): "template",
+    ("forms", "public_id"): "form",
+    ("webhook-endpoints", "public_id"): "webhook_endpoint",
+    ("pay", "token"): "link_token",
+    ("return", "checkout_id"): "checkout",
+    ("receipt", "checkout_id"): "checkout",
+    ("progress", "token"): "progress_token",
+    ("3ds", "public_id"): "challenge",
+    ("v1", "anything"): "path",
+}
+# Resources that belong to one merchant and that an operator or API key reaches by id: the
+# ones another merchant must get a 404 for.
+MERCHANT_SCOPED = frozenset(
+    {"request", "participant", "dispatch", "scenario", "template", "form", "webhook_endpoint"}
+)
+
+# Values for any kwarg that no object has: wrong prefixes, empty-looking, long, encoded.
+JUNK_KWARGS = (
+    "x",
+    "pr_" + "A" * 24,
+    "..",
+    "%2e%2e%2f",
+    "é☃",
+    "9" * 400,
+    "'; DROP TABLE x; --",
+)
+
+_CONVERTER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>\w+)>")
+_VIEW_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One URL pattern with everything a walker needs to call it.
+
+    ``name`` is namespaced (``backoffice:request_detail``) or None; ``pattern`` the full
+    pattern from the root (``app/requests/<str:public_id>/``); ``kwargs_names`` in order of
+    appearance; ``resources`` maps each kwarg to what it designates (None when unknown).
+    """
+
+    name: str | None
+    pattern: str
+    methods: tuple[str, ...]
+    kind: str
+    kwargs_names: tuple[str, ...]
+    resources: Mapping[str, str | None] = field(default_factory=dict)
+    view: object = None
+    is_regex: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name or self.pattern
+
+    @property
+    def unknown_kwargs(self) -> tuple[str, ...]:
+        return tuple(name for name in self.kwargs_names if self.resources.get(name) is None)
+
+    @property
+    def scoped_kwargs(self) -> tuple[str, ...]:
+        """Kwargs that name an object of one merchant (the 404-for-others ones)."""
+        return tuple(n for n in self.kwargs_names if self.resources.get(n) in MERCHANT_SCOPED)
+
+    def ids_from(self, objects: Mapping[str, str]) -> dict[str, str]:
+        """The kwargs filled from ``merchant_objects(...)``; free-text kwargs get "x"."""
+        values = {}
+        for name in self.kwargs_names:
+            resource = self.resources.get(name)
+            values[name] = "x" if resource == "path" else objects[resource]
+        return values
+
+
+def _kind(pattern: str) -> str:
+    return next((kind for prefix, kind in KINDS if pattern.startswith(prefix)), "other")
+
+
+def _methods(callback) -> tuple[str, ...]:
+    view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+    if view_class is None:
+        return ("GET", "POST")
+    names = getattr(view_class, "http_method_names", _VIEW_METHODS)
+    return tuple(m.upper() for m in _VIEW_METHODS if m in names and hasattr(view_class, m))
+
+
+def _resources(pattern: str) -> dict[str, str | None]:
+    resources: dict[str, str | None] = {}
+    for match in _CONVERTER.finditer(pattern):
+        before = [part for part in pattern[: match.start()].split("/") if part]
+        previous = before[-1] if before else ""
+        resources[match["name"]] = KWARG_RESOURCES.get((previous, match["name"]))
+    return resources
+
+
+def _walk(resolver: URLResolver, prefix: str, namespaces: tuple[str, ...]) -> Iterator[Route]:
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            spaces = namespaces + ((entry.namespace,) if entry.namespace else ())
+            yield from _walk(entry, prefix + str(entry.pattern), spaces)
+        elif isinstance(entry, URLPattern):
+            pattern = prefix + str(entry.pattern)
+            is_regex = not isinstance(entry.pattern, RoutePattern)
+            if is_regex:
+                kwargs_names = tuple(entry.pattern.regex.groupindex)
+            else:
+                kwargs_names = tuple(m["name"] for m in _CONVERTER.finditer(pattern))
+            yield Route(
+                name=":".join((*namespaces, entry.name)) if entry.name else None,
+                pattern=pattern,
+                methods=_methods(entry.callback),
+                kind=_kind(pattern),
+                kwargs_names=kwargs_names,
+                resources={} if is_regex else _resources(pattern),
+                view=entry.callback,
+                is_regex=is_regex or "^" in pattern,
+            )
+
+
+def iter_routes(kinds: Iterable[str] | None = None) -> Iterator[Route]:
+    """Every route of the root URLconf in resolution order, optionally of some kinds only
+    (``api``, ``backoffice``, ``payer``, ``progress``, ``sandbox``, ``other``)."""
+    wanted = set(kinds) if kinds is not None else None
+    for route in _walk(get_resolver(), "", ()):
+        if wanted is None or route.kind in wanted:
+            yield route
+
+
+def url_for(route: Route, **values: str) -> str:
+    """The path of ``route`` with its kwargs replaced by ``values`` (percent-encoded, so
+    junk stays inside its segment)."""
+    if route.is_regex:
+        raise ValueError(f"{route.label}: regex routes are not walked ({route.pattern})")
+    missing = set(route.kwargs_names) - set(values)
+    if missing:
+        raise KeyError(f"{route.label} needs {sorted(missing)}")
+    return "/" + _CONVERTER.sub(lambda m: quote(str(values[m["name"]]), safe=""), route.pattern)
+
+
+def merchant_objects(merchant) -> dict[str, str]:
+    """One object of each resource for ``merchant``, built through the services, keyed as
+    in ``KWARG_RESOURCES``: a request with participants, a planned notification, a scenario,
+    an email template, a smart form, a webhook endpoint, and a checkout waiting for its
+    3-D Secure challenge (its return page and challenge id)."""
+    from payments import services as payment_services
+    from payments.sandbox.services import sandbox_card_tokenise
+    from scenarios import services as scenario_services
+    from scenarios.models import Dispatch
+    from smartforms.services import form_create
+    from tests.factories import make_request
+    from tests.payments.conftest import CHALLENGE, card_details
+    from tests.scenarios.helpers import make_scenario, step
+
+    template = _template(merchant)
+    scenario = make_scenario(merchant, [step("request_created", template)])
+    form = form_create(
+        merchant=merchant,
+        name="Walker form",
+        fields=[{"key": "company", "type": "text", "label": {"en": "Company"}}],
+    )
+    payment_request = make_request(merchant, public_progress=True)
+    scenario_services.dispatches_plan_for_request(
+        payment_request=payment_request, scenario=scenario
+    )
+    participant = payment_request.participants.order_by("id").first()
+    dispatch = Dispatch.objects.filter(request=payment_request).order_by("id").first()
+    endpoint = scenario_services.webhook_endpoint_create(
+        merchant=merchant, url="https://hooks.example.com/in"
+    )
+    details = card_details(CHALLENGE)
+    card = sandbox_card_tokenise(
+        number=details["number"].replace(" ", ""),
+        exp_month=details["exp_month"],
+        exp_year=details["exp_year"],
+        cvc=details["cvc"],
+    )
+    checkout = payment_services.checkout_start(
+        participant=participant,
+        method="card",
+        source=card.token,
+        return_url=lambda co: f"http://testserver/pay/{participant.link_token}/return/",
+    )
+    action_url = checkout.legs.get().action_url
+    return {
+        "request": payment_request.public_id,
+        "participant": participant.public_id,
+        "dispatch": dispatch.public_id,
+        "scenario": scenario.public_id,
+        "template": template.public_id,
+        "form": form.public_id,
+        "webhook_endpoint": endpoint.public_id,
+        "link_token": participant.link_token,
+        "progress_token": payment_request.progress_token,
+        "checkout": checkout.public_id,
+        "challenge": action_url.rstrip("/").rsplit("/", 1)[-1],
+    }
+
+
+def _template(merchant):
+    from notifications import services as template_services
+
+    return template_services.template_create(
+        merchant=merchant,
+        name="Walker email",
+        channel="email",
+        subject={"en": "Pay {{ request.reference }}"},
+        body_text={"en": "Hello {{ payer.name }}, pay {{ amount_due }}: {{ pay_url }}"},
+    )
