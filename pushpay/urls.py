@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from notifications.esp_callbacks import esp_tracking
 from pushpay.api.errors import api_not_found
 from pushpay.health import healthz
 
@@ -32,7 +33,8 @@ urlpatterns = [
     path("sandbox/", include("payments.sandbox_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
-    path("anymail/", include("anymail.urls")),
+    # Only the configured ESP's tracking route answers, and only once a secret is set.
+    path("anymail/<slug:esp>/tracking/", esp_tracking, name="esp_tracking"),
     path("healthz", healthz, name="healthz"),
 ]
 
