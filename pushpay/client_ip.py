@@ -1,0 +1,29 @@
+"""Who is calling: the client address used by the login lockout and the public rate limits."""
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def client_ip(request: HttpRequest) -> str:
+    """REMOTE_ADDR, unless BEHIND_TLS_PROXY says a proxy of ours stands in front.
+
+    Then the proxy's address is REMOTE_ADDR and the client's is the last X-Forwarded-For
+    entry, the one our proxy appended: the entries before it are whatever the client sent, so
+    trusting the left-most would let anyone pick their address (and dodge a lockout).
+    """
+    remote = request.META.get("REMOTE_ADDR") or "unknown"
+    if not settings.BEHIND_TLS_PROXY:
+        return remote
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    return hops[-1][:64] if hops else remote
+
+
+def login_username(request: HttpRequest, credentials: dict | None = None) -> str:
+    """The login as counted by the lockout: logins are stored lower-case, so ``Owner@x`` and
+    ``owner@x`` are one account and must share one failure counter."""
+    if credentials:
+        username = credentials.get("username")
+    else:
+        username = getattr(request, "POST", {}).get("username")
+    return str(username or "").strip().lower()
