@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from merchants.selectors import merchants_for_user
 from pushpay.errors import DomainError
 from pushpay.qr import qr_png
-from pushpay.tenancy import SESSION_KEY, MerchantViewMixin, can_write, refuse_viewers
+from pushpay.tenancy import SESSION_KEY, MerchantViewMixin, require
 from scenarios.models import Dispatch
 from scenarios.selectors import dispatch_get, dispatch_list
 from scenarios.services import dispatch_resend
@@ -74,7 +74,6 @@ class PaymentRequestDetailView(MerchantViewMixin, View):
                     (p, answers.get(p.public_id), last_sent.get(p.pk)) for p in participants
                 ],
                 "timeline": timeline,
-                "can_resend": can_write(request.membership),
                 "progress": {
                     status: sum(p.status == status for p in participants)
                     for status in Participant.Status.values
@@ -192,7 +191,7 @@ class DispatchResendView(MerchantViewMixin, View):
     """An operator sends one notification again (a copy, due now)."""
 
     def post(self, request: HttpRequest, public_id: str, dispatch_id: str) -> HttpResponse:
-        refuse_viewers(request, "notifications")
+        require(request, "requests.resend")
         payment_request = selectors.payment_request_get(
             merchant=request.merchant, public_id=public_id
         )
