@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from pushpay.rates import parse_rate
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -63,7 +65,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "pushpay.middleware.SecurityHeadersMiddleware",
     "pushpay.middleware.RejectNulCharactersMiddleware",
+    "pushpay.ratelimit.PublicRateLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -250,6 +254,13 @@ IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 if IDEMPOTENCY_KEY_TTL_HOURS < 24:
     raise ImproperlyConfigured("IDEMPOTENCY_KEY_TTL_HOURS must be at least 24.")
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1200/min")
+# Per client address, on the sandbox tokeniser and the payer-link pages together; high enough
+# for a few dozen payers behind one office NAT (each payment is about five requests).
+PUBLIC_RATE_LIMIT = env.str("PUBLIC_RATE_LIMIT", default="300/min")
+try:
+    parse_rate(PUBLIC_RATE_LIMIT)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"PUBLIC_RATE_LIMIT: {exc}.") from None
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.authentication.ApiKeyAuthentication"],

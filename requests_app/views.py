@@ -1,11 +1,13 @@
 """Back office (operators) pages for payment requests."""
 
 import csv
+import unicodedata
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
 from django.views import View
 from django.views.decorators.http import require_POST
 
@@ -128,8 +130,12 @@ class PaymentRequestExportView(MerchantViewMixin, View):
             else []
         )
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        filename = f"{payment_request.reference}-participants.csv".replace('"', "")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        # RFC 6266: an ASCII fallback plus filename* for references in any script; control
+        # characters could never be sent in a header, whatever the reference holds.
+        filename = "".join(
+            ch for ch in f"{payment_request.reference}-participants.csv" if ch.isprintable()
+        )
+        response["Content-Disposition"] = _attachment(filename)
         writer = csv.writer(response)
         writer.writerow(
             [
@@ -165,6 +171,16 @@ class PaymentRequestExportView(MerchantViewMixin, View):
                 ]
             )
         return response
+
+
+def _attachment(filename: str) -> str:
+    """``filename*`` carries the exact name; old clients read the ASCII ``filename``."""
+    header = content_disposition_header(True, filename)
+    if "filename*=" not in header:
+        return header
+    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    fallback = fallback.replace("\\", "").replace('"', "") or "participants.csv"
+    return f'attachment; filename="{fallback}"; {header.removeprefix("attachment; ")}'
 
 
 def _cell(value) -> str:

@@ -137,6 +137,7 @@ def test_production_settings_pass_the_deployment_checklist():
         ({"IDEMPOTENCY_KEY_TTL_HOURS": "1"}, "IDEMPOTENCY_KEY_TTL_HOURS"),
         ({"AXES_FAILURE_LIMIT": "0"}, "AXES_FAILURE_LIMIT"),
         ({"AXES_COOLOFF_MINUTES": "0"}, "AXES_COOLOFF_MINUTES"),
+        ({"PUBLIC_RATE_LIMIT": "lots"}, "PUBLIC_RATE_LIMIT"),
     ],
 )
 def test_bad_configuration_stops_the_process_with_a_clear_message(override, message):
