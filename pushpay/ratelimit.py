@@ -32,7 +32,7 @@ class PublicRateLimitMiddleware:
         limit, period = parse_rate(settings.PUBLIC_RATE_LIMIT)
         now = int(time.time())
         window = now // period
-        key = f"public-rate:{client_ip(request)}:{period}:{window}"
+        key = f"public-rate:{client_ip(request) or 'unknown'}:{period}:{window}"
         cache.add(key, 0, timeout=period + 5)
         try:
             count = cache.incr(key)

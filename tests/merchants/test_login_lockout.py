@@ -135,3 +135,32 @@ def test_behind_a_tls_proxy_the_address_it_forwarded_counts(client, camille, set
     assert again.status_code == 429
     office = log_in(client, "camille@example.com", PASSWORD, ip=proxy, HTTP_X_FORWARDED_FOR=OFFICE)
     assert logged_in(office)
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        ({"REMOTE_ADDR": "203.0.113.7"}, "203.0.113.7"),
+        ({}, None),
+        ({"REMOTE_ADDR": "not-an-address"}, None),
+        ({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "junk"}, "10.0.0.2"),
+        (
+            {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "1.2.3.4, 2001:db8::1"},
+            "2001:db8::1",
+        ),
+    ],
+)
+def test_the_client_address_is_a_valid_ip_or_none(settings, meta, expected):
+    from django.test import RequestFactory
+
+    from pushpay.client_ip import client_ip
+
+    settings.BEHIND_TLS_PROXY = True
+    request = RequestFactory().get("/")
+    request.META = meta
+    assert client_ip(request) == expected
+
+
+def test_force_login_without_an_address_still_works(client, camille):
+    client.force_login(camille)  # axes records the login; PostgreSQL refuses a non-IP address
+    assert "_auth_user_id" in client.session
