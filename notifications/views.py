@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from pushpay.errors import DomainError, InvalidInput
-from pushpay.tenancy import MerchantViewMixin, can_write, refuse_viewers
+from pushpay.tenancy import MerchantViewMixin, can, require
 
 from . import selectors, services
 from .defaults import STAGE_NAMES
@@ -40,7 +40,7 @@ class TemplatesViewMixin(MerchantViewMixin):
         return template
 
     def context(self, **extra: Any) -> dict[str, Any]:
-        return {"can_edit": can_write(self.request.membership), **extra}
+        return {"can_edit": can(self.request.membership, "templates.manage"), **extra}
 
 
 # --- Preview --------------------------------------------------------------------------------
@@ -264,14 +264,14 @@ class TemplateDetailView(TemplatesViewMixin, View):
 
 class TemplateCreateView(TemplatesViewMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        refuse_viewers(request, "templates")
+        require(request, "templates.manage")
         channel = request.GET.get("channel")
         if channel not in CHANNELS.values:
             channel = CHANNELS.EMAIL
         return self._render(TemplateForm(channel=channel, initial={"channel": channel}))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        refuse_viewers(request, "templates")
+        require(request, "templates.manage")
         channel = request.POST.get("channel")
         if channel not in CHANNELS.values:
             channel = CHANNELS.EMAIL
@@ -306,13 +306,13 @@ class TemplateCreateView(TemplatesViewMixin, View):
 
 class TemplateEditView(TemplatesViewMixin, View):
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        refuse_viewers(request, "templates")
+        require(request, "templates.manage")
         template = self.get_template_or_404(public_id)
         form = TemplateForm(channel=template.channel, initial=TemplateForm.initial_for(template))
         return self._render(template, form)
 
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        refuse_viewers(request, "templates")
+        require(request, "templates.manage")
         template = self.get_template_or_404(public_id)
         form = TemplateForm(request.POST, channel=template.channel)
         if form.is_valid():
@@ -357,7 +357,7 @@ class TemplateSendTestView(TemplateDetailView):
         return redirect("notifications:template_detail", template.public_id)
 
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        refuse_viewers(request, "templates")
+        require(request, "templates.manage")
         template = self.get_template_or_404(public_id)
         form = SendTestForm(request.POST)
         if form.is_valid():
@@ -378,7 +378,7 @@ class TemplateSendTestView(TemplateDetailView):
 
 class TemplateArchiveView(TemplatesViewMixin, View):
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        refuse_viewers(request, "templates")
+        require(request, "templates.manage")
         template = services.template_archive(template=self.get_template_or_404(public_id))
         messages.success(
             request,
@@ -390,7 +390,7 @@ class TemplateArchiveView(TemplatesViewMixin, View):
 
 class TemplateRestoreView(TemplatesViewMixin, View):
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        refuse_viewers(request, "templates")
+        require(request, "templates.manage")
         template = services.template_restore(template=self.get_template_or_404(public_id))
         messages.success(request, f"Template “{template.name}” restored.")
         return redirect("notifications:template_detail", template.public_id)
@@ -398,7 +398,7 @@ class TemplateRestoreView(TemplatesViewMixin, View):
 
 class TemplateInstallDefaultsView(TemplatesViewMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
-        refuse_viewers(request, "templates")
+        require(request, "templates.manage")
         before = set(
             selectors.template_list(merchant=request.merchant).values_list("pk", flat=True)
         )

@@ -6,10 +6,13 @@ ImproperlyConfigured rather than running half-configured. See .env.example and t
 configuration table.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from pushpay.rates import parse_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -50,6 +53,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_q",
     "anymail",
+    "axes",
     "pushpay",
     "merchants",
     "requests_app",
@@ -61,7 +65,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "pushpay.middleware.SecurityHeadersMiddleware",
     "pushpay.middleware.RejectNulCharactersMiddleware",
+    "pushpay.ratelimit.PublicRateLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -70,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pushpay.urls"
@@ -153,6 +161,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins are counted per username *and* address together (django-axes): an attacker
+# cannot lock every operator out, and a shared address is not locked for everyone. Unlock
+# with `manage.py axes_reset_username <email>` (see docs/operations.md, "Security").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT must be at least 1.")
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+if AXES_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured("AXES_COOLOFF_MINUTES must be at least 1.")
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "pushpay.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# Each failure is logged (WARNING, logger "axes") with the login and the address, so a log
+# watcher can act on it; passwords are never logged.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+AXES_CLIENT_IP_CALLABLE = "pushpay.client_ip.client_ip"
+AXES_USERNAME_CALLABLE = "pushpay.client_ip.login_username"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "backoffice:request_list"
 LOGOUT_REDIRECT_URL = "login"
@@ -227,6 +258,13 @@ IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 if IDEMPOTENCY_KEY_TTL_HOURS < 24:
     raise ImproperlyConfigured("IDEMPOTENCY_KEY_TTL_HOURS must be at least 24.")
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1200/min")
+# Per client address, on the sandbox tokeniser and the payer-link pages together; high enough
+# for a few dozen payers behind one office NAT (each payment is about five requests).
+PUBLIC_RATE_LIMIT = env.str("PUBLIC_RATE_LIMIT", default="300/min")
+try:
+    parse_rate(PUBLIC_RATE_LIMIT)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"PUBLIC_RATE_LIMIT: {exc}.") from None
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.authentication.ApiKeyAuthentication"],
@@ -263,9 +301,10 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Production hardening -------------------------------------------------------------------
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
-)
+# Behind a TLS proxy, its X-Forwarded-Proto and X-Forwarded-For are believed; never otherwise
+# (anyone can send them). The client address feeds the login lockout and the rate limits.
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)

@@ -42,13 +42,66 @@ class MerchantViewMixin(LoginRequiredMixin):
         return super().dispatch(request, *args, **kwargs)
 
 
-def can_write(membership: Membership | None) -> bool:
-    """Viewers read only; every other role may change the merchant's configuration."""
-    return membership is not None and membership.role != Membership.Role.VIEWER
+# --- Roles ------------------------------------------------------------------------------------
+# One map from role to what it may change; every changing view calls ``require`` and every
+# button asks ``can``, so the page never offers what the view would refuse. Reading is open to
+# every member. API keys act for the merchant as a whole (owner-level) and do not come here.
+
+CAPABILITIES: dict[str, str] = {
+    # requests: agents and up
+    "requests.create": "create payment requests",
+    "requests.resend": "resend notifications",
+    "requests.pause_reminders": "pause or resume reminders",
+    "requests.cancel": "cancel payment requests",
+    # money back and configuration: admins and up
+    "requests.refund": "refund payments",
+    "scenarios.manage": "change scenarios",
+    "templates.manage": "change message templates",
+    "forms.manage": "change smart forms",
+    "webhooks.manage": "change webhook endpoints",
+    "payment_methods.manage": "change payment methods",
+    "branding.manage": "change the branding",
+    # the merchant itself: owners only
+    "team.manage": "change the team",
+    "api_keys.manage": "manage API keys",
+    "credentials.manage": "change provider credentials",
+}
+
+_AGENT = frozenset(
+    {"requests.create", "requests.resend", "requests.pause_reminders", "requests.cancel"}
+)
+_ADMIN = _AGENT | {
+    "requests.refund",
+    "scenarios.manage",
+    "templates.manage",
+    "forms.manage",
+    "webhooks.manage",
+    "payment_methods.manage",
+    "branding.manage",
+}
+ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
+    Membership.Role.OWNER: frozenset(CAPABILITIES),
+    Membership.Role.ADMIN: frozenset(_ADMIN),
+    Membership.Role.AGENT: _AGENT,
+    Membership.Role.VIEWER: frozenset(),
+}
 
 
-def refuse_viewers(request: HttpRequest, what: str) -> None:
-    """Called in every handler of a changing page, GET included, so a crafted POST from a
-    viewer is refused exactly as the hidden button suggests."""
-    if not can_write(getattr(request, "membership", None)):
-        raise PermissionDenied(f"Viewers can look at {what} but not change them.")
+def can(membership: Membership | None, capability: str) -> bool:
+    if capability not in CAPABILITIES:  # a typo must not silently refuse (or allow) everyone
+        raise ValueError(f"Unknown capability {capability!r}")
+    if membership is None:
+        return False
+    return capability in ROLE_CAPABILITIES.get(membership.role, frozenset())
+
+
+def require(request: HttpRequest, capability: str) -> None:
+    """Called first in every handler of a changing page, GET included, so a crafted POST is
+    refused exactly as the hidden button suggests (a 403 page with this message)."""
+    membership = getattr(request, "membership", None)
+    if not can(membership, capability):
+        role = membership.get_role_display() if membership else "none"
+        raise PermissionDenied(
+            f"Your role ({role}) does not allow you to {CAPABILITIES[capability]}. "
+            "Ask an owner of this merchant to change your role."
+        )

@@ -10,6 +10,9 @@ from pathlib import Path
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("PUBLIC_BASE_URL", "http://testserver")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+# The whole suite talks from 127.0.0.1 and a test process's cache lives across tests; the rate
+# limit's own tests lower it (tests/core/test_security_headers.py).
+os.environ.setdefault("PUBLIC_RATE_LIMIT", "100000/min")
 
 from pushpay.settings import *  # noqa: F403
 

@@ -3,9 +3,15 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
+from notifications.esp_callbacks import esp_tracking
 from pushpay.api.errors import api_not_found
+from pushpay.favicon import favicon
 from pushpay.health import healthz
 
 api_v1 = [
@@ -14,7 +20,7 @@ api_v1 = [
     path("", include("scenarios.api.urls")),
     path("", include("smartforms.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("<path:anything>", api_not_found),
 ]
@@ -32,8 +38,10 @@ urlpatterns = [
     path("sandbox/", include("payments.sandbox_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
-    path("anymail/", include("anymail.urls")),
+    # Only the configured ESP's tracking route answers, and only once a secret is set.
+    path("anymail/<slug:esp>/tracking/", esp_tracking, name="esp_tracking"),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
 ]
 
 # Uploaded logos; in production the reverse proxy serves MEDIA_ROOT (see docs/operations.md).

@@ -1,7 +1,6 @@
 """Back office (operators) pages for payment requests."""
 
 import csv
-import unicodedata
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -13,13 +12,7 @@ from django.views.decorators.http import require_POST
 from merchants.selectors import merchants_for_user
 from pushpay.errors import DomainError
 from pushpay.qr import qr_png
-from pushpay.tenancy import (
-    MODE_SESSION_KEY,
-    SESSION_KEY,
-    MerchantViewMixin,
-    can_write,
-    refuse_viewers,
-)
+from pushpay.tenancy import MODE_SESSION_KEY, SESSION_KEY, MerchantViewMixin, require
 from scenarios.models import Dispatch
 from scenarios.selectors import dispatch_get, dispatch_list
 from scenarios.services import dispatch_resend
@@ -84,7 +77,6 @@ class PaymentRequestDetailView(MerchantViewMixin, View):
                     (p, answers.get(p.public_id), last_sent.get(p.pk)) for p in participants
                 ],
                 "timeline": timeline,
-                "can_resend": can_write(request.membership),
                 "progress": {
                     status: sum(p.status == status for p in participants)
                     for status in Participant.Status.values
@@ -155,8 +147,10 @@ class PaymentRequestExportView(MerchantViewMixin, View):
             else []
         )
         response = HttpResponse(content_type="text/csv; charset=utf-8")
+        # RFC 6266: an ASCII fallback plus filename* for references in any script; no quote,
+        # backslash or control character (references stored before they were refused).
         filename = _header_safe(f"{payment_request.reference}-participants.csv")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Content-Disposition"] = _attachment(filename)
         writer = csv.writer(response)
         writer.writerow(
             [
@@ -193,15 +187,10 @@ class PaymentRequestExportView(MerchantViewMixin, View):
             )
         return response
 
-
-def _header_safe(filename: str) -> str:
-    """No quote, backslash or control character in a header value: a line break there is a
-    BadHeaderError (a 500), and references stored before they were refused may hold one."""
-    return "".join("_" if _unsafe_in_header(char) else char for char in filename)
-
-
-def _unsafe_in_header(char: str) -> bool:
-    return char in '"\\' or unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+        # RFC 6266: an ASCII fallback plus filename* for references in any script; no quote,
+        # backslash or control character (references stored before they were refused).
+        filename = _header_safe(f"{payment_request.reference}-participants.csv")
+        response["Content-Disposition"] = _attachment(filename)
 
 
 def _cell(value) -> str:
@@ -228,7 +217,7 @@ class DispatchResendView(MerchantViewMixin, View):
     """An operator sends one notification again (a copy, due now)."""
 
     def post(self, request: HttpRequest, public_id: str, dispatch_id: str) -> HttpResponse:
-        refuse_viewers(request, "notifications")
+        require(request, "requests.resend")
         payment_request = selectors.payment_request_get(
             merchant=request.merchant, livemode=request.livemode, public_id=public_id
         )

@@ -23,6 +23,7 @@ def anymail_tracking(sender, event, esp_name: str, **kwargs) -> None:
     status = _ANYMAIL_STATUS.get(event.event_type)
     if status is None or not event.message_id:
         return
-    dispatch_record_delivery_status(
-        channel="email", provider_message_id=str(event.message_id), status=status
-    )
+    message_id = str(event.message_id)
+    if "\x00" in message_id:  # PostgreSQL cannot even compare such text: it names no message
+        return
+    dispatch_record_delivery_status(channel="email", provider_message_id=message_id, status=status)

@@ -18,7 +18,7 @@ from django.views import View
 from merchants.models import LANGUAGES
 from notifications.selectors import template_list
 from pushpay.errors import DomainError
-from pushpay.tenancy import MerchantViewMixin, can_write, refuse_viewers
+from pushpay.tenancy import MerchantViewMixin, can, require
 
 from . import selectors, services
 from .forms import STEPS_EXAMPLE, ScenarioForm, steps_to_input, steps_to_text
@@ -140,7 +140,7 @@ class ScenariosViewMixin(MerchantViewMixin):
         return scenario
 
     def context(self, **extra: Any) -> dict[str, Any]:
-        return {"can_edit": can_write(self.request.membership), **extra}
+        return {"can_edit": can(self.request.membership, "scenarios.manage"), **extra}
 
     def editor_context(self, form: ScenarioForm, **extra: Any) -> dict[str, Any]:
         merchant = self.request.merchant
@@ -177,11 +177,11 @@ class ScenarioDetailView(ScenariosViewMixin, View):
 
 class ScenarioCreateView(ScenariosViewMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        refuse_viewers(request, "scenarios")
+        require(request, "scenarios.manage")
         return self._render(ScenarioForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        refuse_viewers(request, "scenarios")
+        require(request, "scenarios.manage")
         form = ScenarioForm(request.POST)
         if form.is_valid():
             try:
@@ -208,7 +208,7 @@ class ScenarioCreateView(ScenariosViewMixin, View):
 
 class ScenarioEditView(ScenariosViewMixin, View):
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        refuse_viewers(request, "scenarios")
+        require(request, "scenarios.manage")
         scenario = self.get_scenario_or_404(public_id)
         form = ScenarioForm(
             initial={
@@ -219,7 +219,7 @@ class ScenarioEditView(ScenariosViewMixin, View):
         return self._render(scenario, form)
 
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        refuse_viewers(request, "scenarios")
+        require(request, "scenarios.manage")
         scenario = self.get_scenario_or_404(public_id)
         before = scenario.version
         form = ScenarioForm(request.POST)
@@ -255,7 +255,7 @@ class ScenarioEditView(ScenariosViewMixin, View):
 
 class ScenarioPauseView(ScenariosViewMixin, View):
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        refuse_viewers(request, "scenarios")
+        require(request, "scenarios.manage")
         scenario = services.scenario_pause(scenario=self.get_scenario_or_404(public_id))
         messages.success(
             request,
@@ -266,7 +266,7 @@ class ScenarioPauseView(ScenariosViewMixin, View):
 
 class ScenarioResumeView(ScenariosViewMixin, View):
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        refuse_viewers(request, "scenarios")
+        require(request, "scenarios.manage")
         scenario = services.scenario_resume(scenario=self.get_scenario_or_404(public_id))
         messages.success(request, f"Scenario “{scenario.name}” resumed.")
         return redirect("scenarios:scenario_detail", scenario.public_id)

@@ -16,7 +16,7 @@ from django.views import View
 
 from merchants.models import LANGUAGES
 from pushpay.errors import DomainError, StateConflict
-from pushpay.tenancy import MerchantViewMixin, can_write, refuse_viewers
+from pushpay.tenancy import MerchantViewMixin, can, require
 
 from . import selectors, services
 from .forms import FIELDS_EXAMPLE, FormDefinitionForm, answers_from_post, fields_to_text
@@ -43,7 +43,7 @@ class FormsViewMixin(MerchantViewMixin):
         return form
 
     def context(self, **extra: Any) -> dict[str, Any]:
-        return {"can_edit": can_write(self.request.membership), **extra}
+        return {"can_edit": can(self.request.membership, "forms.manage"), **extra}
 
 
 class FormListView(FormsViewMixin, View):
@@ -86,11 +86,11 @@ class FormDetailView(FormsViewMixin, View):
 
 class FormCreateView(FormsViewMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        refuse_viewers(request, "forms")
+        require(request, "forms.manage")
         return self._render(FormDefinitionForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        refuse_viewers(request, "forms")
+        require(request, "forms.manage")
         definition = FormDefinitionForm(request.POST)
         if definition.is_valid():
             try:
@@ -117,7 +117,7 @@ class FormCreateView(FormsViewMixin, View):
 
 class FormEditView(FormsViewMixin, View):
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        refuse_viewers(request, "forms")
+        require(request, "forms.manage")
         form = self.get_form_or_404(public_id)
         if not form.is_active:
             messages.info(request, "This form is archived: it can no longer be changed.")
@@ -131,7 +131,7 @@ class FormEditView(FormsViewMixin, View):
         return self._render(form, definition)
 
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        refuse_viewers(request, "forms")
+        require(request, "forms.manage")
         form = self.get_form_or_404(public_id)
         before = form.current_version
         definition = FormDefinitionForm(request.POST)
@@ -263,12 +263,12 @@ def _answer_text(field: dict | None, value: Any) -> str:
 
 class FormArchiveView(FormsViewMixin, View):
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        refuse_viewers(request, "forms")
+        require(request, "forms.manage")
         form = self.get_form_or_404(public_id)
         return render(request, "smartforms/form_confirm_archive.html", self.context(form=form))
 
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        refuse_viewers(request, "forms")
+        require(request, "forms.manage")
         form = self.get_form_or_404(public_id)
         form = services.form_archive(form=form)
         messages.success(

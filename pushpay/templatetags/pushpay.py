@@ -2,6 +2,7 @@ from django import template
 from django.utils.translation import get_language
 
 from pushpay.money import format_money
+from pushpay.tenancy import can
 
 register = template.Library()
 
@@ -12,6 +13,12 @@ def money(amount: int | None, currency: str) -> str:
     if amount is None:
         return "—"
     return format_money(amount, currency, (get_language() or "en")[:2])
+
+
+@register.filter(name="can")
+def can_filter(membership, capability: str) -> bool:
+    """{% if request.membership|can:"requests.resend" %}: show only what the view allows."""
+    return can(membership or None, capability)
 
 
 STATUS_COLOURS = {

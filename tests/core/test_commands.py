@@ -36,7 +36,8 @@ def test_createmerchant_prints_one_json_object_with_a_working_key(client):
         ).status_code
         == 200
     )
-    assert client.login(username="owner@example.com", password="s3cret-pass-word")
+    login = {"username": "owner@example.com", "password": "s3cret-pass-word"}
+    assert client.post("/accounts/login/", login).status_code == 302
 
 
 @pytest.mark.django_db
@@ -134,6 +135,9 @@ def test_production_settings_pass_the_deployment_checklist():
         ({"SMS_BACKEND": "twilio"}, "TWILIO_ACCOUNT_SID"),
         ({"DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL"),
         ({"IDEMPOTENCY_KEY_TTL_HOURS": "1"}, "IDEMPOTENCY_KEY_TTL_HOURS"),
+        ({"AXES_FAILURE_LIMIT": "0"}, "AXES_FAILURE_LIMIT"),
+        ({"AXES_COOLOFF_MINUTES": "0"}, "AXES_COOLOFF_MINUTES"),
+        ({"PUBLIC_RATE_LIMIT": "lots"}, "PUBLIC_RATE_LIMIT"),
     ],
 )
 def test_bad_configuration_stops_the_process_with_a_clear_message(override, message):

@@ -27,7 +27,7 @@ OUTBOX_BACKEND = "notifications.outbox_backend.OutboxEmailBackend"
 
 @pytest.fixture
 def operator(merchant):
-    return MembershipFactory(merchant=merchant, role=Membership.Role.AGENT).user
+    return MembershipFactory(merchant=merchant, role=Membership.Role.ADMIN).user
 
 
 @pytest.fixture

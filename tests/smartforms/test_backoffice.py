@@ -33,7 +33,7 @@ SIMPLE_FIELDS = [
 
 @pytest.fixture
 def operator_client(client, merchant):
-    client.force_login(MembershipFactory(merchant=merchant, role=Membership.Role.AGENT).user)
+    client.force_login(MembershipFactory(merchant=merchant, role=Membership.Role.ADMIN).user)
     return client
 
 
