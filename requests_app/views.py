@@ -1,11 +1,13 @@
 """Back office (operators) pages for payment requests."""
 
 import csv
+import unicodedata
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
 from django.views import View
 from django.views.decorators.http import require_POST
 
@@ -187,10 +189,25 @@ class PaymentRequestExportView(MerchantViewMixin, View):
             )
         return response
 
-        # RFC 6266: an ASCII fallback plus filename* for references in any script; no quote,
-        # backslash or control character (references stored before they were refused).
-        filename = _header_safe(f"{payment_request.reference}-participants.csv")
-        response["Content-Disposition"] = _attachment(filename)
+
+def _header_safe(filename: str) -> str:
+    """No quote, backslash or control character in a header value: a line break there is a
+    BadHeaderError (a 500), and references stored before they were refused may hold one."""
+    return "".join("_" if _unsafe_in_header(char) else char for char in filename)
+
+
+def _unsafe_in_header(char: str) -> bool:
+    return char in '"\\' or unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+
+
+def _attachment(filename: str) -> str:
+    """``filename*`` carries the exact name; old clients read the ASCII ``filename``."""
+    header = content_disposition_header(True, filename)
+    if "filename*=" not in header:
+        return header
+    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    fallback = fallback.replace("\\", "").replace('"', "") or "participants.csv"
+    return f'attachment; filename="{fallback}"; {header.removeprefix("attachment; ")}'
 
 
 def _cell(value) -> str:

@@ -21,6 +21,7 @@ ROLES = ("owner", "admin", "agent", "viewer")
 CHANGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "backoffice:dispatch_resend": ("requests.resend", ("post",)),
     "backoffice:switch_merchant": (None, ("post",)),
+    "backoffice:switch_mode": (None, ("post",)),
     "scenarios:scenario_create": ("scenarios.manage", ("get", "post")),
     "scenarios:scenario_edit": ("scenarios.manage", ("get", "post")),
     "scenarios:scenario_pause": ("scenarios.manage", ("post",)),
@@ -137,7 +138,10 @@ def test_each_role_may_only_do_what_its_capabilities_allow(
 ):
     client.force_login(MembershipFactory(merchant=merchant, role=role).user)
     capability = CHANGES[name][0]
-    data = {"slug": merchant.slug} if name == "backoffice:switch_merchant" else {}
+    data = {
+        "backoffice:switch_merchant": {"slug": merchant.slug},
+        "backoffice:switch_mode": {"mode": "live"},
+    }.get(name, {})
     response = getattr(client, method)(url_of(name, world), data)
     if role in ALLOWED[capability]:
         assert response.status_code != 403, response.content[:300]

@@ -93,7 +93,7 @@ def test_back_office_pages_are_not_marked_noindex(client):
         ),
         ("東京-7", "attachment; filename=\"-7-participants.csv\"; filename*=utf-8''"),
         ("INV-42", 'attachment; filename="INV-42-participants.csv"'),
-        ('a"b', 'attachment; filename="a\\"b-participants.csv"'),
+        ('a"b', 'attachment; filename="a_b-participants.csv"'),
     ],
 )
 def test_the_csv_export_names_the_file_after_any_reference(client, merchant, reference, expected):
