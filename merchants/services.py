@@ -5,6 +5,7 @@ Every function here is one use case and the only way these rows change.
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,7 +16,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from notifications.services import template_install_defaults
 from pushpay.ids import random_string
 
 from .models import ApiKey, IdempotencyRecord, Membership, Merchant
@@ -31,6 +31,16 @@ class ApiKeyInvalid(Exception):
 
 class ApiKeyRevoked(Exception):
     """The presented secret matches a revoked key."""
+
+
+# What other apps set up for every new merchant (notifications: the default templates),
+# registered from their AppConfig.ready(): merchants knows no app downstream of it.
+_on_merchant_created: list[Callable[[Merchant], None]] = []
+
+
+def merchant_created_register(setup: Callable[[Merchant], None]) -> None:
+    if setup not in _on_merchant_created:
+        _on_merchant_created.append(setup)
 
 
 def _unique_slug(name: str) -> str:
@@ -62,8 +72,8 @@ def merchant_create(
     )
     merchant.full_clean()
     merchant.save()
-    # Every merchant starts with the shipped templates, so a first scenario needs no writing.
-    template_install_defaults(merchant=merchant)
+    for setup in _on_merchant_created:
+        setup(merchant)
     return merchant
 
 

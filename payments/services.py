@@ -22,15 +22,14 @@ from notifications.channels import test_mode_uses_outbox
 from notifications.channels.email import OUTBOX_BACKEND
 from pushpay.errors import DomainError, InvalidInput, StateConflict
 from requests_app import services as request_services
-from requests_app.events import event_record
 from requests_app.locks import lock_participants, lock_request
-from requests_app.models import Participant, PaymentRequest, RequestEvent
+from requests_app.models import Participant, PaymentRequest
+from requests_app.ports import sends_own_message
 from requests_app.services import (
     check_payable_amount,
     participant_record_failure,
     participant_record_payment,
 )
-from scenarios.selectors import request_notifies_on
 
 from .adapters.base import FailureReason, PaymentResult, PaymentStatus, ProviderError
 from .models import Checkout, Leg, MerchantPaymentMethod
@@ -357,20 +356,12 @@ def _book(checkout: Checkout, leg: Leg, adapter, reference: str) -> Checkout:
                 status=Leg.Status.CAPTURED, provider_reference=reference
             )
             _set_checkout_status(checkout, Checkout.Status.SUCCEEDED)
-            participant_record_payment(participant=checkout.participant, amount=checkout.amount)
-            event_record(
-                type=RequestEvent.Type.PAYMENT_SUCCEEDED,
-                payment_request=checkout.request,
+            participant_record_payment(
                 participant=checkout.participant,
-                payload={
-                    "checkout": checkout.public_id,
-                    "amount": checkout.amount,
-                    "method": leg.method,
-                },
+                amount=checkout.amount,
+                payment={"checkout": checkout.public_id, "method": leg.method},
             )
-            if not request_notifies_on(
-                payment_request=checkout.request, trigger="payment_succeeded"
-            ):
+            if not sends_own_message(payment_request=checkout.request, trigger="payment_succeeded"):
                 transaction.on_commit(
                     lambda: async_task("payments.tasks.send_receipt", checkout.pk)
                 )
@@ -576,22 +567,6 @@ def checkouts_recover_stale(*, now=None) -> int:
         _advance(checkout, leg, adapter, result)
         recovered += 1
     return recovered
-
-
-def payment_request_cancel(*, payment_request: PaymentRequest, reason: str = "") -> PaymentRequest:
-    """Cancel a request and release the holds of payers who were only authorised."""
-    payment_request = request_services.payment_request_cancel(
-        payment_request=payment_request, reason=reason
-    )
-    checkouts_release(payment_request=payment_request, reason="request_cancelled")
-    return payment_request
-
-
-def payment_request_close_at_expiry(*, payment_request: PaymentRequest) -> PaymentRequest:
-    """Expire first, so no share can complete any more, then release the holds."""
-    payment_request = request_services.payment_request_expire(payment_request=payment_request)
-    checkouts_release(payment_request=payment_request, reason="request_expired")
-    return payment_request
 
 
 def payment_request_refund(

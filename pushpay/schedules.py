@@ -23,6 +23,12 @@ SCHEDULES = [
         "minutes": 1,
     },
     {
+        "name": "redrive-event-reactions",
+        "func": "requests_app.tasks.redrive_event_reactions",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 1,
+    },
+    {
         "name": "purge-idempotency-keys",
         "func": "merchants.tasks.purge_idempotency_keys",
         "schedule_type": Schedule.MINUTES,

@@ -267,6 +267,7 @@ class RequestEvent(models.Model):
 
     class Type(models.TextChoices):
         REQUEST_CREATED = "request_created"
+        REQUEST_UPDATED = "request_updated"  # dates or participants changed
         PAYMENT_SUCCEEDED = "payment_succeeded"  # a payer's payment was captured
         PAYMENT_FAILED = "payment_failed"  # a payer's attempt failed; they may retry
         PARTICIPANT_PAID = "participant_paid"  # a participant has paid their whole share
@@ -275,7 +276,11 @@ class RequestEvent(models.Model):
         REQUEST_CANCELLED = "request_cancelled"
         INSTALLMENT_PLAN_CONFIRMED = "installment_plan_confirmed"
         INSTALLMENT_DUE = "installment_due"
+        INSTALLMENT_SUCCEEDED = "installment_succeeded"
         INSTALLMENT_FAILED = "installment_failed"
+        INSTALLMENT_PLAN_COMPLETED = "installment_plan_completed"
+        INSTALLMENT_PLAN_DEFAULTED = "installment_plan_defaulted"
+        INSTALLMENT_PLAN_CANCELLED = "installment_plan_cancelled"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
     request = models.ForeignKey(PaymentRequest, on_delete=models.CASCADE, related_name="events")
@@ -288,11 +293,24 @@ class RequestEvent(models.Model):
         help_text="True for real money (made with a live key), false for test mode.",
     )
     payload = models.JSONField(default=dict, blank=True)
+    pending_reactions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="After-commit reactions (by name) that have not succeeded yet.",
+    )
+    reactions_pending = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["request", "type"])]
+        indexes = [
+            models.Index(fields=["request", "type"]),
+            models.Index(
+                fields=["created_at", "id"],
+                condition=Q(reactions_pending=True),
+                name="event_reactions_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} on {self.request_id}"

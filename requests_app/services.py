@@ -9,29 +9,19 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from merchants.models import Merchant
-from payments.registry import payment_method_available, payment_method_get
-from payments.selectors import payment_methods_enabled
 from pushpay.errors import InvalidInput, StateConflict
 from pushpay.money import is_currency, split_equally
-from scenarios.models import Scenario
-from scenarios.services import (
-    dispatches_cancel_for_participant,
-    dispatches_cancel_for_request,
-    dispatches_plan_for_request,
-    dispatches_replan_for_request,
-)
-from smartforms.models import Form, FormVersion
-from smartforms.services import form_version_lock
 
 from .events import event_record
 from .locks import lock_participants, lock_request
 from .models import IllegalTransition, Participant, PaymentRequest, RequestEvent, StatusChange
+from .ports import payment_method_rules
 
 MAX_PARTICIPANTS = 1000
 MAX_AMOUNT = 10**13  # minor units; a hundred billion euros is not a payment request
@@ -41,6 +31,9 @@ METADATA_MAX_BYTES = 8192
 LANGUAGES = ("fr", "en")
 
 _UNSET: Any = object()
+
+if TYPE_CHECKING:  # typing only: requests_app never imports smartforms at run time
+    from smartforms.models import FormVersion
 
 
 @dataclass(frozen=True)
@@ -216,18 +209,6 @@ def _validate_participant(data: ParticipantData, index: int | None, amount_mode:
     validate_amount(data.amount, f"{prefix}amount")
 
 
-def _form_version_for(merchant: Merchant, form: Form | None) -> FormVersion | None:
-    """The form's current version, locked so that what payers see never changes under them."""
-    if form is None:
-        return None
-    if form.merchant_id != merchant.pk:
-        raise InvalidInput("No such form.", code="unknown_form", field="form")
-    try:
-        return form_version_lock(form_version=form.current_version)
-    except StateConflict as exc:
-        raise InvalidInput(exc.message, code=exc.code, field="form") from exc
-
-
 def _validate_capture_mode(
     capture_mode: str,
     *,
@@ -256,8 +237,9 @@ def _validate_capture_mode(
             code="required",
             field="expires_at",
         )
-    adapters = [payment_method_get(code).adapter_class_for(livemode=livemode) for code in methods]
-    window = min((a.hold_window for a in adapters if a is not None), default=None)
+    rules = payment_method_rules()
+    windows = [rules.hold_window(method=code, livemode=livemode) for code in methods]
+    window = min((w for w in windows if w is not None), default=None)
     if window is not None and expires_at > timezone.now() + window:
         raise InvalidInput(
             f"With capture_mode on_completion the request must expire within "
@@ -271,9 +253,8 @@ def _validate_live_methods(merchant: Merchant, methods: list[str]) -> None:
     """A live request must be payable with real money: at least one of its methods needs a
     live provider. Refused here rather than leaving payers on a page with nothing to pay
     with; the methods without one are simply not offered on the payer page."""
-    if any(
-        payment_method_available(merchant=merchant, method=code, livemode=True) for code in methods
-    ):
+    rules = payment_method_rules()
+    if any(rules.available(merchant=merchant, method=code, livemode=True) for code in methods):
         return
     raise InvalidInput(
         f"No payment method of this request can take real money: "
@@ -289,7 +270,7 @@ def _validate_payment_methods(merchant: Merchant, methods: list[str] | None) -> 
     """An empty list means "every method the merchant offers", now and later."""
     if not methods:
         return []
-    enabled = payment_methods_enabled(merchant=merchant)
+    enabled = payment_method_rules().enabled(merchant=merchant)
     for index, code in enumerate(methods):
         if code not in enabled:
             raise InvalidInput(
@@ -322,16 +303,20 @@ def payment_request_create(
     language: str | None = None,
     allowed_payment_methods: list[str] | None = None,
     metadata: dict | None = None,
-    form: Form | None = None,
+    form_version: "FormVersion | None" = None,
     capture_mode: str = PaymentRequest.CaptureMode.IMMEDIATE,
     public_progress: bool = False,
-    scenario: Scenario | None = None,
+    scenario: str | None = None,
     livemode: bool = False,
 ) -> PaymentRequest:
     """Create a request and all its participants at once, or nothing.
 
     ``livemode`` comes from the caller's key (or the back office's mode toggle), never from
-    the request body: it decides whether real money can move at all.
+    the request body: it decides whether real money can move at all. ``scenario`` is a
+    scenario's public id and ``form_version`` the smart form's version payers fill: both
+    are recorded with the ``request_created`` event, whose reactions (scenarios planning the
+    messages, smartforms locking the version) run in this same transaction and can still
+    refuse the whole creation.
     """
     if not reference or not reference.strip():
         raise InvalidInput("A reference is required.", code="required", field="reference")
@@ -375,7 +360,7 @@ def payment_request_create(
     metadata = validate_metadata(metadata)
     _validate_dates(send_at=send_at, deadline=deadline, expires_at=expires_at)
     allowed_payment_methods = _validate_payment_methods(merchant, allowed_payment_methods)
-    methods = allowed_payment_methods or payment_methods_enabled(merchant=merchant)
+    methods = allowed_payment_methods or payment_method_rules().enabled(merchant=merchant)
     if livemode:
         _validate_live_methods(merchant, methods)
     _validate_capture_mode(
@@ -444,7 +429,6 @@ def payment_request_create(
     request_language = language or merchant.default_language
     try:
         with transaction.atomic():
-            form_version = _form_version_for(merchant, form)
             payment_request = PaymentRequest.objects.create(
                 merchant=merchant,
                 livemode=livemode,
@@ -480,13 +464,14 @@ def payment_request_create(
                 )
                 for index, (data, share) in enumerate(zip(participants, shares, strict=True))
             )
-            event_record(type=RequestEvent.Type.REQUEST_CREATED, payment_request=payment_request)
-            if scenario is not None:
-                if scenario.merchant_id != merchant.pk:
-                    raise InvalidInput(
-                        "No such scenario.", code="unknown_scenario", field="scenario"
-                    )
-                dispatches_plan_for_request(payment_request=payment_request, scenario=scenario)
+            event_record(
+                type=RequestEvent.Type.REQUEST_CREATED,
+                payment_request=payment_request,
+                payload={
+                    "scenario": scenario,
+                    "form_version": form_version.number if form_version else None,
+                },
+            )
     except IntegrityError as exc:
         if PaymentRequest.objects.filter(
             merchant=merchant, livemode=livemode, reference=reference.strip()
@@ -544,8 +529,17 @@ def payment_request_update(
     payment_request.expires_at = new_expires_at
     payment_request.save()
     if dates_changed:
-        dispatches_replan_for_request(payment_request=payment_request)
+        _record_updated(payment_request, ["dates"])
     return payment_request
+
+
+def _record_updated(payment_request: PaymentRequest, changed: list[str]) -> None:
+    # Reminders follow dates and participants: their planner reacts to this event.
+    event_record(
+        type=RequestEvent.Type.REQUEST_UPDATED,
+        payment_request=payment_request,
+        payload={"changed": changed},
+    )
 
 
 @transaction.atomic
@@ -582,7 +576,6 @@ def payment_request_cancel(*, payment_request: PaymentRequest, reason: str = "")
         payment_request=payment_request,
         payload={"reason": reason},
     )
-    dispatches_cancel_for_request(payment_request=payment_request, reason="request_cancelled")
     return payment_request
 
 
@@ -610,7 +603,6 @@ def payment_request_expire(*, payment_request: PaymentRequest) -> PaymentRequest
         payment_request=payment_request,
         payload={"amount_paid": payment_request.amount_paid},
     )
-    dispatches_cancel_for_request(payment_request=payment_request, reason="request_expired")
     return payment_request
 
 
@@ -653,7 +645,7 @@ def participant_add(*, payment_request: PaymentRequest, data: ParticipantData) -
     )
     _refresh_request_status(payment_request, [*existing, participant], "participant added")
     payment_request.save()
-    dispatches_replan_for_request(payment_request=payment_request)
+    _record_updated(payment_request, ["participants"])
     return participant
 
 
@@ -697,7 +689,7 @@ def participant_remove(
         payment_request.total_amount -= participant.amount
     _refresh_request_status(payment_request, participants, "participant removed")
     payment_request.save()
-    dispatches_replan_for_request(payment_request=payment_request)
+    _record_updated(payment_request, ["participants"])
     return payment_request
 
 
@@ -752,11 +744,15 @@ def check_payable_amount(
 
 
 @transaction.atomic
-def participant_record_payment(*, participant: Participant, amount: int) -> Participant:
+def participant_record_payment(
+    *, participant: Participant, amount: int, payment: dict | None = None
+) -> Participant:
     """Book money received from a participant and move the request forward.
 
     The request row is locked first, so concurrent payers of one request are serialised and
-    can never book more than is due (ARCHITECTURE.md guarantee 3).
+    can never book more than is due (ARCHITECTURE.md guarantee 3). ``payment`` describes the
+    captured payment (checkout, method); its ``payment_succeeded`` event is recorded first,
+    before ``participant_paid`` and ``request_completed``, so reactions see facts in order.
     """
     validate_amount(amount, "amount")
     payment_request = lock_request(participant.request_id)
@@ -767,6 +763,13 @@ def participant_record_payment(*, participant: Participant, amount: int) -> Part
             "This payment is no longer expected.", code="payment_not_expected", field="amount"
         )
     check_payable_amount(payment_request, participant, amount)
+    if payment is not None:
+        event_record(
+            type=RequestEvent.Type.PAYMENT_SUCCEEDED,
+            payment_request=payment_request,
+            participant=participant,
+            payload={**payment, "amount": amount},
+        )
     participant.amount_paid += amount
     participant.save(update_fields=["amount_paid", "updated_at"])
     payment_request.amount_paid += amount
@@ -782,8 +785,6 @@ def participant_record_payment(*, participant: Participant, amount: int) -> Part
             participant=participant,
             payload={"amount": amount, "amount_paid": participant.amount_paid},
         )
-        # Paying cancels this payer's pending reminders in the same transaction.
-        dispatches_cancel_for_participant(participant=participant, reason="already_paid")
     _refresh_request_status(payment_request, participants, "payment received")
     payment_request.save()
     return participant
@@ -862,4 +863,3 @@ def _refresh_request_status(
             payment_request=payment_request,
             payload={"amount_paid": payment_request.amount_paid},
         )
-        dispatches_cancel_for_request(payment_request=payment_request, reason="request_completed")

@@ -2,19 +2,28 @@
 
 from django.utils import timezone
 
-from payments import services as payment_services
-
-from . import selectors
+from . import events, selectors, services
 from .models import PaymentRequest
 
 
 def close_expired_requests() -> int:
-    """Close every request whose expiry has passed; runs every minute, safe to overlap."""
+    """Close every request whose expiry has passed; runs every minute, safe to overlap.
+
+    Holds are released by the reactions to ``request_expired``, after each close commits.
+    """
     closed = 0
     for pk in selectors.payment_requests_past_expiry(now=timezone.now()):
         payment_request = PaymentRequest.objects.get(pk=pk)
         if not payment_request.is_collecting:
             continue  # another run closed it meanwhile
-        payment_services.payment_request_close_at_expiry(payment_request=payment_request)
+        services.payment_request_expire(payment_request=payment_request)
         closed += 1
     return closed
+
+
+def event_react(event_pk: int) -> list[str]:
+    return events.event_react(event_pk=event_pk)
+
+
+def redrive_event_reactions() -> int:
+    return events.events_redrive()

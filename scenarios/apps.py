@@ -7,6 +7,8 @@ class ScenariosConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import tracking
 
+        from . import reactions
         from .receivers import anymail_tracking
 
         tracking.connect(anymail_tracking, dispatch_uid="scenarios.anymail_tracking")
+        reactions.register()

@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class SmartformsConfig(AppConfig):
     name = "smartforms"
+
+    def ready(self) -> None:
+        from . import reactions
+
+        reactions.register()

@@ -65,4 +65,10 @@ def make_request(merchant: Merchant, **overrides) -> PaymentRequest:
         "expires_at": now + timedelta(days=14),
     }
     kwargs.update(overrides)
+    # Tests hand over the objects; the service takes what the API views pass it.
+    if hasattr(kwargs.get("scenario"), "public_id"):
+        kwargs["scenario"] = kwargs["scenario"].public_id
+    if "form" in kwargs:
+        form = kwargs.pop("form")
+        kwargs["form_version"] = form.current_version if form is not None else None
     return services.payment_request_create(merchant=merchant, **kwargs)

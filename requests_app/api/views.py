@@ -133,8 +133,10 @@ class PaymentRequestListCreateView(APIView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         participants = [_participant_data(p) for p in data.pop("participants")]
-        data["form"] = _form_or_error(request, data.pop("form", None))
-        data["scenario"] = _scenario_or_error(request, data.pop("scenario", None))
+        form = _form_or_error(request, data.pop("form", None))
+        scenario = _scenario_or_error(request, data.pop("scenario", None))
+        data["form_version"] = form.current_version if form else None
+        data["scenario"] = scenario.public_id if scenario else None
         payment_request = services.payment_request_create(
             merchant=request.auth.merchant,
             livemode=request.auth.livemode,
@@ -173,7 +175,7 @@ class PaymentRequestCancelView(APIView):
         payment_request = _get_request(request, public_id)
         serializer = CancelSerializer(data=request.data or {})
         serializer.is_valid(raise_exception=True)
-        payment_request = payment_services.payment_request_cancel(
+        payment_request = services.payment_request_cancel(
             payment_request=payment_request, reason=serializer.validated_data["reason"]
         )
         return _render(payment_request)

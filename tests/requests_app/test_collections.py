@@ -101,14 +101,18 @@ def test_on_completion_holds_each_share_until_all_are_held_then_captures_each_on
 
 
 @pytest.mark.django_db
-def test_on_completion_expiry_voids_every_hold_and_debits_nobody(merchant, tokenise):
+def test_on_completion_expiry_voids_every_hold_and_debits_nobody(
+    merchant, tokenise, django_capture_on_commit_callbacks
+):
     pr = on_completion_request(merchant)
     first, second, _ = pr.participants.all()
     tokens = [tokenise(card) for card in GOOD_CARDS[:2]]
     pay(first, tokens[0])
     pay(second, tokens[1])
 
-    with time_machine.travel(pr.expires_at + timedelta(minutes=1)):
+    # Holds are released by the reaction to request_expired, once the close commits.
+    later = pr.expires_at + timedelta(minutes=1)
+    with time_machine.travel(later), django_capture_on_commit_callbacks(execute=True):
         assert close_expired_requests() == 1
         assert close_expired_requests() == 0
 
@@ -202,11 +206,14 @@ def test_refund_is_refused_while_collecting_and_for_unknown_participants(
 
 
 @pytest.mark.django_db
-def test_cancelling_an_on_completion_request_releases_the_holds(api, merchant, tokenise):
+def test_cancelling_an_on_completion_request_releases_the_holds(
+    api, merchant, tokenise, django_capture_on_commit_callbacks
+):
     pr = on_completion_request(merchant)
     token = tokenise(SUCCEEDS)
     pay(pr.participants.first(), token)
-    api.post(f"{URL}/{pr.public_id}/cancel", {}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(f"{URL}/{pr.public_id}/cancel", {}, format="json")
     assert sandbox_card_balance(token=token).held == 0
     assert Checkout.objects.get().status == "cancelled"
 

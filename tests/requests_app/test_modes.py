@@ -4,7 +4,7 @@ a 404, exactly like another merchant's, and every API object says which mode it 
 import pytest
 from rest_framework.test import APIClient
 
-from payments import services as payment_services
+from requests_app import services as request_services
 from requests_app.models import PaymentRequest
 from scenarios import services as scenario_services
 from tests.factories import api_secret_for, make_request
@@ -96,7 +96,7 @@ def test_each_key_lists_only_its_own_mode(test_api, live_api, test_request, live
 
 
 def test_a_refund_with_a_test_key_cannot_touch_a_cancelled_live_request(test_api, live_request):
-    payment_services.payment_request_cancel(payment_request=live_request)
+    request_services.payment_request_cancel(payment_request=live_request)
     assert_not_found(test_api.post(f"{URL}/{live_request.public_id}/refund", {}, format="json"))
 
 

@@ -136,7 +136,7 @@ class Command(BaseCommand):
             "Team dinner at Chez Paul",
             total_amount=9000,
             split="equal",
-            scenario=scenario,
+            scenario=scenario.public_id,
         )
         count += new
         pr, new = make("DEMO-PARTIAL", "Ski chalet, February", total_amount=120000, split="equal")

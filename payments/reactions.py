@@ -1,0 +1,53 @@
+"""How payments reacts to request events, and the rules it answers for requests_app.
+
+Releasing holds calls the provider, so it runs after the closing transaction has committed;
+``requests_app.events`` strikes it off only once every hold is released and its sweep runs
+it again otherwise, so a crash or a provider outage between the commit and the void never
+leaves a payer's money held.
+"""
+
+from datetime import timedelta
+
+from merchants.models import Merchant
+from requests_app.events import ReactionIncomplete, reaction_register
+from requests_app.models import RequestEvent
+from requests_app.ports import payment_method_rules_register
+
+from .models import Checkout
+from .registry import payment_method_available, payment_method_get
+from .selectors import payment_methods_enabled
+
+T = RequestEvent.Type
+_RELEASE_REASONS = {T.REQUEST_CANCELLED: "request_cancelled", T.REQUEST_EXPIRED: "request_expired"}
+
+
+def _release_holds(event: RequestEvent) -> None:
+    from .services import RELEASABLE, checkouts_release
+
+    checkouts_release(payment_request=event.request, reason=_RELEASE_REASONS[event.type])
+    if Checkout.objects.filter(request_id=event.request_id, status__in=RELEASABLE).exists():
+        raise ReactionIncomplete("A provider did not release every hold yet.")
+
+
+class _Rules:
+    """The payment-method answers requests_app needs to validate a request."""
+
+    def enabled(self, *, merchant: Merchant) -> list[str]:
+        return payment_methods_enabled(merchant=merchant)
+
+    def available(self, *, merchant: Merchant, method: str, livemode: bool) -> bool:
+        return payment_method_available(merchant=merchant, method=method, livemode=livemode)
+
+    def hold_window(self, *, method: str, livemode: bool) -> timedelta | None:
+        adapter_class = payment_method_get(method).adapter_class_for(livemode=livemode)
+        return adapter_class.hold_window if adapter_class is not None else None
+
+
+def register() -> None:
+    payment_method_rules_register(_Rules())
+    reaction_register(
+        name="payments.release_holds",
+        handler=_release_holds,
+        types=tuple(_RELEASE_REASONS),
+        after_commit=True,
+    )

@@ -1,0 +1,59 @@
+"""What requests_app needs to ask of the apps downstream, without importing them.
+
+requests_app sits upstream of payments and scenarios (STYLE.md, "Between apps"): its rules
+need a few answers that only those apps have (which payment methods exist and can move money
+in a mode; whether a request's scenario sends a message for a stage). Each answer is a small
+interface here; the app that has it registers an implementation from its ``AppConfig.ready()``.
+Nothing here imports a downstream app, so the direction of knowledge stays one way.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from django.core.exceptions import ImproperlyConfigured
+
+from merchants.models import Merchant
+
+
+class PaymentMethodRules(Protocol):
+    def enabled(self, *, merchant: Merchant) -> list[str]:
+        """Codes of the methods the merchant offers, in the order payers see them."""
+
+    def available(self, *, merchant: Merchant, method: str, livemode: bool) -> bool:
+        """Whether the method can move money for this merchant in this mode."""
+
+    def hold_window(self, *, method: str, livemode: bool) -> timedelta | None:
+        """How long an authorisation of this method lasts in this mode (None: no adapter)."""
+
+
+@dataclass
+class _Ports:
+    payment_methods: PaymentMethodRules | None = None
+    # (payment_request, trigger) -> whether some app sends its own message for that stage
+    sends_own_message: Callable[[object, str], bool] | None = None
+
+
+_ports = _Ports()
+
+
+def payment_method_rules_register(rules: PaymentMethodRules) -> None:
+    _ports.payment_methods = rules
+
+
+def payment_method_rules() -> PaymentMethodRules:
+    if _ports.payment_methods is None:
+        raise ImproperlyConfigured("No app registered the payment method rules (payments).")
+    return _ports.payment_methods
+
+
+def sends_own_message_register(answer: Callable[[object, str], bool]) -> None:
+    _ports.sends_own_message = answer
+
+
+def sends_own_message(*, payment_request, trigger: str) -> bool:
+    """Whether the request's scenario (or any app that registered) sends its own message for
+    ``trigger``; the built-in receipt steps aside when it does."""
+    answer = _ports.sends_own_message
+    return bool(answer and answer(payment_request, trigger))
