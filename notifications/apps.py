@@ -5,7 +5,13 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
+        from anymail.signals import tracking
+
         from merchants.services import merchant_created_register
+
+        from .receivers import anymail_tracking
+
+        tracking.connect(anymail_tracking, dispatch_uid="notifications.anymail_tracking")
 
         from .services import template_install_defaults
 

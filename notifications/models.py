@@ -1,8 +1,9 @@
 from django.db import models
 from django.db.models import Q
 
-from merchants.models import Merchant, TimeStamped
+from merchants.models import LANGUAGES, Merchant, TimeStamped
 from pushpay.ids import new_public_id
+from requests_app.models import Participant, PaymentRequest
 
 
 def _template_id() -> str:
@@ -62,3 +63,216 @@ class MessageTemplate(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.channel})"
+
+
+def _dispatch_id() -> str:
+    return new_public_id("nt")
+
+
+def _endpoint_id() -> str:
+    return new_public_id("we")
+
+
+def _outbox_id() -> str:
+    return new_public_id("ob")
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email"
+    SMS = "sms"
+    WEBHOOK = "webhook"
+
+
+class WebhookEndpoint(TimeStamped):
+    """Where a merchant receives signed webhooks. The URL is checked again at each send."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    public_id = models.CharField(max_length=40, unique=True, default=_endpoint_id, editable=False)
+    livemode = models.BooleanField(
+        default=False,
+        help_text="True for real money (made with a live key), false for test mode.",
+    )
+    url = models.URLField(max_length=500)
+    secret = models.CharField(
+        max_length=100, help_text="Standard Webhooks secret, whsec_ + base64 of 32 bytes."
+    )
+    description = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        db_table = "scenarios_webhookendpoint"  # moved from scenarios; the table kept its name
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.url})"
+
+
+class Dispatch(TimeStamped):
+    """One message leaving the product: the general transactional outbox (guarantee 4).
+
+    Every message (a scenario step today; receipts, refund notices, integrator webhooks and
+    invitations as they come) is a row of a ``kind``, written in the transaction that caused
+    it, with a unique dedupe key, a lease, our own attempt counter and a final state. The
+    app producing a kind registers how to re-check and build its messages
+    (``notifications.kinds``); the dispatcher sends every kind the same way.
+    """
+
+    class Status(models.TextChoices):
+        """Where a message stands. Only its producer's services and the dispatcher change it."""
+
+        PLANNED = "planned", "Planned"  # waiting for due_at (or for its next attempt)
+        SENDING = "sending", "Sending"  # claimed by a worker until lease_until
+        SENT = "sent", "Sent"  # the transport accepted it (final)
+        SKIPPED = "skipped", "Skipped"  # no longer relevant at send time (final)
+        FAILED = "failed", "Failed"  # permanent error, or retries exhausted (final)
+        CANCELLED = "cancelled", "Cancelled"  # withdrawn before it fell due (final)
+
+    TRANSITIONS = {
+        Status.PLANNED: {Status.SENDING, Status.SKIPPED, Status.CANCELLED},
+        # back to planned: a transient error with attempts left
+        Status.SENDING: {Status.SENT, Status.SKIPPED, Status.FAILED, Status.PLANNED},
+        Status.SENT: set(),
+        Status.SKIPPED: set(),
+        Status.FAILED: set(),
+        Status.CANCELLED: set(),
+    }
+    PENDING = (Status.PLANNED, Status.SENDING)
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    public_id = models.CharField(max_length=40, unique=True, default=_dispatch_id, editable=False)
+    livemode = models.BooleanField(
+        default=False,
+        help_text="True for real money (made with a live key), false for test mode.",
+    )
+    kind = models.CharField(
+        max_length=32, default="scenario_step", help_text="Who produced it (notifications.kinds)."
+    )
+    request = models.ForeignKey(
+        PaymentRequest,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="dispatches",
+    )
+    participant = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    step = models.ForeignKey(
+        "scenarios.Step",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="dispatches",
+        help_text="The scenario step, for kind scenario_step.",
+    )
+    repetition = models.PositiveSmallIntegerField(default=0)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    recipient = models.CharField(max_length=500, blank=True)
+    language = models.CharField(max_length=2, choices=LANGUAGES, default="fr")
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLANNED)
+    skip_reason = models.CharField(max_length=40, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    leased_by = models.CharField(max_length=100, blank=True)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    event_id = models.BigIntegerField(null=True, blank=True, help_text="RequestEvent pk.")
+    resend_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_error = models.TextField(blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
+    delivery_status = models.CharField(
+        max_length=20, blank=True, help_text="As reported later by the provider."
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "scenarios_dispatch"  # moved from scenarios; the table kept its name
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="skipped") | ~Q(skip_reason=""),
+                name="dispatch_skip_has_reason",
+            ),
+        ]
+        indexes = [
+            # next_attempt_at is due_at until a retry moves it: the sweep's order.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=Q(status="planned"),
+                name="dispatch_planned_due",
+            ),
+            models.Index(
+                fields=["lease_until", "id"],
+                condition=Q(status="sending"),
+                name="dispatch_sending_lease",
+            ),
+            models.Index(fields=["request", "due_at"], name="dispatch_request_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.channel} {self.status}"
+
+
+class OutboxMessage(models.Model):
+    """An email or SMS kept locally instead of leaving the machine (embedded default)."""
+
+    public_id = models.CharField(max_length=40, unique=True, default=_outbox_id, editable=False)
+    livemode = models.BooleanField(
+        default=False,
+        help_text="True for real money (made with a live key), false for test mode.",
+    )
+    merchant = models.ForeignKey(
+        Merchant, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    to = models.CharField(max_length=500)
+    from_address = models.CharField(max_length=300, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    dispatch_public_id = models.CharField(max_length=40, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "scenarios_outboxmessage"  # moved from scenarios; the table kept its name
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.to}"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at sending one outbox row: what the transport answered and how long it took.
+
+    Kept apart from the row (which holds only the latest state) so operators and integrators
+    can see every retry of a webhook or a bounce-then-deliver of an email.
+    """
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", "Sent"
+        RETRY = "retry", "Will retry"
+        FAILED = "failed", "Failed"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    dispatch = models.ForeignKey(
+        Dispatch, on_delete=models.CASCADE, related_name="delivery_attempts"
+    )
+    number = models.PositiveSmallIntegerField(help_text="The row's attempt counter at the time.")
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    duration_ms = models.PositiveIntegerField()
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dispatch_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.dispatch_id} #{self.number} {self.outcome}"

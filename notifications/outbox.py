@@ -1,5 +1,5 @@
 """Writing to the local outbox (the embedded default's stand-in for an ESP and an SMS
-gateway). The model lives in ``scenarios.models`` with the dispatches it records."""
+gateway). Each row records which outbox row (dispatch) it stands for."""
 
 
 def outbox_store(
@@ -14,7 +14,7 @@ def outbox_store(
     notification_id: str = "",
     livemode: bool = False,
 ):
-    from scenarios.models import OutboxMessage
+    from .models import OutboxMessage
 
     return OutboxMessage.objects.create(
         channel=channel,

@@ -7,17 +7,21 @@ the sandbox in ``notifications.rendering``. A refusal names the field and langua
 (ARCHITECTURE.md guarantee 6).
 """
 
+import logging
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from merchants.models import Merchant
 from pushpay.errors import InvalidInput, StateConflict
 from pushpay.money import is_currency
 
 from .defaults import DEFAULT_TEMPLATES, default_name
-from .models import MessageTemplate
+from .models import Dispatch, MessageTemplate
 from .rendering import (
     LANGUAGES,
     MessageData,
@@ -32,6 +36,8 @@ MAX_LENGTHS = {"subject": 250, "body_text": 20_000, "body_html": 100_000}
 SMS_MAX_LENGTH = 1_600  # ten concatenated GSM-7 segments; carriers cap around there
 
 _UNSET: Any = object()
+
+logger = logging.getLogger(__name__)
 
 
 # --- Validation -----------------------------------------------------------------------------
@@ -388,3 +394,35 @@ def template_send_test(*, template: MessageTemplate, to: str, language: str) -> 
             field="to",
         ) from exc
     return rendered
+
+
+# --- The outbox -----------------------------------------------------------------------------
+
+
+def outbox_nudge_on_commit(rows: list[Dispatch]) -> None:
+    """Hand rows due now to django-q2 once the transaction commits, for latency only: the
+    every-minute sweep is what guarantees they go out (a lost task only delays them)."""
+    horizon = timezone.now() + timedelta(seconds=5)
+    if not any(r.status == Dispatch.Status.PLANNED and r.due_at <= horizon for r in rows):
+        return
+    transaction.on_commit(_enqueue_sweep)
+
+
+def _enqueue_sweep() -> None:
+    if not getattr(settings, "SCENARIOS_ENQUEUE_ON_COMMIT", True):
+        return
+    try:
+        from django_q.tasks import async_task
+
+        async_task("notifications.tasks.dispatch_due", q_options={"group": "notifications"})
+    except Exception:  # a broker hiccup only delays: the sweep finds the rows anyway
+        logger.warning("Could not enqueue the notification sweep", exc_info=True)
+
+
+def dispatch_record_delivery_status(*, channel: str, provider_message_id: str, status: str) -> int:
+    """Keep what a provider later says about a message it accepted (delivered, bounced…)."""
+    if not provider_message_id:
+        return 0
+    return Dispatch.objects.filter(channel=channel, provider_message_id=provider_message_id).update(
+        delivery_status=status[:20], updated_at=timezone.now()
+    )

@@ -36,7 +36,7 @@ SCHEDULES = [
     },
     {
         "name": "dispatch-due-notifications",
-        "func": "scenarios.tasks.dispatch_due",
+        "func": "notifications.tasks.dispatch_due",
         "schedule_type": Schedule.MINUTES,
         "minutes": 1,
     },

@@ -4,7 +4,7 @@ transactional outbox of planned dispatches (ARCHITECTURE.md guarantee 4).
 The planner functions (``dispatches_*``) run inside the caller's transaction and never commit
 on their own: the rows they write commit together with the change that caused them, or not
 at all. Rows due right away are also handed to django-q2 on commit, for latency only; the
-every-minute sweep in ``scenarios.dispatcher`` is what guarantees they go out.
+every-minute sweep in ``notifications.dispatcher`` is what guarantees they go out.
 
 Dedupe keys are deterministic, so planning the same thing twice writes nothing new:
 
@@ -35,6 +35,7 @@ from notifications.channels.base import TransportError
 from notifications.channels.webhook import split_target
 from notifications.models import MessageTemplate
 from notifications.selectors import template_for_stage
+from notifications.services import outbox_nudge_on_commit
 from pushpay.errors import InvalidInput, StateConflict
 from pushpay.ids import random_string
 from pushpay.money import MAX_MINOR_UNITS
@@ -672,25 +673,6 @@ def _time_rows(
     return rows
 
 
-def _enqueue_due(rows: list[Dispatch]) -> None:
-    """Hand rows due now to django-q2 once the transaction commits, for latency only."""
-    horizon = timezone.now() + timedelta(seconds=5)
-    if not any(r.status == Dispatch.Status.PLANNED and r.due_at <= horizon for r in rows):
-        return
-    transaction.on_commit(_enqueue_sweep)
-
-
-def _enqueue_sweep() -> None:
-    if not getattr(settings, "SCENARIOS_ENQUEUE_ON_COMMIT", True):
-        return
-    try:
-        from django_q.tasks import async_task
-
-        async_task("scenarios.tasks.dispatch_due", q_options={"group": "scenarios"})
-    except Exception:  # a broker hiccup only delays: the sweep finds the rows anyway
-        logger.warning("Could not enqueue the notification sweep", exc_info=True)
-
-
 def _load(payment_request: PaymentRequest) -> tuple[PaymentRequest, list[Participant], Merchant]:
     # Re-read: the caller's instance may predate the change that made it plan.
     fresh = PaymentRequest.objects.select_related("merchant").get(pk=payment_request.pk)
@@ -710,7 +692,7 @@ def _existing_keys(payment_request: PaymentRequest) -> dict[str, tuple[int, str,
 def _insert(rows: list[Dispatch]) -> int:
     # ignore_conflicts: a concurrent planner of the same request wrote the same keys first.
     Dispatch.objects.bulk_create(rows, ignore_conflicts=True)
-    _enqueue_due(rows)
+    outbox_nudge_on_commit(rows)
     return len(rows)
 
 
@@ -902,14 +884,5 @@ def dispatch_resend(*, dispatch: Dispatch) -> Dispatch:
         event_id=dispatch.event_id,
         resend_of=dispatch,
     )
-    _enqueue_due([copy])
+    outbox_nudge_on_commit([copy])
     return copy
-
-
-def dispatch_record_delivery_status(*, channel: str, provider_message_id: str, status: str) -> int:
-    """Keep what a provider later says about a message it accepted (delivered, bounced…)."""
-    if not provider_message_id:
-        return 0
-    return Dispatch.objects.filter(channel=channel, provider_message_id=provider_message_id).update(
-        delivery_status=status[:20], updated_at=timezone.now()
-    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import provider_views, views
 
 urlpatterns = [
     path("templates", views.TemplateListCreateView.as_view(), name="template-list"),
@@ -14,4 +14,5 @@ urlpatterns = [
         views.TemplatePreviewView.as_view(),
         name="template-preview",
     ),
+    path("providers/twilio/status", provider_views.twilio_status, name="twilio-status"),
 ]

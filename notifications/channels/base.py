@@ -7,10 +7,11 @@ class TransportError(Exception):
     """A send that did not go through. ``permanent`` errors are never retried (an invalid
     number, a refused address, a blocked webhook target); the others are, with backoff."""
 
-    def __init__(self, message: str, *, permanent: bool = False):
+    def __init__(self, message: str, *, permanent: bool = False, status_code: int | None = None):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        self.status_code = status_code  # the receiver's HTTP answer, when there was one
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class OutgoingMessage:
 @dataclass(frozen=True)
 class SendResult:
     provider_message_id: str = ""
+    status_code: int | None = None
 
 
 class Transport:

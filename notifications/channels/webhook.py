@@ -161,8 +161,10 @@ class WebhookTransport(Transport):
         finally:
             pool.close()
         if 200 <= response.status < 300:
-            return SendResult(provider_message_id=message.message_id)
+            return SendResult(provider_message_id=message.message_id, status_code=response.status)
         # 410 Gone is the receiver saying "stop"; anything else may be temporary.
         raise TransportError(
-            f"webhook answered HTTP {response.status}", permanent=response.status == 410
+            f"webhook answered HTTP {response.status}",
+            permanent=response.status == 410,
+            status_code=response.status,
         )

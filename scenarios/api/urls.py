@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import provider_views, views
+from . import views
 
 urlpatterns = [
     path("scenarios", views.ScenarioListCreateView.as_view(), name="scenario-list"),
@@ -31,5 +31,4 @@ urlpatterns = [
         views.WebhookEndpointListCreateView.as_view(),
         name="webhook-endpoint-list",
     ),
-    path("providers/twilio/status", provider_views.twilio_status, name="twilio-status"),
 ]

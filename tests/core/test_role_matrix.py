@@ -6,7 +6,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from notifications import services as template_services
-from scenarios.dispatcher import dispatch_due
+from notifications.dispatcher import dispatch_due
 from scenarios.models import Dispatch
 from scenarios.services import dispatches_plan_for_request
 from smartforms import services as form_services

@@ -15,9 +15,9 @@ from twilio.request_validator import RequestValidator
 from notifications import services as template_services
 from notifications.channels import OutgoingMessage, TransportError
 from notifications.channels.webhook import WebhookTransport, resolve_target
+from notifications.dispatcher import dispatch_due
 from requests_app.services import ParticipantData
 from scenarios import services
-from scenarios.dispatcher import dispatch_due
 from scenarios.models import Dispatch, OutboxMessage
 from tests.factories import make_request
 from tests.scenarios.helpers import OUTBOX_BACKEND, make_scenario, step

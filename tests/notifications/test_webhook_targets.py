@@ -7,9 +7,9 @@ import pytest
 
 from notifications.channels import TransportError
 from notifications.channels.webhook import is_refused_address, resolve_target
+from notifications.dispatcher import dispatch_due
 from requests_app.services import ParticipantData
 from scenarios import services
-from scenarios.dispatcher import dispatch_due
 from scenarios.models import Dispatch, WebhookEndpoint
 from tests.factories import make_request
 from tests.scenarios.helpers import make_scenario, step

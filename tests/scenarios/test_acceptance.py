@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from notifications.dispatcher import dispatch_due
 from requests_app.models import Participant
 from requests_app.services import participant_record_payment
 from scenarios import services
-from scenarios.dispatcher import dispatch_due
 from scenarios.models import Dispatch, OutboxMessage
 from tests.factories import make_request
 from tests.scenarios.helpers import acceptance_steps, make_scenario, outbox_recipients

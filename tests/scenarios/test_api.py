@@ -1,8 +1,8 @@
 import pytest
 
 from notifications import services as template_services
+from notifications.dispatcher import dispatch_due
 from scenarios import services
-from scenarios.dispatcher import dispatch_due
 from scenarios.models import Dispatch, Scenario
 from tests.factories import make_request
 from tests.scenarios.helpers import acceptance_steps, make_scenario, step

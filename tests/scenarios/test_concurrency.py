@@ -12,8 +12,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from notifications import services as template_services
+from notifications.dispatcher import claim_due
 from scenarios import services
-from scenarios.dispatcher import claim_due
 from scenarios.models import Dispatch, OutboxMessage
 from tests.factories import make_request, participants
 from tests.scenarios.helpers import OUTBOX_BACKEND, make_scenario, step
@@ -108,7 +108,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(backlog)
     # Given a worker that claimed 50 rows, sent 20 of them, and was killed
     script = (
         "import os, django; django.setup();"
-        "from scenarios.dispatcher import claim_due, send_claimed;"
+        "from notifications.dispatcher import claim_due, send_claimed;"
         "ids = claim_due(batch_size=50, worker_id='doomed');"
         "send_claimed(ids[:20], worker_id='doomed');"
         "os._exit(137)"

@@ -3,11 +3,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from notifications import dispatcher
 from notifications.channels import SendResult, Transport, TransportError
+from notifications.dispatcher import claim_due, dispatch_due, send_claimed
 from requests_app import services as request_services
 from requests_app.models import PaymentRequest
-from scenarios import dispatcher, services
-from scenarios.dispatcher import claim_due, dispatch_due, send_claimed
+from scenarios import services
 from scenarios.models import Dispatch, OutboxMessage
 from tests.factories import make_request, participants
 from tests.scenarios.helpers import make_scenario, step

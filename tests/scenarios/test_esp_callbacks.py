@@ -9,8 +9,8 @@ import json
 import pytest
 from django.test import Client
 
+from notifications.dispatcher import dispatch_due
 from scenarios import services
-from scenarios.dispatcher import dispatch_due
 from scenarios.models import Dispatch
 from tests.factories import make_request, participants
 from tests.scenarios.helpers import OUTBOX_BACKEND, make_scenario, step

@@ -3,10 +3,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_q.models import Schedule
 
+from notifications import tasks
 from pushpay.schedules import install_schedules
 from requests_app import services as request_services
 from requests_app.models import RequestEvent
-from scenarios import services, tasks
+from scenarios import services
 from scenarios.models import Dispatch
 from tests.factories import make_request, participants
 from tests.scenarios.helpers import acceptance_steps, make_scenario, step
@@ -24,7 +25,7 @@ def test_rows_due_now_are_handed_to_the_broker_on_commit(
             payment_request=make_request(merchant), scenario=scenario
         )
     assert len(callbacks) == 1  # one nudge per planning, whatever the number of rows
-    assert enqueued == [("scenarios.tasks.dispatch_due",)]
+    assert enqueued == [("notifications.tasks.dispatch_due",)]
 
 
 def test_a_broker_failure_does_not_break_the_commit(
@@ -55,7 +56,7 @@ def test_the_sweep_is_scheduled_every_minute(db):
     assert "dispatch-due-notifications" in install_schedules()
     schedule = Schedule.objects.get(name="dispatch-due-notifications")
     assert (schedule.func, schedule.schedule_type, schedule.minutes) == (
-        "scenarios.tasks.dispatch_due",
+        "notifications.tasks.dispatch_due",
         Schedule.MINUTES,
         1,
     )

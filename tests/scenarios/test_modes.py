@@ -5,10 +5,11 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
+from notifications import dispatcher
 from notifications.channels import SendResult, Transport
+from notifications.dispatcher import dispatch_due
 from requests_app.services import ParticipantData
-from scenarios import dispatcher, services
-from scenarios.dispatcher import dispatch_due
+from scenarios import services
 from scenarios.models import Dispatch, OutboxMessage
 from tests.factories import api_secret_for, make_request, participants
 from tests.scenarios.helpers import make_scenario, step

@@ -3,8 +3,8 @@ notifications, through the request's own API and back office."""
 
 import pytest
 
+from notifications.dispatcher import dispatch_due
 from payments import services as payment_services
-from scenarios.dispatcher import dispatch_due
 from scenarios.models import Dispatch, OutboxMessage
 from tests.factories import MembershipFactory
 from tests.payments.conftest import SUCCEEDS

@@ -16,22 +16,20 @@ message (webhook-id, email metadata) so receivers can drop the duplicate.
 import logging
 import os
 import socket
+import time
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone
 
-from notifications.channels import OutgoingMessage, TransportError, transport_for
-from notifications.rendering import MessageData, render_message
 from pushpay.errors import InvalidInput
 from pushpay.ids import random_string
-from requests_app.models import Participant, PaymentRequest, RequestEvent
 
-from .models import COLLECTING_TRIGGERS, Channel, Dispatch
+from .channels import OutgoingMessage, SendResult, TransportError, transport_for
+from .kinds import outbox_kind_get, outbox_kinds
+from .models import Channel, DeliveryAttempt, Dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -103,180 +101,48 @@ def _finish(dispatch: Dispatch, worker_id: str, target: str, **fields) -> bool:
     return bool(updated)
 
 
-def _skip_reason(dispatch: Dispatch, concerned: Participant | None) -> str:
-    step = dispatch.step
-    request: PaymentRequest = dispatch.request
-    if step.scenario.is_paused or getattr(request, "notifications_paused", False):
-        return "paused"
-    if dispatch.resend_of_id is not None:
-        return "" if dispatch.recipient else "no_recipient"  # an operator asked explicitly
-    if step.trigger in COLLECTING_TRIGGERS and not request.is_collecting:
-        return {
-            PaymentRequest.Status.CANCELLED: "request_cancelled",
-            PaymentRequest.Status.EXPIRED: "request_expired",
-            PaymentRequest.Status.PAID: "already_paid",
-        }.get(request.status, "request_closed")
-    participant = dispatch.participant
-    needs_unpaid = step.needs_unpaid or (step.repeat_until_paid and dispatch.repetition > 0)
-    if participant is not None and needs_unpaid and participant.status not in Participant.UNPAID:
-        return {
-            Participant.Status.PAID: "already_paid",
-            Participant.Status.REFUNDED: "already_paid",
-            Participant.Status.CANCELLED: "participant_cancelled",
-            Participant.Status.EXPIRED: "request_expired",
-        }.get(participant.status, "not_due")
-    if step.min_amount is not None and participant is not None:
-        owed = participant.amount_due
-        if owed is not None and owed < step.min_amount:
-            return "condition_not_met"
-    if dispatch.channel == Channel.WEBHOOK and not (
-        step.webhook_endpoint and step.webhook_endpoint.is_active
-    ):
-        return "endpoint_disabled"
-    if dispatch.channel == Channel.WEBHOOK and step.webhook_endpoint.livemode != dispatch.livemode:
-        # Scenarios serve both modes, endpoints only one: test events never reach a live
-        # endpoint (and the reverse), whatever the scenario says.
-        return "endpoint_other_mode"
-    if not dispatch.recipient:
-        return "no_recipient"
-    return ""
-
-
-@lru_cache(maxsize=1)
-def _pay_path() -> str:
-    # reverse() costs as much as rendering the message; the route never changes at runtime.
-    return reverse("payer:pay", args=["TOKEN"])
-
-
-def _pay_url(participant: Participant | None) -> str:
-    if participant is None:
-        return ""
-    return settings.PUBLIC_BASE_URL + _pay_path().replace("TOKEN", participant.link_token)
-
-
-def _message_data(dispatch: Dispatch, concerned: Participant | None) -> MessageData:
-    request = dispatch.request
-    merchant = request.merchant
-    # Whom the message is about: the recipient, or for initiator/merchant notices of an
-    # event (participant_paid), the participant concerned.
-    payer = concerned if concerned is not None else dispatch.participant
-    amount_due = None
-    if payer is not None:
-        amount_due = payer.amount_due
-    elif request.total_amount is not None:
-        amount_due = max(request.total_amount - request.amount_paid, 0)
-    pay_url = _pay_url(payer)
-    return MessageData(
-        payer_name=payer.name if payer else "",
-        payer_email=payer.email if payer else "",
-        payer_phone=payer.phone if payer else "",
-        merchant_name=merchant.name,
-        reference=request.reference,
-        description=request.description,
-        amount_due=amount_due,
-        currency=request.currency,
-        deadline=request.deadline,
-        time_zone=merchant.time_zone,
-        pay_url=pay_url,
-        retry_url=pay_url,
-    )
-
-
-def _webhook_payload(dispatch: Dispatch, concerned: Participant | None) -> dict:
-    request = dispatch.request
-    participant = concerned or dispatch.participant
-    return {
-        "type": f"notification.{dispatch.step.trigger}",
-        "livemode": dispatch.livemode,
-        "timestamp": timezone.now().isoformat(),
-        "data": {
-            "notification": dispatch.public_id,
-            "scenario": dispatch.step.scenario.public_id,
-            "step": dispatch.step.position,
-            "repetition": dispatch.repetition,
-            "payment_request": {
-                "id": request.public_id,
-                "livemode": request.livemode,
-                "reference": request.reference,
-                "status": request.status,
-                "currency": request.currency,
-                "total_amount": request.total_amount,
-                "amount_paid": request.amount_paid,
-                "deadline": request.deadline.isoformat() if request.deadline else None,
-            },
-            "participant": None
-            if participant is None
-            else {
-                "id": participant.public_id,
-                "name": participant.name,
-                "status": participant.status,
-                "amount_due": participant.amount_due,
-            },
-        },
-    }
-
-
-def _outgoing(dispatch: Dispatch, concerned: Participant | None) -> OutgoingMessage:
-    merchant = dispatch.request.merchant
-    if dispatch.channel == Channel.WEBHOOK:
-        endpoint = dispatch.step.webhook_endpoint
-        return OutgoingMessage(
-            message_id=dispatch.public_id,
-            merchant_id=merchant.pk,
-            to=endpoint.url,
-            payload=_webhook_payload(dispatch, concerned),
-            secret=endpoint.secret,
-            livemode=dispatch.livemode,
-        )
-    rendered = render_message(
-        template=dispatch.step.template,
-        language=dispatch.language,
-        data=_message_data(dispatch, concerned),
-    )
-    return OutgoingMessage(
-        message_id=dispatch.public_id,
-        merchant_id=merchant.pk,
-        to=dispatch.recipient,
-        subject=rendered.subject or "",
-        text=rendered.text,
-        html=rendered.html or "",
-        reply_to=merchant.contact_email,
-        livemode=dispatch.livemode,
-    )
-
-
-def _process(dispatch: Dispatch, worker_id: str, events: dict[int, RequestEvent]) -> str:
+def _process(dispatch: Dispatch, worker_id: str) -> str:
     max_attempts, backoff = retry_policy(dispatch.channel)
     if dispatch.attempts > max_attempts:
         # Claimed again and again without an outcome: its sends keep killing workers.
         _finish(dispatch, worker_id, Dispatch.Status.FAILED, last_error="too many attempts")
         return Dispatch.Status.FAILED
-    event = events.get(dispatch.event_id) if dispatch.event_id else None
-    concerned = event.participant if event is not None else None
-    reason = _skip_reason(dispatch, concerned)
+    try:
+        kind = outbox_kind_get(dispatch.kind)
+    except LookupError as exc:  # its producer was removed: no one can say what to send
+        _finish(dispatch, worker_id, Dispatch.Status.FAILED, last_error=str(exc))
+        return Dispatch.Status.FAILED
+    # The producer re-reads what the send depends on now, not when the batch was claimed:
+    # a payer who paid a second ago gets no reminder.
+    reason = kind.prepare(dispatch)
     if reason:
         _finish(dispatch, worker_id, Dispatch.Status.SKIPPED, skip_reason=reason)
         return Dispatch.Status.SKIPPED
     try:
-        message = _outgoing(dispatch, concerned)
+        message = kind.build(dispatch)
     except InvalidInput as exc:  # a template that cannot render these values
         _finish(dispatch, worker_id, Dispatch.Status.FAILED, last_error=f"template: {exc.message}")
         return Dispatch.Status.FAILED
     transport = transport_for(dispatch.channel, livemode=dispatch.livemode)
+    started = time.monotonic()
     try:
         if transport.is_local:
-            # The local outbox is our own database: the message and its "sent" commit
-            # together, so a crash can neither lose it nor send it twice.
+            # The local outbox is our own database: the message, its attempt and its "sent"
+            # commit together, so a crash can neither lose it nor send it twice.
             with transaction.atomic():
                 result = transport.send(message)
                 if not _record_sent(dispatch, worker_id, message, result.provider_message_id):
                     raise _LeaseLost
+                _attempt(dispatch, DeliveryAttempt.Outcome.SENT, started, result=result)
             return Dispatch.Status.SENT
         result = transport.send(message)
     except _LeaseLost:
         return "lease_lost"
     except TransportError as exc:
-        if exc.permanent or dispatch.attempts >= max_attempts:
+        final = exc.permanent or dispatch.attempts >= max_attempts
+        outcome = DeliveryAttempt.Outcome.FAILED if final else DeliveryAttempt.Outcome.RETRY
+        _attempt(dispatch, outcome, started, error=exc)
+        if final:
             _finish(dispatch, worker_id, Dispatch.Status.FAILED, last_error=exc.message[:2000])
             return Dispatch.Status.FAILED
         wait = backoff[min(dispatch.attempts, len(backoff)) - 1]
@@ -289,8 +155,29 @@ def _process(dispatch: Dispatch, worker_id: str, events: dict[int, RequestEvent]
             leased_by="",
         )
         return Dispatch.Status.PLANNED
+    _attempt(dispatch, DeliveryAttempt.Outcome.SENT, started, result=result)
     _record_sent(dispatch, worker_id, message, result.provider_message_id)
     return Dispatch.Status.SENT
+
+
+def _attempt(
+    dispatch: Dispatch,
+    outcome: str,
+    started: float,
+    *,
+    result: SendResult | None = None,
+    error: TransportError | None = None,
+) -> None:
+    DeliveryAttempt.objects.create(
+        merchant_id=dispatch.merchant_id,
+        dispatch=dispatch,
+        number=dispatch.attempts,
+        outcome=outcome,
+        status_code=(result.status_code if result else error.status_code if error else None),
+        provider_message_id=(result.provider_message_id if result else "")[:200],
+        duration_ms=int((time.monotonic() - started) * 1000),
+        error=error.message[:2000] if error else "",
+    )
 
 
 class _LeaseLost(Exception):
@@ -336,24 +223,14 @@ def send_claimed(
     stop = started + lease_duration() * 0.8
     if stop_at is not None:
         stop = min(stop, stop_at)
+    related = {"request__merchant"}
+    for kind in outbox_kinds():
+        related.update(kind.batch_related)
     rows = list(
         Dispatch.objects.filter(pk__in=ids, leased_by=worker_id, status=Dispatch.Status.SENDING)
-        .select_related(
-            "request",
-            "request__merchant",
-            "participant",
-            "step",
-            "step__scenario",
-            "step__template",
-            "step__webhook_endpoint",
-        )
+        .select_related(*sorted(related))
         .order_by("next_attempt_at", "id")
     )
-    event_ids = {row.event_id for row in rows if row.event_id}
-    events = {
-        event.pk: event
-        for event in RequestEvent.objects.filter(pk__in=event_ids).select_related("participant")
-    }
     outcomes: dict[str, int] = {}
     for index, row in enumerate(rows):
         if timezone.now() >= stop:
@@ -361,7 +238,7 @@ def send_claimed(
             outcomes["released"] = len(rows) - index
             break
         try:
-            outcome = _process(row, worker_id, events)
+            outcome = _process(row, worker_id)
         except Exception:  # one bad row must not strand the rest of the batch
             logger.exception("Dispatch %s crashed; its lease will expire", row.public_id)
             outcome = "crashed"

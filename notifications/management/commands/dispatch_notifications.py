@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from scenarios.dispatcher import dispatch_until_empty, new_worker_id
+from notifications.dispatcher import dispatch_until_empty, new_worker_id
 
 
 class Command(BaseCommand):

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from notifications.services import dispatch_record_delivery_status
 from pushpay.api.errors import error_body
-from scenarios.services import dispatch_record_delivery_status
 
 _TWILIO_STATUS = {
     "queued": "queued",

@@ -1,0 +1,48 @@
+"""The kinds of outbox rows, and what their producers tell the dispatcher about them.
+
+notifications sends messages for apps it knows nothing about (scenarios, payments' receipts,
+integrator webhooks …). Each producing app registers its kind once, from its
+``AppConfig.ready()``: how to re-check a row just before it is sent (already paid? paused?
+cancelled?) and how to build the message from fresh data. The dispatcher only ever talks to
+this interface, so a new kind of message needs no change here.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .channels import OutgoingMessage
+from .models import Dispatch
+
+
+@dataclass(frozen=True)
+class OutboxKind:
+    """``prepare`` reads what the send depends on afresh (the row's request and participant
+    as they are now, not as the batch found them) and returns the skip reason, or "" to
+    send; ``build`` then renders the message. ``batch_related`` names what the dispatcher
+    loads once per batch for rows of this kind (configuration that does not change
+    between two sends)."""
+
+    name: str
+    prepare: Callable[[Dispatch], str]
+    build: Callable[[Dispatch], OutgoingMessage]
+    batch_related: tuple[str, ...] = ()
+
+
+_kinds: dict[str, OutboxKind] = {}
+
+
+def outbox_kind_register(kind: OutboxKind) -> None:
+    if kind.name in _kinds and _kinds[kind.name] != kind:
+        raise ValueError(f"Outbox kind {kind.name!r} is already registered.")
+    _kinds[kind.name] = kind
+
+
+def outbox_kind_get(name: str) -> OutboxKind:
+    try:
+        return _kinds[name]
+    except KeyError:
+        raise LookupError(f"No app registered the outbox kind {name!r}.") from None
+
+
+def outbox_kinds() -> list[OutboxKind]:
+    return list(_kinds.values())

@@ -1,0 +1,193 @@
+"""The scenario steps' kind of outbox row: how notifications re-checks and builds them.
+
+Registered with ``notifications.kinds`` from ``ScenariosConfig.ready()``. ``prepare`` reads the
+request, the participant and the participant an event is about afresh, just before each
+send, so the re-check ("already paid? paused? cancelled?") never trusts what the batch read.
+"""
+
+from functools import lru_cache
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from notifications.channels import OutgoingMessage
+from notifications.kinds import OutboxKind, outbox_kind_register
+from notifications.rendering import MessageData, render_message
+from requests_app.models import Participant, PaymentRequest
+
+from .models import COLLECTING_TRIGGERS, Channel, Dispatch
+
+KIND = "scenario_step"
+
+
+def _prepare(dispatch: Dispatch) -> str:
+    fresh = Dispatch.objects.select_related("request", "participant").get(pk=dispatch.pk)
+    fresh.request.merchant = dispatch.request.merchant  # loaded with the batch; never changes
+    dispatch.request, dispatch.participant = fresh.request, fresh.participant
+    dispatch.concerned = None
+    if dispatch.event_id:
+        dispatch.concerned = Participant.objects.filter(events__pk=dispatch.event_id).first()
+    return _skip_reason(dispatch, dispatch.concerned)
+
+
+def _build(dispatch: Dispatch) -> OutgoingMessage:
+    return _outgoing(dispatch, getattr(dispatch, "concerned", None))
+
+
+def register() -> None:
+    outbox_kind_register(
+        OutboxKind(
+            name=KIND,
+            prepare=_prepare,
+            build=_build,
+            batch_related=(
+                "step",
+                "step__scenario",
+                "step__template",
+                "step__webhook_endpoint",
+            ),
+        )
+    )
+
+
+def _skip_reason(dispatch: Dispatch, concerned: Participant | None) -> str:
+    step = dispatch.step
+    request: PaymentRequest = dispatch.request
+    if step.scenario.is_paused or getattr(request, "notifications_paused", False):
+        return "paused"
+    if dispatch.resend_of_id is not None:
+        return "" if dispatch.recipient else "no_recipient"  # an operator asked explicitly
+    if step.trigger in COLLECTING_TRIGGERS and not request.is_collecting:
+        return {
+            PaymentRequest.Status.CANCELLED: "request_cancelled",
+            PaymentRequest.Status.EXPIRED: "request_expired",
+            PaymentRequest.Status.PAID: "already_paid",
+        }.get(request.status, "request_closed")
+    participant = dispatch.participant
+    needs_unpaid = step.needs_unpaid or (step.repeat_until_paid and dispatch.repetition > 0)
+    if participant is not None and needs_unpaid and participant.status not in Participant.UNPAID:
+        return {
+            Participant.Status.PAID: "already_paid",
+            Participant.Status.REFUNDED: "already_paid",
+            Participant.Status.CANCELLED: "participant_cancelled",
+            Participant.Status.EXPIRED: "request_expired",
+        }.get(participant.status, "not_due")
+    if step.min_amount is not None and participant is not None:
+        owed = participant.amount_due
+        if owed is not None and owed < step.min_amount:
+            return "condition_not_met"
+    if dispatch.channel == Channel.WEBHOOK and not (
+        step.webhook_endpoint and step.webhook_endpoint.is_active
+    ):
+        return "endpoint_disabled"
+    if dispatch.channel == Channel.WEBHOOK and step.webhook_endpoint.livemode != dispatch.livemode:
+        # Scenarios serve both modes, endpoints only one: test events never reach a live
+        # endpoint (and the reverse), whatever the scenario says.
+        return "endpoint_other_mode"
+    if not dispatch.recipient:
+        return "no_recipient"
+    return ""
+
+
+@lru_cache(maxsize=1)
+def _pay_path() -> str:
+    # reverse() costs as much as rendering the message; the route never changes at runtime.
+    return reverse("payer:pay", args=["TOKEN"])
+
+
+def _pay_url(participant: Participant | None) -> str:
+    if participant is None:
+        return ""
+    return settings.PUBLIC_BASE_URL + _pay_path().replace("TOKEN", participant.link_token)
+
+
+def _message_data(dispatch: Dispatch, concerned: Participant | None) -> MessageData:
+    request = dispatch.request
+    merchant = request.merchant
+    # Whom the message is about: the recipient, or for initiator/merchant notices of an
+    # event (participant_paid), the participant concerned.
+    payer = concerned if concerned is not None else dispatch.participant
+    amount_due = None
+    if payer is not None:
+        amount_due = payer.amount_due
+    elif request.total_amount is not None:
+        amount_due = max(request.total_amount - request.amount_paid, 0)
+    pay_url = _pay_url(payer)
+    return MessageData(
+        payer_name=payer.name if payer else "",
+        payer_email=payer.email if payer else "",
+        payer_phone=payer.phone if payer else "",
+        merchant_name=merchant.name,
+        reference=request.reference,
+        description=request.description,
+        amount_due=amount_due,
+        currency=request.currency,
+        deadline=request.deadline,
+        time_zone=merchant.time_zone,
+        pay_url=pay_url,
+        retry_url=pay_url,
+    )
+
+
+def _webhook_payload(dispatch: Dispatch, concerned: Participant | None) -> dict:
+    request = dispatch.request
+    participant = concerned or dispatch.participant
+    return {
+        "type": f"notification.{dispatch.step.trigger}",
+        "livemode": dispatch.livemode,
+        "timestamp": timezone.now().isoformat(),
+        "data": {
+            "notification": dispatch.public_id,
+            "scenario": dispatch.step.scenario.public_id,
+            "step": dispatch.step.position,
+            "repetition": dispatch.repetition,
+            "payment_request": {
+                "id": request.public_id,
+                "livemode": request.livemode,
+                "reference": request.reference,
+                "status": request.status,
+                "currency": request.currency,
+                "total_amount": request.total_amount,
+                "amount_paid": request.amount_paid,
+                "deadline": request.deadline.isoformat() if request.deadline else None,
+            },
+            "participant": None
+            if participant is None
+            else {
+                "id": participant.public_id,
+                "name": participant.name,
+                "status": participant.status,
+                "amount_due": participant.amount_due,
+            },
+        },
+    }
+
+
+def _outgoing(dispatch: Dispatch, concerned: Participant | None) -> OutgoingMessage:
+    merchant = dispatch.request.merchant
+    if dispatch.channel == Channel.WEBHOOK:
+        endpoint = dispatch.step.webhook_endpoint
+        return OutgoingMessage(
+            message_id=dispatch.public_id,
+            merchant_id=merchant.pk,
+            to=endpoint.url,
+            payload=_webhook_payload(dispatch, concerned),
+            secret=endpoint.secret,
+            livemode=dispatch.livemode,
+        )
+    rendered = render_message(
+        template=dispatch.step.template,
+        language=dispatch.language,
+        data=_message_data(dispatch, concerned),
+    )
+    return OutgoingMessage(
+        message_id=dispatch.public_id,
+        merchant_id=merchant.pk,
+        to=dispatch.recipient,
+        subject=rendered.subject or "",
+        text=rendered.text,
+        html=rendered.html or "",
+        reply_to=merchant.contact_email,
+        livemode=dispatch.livemode,
+    )
