@@ -7,6 +7,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from notifications import services as template_services
 from tests.factories import MerchantFactory, api_secret_for
 
 # The live server's listen queue is 10 by default; the reliability tests open 50 connections
@@ -71,6 +72,28 @@ def live_cards(settings):
     LiveAcquirerStub.calls.clear()
     yield LiveAcquirerStub
     registry._methods["card"] = original
+
+
+@pytest.fixture
+def email_template(merchant):
+    return template_services.template_create(
+        merchant=merchant,
+        name="Reminder email",
+        channel="email",
+        subject={"en": "Pay {{ request.reference }}", "fr": "Payez {{ request.reference }}"},
+        body_text={"en": "Hello {{ payer.name }}, pay {{ amount_due }}: {{ pay_url }}"},
+        body_html={"en": "<p>Hello {{ payer.name }}, pay {{ amount_due }}</p>"},
+    )
+
+
+@pytest.fixture
+def sms_template(merchant):
+    return template_services.template_create(
+        merchant=merchant,
+        name="Reminder SMS",
+        channel="sms",
+        body_text={"en": "{{ merchant.name }}: pay {{ amount_due }} {{ pay_url }}"},
+    )
 
 
 def pytest_report_header(config):

@@ -1,6 +1,5 @@
 import pytest
 
-from notifications import services as template_services
 from tests.scenarios.helpers import OUTBOX_BACKEND
 
 
@@ -11,25 +10,3 @@ def outbox(settings):
     settings.SMS_BACKEND = "outbox"
     settings.SCENARIOS_ENQUEUE_ON_COMMIT = False
     return settings
-
-
-@pytest.fixture
-def email_template(merchant):
-    return template_services.template_create(
-        merchant=merchant,
-        name="Reminder email",
-        channel="email",
-        subject={"en": "Pay {{ request.reference }}", "fr": "Payez {{ request.reference }}"},
-        body_text={"en": "Hello {{ payer.name }}, pay {{ amount_due }}: {{ pay_url }}"},
-        body_html={"en": "<p>Hello {{ payer.name }}, pay {{ amount_due }}</p>"},
-    )
-
-
-@pytest.fixture
-def sms_template(merchant):
-    return template_services.template_create(
-        merchant=merchant,
-        name="Reminder SMS",
-        channel="sms",
-        body_text={"en": "{{ merchant.name }}: pay {{ amount_due }} {{ pay_url }}"},
-    )
