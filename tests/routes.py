@@ -1,5 +1,6 @@
 """Every route of the project, read from Django's URL resolver, for tests that must cover
-all of them: junk input, another merchant's ids, and (later) the role matrix.
+all of them: junk input, another merchant's or the other mode's ids, and the role matrix
+(tests/core/test_role_matrix.py).
 
     from tests.routes import iter_routes, merchant_objects, url_for
 
