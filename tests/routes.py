@@ -1,5 +1,6 @@
 """Every route of the project, read from Django's URL resolver, for tests that must cover
-all of them: junk input, another merchant's ids, and (later) the role matrix.
+all of them: junk input, another merchant's or the other mode's ids, and the role matrix
+(tests/core/test_role_matrix.py).
 
     from tests.routes import iter_routes, merchant_objects, url_for
 
@@ -61,6 +62,9 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
 MERCHANT_SCOPED = frozenset(
     {"request", "participant", "dispatch", "scenario", "template", "form", "webhook_endpoint"}
 )
+# Resources that exist in test or in live mode: a key (or a back-office session) of the other
+# mode must get a 404 for them, as if they belonged to someone else.
+MODE_BOUND = frozenset({"request", "participant", "dispatch", "webhook_endpoint"})
 
 # Values for any kwarg that no object has: wrong prefixes, empty-looking, long, encoded.
 JUNK_KWARGS = (
@@ -107,6 +111,11 @@ class Route:
     def scoped_kwargs(self) -> tuple[str, ...]:
         """Kwargs that name an object of one merchant (the 404-for-others ones)."""
         return tuple(n for n in self.kwargs_names if self.resources.get(n) in MERCHANT_SCOPED)
+
+    @property
+    def mode_bound_kwargs(self) -> tuple[str, ...]:
+        """Kwargs that name an object of one mode (the 404-for-the-other-mode ones)."""
+        return tuple(n for n in self.kwargs_names if self.resources.get(n) in MODE_BOUND)
 
     def ids_from(self, objects: Mapping[str, str]) -> dict[str, str]:
         """The kwargs filled from ``merchant_objects(...)``; free-text kwargs get "x"."""
@@ -182,11 +191,15 @@ def url_for(route: Route, **values: str) -> str:
     return "/" + _CONVERTER.sub(lambda m: quote(str(values[m["name"]]), safe=""), route.pattern)
 
 
-def merchant_objects(merchant) -> dict[str, str]:
+def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     """One object of each resource for ``merchant``, built through the services, keyed as
     in ``KWARG_RESOURCES``: a request with participants, a planned notification, a scenario,
     an email template, a smart form, a webhook endpoint, and a checkout waiting for its
-    3-D Secure challenge (its return page and challenge id)."""
+    3-D Secure challenge (its return page and challenge id).
+
+    ``livemode=True`` makes the mode-bound ones (``MODE_BOUND``) live; it needs the
+    ``live_cards`` fixture, and has no checkout or challenge, since only the sandbox asks
+    for a 3-D Secure challenge."""
     from payments import services as payment_services
     from payments.sandbox.services import sandbox_card_tokenise
     from scenarios import services as scenario_services
@@ -196,22 +209,36 @@ def merchant_objects(merchant) -> dict[str, str]:
     from tests.payments.conftest import CHALLENGE, card_details
     from tests.scenarios.helpers import make_scenario, step
 
-    template = _template(merchant)
+    mode = "live" if livemode else "test"
+    template = _template(merchant, name=f"Walker email ({mode})")
     scenario = make_scenario(merchant, [step("request_created", template)])
     form = form_create(
         merchant=merchant,
-        name="Walker form",
+        name=f"Walker form ({mode})",
         fields=[{"key": "company", "type": "text", "label": {"en": "Company"}}],
     )
-    payment_request = make_request(merchant, public_progress=True)
+    payment_request = make_request(merchant, public_progress=True, livemode=livemode)
     scenario_services.dispatches_plan_for_request(
         payment_request=payment_request, scenario=scenario
     )
     participant = payment_request.participants.order_by("id").first()
     dispatch = Dispatch.objects.filter(request=payment_request).order_by("id").first()
     endpoint = scenario_services.webhook_endpoint_create(
-        merchant=merchant, url="https://hooks.example.com/in"
+        merchant=merchant, url="https://hooks.example.com/in", livemode=livemode
     )
+    objects = {
+        "request": payment_request.public_id,
+        "participant": participant.public_id,
+        "dispatch": dispatch.public_id,
+        "scenario": scenario.public_id,
+        "template": template.public_id,
+        "form": form.public_id,
+        "webhook_endpoint": endpoint.public_id,
+        "link_token": participant.link_token,
+        "progress_token": payment_request.progress_token,
+    }
+    if livemode:
+        return objects
     details = card_details(CHALLENGE)
     card = sandbox_card_tokenise(
         number=details["number"].replace(" ", ""),
@@ -227,26 +254,18 @@ def merchant_objects(merchant) -> dict[str, str]:
     )
     action_url = checkout.legs.get().action_url
     return {
-        "request": payment_request.public_id,
-        "participant": participant.public_id,
-        "dispatch": dispatch.public_id,
-        "scenario": scenario.public_id,
-        "template": template.public_id,
-        "form": form.public_id,
-        "webhook_endpoint": endpoint.public_id,
-        "link_token": participant.link_token,
-        "progress_token": payment_request.progress_token,
+        **objects,
         "checkout": checkout.public_id,
         "challenge": action_url.rstrip("/").rsplit("/", 1)[-1],
     }
 
 
-def _template(merchant):
+def _template(merchant, *, name: str):
     from notifications import services as template_services
 
     return template_services.template_create(
         merchant=merchant,
-        name="Walker email",
+        name=name,
         channel="email",
         subject={"en": "Pay {{ request.reference }}"},
         body_text={"en": "Hello {{ payer.name }}, pay {{ amount_due }}: {{ pay_url }}"},

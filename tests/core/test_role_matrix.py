@@ -1,18 +1,12 @@
 """Each role against each back-office route that changes something: allowed, or a 403 with a
-clear message. The routes come from the URL resolver, so a new page under /app/ fails here
-until it says which capability it needs (or that it only reads)."""
+clear message. The routes come from the one route walker (tests/routes.py), so a new page under
+/app/ fails here until it says which capability it needs (or that it only reads)."""
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 
-from notifications import services as template_services
 from notifications.dispatcher import dispatch_due
-from scenarios.models import Dispatch
-from scenarios.services import dispatches_plan_for_request
-from smartforms import services as form_services
-from tests.factories import MembershipFactory, make_request, participants
-from tests.scenarios.helpers import make_scenario, step
-from tests.smartforms.builders import text_field
+from tests.factories import MembershipFactory
+from tests.routes import iter_routes, merchant_objects, url_for
 
 ROLES = ("owner", "admin", "agent", "viewer")
 
@@ -62,66 +56,40 @@ ALLOWED = {
     "forms.manage": {"owner", "admin"},
 }
 
-
-def backoffice_routes(prefix: str = "app/") -> dict[str, list[str]]:
-    """Every named route under /app/: qualified name -> its URL parameters, in order."""
-    found: dict[str, list[str]] = {}
-
-    def walk(patterns, route: str, namespace: str | None) -> None:
-        for entry in patterns:
-            here = route + str(entry.pattern)
-            if isinstance(entry, URLResolver):
-                walk(entry.url_patterns, here, entry.namespace or namespace)
-            elif isinstance(entry, URLPattern) and here.startswith(prefix) and entry.name:
-                name = f"{namespace}:{entry.name}" if namespace else entry.name
-                found[name] = list(entry.pattern.converters)
-
-    walk(get_resolver().url_patterns, "", None)
-    return found
+# Every back-office route by label (its name, or its pattern when it has none, so an unnamed
+# route cannot slip through the classification either).
+BACKOFFICE = {route.label: route for route in iter_routes(kinds={"backoffice"})}
 
 
 def test_every_back_office_route_says_what_it_needs():
-    routes = set(backoffice_routes())
-    assert routes, "no route found under /app/"
-    assert routes == set(CHANGES) | READS, "classify new routes in CHANGES or READS"
+    assert BACKOFFICE, "no route found under /app/"
+    assert set(BACKOFFICE) == set(CHANGES) | READS, "classify new routes in CHANGES or READS"
+    assert not set(CHANGES) & READS
+
+
+def test_every_method_that_can_change_something_is_checked():
+    """A route that answers more than GET lists each of those methods in CHANGES; a read
+    answers GET only."""
+    for label, route in BACKOFFICE.items():
+        writes = {method.lower() for method in route.methods} - {"get"}
+        checked = set(CHANGES.get(label, (None, ()))[1])
+        assert writes <= checked, f"{label}: {sorted(writes - checked)} not in the matrix"
+        assert checked <= {method.lower() for method in route.methods}, label
 
 
 @pytest.fixture
 def world(merchant, settings):
-    """One of each object the routes name, all belonging to ``merchant``."""
+    """One of each object the routes name (tests/routes.py), all belonging to ``merchant``,
+    with the notifications sent so that they can be resent."""
     settings.SCENARIOS_ENQUEUE_ON_COMMIT = False
-    template = template_services.template_create(
-        merchant=merchant,
-        name="Reminder",
-        channel="email",
-        subject={"en": "Pay {{ request.reference }}"},
-        body_text={"en": "Pay {{ amount_due }}: {{ pay_url }}"},
-    )
-    scenario = make_scenario(merchant, [step("request_created", template)])
-    payment_request = make_request(
-        merchant, total_amount=1000, participants=participants(1, amount=1000)
-    )
-    dispatches_plan_for_request(payment_request=payment_request, scenario=scenario)
+    objects = merchant_objects(merchant)
     dispatch_due(worker_id="w")
-    form = form_services.form_create(merchant=merchant, name="Guests", fields=[text_field()])
-    return {
-        "backoffice": {
-            "public_id": payment_request.public_id,
-            "participant_id": payment_request.participants.get().public_id,
-            "dispatch_id": Dispatch.objects.get().public_id,
-        },
-        "scenarios": {"public_id": scenario.public_id},
-        "notifications": {"public_id": template.public_id},
-        "smartforms": {"public_id": form.public_id},
-    }
+    return objects
 
 
 def url_of(name: str, world: dict) -> str:
-    from django.urls import reverse
-
-    params = backoffice_routes()[name]
-    values = world.get(name.split(":")[0], {})
-    return reverse(name, kwargs={param: values[param] for param in params})
+    route = BACKOFFICE[name]
+    return url_for(route, **route.ids_from(world))
 
 
 CASES = [
@@ -158,7 +126,7 @@ def test_an_agent_cannot_pause_a_scenario_and_it_stays_active(client, merchant, 
     assert "Your role (Agent) does not allow you to change scenarios" in response.content.decode()
     from scenarios.models import Scenario
 
-    assert not Scenario.objects.get(public_id=world["scenarios"]["public_id"]).is_paused
+    assert not Scenario.objects.get(public_id=world["scenario"]).is_paused
 
 
 # --- What the pages offer -----------------------------------------------------------------------
@@ -191,5 +159,5 @@ def test_admins_see_the_configuration_buttons(client, merchant, world):
 @pytest.mark.parametrize(("role", "shown"), [("agent", True), ("viewer", False)])
 def test_the_resend_button_follows_the_role(client, merchant, world, role, shown):
     client.force_login(MembershipFactory(merchant=merchant, role=role).user)
-    html = client.get(f"/app/requests/{world['backoffice']['public_id']}/").content.decode()
+    html = client.get(f"/app/requests/{world['request']}/").content.decode()
     assert (">Resend<" in html) is shown

@@ -1,5 +1,6 @@
 """Every route, walked from the URL resolver (tests/routes.py): junk never gets a server
-error, and another merchant's ids are a 404 on every route that takes one.
+error, and another merchant's ids, or the other mode's, are a 404 on every route that takes
+one.
 
 New routes are covered without touching this file; a new URL kwarg the walker cannot place
 fails ``test_the_walker_knows_what_every_url_kwarg_designates`` until tests/routes.py says
@@ -17,6 +18,7 @@ from rest_framework.test import APIClient
 from tests.factories import MembershipFactory, api_secret_for
 from tests.routes import (
     JUNK_KWARGS,
+    MODE_BOUND,
     PRODUCT_KINDS,
     Route,
     iter_routes,
@@ -108,6 +110,20 @@ FOREIGN_CALLS = [
 ]
 
 
+# Lists answer for one mode: the other mode's objects must not show in them.
+MODE_LISTS = [
+    pytest.param(route, id=route.label)
+    for route in WALKED
+    if route.kind in ("api", "backoffice") and not route.kwargs_names and "GET" in route.methods
+]
+MODE_CALLS = [
+    pytest.param(route, method, id=f"{method} {route.label}")
+    for route in WALKED
+    if route.kind in ("api", "backoffice") and route.mode_bound_kwargs
+    for method in route.methods
+]
+
+
 def test_the_walker_knows_what_every_url_kwarg_designates():
     unknown = [f"{r.pattern} -> {name}" for r in WALKED for name in r.unknown_kwargs]
     assert not unknown, (
@@ -140,14 +156,18 @@ def test_url_for_keeps_junk_inside_its_segment():
         url_for(route, public_id="pr_x")
 
 
-def _client(route: Route, merchant) -> Client:
+def _client(route: Route, merchant, *, mode: str = "test") -> Client:
+    """A client of ``merchant`` in ``mode``: an API key of that mode, or an operator who
+    switched the back office to it with the mode toggle."""
     if route.kind == "api":
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_secret_for(merchant)}")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_secret_for(merchant, mode=mode)}")
         return client
     client = Client()
     if route.kind == "backoffice":
         client.force_login(MembershipFactory(merchant=merchant).user)
+        if mode == "live":
+            assert client.post("/app/mode/", {"mode": "live"}).status_code == 302
     return client
 
 
@@ -204,3 +224,65 @@ def test_another_merchants_ids_are_a_404_on_every_route_that_takes_one(
         assert response.status_code == 404, f"{method} {url} ({what}): {response.status_code}"
         if route.kind == "api":
             assert response.json()["error"]["code"] == "not_found"
+
+
+def test_the_walker_finds_the_mode_bound_routes():
+    labels = {route.label for route, _ in (call.values for call in MODE_CALLS)}
+    assert {"payment-request-detail", "participant-detail", "backoffice:request_detail"} <= labels
+    assert {"backoffice:dispatch_resend", "backoffice:participant_qr"} <= labels
+    assert not [label for label in labels if label.startswith(("scenarios:", "smartforms:"))]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", ["test", "live"])
+@pytest.mark.parametrize(("route", "method"), MODE_CALLS)
+def test_the_other_modes_ids_are_a_404_on_every_route_that_takes_one(
+    route, method, mode, merchant, live_cards, settings
+):
+    settings.SCENARIOS_ENQUEUE_ON_COMMIT = False
+    ours = merchant_objects(merchant, livemode=mode == "live")
+    other = merchant_objects(merchant, livemode=mode != "live")
+    client = _client(route, merchant, mode=mode)
+    attempts = {"all of them from the other mode": route.ids_from(other)}
+    if len(route.mode_bound_kwargs) > 1:
+        # The parent in our mode, the child from the other one.
+        last = route.mode_bound_kwargs[-1]
+        attempts["only the last from the other mode"] = {
+            **route.ids_from(ours),
+            last: other[route.resources[last]],
+        }
+
+    for what, ids in attempts.items():
+        url = url_for(route, **ids)
+        body = b"{}" if route.kind == "api" else b""
+        response = client.generic(method, url, body, JSON if route.kind == "api" else FORM)
+        assert response.status_code == 404, (
+            f"{method} {url} in {mode} mode ({what}): {response.status_code}"
+        )
+        if route.kind == "api":
+            assert response.json()["error"]["code"] == "not_found"
+    if method == "GET":
+        # The same route with our own mode's ids does answer: the 404 above is the mode's.
+        url = url_for(route, **route.ids_from(ours))
+        assert client.get(url).status_code < 400, f"GET {url} in {mode} mode"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", ["test", "live"])
+@pytest.mark.parametrize("route", MODE_LISTS)
+def test_no_list_shows_the_other_modes_objects(route, mode, merchant, live_cards, settings):
+    settings.SCENARIOS_ENQUEUE_ON_COMMIT = False
+    ours = merchant_objects(merchant, livemode=mode == "live")
+    other = merchant_objects(merchant, livemode=mode != "live")
+    client = _client(route, merchant, mode=mode)
+
+    response = client.get(url_for(route))
+
+    assert response.status_code < 500, f"GET {route.pattern} in {mode} mode"
+    body = b"".join(response) if response.streaming else response.content
+    for resource in sorted(MODE_BOUND):
+        assert other[resource].encode() not in body, f"{route.label} shows a {resource}"
+    if route.label in ("payment-request-list", "webhook-endpoint-list", "backoffice:request_list"):
+        assert response.status_code == 200, f"GET {route.pattern} in {mode} mode"
+        key = "webhook_endpoint" if route.label == "webhook-endpoint-list" else "request"
+        assert ours[key].encode() in body, f"{route.label} misses our own {key}"

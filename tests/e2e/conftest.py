@@ -97,8 +97,12 @@ def axe_check(page):
     def check(context=None) -> None:
         results = axe.run(page, context=context)
         violations = results.response["violations"]
-        assert not violations, "\n".join(
-            f"{v['id']}: {v['help']} ({', '.join(n['target'][0] for n in v['nodes'][:3])})"
+        assert not violations, f"on {page.url}:\n" + "\n".join(
+            f"{v['id']}: {v['help']}\n"
+            + "\n".join(
+                f"  {' '.join(map(str, n['target']))}: {n.get('failureSummary', '')}"
+                for n in v["nodes"][:5]
+            )
             for v in violations
         )
 

@@ -25,7 +25,7 @@ def log_in(page, live_server, user):
 
 
 def test_an_operator_lists_filters_and_opens_a_request(
-    page, live_server, merchant, other_merchant, operator, screenshot
+    page, live_server, merchant, other_merchant, operator, screenshot, axe_check
 ):
     dinner = make_request(merchant, reference="DINNER-1", description="Team dinner")
     services.participant_record_payment(participant=dinner.participants.first(), amount=1000)
@@ -40,6 +40,7 @@ def test_an_operator_lists_filters_and_opens_a_request(
     expect(table).not_to_contain_text("SECRET-1")
     expect(page.get_by_test_id("current-merchant")).to_have_text("Alpha Shop")
     screenshot("backoffice-request-list")
+    axe_check()
 
     page.get_by_label("Status").select_option("partially_paid")
     page.get_by_role("button", name="Filter").click()
@@ -54,21 +55,25 @@ def test_an_operator_lists_filters_and_opens_a_request(
     expect(participants).to_contain_text("Paid")
     expect(page.get_by_test_id("history")).to_contain_text("open → partially_paid")
     screenshot("backoffice-request-detail")
+    axe_check()
 
 
 def test_another_merchants_request_is_not_found_in_the_back_office(
-    page, live_server, other_merchant, operator
+    page, live_server, other_merchant, operator, axe_check
 ):
     theirs = make_request(other_merchant, reference="SECRET-2")
     log_in(page, live_server, operator)
     response = page.goto(f"{live_server.url}/app/requests/{theirs.public_id}/")
     assert response.status == 404
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    axe_check()
 
 
-def test_a_wrong_password_shows_a_clear_message(page, live_server, operator):
+def test_a_wrong_password_shows_a_clear_message(page, live_server, operator, axe_check):
     page.goto(f"{live_server.url}/accounts/login/")
+    axe_check()
     page.get_by_label("Email").fill(operator.username)
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("alert")).to_contain_text("did not match")
+    axe_check()

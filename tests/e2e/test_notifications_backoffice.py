@@ -38,7 +38,7 @@ def log_in(page, live_server, user) -> None:
 
 
 def test_an_operator_writes_templates_sends_a_test_and_builds_a_scenario(
-    page, live_server, merchant, operator, screenshot
+    page, live_server, merchant, operator, screenshot, axe_check
 ):
     log_in(page, live_server, operator)
 
@@ -72,6 +72,7 @@ def test_an_operator_writes_templates_sends_a_test_and_builds_a_scenario(
     expect(page.get_by_test_id("preview-en")).not_to_contain_text("falls back")
     page.evaluate("window.scrollTo(0, 0)")
     screenshot("notifications-sms-editor")
+    axe_check()
     assert MessageTemplate.objects.count() == 0  # the preview never saves
 
     page.get_by_role("button", name="Create template").click()
@@ -82,6 +83,7 @@ def test_an_operator_writes_templates_sends_a_test_and_builds_a_scenario(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Templates").click()
     expect(page.get_by_test_id("template-table")).to_contain_text("Friendly nudge")
     screenshot("notifications-template-list")
+    axe_check()
     page.get_by_role("link", name="New email template").click()
     page.get_by_label("Name").fill("Payment reminder")
     page.get_by_label("Subject (English)").fill("Reminder: {{ request.reference }}")
@@ -116,6 +118,7 @@ def test_an_operator_writes_templates_sends_a_test_and_builds_a_scenario(
     expect(page.get_by_test_id("preview-problems")).to_have_count(0)
     page.evaluate("window.scrollTo(0, 0)")  # the preview pane follows the scroll
     screenshot("notifications-email-editor")
+    axe_check()
     page.get_by_role("button", name="Create template").click()
     expect(page.get_by_role("heading", name="Payment reminder")).to_be_visible()
 
@@ -134,6 +137,7 @@ def test_an_operator_writes_templates_sends_a_test_and_builds_a_scenario(
         "preview-en-html"
     ).scroll_into_view_if_needed()
     screenshot("notifications-template-detail")
+    axe_check()
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Outbox").click()
     expect(page.get_by_role("heading", name="Outbox")).to_be_visible()
@@ -145,11 +149,14 @@ def test_an_operator_writes_templates_sends_a_test_and_builds_a_scenario(
         page.frame_locator('[data-testid="outbox-html"]').first.get_by_role("link", name="Pay now")
     ).to_be_visible()
     screenshot("notifications-outbox")
+    axe_check()
 
     # --- A scenario using both templates ----------------------------------------------------
     email = MessageTemplate.objects.get(name="Payment reminder")
     sms = MessageTemplate.objects.get(name="Friendly nudge")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Scenarios").click()
+    expect(page.get_by_role("heading", name="Scenarios")).to_be_visible()
+    axe_check()
     page.get_by_role("link", name="New scenario").click()
     expect(page.get_by_test_id("template-ids")).to_contain_text(email.public_id)
     page.get_by_label("Name").fill("Standard")
@@ -167,6 +174,7 @@ def test_an_operator_writes_templates_sends_a_test_and_builds_a_scenario(
     steps_input.fill(json.dumps(broken, indent=2))
     page.get_by_role("button", name="Create scenario").click()
     expect(page.get_by_test_id("steps-error")).to_contain_text("steps[1].offset")
+    axe_check()
     assert Scenario.objects.count() == 0
 
     steps_input.fill(json.dumps(steps, indent=2))
@@ -179,3 +187,4 @@ def test_an_operator_writes_templates_sends_a_test_and_builds_a_scenario(
     page.get_by_role("button", name="Pause").click()
     expect(page.get_by_role("button", name="Resume")).to_be_visible()
     screenshot("notifications-scenario-detail")
+    axe_check()

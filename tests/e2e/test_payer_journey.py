@@ -32,7 +32,9 @@ def card_debits(participant):
     return sum(sandbox_card_balance(fingerprint=f).debited for f in fingerprints)
 
 
-def test_fill_the_smart_form_and_pay_with_the_success_card(page, live_server, merchant, screenshot):
+def test_fill_the_smart_form_and_pay_with_the_success_card(
+    page, live_server, merchant, screenshot, axe_check
+):
     form = form_create(
         merchant=merchant,
         name="Registration",
@@ -58,6 +60,7 @@ def test_fill_the_smart_form_and_pay_with_the_success_card(page, live_server, me
     page.goto(f"{live_server.url}/pay/{payer.link_token}/")
     expect(page.get_by_role("heading", name="Conference ticket")).to_be_visible()
     screenshot("payer-page-en-mobile")
+    axe_check()
     page.get_by_label("Company").fill("Acme")
     page.get_by_label("I accept the terms").check()
     fill_card(page, "4242 4242 4242 4242")
@@ -66,12 +69,13 @@ def test_fill_the_smart_form_and_pay_with_the_success_card(page, live_server, me
     expect(page.get_by_role("heading", name="Payment received")).to_be_visible()
     expect(page.get_by_test_id("receipt-amount")).to_have_text("€10.00")
     screenshot("payer-receipt")
+    axe_check()
     payer.refresh_from_db()
     assert (payer.status, payer.amount_paid) == ("paid", 1000)
     assert card_debits(payer) == 1000
 
 
-def test_declined_then_retry_with_a_good_card(page, live_server, merchant):
+def test_declined_then_retry_with_a_good_card(page, live_server, merchant, axe_check):
     pr = make_request(merchant)
     payer = pr.participants.first()
     page.goto(f"{live_server.url}/pay/{payer.link_token}/")
@@ -79,6 +83,7 @@ def test_declined_then_retry_with_a_good_card(page, live_server, merchant):
     fill_card(page, "4000 0000 0000 0002")
     page.get_by_role("button", name=re.compile("^Pay")).click()
     expect(page.get_by_test_id("payment-error")).to_contain_text("declined")
+    axe_check()
 
     fill_card(page, "4242 4242 4242 4242")
     page.get_by_role("button", name=re.compile("^Pay")).click()
@@ -86,7 +91,9 @@ def test_declined_then_retry_with_a_good_card(page, live_server, merchant):
     assert card_debits(payer) == 1000
 
 
-def test_3ds_refused_charges_nothing_and_says_so(page, live_server, merchant, screenshot):
+def test_3ds_refused_charges_nothing_and_says_so(
+    page, live_server, merchant, screenshot, axe_check
+):
     pr = make_request(merchant)
     payer = pr.participants.first()
     page.goto(f"{live_server.url}/pay/{payer.link_token}/")
@@ -95,9 +102,11 @@ def test_3ds_refused_charges_nothing_and_says_so(page, live_server, merchant, sc
 
     expect(page.get_by_role("heading", name="Confirm your payment")).to_be_visible()
     screenshot("sandbox-3ds")
+    axe_check()
     page.get_by_role("button", name="Refuse").click()
 
     expect(page.get_by_test_id("payment-error")).to_contain_text("3-D Secure")
+    axe_check()
     payer.refresh_from_db()
     assert (payer.status, payer.amount_paid) == ("failed", 0)
     assert card_debits(payer) == 0
@@ -114,7 +123,7 @@ def test_3ds_approved_pays(page, live_server, merchant):
     assert card_debits(payer) == 1000
 
 
-def test_an_expired_link_shows_no_payment_form(page, live_server, merchant):
+def test_an_expired_link_shows_no_payment_form(page, live_server, merchant, axe_check):
     pr = make_request(merchant)
     services.payment_request_expire(payment_request=pr)
     payer = pr.participants.first()
@@ -122,9 +131,12 @@ def test_an_expired_link_shows_no_payment_form(page, live_server, merchant):
     expect(page.get_by_test_id("state")).to_contain_text("expired")
     expect(page.get_by_role("button", name=re.compile("^Pay"))).to_have_count(0)
     expect(page.get_by_label("Card number")).to_have_count(0)
+    axe_check()
 
 
-def test_a_french_payer_gets_a_french_page_and_can_pay(page, live_server, merchant, screenshot):
+def test_a_french_payer_gets_a_french_page_and_can_pay(
+    page, live_server, merchant, screenshot, axe_check
+):
     pr = make_request(
         merchant,
         total_amount=2500,
@@ -140,12 +152,13 @@ def test_a_french_payer_gets_a_french_page_and_can_pay(page, live_server, mercha
     button = page.get_by_role("button", name=re.compile("^Payer"))
     expect(button).to_contain_text("25,00")
     screenshot("payer-page-fr")
+    axe_check()
     fill_card(page, "4242 4242 4242 4242")
     button.click()
     expect(page.get_by_role("heading", name="Paiement reçu")).to_be_visible()
 
 
-def test_a_free_amount_out_of_range_is_refused_in_the_page(page, live_server, merchant):
+def test_a_free_amount_out_of_range_is_refused_in_the_page(page, live_server, merchant, axe_check):
     pot = make_request(
         merchant,
         amount_mode="free",
@@ -160,6 +173,7 @@ def test_a_free_amount_out_of_range_is_refused_in_the_page(page, live_server, me
     fill_card(page, "4242 4242 4242 4242")
     page.get_by_role("button", name=re.compile("^Pay")).click()
     expect(page.get_by_text("above the maximum")).to_be_visible()
+    axe_check()
     page.get_by_label("Amount").fill("15")
     fill_card(page, "4242 4242 4242 4242")
     page.get_by_role("button", name=re.compile("^Pay")).click()

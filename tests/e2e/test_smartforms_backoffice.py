@@ -45,7 +45,7 @@ def log_in(page, live_server, user) -> None:
 
 
 def test_an_operator_creates_previews_and_archives_a_form(
-    page, live_server, merchant, operator, screenshot
+    page, live_server, merchant, operator, screenshot, axe_check
 ):
     log_in(page, live_server, operator)
 
@@ -59,6 +59,7 @@ def test_an_operator_creates_previews_and_archives_a_form(
     expect(page.get_by_test_id("fields-error")).to_contain_text("fields[1].key")
     assert Form.objects.count() == 0
     screenshot("smartforms-editor-error")
+    axe_check()
 
     page.get_by_label("Fields (JSON)").fill(json.dumps(FIELDS, indent=2, ensure_ascii=False))
     page.get_by_role("button", name="Create form").click()
@@ -69,6 +70,7 @@ def test_an_operator_creates_previews_and_archives_a_form(
     page.get_by_role("link", name="Edit").click()
     expect(page.get_by_test_id("version-notice")).to_contain_text("not used yet")
     screenshot("smartforms-editor")
+    axe_check()
     page.get_by_role("link", name="Cancel").click()
 
     page.get_by_role("link", name="Forms", exact=True).first.click()
@@ -76,6 +78,7 @@ def test_an_operator_creates_previews_and_archives_a_form(
     expect(table).to_contain_text("Gala registration")
     expect(table).to_contain_text("v1")
     screenshot("smartforms-list")
+    axe_check()
 
     page.get_by_role("link", name="Preview Gala registration").click()
     page.get_by_role("link", name="Français").click()
@@ -90,6 +93,7 @@ def test_an_operator_creates_previews_and_archives_a_form(
     expect(page.get_by_label("E-mail")).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("Société")).to_have_value("Acme")
     screenshot("smartforms-preview-fr")
+    axe_check()
     assert Submission.objects.count() == 0
 
     page.get_by_label("E-mail").fill("compta@example.com")
@@ -109,6 +113,7 @@ def test_an_operator_creates_previews_and_archives_a_form(
     expect(page.get_by_test_id("version-notice")).to_contain_text("Version 1 is locked")
     expect(page.get_by_test_id("version-notice")).to_contain_text("version 2")
     screenshot("smartforms-editor-locked")
+    axe_check()
     page.get_by_role("link", name="Cancel").click()
 
     page.get_by_role("link", name="Submissions (1)").click()
@@ -116,6 +121,7 @@ def test_an_operator_creates_previews_and_archives_a_form(
     expect(submissions).to_contain_text("compta@example.com")
     expect(submissions.locator("tbody tr")).to_have_count(1)
     screenshot("smartforms-submissions")
+    axe_check()
 
     page.get_by_role("link", name="Gala registration").click()
     page.get_by_role("link", name="Archive").click()
@@ -125,3 +131,4 @@ def test_an_operator_creates_previews_and_archives_a_form(
     expect(page.get_by_role("link", name="Edit")).to_have_count(0)
     assert Form.objects.get().status == Form.Status.ARCHIVED
     screenshot("smartforms-detail-archived")
+    axe_check()
