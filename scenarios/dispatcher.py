@@ -17,18 +17,17 @@ import logging
 import os
 import socket
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone
 
 from notifications.channels import OutgoingMessage, TransportError, transport_for
 from notifications.rendering import MessageData, render_message
 from pushpay.errors import InvalidInput
 from pushpay.ids import random_string
+from requests_app.links import payment_url
 from requests_app.models import Participant, PaymentRequest, RequestEvent
 
 from .models import COLLECTING_TRIGGERS, Channel, Dispatch
@@ -142,16 +141,8 @@ def _skip_reason(dispatch: Dispatch, concerned: Participant | None) -> str:
     return ""
 
 
-@lru_cache(maxsize=1)
-def _pay_path() -> str:
-    # reverse() costs as much as rendering the message; the route never changes at runtime.
-    return reverse("payer:pay", args=["TOKEN"])
-
-
 def _pay_url(participant: Participant | None) -> str:
-    if participant is None:
-        return ""
-    return settings.PUBLIC_BASE_URL + _pay_path().replace("TOKEN", participant.link_token)
+    return payment_url(participant) if participant is not None else ""
 
 
 def _message_data(dispatch: Dispatch, concerned: Participant | None) -> MessageData:

@@ -8,8 +8,9 @@ Everything a scenario sends is a ``Dispatch`` row written in the transaction tha
 from django.db import models
 from django.db.models import Q
 
-from merchants.models import LANGUAGES, Merchant, TimeStamped
+from merchants.models import Merchant, TimeStamped
 from notifications.models import MessageTemplate
+from pushpay.i18n import LANGUAGES
 from pushpay.ids import new_public_id
 from requests_app.models import Participant, PaymentRequest
 

@@ -36,6 +36,7 @@ from notifications.channels.webhook import split_target
 from notifications.models import MessageTemplate
 from notifications.selectors import template_for_stage
 from pushpay.errors import InvalidInput, StateConflict
+from pushpay.i18n import language_checked
 from pushpay.ids import random_string
 from pushpay.money import MAX_MINOR_UNITS
 from requests_app.models import Participant, PaymentRequest, RequestEvent
@@ -64,7 +65,6 @@ MAX_OFFSET = 365 * 86_400
 MIN_REPEAT_EVERY = 3_600
 MAX_REPEAT_EVERY = 90 * 86_400
 MAX_REPEAT = 20
-LANGUAGES = ("fr", "en")
 STEP_KEYS = frozenset(
     {
         "trigger",
@@ -331,12 +331,8 @@ def _clean_step(raw: Any, index: int, merchant: Merchant) -> dict:
             field=f"{prefix}.conditions.min_amount",
         )
     language = conditions.get("language") or ""
-    if language and language not in LANGUAGES:
-        raise InvalidInput(
-            "Language must be 'fr' or 'en'.",
-            code="invalid_choice",
-            field=f"{prefix}.conditions.language",
-        )
+    if language:
+        language_checked(language, field=f"{prefix}.conditions.language")
 
     quiet = raw.get("quiet_hours")
     quiet_start = quiet_end = None
