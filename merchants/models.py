@@ -3,9 +3,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from pushpay.i18n import LANGUAGES
 from pushpay.ids import new_public_id
-
-LANGUAGES = [("fr", "Français"), ("en", "English")]
 
 
 def _merchant_id() -> str:

@@ -12,11 +12,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from pushpay.ids import random_string
+from pushpay.money import is_currency
 
 from .models import ApiKey, IdempotencyRecord, Membership, Merchant
 
@@ -61,7 +63,12 @@ def merchant_create(
     time_zone: str = "Europe/Paris",
     contact_email: str = "",
     slug: str | None = None,
+    brand_color: str = "#0d6efd",
 ) -> Merchant:
+    """A tenant with the shipped templates; ``ValidationError`` names each refused field."""
+    if not is_currency(default_currency):
+        # The column only checks the length: "XYZ" would reach every request's currency.
+        raise ValidationError({"default_currency": f"Unknown currency {default_currency!r}."})
     merchant = Merchant(
         name=name,
         slug=slug or _unique_slug(name),
@@ -69,6 +76,7 @@ def merchant_create(
         default_language=default_language,
         time_zone=time_zone,
         contact_email=contact_email,
+        brand_color=brand_color,
     )
     merchant.full_clean()
     merchant.save()

@@ -10,13 +10,11 @@ from typing import Any
 
 from django import forms
 
-from merchants.models import LANGUAGES
 from pushpay.errors import DomainError
+from pushpay.i18n import LANGUAGE_CODES, LANGUAGE_NAMES, LANGUAGES
 
 from .models import MessageTemplate
 
-LANGUAGE_NAMES = dict(LANGUAGES)
-LANGUAGE_CODES = tuple(code for code, _ in LANGUAGES)
 # The order inputs appear in the editor, per channel.
 EMAIL_FIELDS = ("subject", "body_text", "body_html")
 SMS_FIELDS = ("body_text",)

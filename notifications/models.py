@@ -1,7 +1,8 @@
 from django.db import models
 from django.db.models import Q
 
-from merchants.models import LANGUAGES, Merchant, TimeStamped
+from merchants.models import Merchant, TimeStamped
+from pushpay.i18n import LANGUAGES
 from pushpay.ids import new_public_id
 from requests_app.models import Participant, PaymentRequest
 

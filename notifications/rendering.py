@@ -56,12 +56,11 @@ from django.template.smartif import TokenBase
 from django.utils import timezone
 
 from pushpay.errors import InvalidInput
+from pushpay.i18n import LANGUAGE_CODES, language_checked, other_languages
 from pushpay.money import format_money
 
 from .models import MessageTemplate
 from .segments import SmsLength, sms_length
-
-LANGUAGES = ("fr", "en")
 
 # --- What a template may use ----------------------------------------------------------------
 
@@ -417,7 +416,7 @@ def check_source(source: str, *, field: str) -> None:
         raise InvalidInput(f"{prefix}{refusal.message}", code=refusal.code, field=field) from None
     # A filter given a bad literal argument ("wordwrap:'x'") only fails when it runs: run it
     # once now, in both languages, rather than at 3 a.m. in the dispatcher.
-    for language in LANGUAGES:
+    for language in LANGUAGE_CODES:
         try:
             render_source(source, _trial_context(language), html=True)
         except InvalidInput as failure:
@@ -533,7 +532,7 @@ def sample_message_data(
 def localized(texts: Mapping[str, str] | None, language: str) -> tuple[str, str] | None:
     """The text for ``language``, or the other language's when it was left out."""
     texts = texts or {}
-    for candidate in (language, *[other for other in LANGUAGES if other != language]):
+    for candidate in (language, *other_languages(language)):
         if texts.get(candidate):
             return candidate, texts[candidate]
     return None
@@ -591,10 +590,7 @@ def render_message(
     *, template: MessageTemplate, language: str, data: MessageData
 ) -> RenderedMessage:
     """Render a stored template for one recipient; the dispatcher's single entry point."""
-    if language not in LANGUAGES:
-        raise InvalidInput(
-            "Language must be 'fr' or 'en'.", code="invalid_choice", field="language"
-        )
+    language_checked(language, field="language")
     context = build_context(data, language)
     body = localized(template.body_text, language)
     if body is None:

@@ -17,13 +17,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from merchants.models import Merchant
+from pushpay.contact import email_checked, phone_checked
 from pushpay.errors import InvalidInput, StateConflict
+from pushpay.i18n import LANGUAGE_CODES, language_checked
 from pushpay.money import is_currency
 
 from .defaults import DEFAULT_TEMPLATES, default_name
 from .models import Dispatch, MessageTemplate
 from .rendering import (
-    LANGUAGES,
     MessageData,
     RenderedMessage,
     check_source,
@@ -71,7 +72,7 @@ def _clean_localized(value: Any, *, field: str, required: bool, max_length: int)
             code="invalid_type",
             field=field,
         )
-    unknown = sorted(set(value) - set(LANGUAGES))
+    unknown = sorted(set(value) - set(LANGUAGE_CODES))
     if unknown:
         raise InvalidInput(
             f"Unknown language '{unknown[0]}'; use 'fr' or 'en'.",
@@ -79,7 +80,7 @@ def _clean_localized(value: Any, *, field: str, required: bool, max_length: int)
             field=f"{field}.{unknown[0]}",
         )
     cleaned = {}
-    for language in LANGUAGES:
+    for language in LANGUAGE_CODES:
         if language not in value:
             continue
         text, path = value[language], f"{field}.{language}"
@@ -226,7 +227,7 @@ def template_preview(
     *,
     template: MessageTemplate,
     data: MessageData | None = None,
-    languages: Iterable[str] = LANGUAGES,
+    languages: Iterable[str] = LANGUAGE_CODES,
 ) -> dict[str, RenderedMessage]:
     """Render a template as a payer would receive it, with sample values unless given data."""
     merchant = template.merchant
@@ -309,22 +310,7 @@ def _install_one(merchant: Merchant, stage: str, channel: str, texts: dict) -> M
 # --- Test sends -----------------------------------------------------------------------------
 
 TEST_SUBJECT_PREFIX = "[Test] "
-
-
-def _clean_phone(value: Any) -> str:
-    import phonenumbers
-
-    message = "Enter the phone number in E.164 format, e.g. +33612345678."
-    text = value.strip() if isinstance(value, str) else ""
-    if not text.startswith("+"):
-        raise InvalidInput(message, code="invalid_phone", field="to")
-    try:
-        number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        raise InvalidInput(message, code="invalid_phone", field="to") from None
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidInput(message, code="invalid_phone", field="to")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+TEST_EMAIL_REFUSED = "A test email needs a valid address; add one to your login."
 
 
 def template_send_test(*, template: MessageTemplate, to: str, language: str) -> RenderedMessage:
@@ -337,28 +323,15 @@ def template_send_test(*, template: MessageTemplate, to: str, language: str) -> 
     mistakes it for a payer's message.
     """
     from django.conf import settings
-    from django.core.exceptions import ValidationError
     from django.core.mail import EmailMultiAlternatives, get_connection
-    from django.core.validators import validate_email
 
     from .channels import OutgoingMessage, TransportError, transport_for
 
-    if language not in LANGUAGES:
-        raise InvalidInput(
-            "Language must be 'fr' or 'en'.", code="invalid_choice", field="language"
-        )
+    language_checked(language, field="language")
     if template.channel == MessageTemplate.Channel.SMS:
-        to = _clean_phone(to)
-    else:
-        to = (to or "").strip()
-        try:
-            validate_email(to)
-        except ValidationError:
-            raise InvalidInput(
-                "A test email needs a valid address; add one to your login.",
-                code="invalid_email",
-                field="to",
-            ) from None
+        to = phone_checked(to, field="to")
+    else:  # the address comes from the operator's login: say where to fix it
+        to = email_checked(to, field="to", message=TEST_EMAIL_REFUSED)
     rendered = template_preview(template=template, languages=[language])[language]
     # Slow I/O below: no transaction is open, and none is needed (nothing of ours changes,
     # except the outbox row that the local backends write on their own).

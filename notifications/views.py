@@ -17,11 +17,12 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from pushpay.errors import DomainError, InvalidInput
+from pushpay.i18n import LANGUAGE_CODES, LANGUAGE_NAMES, language_or_default, other_languages
 from pushpay.tenancy import MerchantViewMixin, can, require
 
 from . import selectors, services
 from .defaults import STAGE_NAMES
-from .forms import LANGUAGE_CODES, LANGUAGE_NAMES, SendTestForm, TemplateForm, input_name
+from .forms import SendTestForm, TemplateForm, input_name
 from .models import MessageTemplate
 from .rendering import VARIABLES, ListOf, check_source
 from .segments import GSM7_BASIC, GSM7_EXTENSION, LIMITS, UCS2
@@ -160,7 +161,7 @@ def _borrowed_from(texts: dict[str, str], language: str) -> str:
     """The language a field falls back to when this one was left blank, for the preview."""
     if texts.get(language):
         return ""
-    others = [other for other in LANGUAGE_CODES if other != language and texts.get(other)]
+    others = [other for other in other_languages(language) if texts.get(other)]
     return LANGUAGE_NAMES[others[0]] if others else ""
 
 
@@ -239,7 +240,7 @@ class TemplateDetailView(TemplatesViewMixin, View):
 
     def _language(self) -> str:
         default = self.request.merchant.default_language
-        return default if default in LANGUAGE_CODES else LANGUAGE_CODES[0]
+        return language_or_default(default, LANGUAGE_CODES[0])
 
     def _render(
         self, template: MessageTemplate, send_form: SendTestForm, status: int = 200

@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from pushpay.i18n import LANGUAGES as SUPPORTED_LANGUAGES
 from pushpay.rates import parse_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -190,7 +191,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 # --- I18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English"), ("fr", "Français")]
+LANGUAGES = SUPPORTED_LANGUAGES  # the languages payers are spoken to, one list (pushpay/i18n.py)
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
@@ -297,7 +298,7 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer"}},
     },
     "SECURITY": [{"ApiKey": []}],
-    "ENUM_NAME_OVERRIDES": {"LanguageEnum": "merchants.models.LANGUAGES"},
+    "ENUM_NAME_OVERRIDES": {"LanguageEnum": "pushpay.i18n.LANGUAGES"},
 }
 
 # --- Production hardening -------------------------------------------------------------------

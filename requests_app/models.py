@@ -1,7 +1,8 @@
 from django.db import models
 from django.db.models import F, Q
 
-from merchants.models import LANGUAGES, Merchant, TimeStamped
+from merchants.models import Merchant, TimeStamped
+from pushpay.i18n import LANGUAGES
 from pushpay.ids import new_link_token, new_public_id
 
 MINOR_UNITS_HELP = "Integer amount in minor units of the request's currency (cents for EUR)."

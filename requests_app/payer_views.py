@@ -1,7 +1,6 @@
 """Payer pages: what someone who clicked their payment link sees. No login: the link's
 unguessable token is the credential, and it only ever shows that one participant's share."""
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,6 +13,7 @@ from payments import services as payment_services
 from payments.models import Checkout
 from payments.registry import payment_method_get
 from pushpay.errors import DomainError, InvalidInput
+from pushpay.i18n import language_or_default, other_languages
 from pushpay.money import AmountSyntaxError, parse_major_amount
 from smartforms.fieldtypes import FIELD_TYPES
 from smartforms.rendering import form_version_render
@@ -52,7 +52,7 @@ def _chosen_language(request: HttpRequest, default: str) -> str:
     """The ``lang`` the link asks for when we speak it: anything else (``xx``, ``../../etc``)
     would reach babel's locale parser, which raises on it."""
     chosen = request.GET.get(LANGUAGE_PARAM) or request.POST.get(LANGUAGE_PARAM)
-    return chosen if chosen in dict(settings.LANGUAGES) else default
+    return language_or_default(chosen, default)
 
 
 def _language(request: HttpRequest, participant: Participant) -> str:
@@ -168,7 +168,7 @@ class PayerPageView(View):
             "failed_checkout": checkout,
             "last_success": payment_selectors.checkout_last_succeeded(participant=participant),
             "language": translation.get_language(),
-            "other_language": "en" if translation.get_language() == "fr" else "fr",
+            "other_language": other_languages(translation.get_language())[0],
         }
         return render(request, self.template_name, context, status=status)
 

@@ -7,7 +7,7 @@ audit row. Amounts are integer minor units (ARCHITECTURE.md guarantee 1).
 
 import json
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +15,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from merchants.models import Merchant
+from pushpay.contact import email_checked, phone_checked
 from pushpay.errors import InvalidInput, StateConflict
+from pushpay.i18n import language_checked
 from pushpay.money import is_currency, split_equally
 
 from .events import event_record
@@ -28,7 +30,6 @@ MAX_AMOUNT = 10**13  # minor units; a hundred billion euros is not a payment req
 METADATA_MAX_KEYS = 50
 METADATA_MAX_KEY_LENGTH = 40
 METADATA_MAX_BYTES = 8192
-LANGUAGES = ("fr", "en")
 
 _UNSET: Any = object()
 
@@ -186,20 +187,25 @@ def _validate_dates(
         )
 
 
-def _validate_participant(data: ParticipantData, index: int | None, amount_mode: str) -> None:
+def _validate_participant(
+    data: ParticipantData, index: int | None, amount_mode: str
+) -> ParticipantData:
+    """The participant as stored: every door (API, back office, seed, imports) comes here, so
+    no raw email or phone reaches a row."""
     prefix = f"participants[{index}]." if index is not None else ""
     if not data.name or not data.name.strip():
         raise InvalidInput("Each participant needs a name.", code="required", field=f"{prefix}name")
-    if not data.email and not data.phone:
+    email, phone = (data.email or "").strip(), (data.phone or "").strip()
+    if not email and not phone:
         raise InvalidInput(
             "Each participant needs an email or a phone number to be notified.",
             code="contact_required",
             field=f"{prefix}email",
         )
-    if data.language is not None and data.language not in LANGUAGES:
-        raise InvalidInput(
-            "Language must be 'fr' or 'en'.", code="invalid_choice", field=f"{prefix}language"
-        )
+    email = email_checked(email, field=f"{prefix}email") if email else ""
+    phone = phone_checked(phone, field=f"{prefix}phone") if phone else ""
+    if data.language is not None:
+        language_checked(data.language, field=f"{prefix}language")
     if amount_mode == PaymentRequest.AmountMode.FREE and data.amount is not None:
         raise InvalidInput(
             "In free mode participants choose their amount; give min_amount/max_amount instead.",
@@ -207,6 +213,7 @@ def _validate_participant(data: ParticipantData, index: int | None, amount_mode:
             field=f"{prefix}amount",
         )
     validate_amount(data.amount, f"{prefix}amount")
+    return replace(data, email=email, phone=phone)
 
 
 def _validate_capture_mode(
@@ -336,10 +343,8 @@ def payment_request_create(
         raise InvalidInput(
             "amount_mode must be 'fixed' or 'free'.", code="invalid_choice", field="amount_mode"
         )
-    if language is not None and language not in LANGUAGES:
-        raise InvalidInput(
-            "Language must be 'fr' or 'en'.", code="invalid_choice", field="language"
-        )
+    if language is not None:
+        language_checked(language, field="language")
     if not participants:
         raise InvalidInput(
             "A request needs at least one participant.",
@@ -355,8 +360,9 @@ def payment_request_create(
     validate_amount(total_amount, "total_amount")
     validate_amount(min_amount, "min_amount")
     validate_amount(max_amount, "max_amount")
-    for index, data in enumerate(participants):
-        _validate_participant(data, index, amount_mode)
+    participants = [
+        _validate_participant(data, index, amount_mode) for index, data in enumerate(participants)
+    ]
     metadata = validate_metadata(metadata)
     _validate_dates(send_at=send_at, deadline=deadline, expires_at=expires_at)
     allowed_payment_methods = _validate_payment_methods(merchant, allowed_payment_methods)
@@ -617,7 +623,7 @@ def participant_add(*, payment_request: PaymentRequest, data: ParticipantData) -
             code="request_not_editable",
             field="status",
         )
-    _validate_participant(data, None, payment_request.amount_mode)
+    data = _validate_participant(data, None, payment_request.amount_mode)
     existing = lock_participants(payment_request.pk)
     if len(existing) >= MAX_PARTICIPANTS:
         raise InvalidInput(

@@ -21,8 +21,8 @@ from scenarios.services import dispatch_resend
 from smartforms.selectors import latest_answers_by_participant
 
 from . import selectors
-from .api.serializers import payment_url
 from .filters import PaymentRequestFilter
+from .links import payment_url
 from .models import Participant, PaymentRequest
 
 PAGE_SIZE = 25
@@ -76,7 +76,8 @@ class PaymentRequestDetailView(MerchantViewMixin, View):
                 "payment_request": payment_request,
                 "participants": participants,
                 "answers": [
-                    (p, answers.get(p.public_id), last_sent.get(p.pk)) for p in participants
+                    (p, answers.get(p.public_id), last_sent.get(p.pk), payment_url(p))
+                    for p in participants
                 ],
                 "timeline": timeline,
                 "progress": {

@@ -9,7 +9,7 @@ imported here for the planner and for the many readers that know them by these n
 from django.db import models
 from django.db.models import Q
 
-from merchants.models import LANGUAGES, Merchant, TimeStamped
+from merchants.models import Merchant, TimeStamped
 from notifications.models import (
     Channel,
     Dispatch,
@@ -20,6 +20,7 @@ from notifications.models import (
     _endpoint_id,  # noqa: F401
     _outbox_id,  # noqa: F401
 )
+from pushpay.i18n import LANGUAGES
 from pushpay.ids import new_public_id
 from requests_app.models import PaymentRequest
 

@@ -5,15 +5,12 @@ request, the participant and the participant an event is about afresh, just befo
 send, so the re-check ("already paid? paused? cancelled?") never trusts what the batch read.
 """
 
-from functools import lru_cache
-
-from django.conf import settings
-from django.urls import reverse
 from django.utils import timezone
 
 from notifications.channels import OutgoingMessage
 from notifications.kinds import OutboxKind, outbox_kind_register
 from notifications.rendering import MessageData, render_message
+from requests_app.links import payment_url
 from requests_app.models import Participant, PaymentRequest
 
 from .models import COLLECTING_TRIGGERS, Channel, Dispatch
@@ -90,16 +87,8 @@ def _skip_reason(dispatch: Dispatch, concerned: Participant | None) -> str:
     return ""
 
 
-@lru_cache(maxsize=1)
-def _pay_path() -> str:
-    # reverse() costs as much as rendering the message; the route never changes at runtime.
-    return reverse("payer:pay", args=["TOKEN"])
-
-
 def _pay_url(participant: Participant | None) -> str:
-    if participant is None:
-        return ""
-    return settings.PUBLIC_BASE_URL + _pay_path().replace("TOKEN", participant.link_token)
+    return payment_url(participant) if participant is not None else ""
 
 
 def _message_data(dispatch: Dispatch, concerned: Participant | None) -> MessageData:

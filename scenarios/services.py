@@ -37,6 +37,7 @@ from notifications.models import MessageTemplate
 from notifications.selectors import template_for_stage
 from notifications.services import outbox_nudge_on_commit
 from pushpay.errors import InvalidInput, StateConflict
+from pushpay.i18n import language_checked
 from pushpay.ids import random_string
 from pushpay.money import MAX_MINOR_UNITS
 from requests_app.models import Participant, PaymentRequest, RequestEvent
@@ -65,7 +66,6 @@ MAX_OFFSET = 365 * 86_400
 MIN_REPEAT_EVERY = 3_600
 MAX_REPEAT_EVERY = 90 * 86_400
 MAX_REPEAT = 20
-LANGUAGES = ("fr", "en")
 STEP_KEYS = frozenset(
     {
         "trigger",
@@ -332,12 +332,8 @@ def _clean_step(raw: Any, index: int, merchant: Merchant) -> dict:
             field=f"{prefix}.conditions.min_amount",
         )
     language = conditions.get("language") or ""
-    if language and language not in LANGUAGES:
-        raise InvalidInput(
-            "Language must be 'fr' or 'en'.",
-            code="invalid_choice",
-            field=f"{prefix}.conditions.language",
-        )
+    if language:
+        language_checked(language, field=f"{prefix}.conditions.language")
 
     quiet = raw.get("quiet_hours")
     quiet_start = quiet_end = None

@@ -15,9 +15,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from merchants.models import LANGUAGES
 from notifications.selectors import template_list
 from pushpay.errors import DomainError
+from pushpay.i18n import LANGUAGE_NAMES
 from pushpay.tenancy import MerchantViewMixin, can, require
 
 from . import selectors, services
@@ -98,7 +98,7 @@ def describe_conditions(step: Step) -> list[str]:
     if step.min_amount is not None:
         notes.append(f"only when at least {step.min_amount} minor units are due")
     if step.language:
-        notes.append(f"only to recipients in {dict(LANGUAGES).get(step.language, step.language)}")
+        notes.append(f"only to recipients in {LANGUAGE_NAMES.get(step.language, step.language)}")
     if step.quiet_start is not None and step.quiet_end is not None:
         start, end = step.quiet_start.strftime("%H:%M"), step.quiet_end.strftime("%H:%M")
         notes.append(f"quiet hours {start} to {end}")

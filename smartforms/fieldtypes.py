@@ -12,17 +12,15 @@ and parameters only: the service turns them into a message in the payer's langua
 
 import math
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-import phonenumbers
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_email
-
+from pushpay.contact import EMAIL_MAX_LENGTH, InvalidContact, normalise_email, normalise_phone
 from pushpay.errors import InvalidInput
+from pushpay.i18n import is_supported_language
 
-LANGUAGES = ("fr", "en")
 MAX_CHOICES = 100
 CHOICE_VALUE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 LABEL_MAX_LENGTH = 200
@@ -34,7 +32,6 @@ REGEX_INPUT_MAX_LENGTH = 200
 REGEX_MAX_LENGTH = 300
 NUMBER_MAX_ABS = 10**15
 MAX_DECIMAL_PLACES = 6
-EMAIL_MAX_LENGTH = 254
 PHONE_MAX_LENGTH = 32
 
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -88,7 +85,7 @@ def clean_translations(value: Any, path: str, *, required: bool, max_length: int
         )
     cleaned = {}
     for language, text in value.items():
-        if language not in LANGUAGES:
+        if not is_supported_language(language):
             raise _refuse(
                 f"Unknown language '{language}'; use 'fr' or 'en'.",
                 "unknown_language",
@@ -321,21 +318,19 @@ class TextType(FieldType):
         return attrs
 
 
+def _contact_answer(normalise: Callable[[object], str], value: Any) -> str:
+    try:
+        return normalise(value)
+    except InvalidContact as refusal:
+        raise AnswerError(refusal.code) from None
+
+
 class EmailType(FieldType):
     name = "email"
     input_type = "email"
 
     def clean_answer(self, field: dict, value: Any) -> str:
-        if not isinstance(value, str):
-            raise AnswerError("invalid_email")
-        email = value.strip()
-        if len(email) > EMAIL_MAX_LENGTH:
-            raise AnswerError("invalid_email")
-        try:
-            validate_email(email)
-        except DjangoValidationError as exc:
-            raise AnswerError("invalid_email") from exc
-        return email
+        return _contact_answer(normalise_email, value)
 
     def html_attrs(self, field: dict) -> dict:
         return {"maxlength": EMAIL_MAX_LENGTH, "autocomplete": "email"}
@@ -346,18 +341,9 @@ class PhoneType(FieldType):
     input_type = "tel"
 
     def clean_answer(self, field: dict, value: Any) -> str:
-        if not isinstance(value, str):
+        if isinstance(value, str) and len(value.strip()) > PHONE_MAX_LENGTH:
             raise AnswerError("invalid_phone")
-        raw = value.strip()
-        if not raw.startswith("+") or len(raw) > PHONE_MAX_LENGTH:
-            raise AnswerError("invalid_phone")
-        try:
-            number = phonenumbers.parse(raw, None)
-        except phonenumbers.NumberParseException as exc:
-            raise AnswerError("invalid_phone") from exc
-        if not phonenumbers.is_valid_number(number):
-            raise AnswerError("invalid_phone")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return _contact_answer(normalise_phone, value)
 
     def html_attrs(self, field: dict) -> dict:
         return {"maxlength": PHONE_MAX_LENGTH, "autocomplete": "tel", "inputmode": "tel"}

@@ -7,6 +7,8 @@ same wording for the same code.
 
 from typing import Any
 
+from pushpay.i18n import language_or_default, other_languages
+
 MESSAGES: dict[str, dict[str, str]] = {
     "required": {
         "en": "“{label}” is required.",
@@ -105,13 +107,15 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def pick_language(language: str | None) -> str:
     """The payer's language if we have it, else English (the API's language)."""
-    return language if language in ("fr", "en") else "en"
+    return language_or_default(language, "en")
 
 
 def translated(texts: dict, language: str) -> str:
     """One side of a {"fr", "en"} text, falling back to the other side."""
-    other = "fr" if language == "en" else "en"
-    return texts.get(language) or texts.get(other) or ""
+    for candidate in (language, *other_languages(language)):
+        if texts.get(candidate):
+            return texts[candidate]
+    return ""
 
 
 def answer_message(code: str, language: str, **params: Any) -> str:

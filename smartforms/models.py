@@ -1,7 +1,8 @@
 from django.db import models
 from django.db.models import Q
 
-from merchants.models import LANGUAGES, Merchant, TimeStamped
+from merchants.models import Merchant, TimeStamped
+from pushpay.i18n import LANGUAGE_CODES, LANGUAGES
 from pushpay.ids import new_public_id
 
 
@@ -113,7 +114,7 @@ class Submission(TimeStamped):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(language__in=[code for code, _ in LANGUAGES]),
+                condition=Q(language__in=list(LANGUAGE_CODES)),
                 name="submission_language_known",
             ),
         ]

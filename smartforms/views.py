@@ -14,8 +14,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from merchants.models import LANGUAGES
 from pushpay.errors import DomainError, StateConflict
+from pushpay.i18n import LANGUAGE_CODES, LANGUAGES, language_or_default
 from pushpay.tenancy import MerchantViewMixin, can, require
 
 from . import selectors, services
@@ -207,11 +207,8 @@ class FormPreviewView(FormsViewMixin, View):
         return self._render(form, language, answers=answers, accepted=cleaned)
 
     def _language(self, wanted: str | None) -> str:
-        codes = [code for code, _ in LANGUAGES]
-        if wanted in codes:
-            return wanted
-        default = self.request.merchant.default_language
-        return default if default in codes else codes[0]
+        default = language_or_default(self.request.merchant.default_language, LANGUAGE_CODES[0])
+        return language_or_default(wanted, default)
 
     def _render(
         self,

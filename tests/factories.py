@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from merchants.models import Membership, Merchant
-from merchants.services import api_key_create
+from merchants.services import api_key_create, merchant_create
+from notifications.models import MessageTemplate
 from requests_app import services
 from requests_app.models import PaymentRequest
 from requests_app.services import ParticipantData
@@ -22,6 +23,16 @@ class MerchantFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"merchant-{n}")
     default_currency = "EUR"
     default_language = "en"
+
+    @classmethod
+    def _create(cls, model_class, *args, shipped_templates: bool = True, **kwargs):
+        """Through the service, as the product creates merchants: with the shipped templates,
+        unless the test is about a merchant's own (``shipped_templates=False`` removes them,
+        as an operator deleting them would)."""
+        merchant = merchant_create(**kwargs)
+        if not shipped_templates:
+            MessageTemplate.objects.filter(merchant=merchant).delete()
+        return merchant
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from notifications.models import MessageTemplate
 from notifications.rendering import RenderedMessage
 from pushpay.api.fields import LiveModeField, MinorUnitsField, StrictSerializer
+from pushpay.i18n import LANGUAGE_CODES
 
 
 class LocalizedTextSerializer(StrictSerializer):
@@ -103,7 +104,7 @@ class TemplatePreviewInputSerializer(StrictSerializer):
     """
 
     language = serializers.ChoiceField(
-        choices=["fr", "en"], required=False, help_text="Render one language only."
+        choices=LANGUAGE_CODES, required=False, help_text="Render one language only."
     )
     payer = _PreviewPayerSerializer(required=False)
     merchant = _PreviewMerchantSerializer(required=False)

@@ -8,10 +8,11 @@ from rest_framework.views import APIView
 
 from notifications import selectors, services
 from notifications.models import MessageTemplate
-from notifications.rendering import LANGUAGES, ScheduleItem, sample_message_data
+from notifications.rendering import ScheduleItem, sample_message_data
 from pushpay.api.errors import ApiError, NotFound
 from pushpay.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from pushpay.api.pagination import NewestFirstPagination
+from pushpay.i18n import LANGUAGE_CODES
 
 from .serializers import (
     MessageTemplateSerializer,
@@ -135,7 +136,7 @@ class TemplatePreviewView(APIView):
             **_message_overrides(data),
         }
         sample = sample_message_data(**values)
-        languages = [data["language"]] if "language" in data else list(LANGUAGES)
+        languages = [data["language"]] if "language" in data else list(LANGUAGE_CODES)
         previews = services.template_preview(template=template, data=sample, languages=languages)
         body = {"id": template.public_id, "channel": template.channel, "previews": previews}
         return Response(TemplatePreviewSerializer(body, context={"request": request}).data)

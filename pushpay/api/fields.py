@@ -5,13 +5,11 @@ payment API must not be: a typo in a field name or 10.5 where minor units were m
 fail loudly instead of silently charging something else.
 """
 
-import phonenumbers
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_email
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from pushpay.contact import EMAIL_MAX_LENGTH, InvalidContact, normalise_email, normalise_phone
 from pushpay.money import MAX_MINOR_UNITS
 
 
@@ -68,21 +66,21 @@ class MinorUnitsField(serializers.Field):
         return value
 
 
+def _contact(normalise, value: str) -> str:
+    try:
+        return normalise(value)
+    except InvalidContact as refusal:
+        raise serializers.ValidationError(refusal.message, code=refusal.code) from None
+
+
 class EmailField(serializers.CharField):
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 254)
+        kwargs.setdefault("max_length", EMAIL_MAX_LENGTH)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data).strip()
-        if value:
-            try:
-                validate_email(value)
-            except DjangoValidationError as exc:
-                raise serializers.ValidationError(
-                    "Enter a valid email address.", code="invalid_email"
-                ) from exc
-        return value
+        return _contact(normalise_email, value) if value else value
 
 
 class PhoneField(serializers.CharField):
@@ -95,18 +93,7 @@ class PhoneField(serializers.CharField):
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data).strip()
-        if not value:
-            return value
-        message = "Enter the phone number in E.164 format, e.g. +33612345678."
-        if not value.startswith("+"):
-            raise serializers.ValidationError(message, code="invalid_phone")
-        try:
-            number = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException as exc:
-            raise serializers.ValidationError(message, code="invalid_phone") from exc
-        if not phonenumbers.is_valid_number(number):
-            raise serializers.ValidationError(message, code="invalid_phone")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return _contact(normalise_phone, value) if value else value
 
 
 @extend_schema_field(OpenApiTypes.BOOL)

@@ -2,7 +2,6 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
-from merchants.models import LANGUAGES
 from pushpay.api.fields import (
     EmailField,
     LiveModeField,
@@ -10,11 +9,9 @@ from pushpay.api.fields import (
     PhoneField,
     StrictSerializer,
 )
+from pushpay.i18n import LANGUAGES
+from requests_app.links import payment_url
 from requests_app.models import Participant, PaymentRequest
-
-
-def payment_url(participant: Participant) -> str:
-    return settings.PUBLIC_BASE_URL + reverse("payer:pay", args=[participant.link_token])
 
 
 class ParticipantInputSerializer(StrictSerializer):

@@ -15,6 +15,7 @@ from pushpay.api.pagination import NewestFirstPagination
 from pushpay.qr import qr_png
 from requests_app import selectors, services
 from requests_app.filters import PaymentRequestFilter
+from requests_app.links import payment_url
 from requests_app.models import PaymentRequest
 from scenarios.selectors import scenario_get
 from smartforms.selectors import form_get, latest_answers_by_participant
@@ -27,7 +28,6 @@ from .serializers import (
     PaymentRequestSerializer,
     PaymentRequestUpdateSerializer,
     RefundSerializer,
-    payment_url,
 )
 
 

@@ -3,8 +3,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from merchants.models import LANGUAGES
 from pushpay.api.fields import LiveModeField, StrictSerializer
+from pushpay.i18n import LANGUAGES
 from smartforms.models import Form, Submission
 
 _TRANSLATED = {

@@ -9,11 +9,17 @@ from playwright.sync_api import expect
 
 from notifications.models import MessageTemplate
 from scenarios.models import OutboxMessage, Scenario
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, MerchantFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 OUTBOX_BACKEND = "notifications.outbox_backend.OutboxEmailBackend"
+
+
+@pytest.fixture
+def merchant(db):
+    # The story is about the templates an operator writes: start without the shipped ones.
+    return MerchantFactory(name="Alpha Shop", shipped_templates=False)
 
 
 @pytest.fixture

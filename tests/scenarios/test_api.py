@@ -2,6 +2,7 @@ import pytest
 
 from notifications import services as template_services
 from notifications.dispatcher import dispatch_due
+from notifications.models import MessageTemplate
 from scenarios import services
 from scenarios.models import Dispatch, Scenario
 from tests.factories import make_request
@@ -101,6 +102,9 @@ def test_a_template_of_another_merchant_is_not_found(api, other_merchant):
 
 
 def test_a_step_without_template_uses_the_installed_default(api, merchant):
+    MessageTemplate.objects.filter(
+        merchant=merchant
+    ).delete()  # start from a merchant who removed the shipped ones
     template_services.template_install_defaults(merchant=merchant, stages=["overdue_reminder"])
     steps = [{"trigger": "after_deadline", "audience": "unpaid_participants", "channel": "sms"}]
     response = api.post(URL, {"name": "Defaults", "steps": steps}, format="json")

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from merchants.models import ApiKey, Membership
 from merchants.services import api_key_create, membership_grant, merchant_create, user_create
-from pushpay.money import is_currency
+from pushpay.i18n import LANGUAGE_CODES
 
 
 class Command(BaseCommand):
@@ -17,15 +17,13 @@ class Command(BaseCommand):
         parser.add_argument("--email", required=True, help="The owner's login.")
         parser.add_argument("--password", required=True)
         parser.add_argument("--currency", default="EUR")
-        parser.add_argument("--language", default="fr", choices=["fr", "en"])
+        parser.add_argument("--language", default="fr", choices=LANGUAGE_CODES)
         parser.add_argument(
             "--live", action="store_true", help="Create a live key, not a test key."
         )
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     def handle(self, *args, **options) -> None:
-        if not is_currency(options["currency"]):
-            raise CommandError(f"Unknown currency {options['currency']!r}.")
         try:
             with transaction.atomic():
                 merchant = merchant_create(
