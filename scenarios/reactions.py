@@ -19,7 +19,9 @@ def _plan_new_request(event: RequestEvent) -> None:
         return
     scenario = Scenario.objects.filter(merchant_id=event.merchant_id, public_id=public_id).first()
     if scenario is None:
-        raise InvalidInput("No such scenario.", code="unknown_scenario", field="scenario")
+        raise InvalidInput(
+            f"No such scenario: '{public_id}'.", code="unknown_scenario", field="scenario"
+        )
     services.dispatches_plan_for_request(payment_request=event.request, scenario=scenario)
 
 
