@@ -179,6 +179,9 @@ class Dispatch(TimeStamped):
     leased_by = models.CharField(max_length=100, blank=True)
     dedupe_key = models.CharField(max_length=200, unique=True)
     event_id = models.BigIntegerField(null=True, blank=True, help_text="RequestEvent pk.")
+    source_id = models.CharField(
+        max_length=40, blank=True, help_text="The producer's own object (a checkout co_…)."
+    )
     resend_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -372,6 +372,46 @@ def template_send_test(*, template: MessageTemplate, to: str, language: str) -> 
 # --- The outbox -----------------------------------------------------------------------------
 
 
+def outbox_enqueue(
+    *,
+    kind: str,
+    merchant_id: int,
+    livemode: bool,
+    channel: str,
+    recipient: str,
+    dedupe_key: str,
+    language: str = "fr",
+    request_id: int | None = None,
+    participant_id: int | None = None,
+    source_id: str = "",
+) -> bool:
+    """Add one message of ``kind`` to the outbox, due now, in the caller's transaction.
+
+    The producer's dedupe key makes it once only: enqueueing the same key again (a retried
+    booking, a replayed task) writes nothing and returns False.
+    """
+    now = timezone.now()
+    row = Dispatch(
+        kind=kind,
+        merchant_id=merchant_id,
+        livemode=livemode,
+        channel=channel,
+        recipient=recipient,
+        language=language,
+        request_id=request_id,
+        participant_id=participant_id,
+        source_id=source_id,
+        due_at=now,
+        next_attempt_at=now,
+        dedupe_key=dedupe_key,
+    )
+    if Dispatch.objects.filter(dedupe_key=dedupe_key).exists():
+        return False
+    Dispatch.objects.bulk_create([row], ignore_conflicts=True)
+    outbox_nudge_on_commit([row])
+    return True
+
+
 def outbox_nudge_on_commit(rows: list[Dispatch]) -> None:
     """Hand rows due now to django-q2 once the transaction commits, for latency only: the
     every-minute sweep is what guarantees they go out (a lost task only delays them)."""

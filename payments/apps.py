@@ -7,7 +7,9 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         from . import (
             checks,  # noqa: F401  (registers the system checks)
+            outbox,
             reactions,
         )
 
         reactions.register()
+        outbox.register()

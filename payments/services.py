@@ -8,18 +8,11 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Sum
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone, translation
-from django_q.tasks import async_task
+from django.utils import timezone
 
 from merchants.models import Merchant
-from notifications.channels import test_mode_uses_outbox
-from notifications.channels.email import OUTBOX_BACKEND
 from pushpay.errors import DomainError, InvalidInput, StateConflict
 from requests_app import services as request_services
 from requests_app.locks import lock_participants, lock_request
@@ -33,6 +26,7 @@ from requests_app.services import (
 
 from .adapters.base import FailureReason, PaymentResult, PaymentStatus, ProviderError
 from .models import Checkout, Leg, MerchantPaymentMethod
+from .outbox import receipt_plan
 from .registry import (
     adapter_for,
     payment_method_available,
@@ -362,9 +356,7 @@ def _book(checkout: Checkout, leg: Leg, adapter, reference: str) -> Checkout:
                 payment={"checkout": checkout.public_id, "method": leg.method},
             )
             if not sends_own_message(payment_request=checkout.request, trigger="payment_succeeded"):
-                transaction.on_commit(
-                    lambda: async_task("payments.tasks.send_receipt", checkout.pk)
-                )
+                receipt_plan(checkout=checkout)
             return checkout
     except DomainError as exc:
         # The request closed while the payer was paying: give the money back at once.
@@ -428,47 +420,6 @@ def _leg_lost(checkout, leg, adapter, source, return_url, message: str) -> Check
     except ProviderError:
         pass  # still no answer: the hold, if any, lapses at the provider
     return _fail(checkout, leg, "provider_error", message or "The bank did not answer in time.")
-
-
-def checkout_send_receipt(*, checkout_pk: int) -> bool:
-    """Email the payer their receipt, in their language. Safe to run twice: at worst the
-    payer gets the same receipt again, never a receipt for money that was not taken."""
-    checkout = (
-        Checkout.objects.select_related("participant", "request", "request__merchant")
-        .filter(pk=checkout_pk, status=Checkout.Status.SUCCEEDED)
-        .first()
-    )
-    if checkout is None or not checkout.participant.email:
-        return False
-    leg = checkout.legs.first()
-    merchant = checkout.request.merchant
-    context = {
-        "checkout": checkout,
-        "leg": leg,
-        "participant": checkout.participant,
-        "payment_request": checkout.request,
-        "merchant": merchant,
-        "receipt_url": settings.PUBLIC_BASE_URL
-        + reverse("payer:receipt", args=[checkout.participant.link_token, checkout.public_id]),
-    }
-    with translation.override(checkout.language):
-        subject = render_to_string("emails/receipt_subject.txt", context).strip()
-        text = render_to_string("emails/receipt_body.txt", context)
-        html = render_to_string("emails/receipt_body.html", context)
-    # Test-mode receipts stay in the local outbox, like every test-mode message.
-    local = not checkout.livemode and test_mode_uses_outbox()
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        to=[checkout.participant.email],
-        headers={"X-PushPay-Checkout": checkout.public_id},
-        connection=get_connection(OUTBOX_BACKEND) if local else None,
-    )
-    message.pushpay_merchant_id = merchant.pk
-    message.pushpay_livemode = checkout.livemode
-    message.attach_alternative(html, "text/html")
-    message.send()
-    return True
 
 
 # --- Closing collections: release holds, refunds -------------------------------------------

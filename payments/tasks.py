@@ -3,10 +3,6 @@
 from . import services
 
 
-def send_receipt(checkout_pk: int) -> None:
-    services.checkout_send_receipt(checkout_pk=checkout_pk)
-
-
 def release_abandoned_checkouts() -> int:
     return services.checkouts_release_abandoned()
 

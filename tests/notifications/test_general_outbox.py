@@ -194,3 +194,52 @@ def test_moving_the_outbox_to_notifications_keeps_every_row():
     assert new.get_model("notifications", "OutboxMessage").objects.get().text == "kept"
     endpoint = new.get_model("notifications", "WebhookEndpoint").objects.get()
     assert endpoint.url == "https://hooks.example.com"
+
+
+def test_a_receipt_is_an_outbox_row_planned_with_the_booking_once_per_checkout(merchant, tokenise):
+    from payments.models import Checkout
+    from payments.outbox import receipt_plan
+    from payments.services import checkout_start
+    from scenarios.models import OutboxMessage
+    from tests.payments.conftest import SUCCEEDS
+
+    payment_request = make_request(
+        merchant, total_amount=1000, participants=participants(1, amount=1000)
+    )
+    checkout = checkout_start(
+        participant=payment_request.participants.get(), method="card", source=tokenise(SUCCEEDS)
+    )
+    row = Dispatch.objects.get(kind="receipt")
+    assert (row.source_id, row.recipient, row.livemode) == (
+        checkout.public_id,
+        "payer0@example.com",
+        False,
+    )
+    assert receipt_plan(checkout=Checkout.objects.get(pk=checkout.pk)) is False  # once only
+
+    dispatch_due(worker_id="w")
+
+    row.refresh_from_db()
+    assert row.status == "sent"
+    kept = OutboxMessage.objects.get(dispatch_public_id=row.public_id)
+    assert "€10.00" in kept.text and checkout.public_id in kept.text
+    assert kept.merchant_id == merchant.pk
+
+
+def test_a_receipt_for_a_checkout_no_longer_paid_is_skipped(merchant, tokenise):
+    from payments.models import Checkout
+    from payments.services import checkout_start
+    from tests.payments.conftest import SUCCEEDS
+
+    payment_request = make_request(
+        merchant, total_amount=1000, participants=participants(1, amount=1000)
+    )
+    checkout = checkout_start(
+        participant=payment_request.participants.get(), method="card", source=tokenise(SUCCEEDS)
+    )
+    Checkout.objects.filter(pk=checkout.pk).update(status="refunded")
+
+    dispatch_due(worker_id="w")
+
+    row = Dispatch.objects.get(kind="receipt")
+    assert (row.status, row.skip_reason) == ("skipped", "not_paid")

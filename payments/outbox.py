@@ -1,0 +1,82 @@
+"""Receipts: the payments app's kind of outbox row.
+
+A receipt is planned in the booking transaction (once per checkout, by its dedupe key), so
+a lost task can no longer lose it, and it appears in the merchant's outbox like every other
+message. Just before sending, the dispatcher asks ``_prepare`` whether the checkout is still
+paid; ``_build`` renders it in the payer's language.
+"""
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+
+from notifications.channels import OutgoingMessage
+from notifications.kinds import OutboxKind, outbox_kind_register
+from notifications.models import Dispatch
+from notifications.services import outbox_enqueue
+
+from .models import Checkout
+
+KIND = "receipt"
+
+
+def receipt_plan(*, checkout: Checkout) -> bool:
+    """Call inside the booking transaction; a payer without an email gets the page only."""
+    participant = checkout.participant
+    if not participant.email:
+        return False
+    return outbox_enqueue(
+        kind=KIND,
+        merchant_id=checkout.merchant_id,
+        livemode=checkout.livemode,
+        channel="email",
+        recipient=participant.email,
+        language=checkout.language,
+        request_id=checkout.request_id,
+        participant_id=participant.pk,
+        source_id=checkout.public_id,
+        dedupe_key=f"receipt:{checkout.public_id}",
+    )
+
+
+def _prepare(dispatch: Dispatch) -> str:
+    checkout = (
+        Checkout.objects.select_related("participant", "request", "request__merchant")
+        .filter(public_id=dispatch.source_id, status=Checkout.Status.SUCCEEDED)
+        .first()
+    )
+    dispatch.checkout = checkout
+    return "" if checkout is not None else "not_paid"
+
+
+def _build(dispatch: Dispatch) -> OutgoingMessage:
+    checkout = dispatch.checkout
+    merchant = checkout.request.merchant
+    context = {
+        "checkout": checkout,
+        "leg": checkout.legs.first(),
+        "participant": checkout.participant,
+        "payment_request": checkout.request,
+        "merchant": merchant,
+        "receipt_url": settings.PUBLIC_BASE_URL
+        + reverse("payer:receipt", args=[checkout.participant.link_token, checkout.public_id]),
+    }
+    with translation.override(checkout.language):
+        subject = render_to_string("emails/receipt_subject.txt", context).strip()
+        text = render_to_string("emails/receipt_body.txt", context)
+        html = render_to_string("emails/receipt_body.html", context)
+    return OutgoingMessage(
+        message_id=dispatch.public_id,
+        merchant_id=merchant.pk,
+        to=dispatch.recipient,
+        subject=subject,
+        text=text,
+        html=html,
+        reply_to=merchant.contact_email,
+        livemode=dispatch.livemode,
+    )
+
+
+def register() -> None:
+    outbox_kind_register(OutboxKind(name=KIND, prepare=_prepare, build=_build))
