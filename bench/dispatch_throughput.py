@@ -34,26 +34,13 @@ PER_REQUEST = 1000  # participants per request when building the backlog
 
 
 def ensure_database() -> None:
-    import environ
-    import psycopg
+    from pgadmin import admin_connection
 
-    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    if "postgresql" not in config["ENGINE"]:
-        sys.exit("The benchmark runs on PostgreSQL: set DATABASE_URL=postgres://…")
-    admin = psycopg.connect(
-        host=config["HOST"] or "127.0.0.1",
-        port=config["PORT"] or 5432,
-        user=config["USER"],
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    )
+    admin, name = admin_connection()
     with admin:
-        exists = admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (config["NAME"],)
-        ).fetchone()
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            admin.execute(f'CREATE DATABASE "{config["NAME"]}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup() -> None:
