@@ -9,6 +9,7 @@ from django.utils import timezone
 from payments import services
 from payments.models import Checkout
 from payments.sandbox.selectors import sandbox_card_balance
+from payments.services import saga
 from payments.tasks import recover_stale_checkouts
 from tests.factories import make_request
 from tests.payments.conftest import DECLINED, SUCCEEDS
@@ -23,7 +24,7 @@ def crash(*args, **kwargs):
 
 
 def start_and_crash(monkeypatch, participant, token, where: str) -> Checkout:
-    monkeypatch.setattr(services, where, crash)
+    monkeypatch.setattr(saga, where, crash)  # the saga calls its own steps
     with pytest.raises(Crash):
         services.checkout_start(participant=participant, method="card", source=token)
     monkeypatch.undo()

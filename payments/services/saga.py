@@ -1,8 +1,10 @@
-"""payments owns how money moves: payment-method adapters, their per-merchant enablement,
-and (in ``payments.sandbox``) the built-in sandbox card acquirer.
+"""Checkouts: one payer paying one amount, a saga over its legs (ARCHITECTURE.md guarantee 2).
 
-This module holds the merchant-facing choices; the saga over legs will live here too.
-"""
+The order of every checkout is the same: reserve under the request's row lock and save the
+leg (transaction 1); ask the provider (no transaction: slow I/O never holds a lock); book
+the outcome (transaction 2). A crash between two steps leaves a leg whose state and
+idempotency keys say exactly what to retry. Holds still waiting are released here too
+(cancellation, expiry, abandoned 3-D Secure)."""
 
 import logging
 from collections.abc import Callable
@@ -12,9 +14,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from merchants.models import Merchant
 from pushpay.errors import DomainError, InvalidInput, StateConflict
-from requests_app import services as request_services
 from requests_app.locks import lock_participants, lock_request
 from requests_app.models import Participant, PaymentRequest
 from requests_app.ports import sends_own_message
@@ -24,44 +24,19 @@ from requests_app.services import (
     participant_record_payment,
 )
 
-from .adapters.base import FailureReason, PaymentResult, PaymentStatus, ProviderError
-from .models import Checkout, Leg, MerchantPaymentMethod
-from .outbox import receipt_plan
-from .registry import (
+from ..adapters.base import FailureReason, PaymentResult, PaymentStatus, ProviderError
+from ..models import Checkout, Leg
+from ..outbox import receipt_plan
+from ..registry import (
     adapter_for,
     payment_method_available,
     payment_method_get,
     sandbox_owns_source,
 )
-from .selectors import payment_methods_enabled
-
-
-def _payment_method_set(*, merchant: Merchant, method: str, enabled: bool) -> MerchantPaymentMethod:
-    payment_method_get(method)  # refuses unknown codes with a field error
-    with transaction.atomic():
-        choice, _ = MerchantPaymentMethod.objects.update_or_create(
-            merchant=merchant, method=method, defaults={"enabled": enabled}
-        )
-    return choice
-
-
-def payment_method_enable(*, merchant: Merchant, method: str) -> MerchantPaymentMethod:
-    return _payment_method_set(merchant=merchant, method=method, enabled=True)
-
-
-def payment_method_disable(*, merchant: Merchant, method: str) -> MerchantPaymentMethod:
-    """Stops offering the method to payers; payments already under way are not affected."""
-    return _payment_method_set(merchant=merchant, method=method, enabled=False)
-
-
-# --- Checkouts: one payer paying one amount ------------------------------------------------
-#
-# The order of every checkout is the same: reserve under the request's row lock and save the
-# leg (transaction 1); ask the provider (no transaction: slow I/O never holds a lock); book
-# the outcome (transaction 2). A crash between two steps leaves a leg whose state and
-# idempotency keys say exactly what to retry.
+from ..selectors import payment_methods_enabled
 
 logger = logging.getLogger(__name__)
+
 
 IN_FLIGHT_STATUSES = Checkout.IN_FLIGHT
 
@@ -422,10 +397,10 @@ def _leg_lost(checkout, leg, adapter, source, return_url, message: str) -> Check
     return _fail(checkout, leg, "provider_error", message or "The bank did not answer in time.")
 
 
-# --- Closing collections: release holds, refunds -------------------------------------------
-
-
 RELEASABLE = (Checkout.Status.AUTHORISED, Checkout.Status.REQUIRES_ACTION)
+# A payer who has not come back from 3-D Secure within this time has given up.
+
+
 # A payer who has not come back from 3-D Secure within this time has given up.
 ABANDONED_AFTER = timedelta(minutes=30)
 
@@ -475,93 +450,3 @@ def checkouts_release_abandoned(*, now=None) -> int:
 
 # A checkout still pending after this long lost its process (crash, killed worker): nothing
 # else is working on it, so recovery may finish or unwind it.
-STALE_AFTER = timedelta(minutes=10)
-
-
-def checkouts_recover_stale(*, now=None) -> int:
-    """Finish or unwind checkouts left pending by a crash (ARCHITECTURE.md guarantee 2).
-
-    The leg's saved state says how far it got: without a provider reference the provider
-    never answered us, so the authorisation is replayed with the same idempotency key (it
-    cannot create a second hold); with one, the provider is asked where it stands. Either
-    answer then goes through the same steps as a live payment, so a capture that happened
-    before the crash is booked once and a hold is captured or released.
-    """
-    cutoff = (now or timezone.now()) - STALE_AFTER
-    stale = list(
-        Checkout.objects.filter(status=Checkout.Status.PENDING, updated_at__lt=cutoff)
-        .select_related("merchant", "request")
-        .prefetch_related("legs")[:200]
-    )
-    recovered = 0
-    for checkout in stale:
-        leg = checkout.legs.all()[0]
-        adapter = _adapter_of(checkout, leg)
-        if adapter is None:
-            continue
-        try:
-            if leg.provider_reference:
-                result = adapter.retrieve(reference=leg.provider_reference)
-            else:
-                result = adapter.authorise(
-                    amount=leg.amount,
-                    currency=leg.currency,
-                    source=leg.source,
-                    idempotency_key=leg.idempotency_key("authorise"),
-                )
-        except ProviderError:
-            continue  # still no answer; the next run asks again
-        except DomainError as exc:
-            _fail(checkout, leg, "not_accepted", exc.message)
-            recovered += 1
-            continue
-        _advance(checkout, leg, adapter, result)
-        recovered += 1
-    return recovered
-
-
-def payment_request_refund(
-    *, payment_request: PaymentRequest, participants: list[Participant] | None = None
-) -> PaymentRequest:
-    """Give back the captured shares of a cancelled or closed request (all, or those of the
-    given participants). Safe to repeat: refunded checkouts are skipped, and each provider
-    refund carries the leg's idempotency key."""
-    if not request_services.refund_allowed(payment_request):
-        raise StateConflict(
-            "Only a cancelled request, or one its expiry closed, can be refunded.",
-            code="refund_not_allowed",
-            field="status",
-        )
-    checkouts = Checkout.objects.filter(
-        request=payment_request, status=Checkout.Status.SUCCEEDED
-    ).prefetch_related("legs")
-    if participants is not None:
-        checkouts = checkouts.filter(participant__in=participants)
-    for checkout in checkouts:
-        leg = checkout.legs.all()[0]
-        adapter = adapter_for(
-            merchant=payment_request.merchant, method=leg.method, livemode=leg.livemode
-        )
-        result = adapter.refund(
-            reference=leg.provider_reference,
-            amount=leg.amount,
-            idempotency_key=leg.idempotency_key("refund"),
-        )
-        if result.status != PaymentStatus.REFUNDED:
-            raise StateConflict(
-                f"The provider did not refund {checkout.public_id}: {result.message}",
-                code="refund_failed",
-                field="participants",
-            )
-        with transaction.atomic():
-            lock_request(payment_request.pk)
-            checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
-            if checkout.status != Checkout.Status.SUCCEEDED:
-                continue
-            Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.REFUNDED)
-            _set_checkout_status(checkout, Checkout.Status.REFUNDED)
-            request_services.participant_record_refund(
-                participant=checkout.participant, amount=checkout.amount
-            )
-    payment_request.refresh_from_db()
-    return payment_request

@@ -1,0 +1,41 @@
+"""payments owns how money moves: payment-method adapters and their per-merchant enablement
+(``methods``), the checkout saga over legs (``saga``), recovery after a crash (``recovery``)
+and refunds (``refunds``); the built-in sandbox card acquirer is ``payments.sandbox``.
+Callers import from here.
+"""
+
+from .methods import (
+    payment_method_disable,
+    payment_method_enable,
+)
+from .recovery import (
+    STALE_AFTER,
+    checkouts_recover_stale,
+)
+from .refunds import (
+    payment_request_refund,
+)
+from .saga import (
+    ABANDONED_AFTER,
+    IN_FLIGHT_STATUSES,
+    RELEASABLE,
+    checkout_resume,
+    checkout_start,
+    checkouts_release,
+    checkouts_release_abandoned,
+)
+
+__all__ = [
+    "ABANDONED_AFTER",
+    "IN_FLIGHT_STATUSES",
+    "RELEASABLE",
+    "STALE_AFTER",
+    "checkout_resume",
+    "checkout_start",
+    "checkouts_recover_stale",
+    "checkouts_release",
+    "checkouts_release_abandoned",
+    "payment_method_disable",
+    "payment_method_enable",
+    "payment_request_refund",
+]
