@@ -1,0 +1,461 @@
+"""What a merchant plans to send: scenarios and their versioned steps, checked whole before
+anything is stored, and webhook endpoints (checked again at every send)."""
+
+import logging
+import secrets
+from base64 import b64encode
+from collections.abc import Iterable, Mapping
+from datetime import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+
+from merchants.models import Merchant
+from notifications.channels.base import TransportError
+from notifications.channels.webhook import split_target
+from notifications.models import MessageTemplate
+from notifications.selectors import template_for_stage
+from pushpay.errors import InvalidInput
+from pushpay.i18n import language_checked
+from pushpay.money import MAX_MINOR_UNITS
+
+from ..durations import parse_duration
+from ..models import (
+    Audience,
+    Channel,
+    Scenario,
+    ScenarioBinding,
+    Step,
+    Trigger,
+    WebhookEndpoint,
+)
+
+logger = logging.getLogger(__name__)
+
+
+_UNSET: Any = object()
+
+
+NAME_MAX_LENGTH = 100
+
+
+MAX_STEPS = 20
+
+
+MAX_OFFSET = 365 * 86_400
+
+
+MIN_REPEAT_EVERY = 3_600
+
+
+MAX_REPEAT_EVERY = 90 * 86_400
+
+
+MAX_REPEAT = 20
+
+
+STEP_KEYS = frozenset(
+    {
+        "trigger",
+        "offset",
+        "repeat_every",
+        "repeat_max",
+        "repeat_until_paid",
+        "audience",
+        "channel",
+        "template",
+        "webhook_endpoint",
+        "conditions",
+        "quiet_hours",
+    }
+)
+
+# The shipped default template for each trigger, used when a step names no template.
+
+
+# The shipped default template for each trigger, used when a step names no template.
+DEFAULT_STAGE = {
+    Trigger.REQUEST_CREATED: "request_created",
+    Trigger.BEFORE_DEADLINE: "reminder_before_deadline",
+    Trigger.AFTER_DEADLINE: "overdue_reminder",
+    Trigger.PAYMENT_FAILED: "payment_failed",
+    Trigger.PAYMENT_SUCCEEDED: "payment_succeeded",
+    Trigger.PARTICIPANT_PAID: "participant_paid",
+    Trigger.REQUEST_COMPLETED: "request_completed",
+    Trigger.REQUEST_EXPIRED: "request_expired",
+    Trigger.INSTALLMENT_PLAN_CONFIRMED: "installment_plan_confirmed",
+    Trigger.INSTALLMENT_DUE: "installment_due_soon",
+    Trigger.INSTALLMENT_FAILED: "installment_failed",
+}
+
+
+def _clean_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("A scenario needs a name.", code="required", field="name")
+    name = name.strip()
+    if len(name) > NAME_MAX_LENGTH:
+        raise InvalidInput(
+            f"A name is at most {NAME_MAX_LENGTH} characters.", code="too_long", field="name"
+        )
+    return name
+
+
+def _duration(value: Any, *, field: str) -> int:
+    seconds = parse_duration(value)
+    if seconds is None:
+        raise InvalidInput(
+            "Give whole seconds or an ISO 8601 duration in weeks, days, hours, minutes and "
+            "seconds, such as P2D or PT6H.",
+            code="invalid_duration",
+            field=field,
+        )
+    return seconds
+
+
+def _choice(value: Any, choices: Iterable[str], *, code: str, field: str, what: str) -> str:
+    choices = list(choices)
+    if value not in choices:
+        raise InvalidInput(
+            f"Unknown {what} {value!r}; use one of {', '.join(choices)}.", code=code, field=field
+        )
+    return value
+
+
+def _clock(value: Any, *, field: str) -> time:
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidInput("Give a time of day such as 21:00.", code="invalid_time", field=field)
+
+
+def _clean_step(raw: Any, index: int, merchant: Merchant) -> dict:
+    prefix = f"steps[{index}]"
+    if not isinstance(raw, Mapping):
+        raise InvalidInput("Each step is a JSON object.", code="not_an_object", field=prefix)
+    unknown = sorted(set(raw) - STEP_KEYS)
+    if unknown:
+        raise InvalidInput(
+            f"Unknown field '{unknown[0]}'.", code="unknown_field", field=f"{prefix}.{unknown[0]}"
+        )
+    trigger = _choice(
+        raw.get("trigger"),
+        Trigger.values,
+        code="unknown_trigger",
+        field=f"{prefix}.trigger",
+        what="trigger",
+    )
+    audience = _choice(
+        raw.get("audience"),
+        Audience.values,
+        code="unknown_audience",
+        field=f"{prefix}.audience",
+        what="audience",
+    )
+    channel = _choice(
+        raw.get("channel"),
+        Channel.values,
+        code="unknown_channel",
+        field=f"{prefix}.channel",
+        what="channel",
+    )
+    offset = _duration(raw.get("offset", 0), field=f"{prefix}.offset")
+    if not 0 <= offset <= MAX_OFFSET:
+        hint = " before_deadline counts back from the deadline: write P2D, not -P2D." * (
+            trigger == Trigger.BEFORE_DEADLINE and offset < 0
+        )
+        raise InvalidInput(
+            f"offset must be between 0 and 365 days.{hint}",
+            code="offset_out_of_range",
+            field=f"{prefix}.offset",
+        )
+    repeat_every = raw.get("repeat_every")
+    repeat_max = raw.get("repeat_max")
+    if repeat_every is not None:
+        repeat_every = _duration(repeat_every, field=f"{prefix}.repeat_every")
+        if not MIN_REPEAT_EVERY <= repeat_every <= MAX_REPEAT_EVERY:
+            raise InvalidInput(
+                "repeat_every must be between one hour and 90 days.",
+                code="repeat_out_of_range",
+                field=f"{prefix}.repeat_every",
+            )
+        if repeat_max is None:
+            raise InvalidInput(
+                "A repeated step needs repeat_max, the total number of messages.",
+                code="repeat_max_required",
+                field=f"{prefix}.repeat_max",
+            )
+    if repeat_max is not None:
+        if isinstance(repeat_max, bool) or not isinstance(repeat_max, int):
+            raise InvalidInput(
+                "repeat_max is an integer.", code="invalid_type", field=f"{prefix}.repeat_max"
+            )
+        if repeat_every is None:
+            raise InvalidInput(
+                "repeat_max needs repeat_every.",
+                code="repeat_every_required",
+                field=f"{prefix}.repeat_every",
+            )
+        if not 2 <= repeat_max <= MAX_REPEAT:
+            raise InvalidInput(
+                f"repeat_max counts every message of the step, the first included: "
+                f"between 2 and {MAX_REPEAT}.",
+                code="repeat_out_of_range",
+                field=f"{prefix}.repeat_max",
+            )
+    repeat_until_paid = raw.get("repeat_until_paid", True)
+    if not isinstance(repeat_until_paid, bool):
+        raise InvalidInput(
+            "repeat_until_paid is true or false.",
+            code="invalid_type",
+            field=f"{prefix}.repeat_until_paid",
+        )
+    if audience == Audience.MERCHANT and channel == Channel.SMS:
+        raise InvalidInput(
+            "Merchants are notified by email or webhook, not SMS.",
+            code="audience_channel_mismatch",
+            field=f"{prefix}.channel",
+        )
+
+    template = endpoint = None
+    if channel == Channel.WEBHOOK:
+        if raw.get("template") is not None:
+            raise InvalidInput(
+                "A webhook step sends a JSON event, not a template.",
+                code="not_allowed_for_webhook",
+                field=f"{prefix}.template",
+            )
+        endpoint_id = raw.get("webhook_endpoint")
+        if not endpoint_id:
+            raise InvalidInput(
+                "A webhook step needs webhook_endpoint.",
+                code="required",
+                field=f"{prefix}.webhook_endpoint",
+            )
+        endpoint = WebhookEndpoint.objects.filter(
+            merchant=merchant, public_id=str(endpoint_id)
+        ).first()
+        if endpoint is None:
+            raise InvalidInput(
+                f"No such webhook endpoint: '{endpoint_id}'.",
+                code="webhook_endpoint_not_found",
+                field=f"{prefix}.webhook_endpoint",
+            )
+    else:
+        if raw.get("webhook_endpoint") is not None:
+            raise InvalidInput(
+                "webhook_endpoint applies to webhook steps only.",
+                code="not_allowed_for_channel",
+                field=f"{prefix}.webhook_endpoint",
+            )
+        template_id = raw.get("template")
+        if template_id is None:
+            template = template_for_stage(
+                merchant=merchant, stage=DEFAULT_STAGE[trigger], channel=channel
+            )
+            if template is None:
+                raise InvalidInput(
+                    f"Name a {channel} template (tp_…); no default is installed for {trigger}.",
+                    code="template_required",
+                    field=f"{prefix}.template",
+                )
+        else:
+            # Another merchant's template is "not found", never "forbidden".
+            template = MessageTemplate.objects.filter(
+                merchant=merchant, public_id=str(template_id)
+            ).first()
+            if template is None:
+                raise InvalidInput(
+                    f"No such template: '{template_id}'.",
+                    code="template_not_found",
+                    field=f"{prefix}.template",
+                )
+            if template.channel != channel:
+                raise InvalidInput(
+                    f"Template '{template_id}' is an {template.channel} template; this step "
+                    f"sends {channel}.",
+                    code="template_channel_mismatch",
+                    field=f"{prefix}.template",
+                )
+            if template.is_archived:
+                raise InvalidInput(
+                    f"Template '{template_id}' is archived.",
+                    code="template_archived",
+                    field=f"{prefix}.template",
+                )
+
+    conditions = raw.get("conditions") or {}
+    if not isinstance(conditions, Mapping):
+        raise InvalidInput(
+            "conditions is a JSON object.", code="not_an_object", field=f"{prefix}.conditions"
+        )
+    unknown = sorted(set(conditions) - {"only_if_unpaid", "min_amount", "language"})
+    if unknown:
+        raise InvalidInput(
+            f"Unknown condition '{unknown[0]}'.",
+            code="unknown_field",
+            field=f"{prefix}.conditions.{unknown[0]}",
+        )
+    only_if_unpaid = conditions.get("only_if_unpaid", False)
+    if not isinstance(only_if_unpaid, bool):
+        raise InvalidInput(
+            "only_if_unpaid is true or false.",
+            code="invalid_type",
+            field=f"{prefix}.conditions.only_if_unpaid",
+        )
+    min_amount = conditions.get("min_amount")
+    if min_amount is not None and (
+        isinstance(min_amount, bool) or not isinstance(min_amount, int) or min_amount <= 0
+    ):
+        raise InvalidInput(
+            "min_amount is a positive integer in minor units.",
+            code="invalid_amount",
+            field=f"{prefix}.conditions.min_amount",
+        )
+    if min_amount is not None and min_amount > MAX_MINOR_UNITS:
+        raise InvalidInput(
+            f"min_amount is at most {MAX_MINOR_UNITS} minor units.",
+            code="amount_too_large",
+            field=f"{prefix}.conditions.min_amount",
+        )
+    language = conditions.get("language") or ""
+    if language:
+        language_checked(language, field=f"{prefix}.conditions.language")
+
+    quiet = raw.get("quiet_hours")
+    quiet_start = quiet_end = None
+    if quiet is not None:
+        if not isinstance(quiet, Mapping) or set(quiet) != {"start", "end"}:
+            raise InvalidInput(
+                'quiet_hours is {"start": "21:00", "end": "08:00"}.',
+                code="invalid_quiet_hours",
+                field=f"{prefix}.quiet_hours",
+            )
+        quiet_start = _clock(quiet["start"], field=f"{prefix}.quiet_hours.start")
+        quiet_end = _clock(quiet["end"], field=f"{prefix}.quiet_hours.end")
+        if quiet_start == quiet_end:
+            raise InvalidInput(
+                "quiet_hours start and end must differ.",
+                code="invalid_quiet_hours",
+                field=f"{prefix}.quiet_hours",
+            )
+    return {
+        "position": index,
+        "trigger": trigger,
+        "offset_seconds": offset,
+        "repeat_every_seconds": repeat_every,
+        "repeat_max": repeat_max,
+        "repeat_until_paid": repeat_until_paid,
+        "audience": audience,
+        "channel": channel,
+        "template": template,
+        "webhook_endpoint": endpoint,
+        "only_if_unpaid": only_if_unpaid,
+        "min_amount": min_amount,
+        "language": language,
+        "quiet_start": quiet_start,
+        "quiet_end": quiet_end,
+    }
+
+
+def _clean_steps(steps: Any, merchant: Merchant) -> list[dict]:
+    if not isinstance(steps, list) or not steps:
+        raise InvalidInput("A scenario needs at least one step.", code="required", field="steps")
+    if len(steps) > MAX_STEPS:
+        raise InvalidInput(
+            f"A scenario has at most {MAX_STEPS} steps.", code="too_many_steps", field="steps"
+        )
+    return [_clean_step(raw, index, merchant) for index, raw in enumerate(steps)]
+
+
+def scenario_create(*, merchant: Merchant, name: str, steps: list[Mapping]) -> Scenario:
+    """Check every step first, then store the scenario and its steps as version 1."""
+    name = _clean_name(name)
+    cleaned = _clean_steps(steps, merchant)
+    with transaction.atomic():
+        scenario = Scenario.objects.create(merchant=merchant, name=name)
+        Step.objects.bulk_create(Step(scenario=scenario, version=1, **data) for data in cleaned)
+    return scenario
+
+
+def scenario_update(
+    *, scenario: Scenario, name: str = _UNSET, steps: list[Mapping] = _UNSET
+) -> Scenario:
+    """Rename, or replace the steps whole.
+
+    New steps become a new version when some request already follows the current one, so
+    requests under way keep the messages they were promised; otherwise they replace it.
+    """
+    new_name = None if name is _UNSET else _clean_name(name)
+    cleaned = None if steps is _UNSET else _clean_steps(steps, scenario.merchant)
+    with transaction.atomic():
+        scenario = Scenario.objects.select_for_update().get(pk=scenario.pk)
+        if new_name is not None:
+            scenario.name = new_name
+        if cleaned is not None:
+            in_use = ScenarioBinding.objects.filter(
+                scenario=scenario, version=scenario.version
+            ).exists()
+            if in_use:
+                scenario.version += 1
+            else:
+                Step.objects.filter(scenario=scenario, version=scenario.version).delete()
+            Step.objects.bulk_create(
+                Step(scenario=scenario, version=scenario.version, **data) for data in cleaned
+            )
+        scenario.save()
+    return scenario
+
+
+def _set_paused(scenario: Scenario, paused: bool) -> Scenario:
+    with transaction.atomic():
+        scenario = Scenario.objects.select_for_update().get(pk=scenario.pk)
+        if scenario.is_paused != paused:
+            scenario.is_paused = paused
+            scenario.save(update_fields=["is_paused", "updated_at"])
+    return scenario
+
+
+def scenario_pause(*, scenario: Scenario) -> Scenario:
+    """Messages falling due while paused are skipped (reason ``paused``), not delayed: a
+    reminder sent days late would say the wrong thing."""
+    return _set_paused(scenario, True)
+
+
+def scenario_resume(*, scenario: Scenario) -> Scenario:
+    return _set_paused(scenario, False)
+
+
+def webhook_endpoint_create(
+    *, merchant: Merchant, url: str, description: str = "", livemode: bool = False
+) -> WebhookEndpoint:
+    """Register an endpoint with a fresh Standard Webhooks secret.
+
+    Only the shape is checked here; the address is checked at every send, after DNS
+    resolution, because what a name resolves to can change after registration.
+    """
+    try:
+        scheme, _host, _port, _path = split_target(url or "")
+    except TransportError:
+        raise InvalidInput(
+            "Enter a valid https:// URL (a host name, a port up to 65535, no spaces).",
+            code="invalid_url",
+            field="url",
+        ) from None
+    parts = urlsplit(url)
+    allow_http = getattr(settings, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+    if scheme not in (("https", "http") if allow_http else ("https",)):
+        raise InvalidInput("Webhook URLs use https://.", code="invalid_url", field="url")
+    if parts.username or parts.password:
+        raise InvalidInput("Webhook URLs carry no credentials.", code="invalid_url", field="url")
+    secret = "whsec_" + b64encode(secrets.token_bytes(32)).decode()
+    return WebhookEndpoint.objects.create(
+        merchant=merchant,
+        livemode=livemode,
+        url=url,
+        secret=secret,
+        description=description[:200],
+    )
