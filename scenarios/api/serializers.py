@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from pushpay.api.fields import LiveModeField, StrictSerializer
 from scenarios.models import Dispatch, OutboxMessage, Scenario, Step, WebhookEndpoint
+from scenarios.services import STEP_FIELDS
 
 
 @extend_schema_field(
@@ -77,20 +78,7 @@ class StepSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Step
-        fields = [
-            "position",
-            "trigger",
-            "offset",
-            "repeat_every",
-            "repeat_max",
-            "repeat_until_paid",
-            "audience",
-            "channel",
-            "template",
-            "webhook_endpoint",
-            "conditions",
-            "quiet_hours",
-        ]
+        fields = ["position", *STEP_FIELDS]
         read_only_fields = fields
 
     @extend_schema_field(ConditionsSerializer)

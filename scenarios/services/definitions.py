@@ -56,21 +56,21 @@ MAX_REPEAT_EVERY = 90 * 86_400
 MAX_REPEAT = 20
 
 
-STEP_KEYS = frozenset(
-    {
-        "trigger",
-        "offset",
-        "repeat_every",
-        "repeat_max",
-        "repeat_until_paid",
-        "audience",
-        "channel",
-        "template",
-        "webhook_endpoint",
-        "conditions",
-        "quiet_hours",
-    }
+# The keys of a step, in the order the API shows them.
+STEP_FIELDS = (
+    "trigger",
+    "offset",
+    "repeat_every",
+    "repeat_max",
+    "repeat_until_paid",
+    "audience",
+    "channel",
+    "template",
+    "webhook_endpoint",
+    "conditions",
+    "quiet_hours",
 )
+STEP_KEYS = frozenset(STEP_FIELDS)
 
 # The shipped default template for each trigger, used when a step names no template.
 
