@@ -21,6 +21,30 @@ T = RequestEvent.Type
 _RELEASE_REASONS = {T.REQUEST_CANCELLED: "request_cancelled", T.REQUEST_EXPIRED: "request_expired"}
 
 
+def _release_removed_participants_holds(event: RequestEvent) -> None:
+    """A participant removed while their share was held: void that hold, so it is neither
+    captured at completion nor left on the payer's card until it lapses."""
+    from requests_app.models import Participant
+
+    from .services import RELEASABLE
+    from .services.saga import _release
+
+    removed = event.payload.get("removed")
+    if not removed:
+        return
+    waiting = Checkout.objects.filter(
+        request_id=event.request_id,
+        participant__public_id=removed,
+        participant__status=Participant.Status.CANCELLED,
+        status__in=RELEASABLE,
+    )
+    _release(
+        list(waiting.select_related("merchant").prefetch_related("legs")), "participant_removed"
+    )
+    if waiting.exists():
+        raise ReactionIncomplete("A provider did not release the removed participant's hold yet.")
+
+
 def _release_holds(event: RequestEvent) -> None:
     from .services import RELEASABLE, checkouts_release
 
@@ -45,6 +69,12 @@ class _Rules:
 
 def register() -> None:
     payment_method_rules_register(_Rules())
+    reaction_register(
+        name="payments.release_removed_participants_holds",
+        handler=_release_removed_participants_holds,
+        types=(T.REQUEST_UPDATED,),
+        after_commit=True,
+    )
     reaction_register(
         name="payments.release_holds",
         handler=_release_holds,

@@ -286,8 +286,13 @@ def _capture_if_complete(request_pk: int) -> None:
     """
     with transaction.atomic():
         payment_request = lock_request(request_pk)
+        # A removed (cancelled) participant's hold never counts: it is being released.
         held = list(
-            Checkout.objects.filter(request=payment_request, status=Checkout.Status.AUTHORISED)
+            Checkout.objects.filter(
+                request=payment_request,
+                status=Checkout.Status.AUTHORISED,
+                participant__status__in=Participant.UNPAID,
+            )
             .select_related("participant", "request")
             .prefetch_related("legs")
         )

@@ -103,7 +103,7 @@ def participant_remove(
         payment_request.total_amount -= participant.amount
     _refresh_request_status(payment_request, participants, "participant removed")
     payment_request.save()
-    _record_updated(payment_request, ["participants"])
+    _record_updated(payment_request, ["participants"], removed=participant.public_id)
     return payment_request
 
 

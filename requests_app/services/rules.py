@@ -283,12 +283,16 @@ def _validate_payment_methods(merchant: Merchant, methods: list[str] | None) -> 
     return list(dict.fromkeys(methods))
 
 
-def _record_updated(payment_request: PaymentRequest, changed: list[str]) -> None:
-    # Reminders follow dates and participants: their planner reacts to this event.
+def _record_updated(
+    payment_request: PaymentRequest, changed: list[str], *, removed: str = ""
+) -> None:
+    # Reminders follow dates and participants (the planner reacts to this event); a removed
+    # participant's card hold is released by payments' reaction, after commit.
+    payload: dict[str, Any] = {"changed": changed}
+    if removed:
+        payload["removed"] = removed
     event_record(
-        type=RequestEvent.Type.REQUEST_UPDATED,
-        payment_request=payment_request,
-        payload={"changed": changed},
+        type=RequestEvent.Type.REQUEST_UPDATED, payment_request=payment_request, payload=payload
     )
 
 
