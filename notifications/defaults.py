@@ -187,26 +187,34 @@ _WORDING: dict[str, dict[str, tuple[str, dict, list[str], tuple[str, str] | None
             "Reçu de paiement : {{ request.reference }}",
             _HELLO,
             [
-                "Nous avons bien reçu votre paiement de {{ amount_due }} "
+                "Nous avons bien reçu votre paiement de {{ amount_paid }} "
                 "pour la demande {{ request.reference }}"
                 "{% if request.description %} (« {{ request.description }} »){% endif %}.",
+                "Référence : {{ request.reference }}",
+                "{% if payment.date %}Date : {{ payment.date }}{% endif %}",
+                "{% if payment.methods %}Moyen de paiement : {{ payment.methods }}{% endif %}",
                 "Ce message vaut reçu. Merci !",
             ],
             ("Voir le détail", "pay_url"),
-            "{{ merchant.name }} : paiement de {{ amount_due }} bien recu "
+            "{{ merchant.name }} : paiement de {{ amount_paid }} bien recu "
+            "{% if payment.date %}le {{ payment.date }} {% endif %}"
             "(ref. {{ request.reference }}). Merci !",
         ),
         "en": (
             "Payment receipt: {{ request.reference }}",
             _HELLO,
             [
-                "We have received your payment of {{ amount_due }} for request "
+                "We have received your payment of {{ amount_paid }} for request "
                 "{{ request.reference }}"
                 "{% if request.description %} (“{{ request.description }}”){% endif %}.",
+                "Reference: {{ request.reference }}",
+                "{% if payment.date %}Date: {{ payment.date }}{% endif %}",
+                "{% if payment.methods %}Paid with: {{ payment.methods }}{% endif %}",
                 "This message is your receipt. Thank you!",
             ],
             ("View details", "pay_url"),
-            "{{ merchant.name }}: payment of {{ amount_due }} received "
+            "{{ merchant.name }}: payment of {{ amount_paid }} received "
+            "{% if payment.date %}on {{ payment.date }} {% endif %}"
             "(ref. {{ request.reference }}). Thank you!",
         ),
     },

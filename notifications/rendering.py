@@ -79,6 +79,8 @@ VARIABLES: Mapping[str, Any] = {
     "merchant": {"name": LEAF},
     "request": {"reference": LEAF, "description": LEAF},
     "amount_due": LEAF,
+    "amount_paid": LEAF,
+    "payment": {"methods": LEAF, "date": LEAF},
     "deadline": LEAF,
     "pay_url": LEAF,
     "retry_url": LEAF,
@@ -436,8 +438,11 @@ class ScheduleItem:
 class MessageData:
     """Everything a message may say about a payer and a request, unformatted.
 
-    Amounts are integer minor units of ``currency``; ``deadline`` is an aware datetime shown
-    in ``time_zone``. ``build_context`` formats them for the recipient's language.
+    Amounts are integer minor units of ``currency``; ``deadline`` and ``paid_at`` are aware
+    datetimes shown in ``time_zone``. ``build_context`` formats them for the recipient's
+    language. ``amount_paid``, ``payment_methods`` and ``paid_at`` describe the payment an
+    event is about (a receipt): ``amount_due`` is 0 once a share is paid, so a receipt that
+    printed it would say 0.00.
     """
 
     payer_name: str = ""
@@ -447,6 +452,9 @@ class MessageData:
     reference: str = ""
     description: str = ""
     amount_due: int | None = None
+    amount_paid: int | None = None
+    payment_methods: tuple[str, ...] = field(default_factory=tuple)  # "Card Visa •••• 4242"
+    paid_at: datetime | None = None
     currency: str = "EUR"
     deadline: datetime | None = None
     time_zone: str = "Europe/Paris"
@@ -471,9 +479,11 @@ def build_context(data: MessageData, language: str) -> dict[str, Any]:
     def money(amount: int | None) -> str:
         return "" if amount is None else format_money(amount, data.currency, language)
 
-    deadline = ""
+    deadline = paid_at = ""
     if data.deadline is not None:
         deadline = format_deadline(data.deadline, language=language, time_zone=data.time_zone)
+    if data.paid_at is not None:
+        paid_at = format_deadline(data.paid_at, language=language, time_zone=data.time_zone)
     return {
         "payer": {
             "name": str(data.payer_name),
@@ -483,6 +493,8 @@ def build_context(data: MessageData, language: str) -> dict[str, Any]:
         "merchant": {"name": str(data.merchant_name)},
         "request": {"reference": str(data.reference), "description": str(data.description)},
         "amount_due": money(data.amount_due),
+        "amount_paid": money(data.amount_paid),
+        "payment": {"methods": ", ".join(str(m) for m in data.payment_methods), "date": paid_at},
         "deadline": deadline,
         "pay_url": str(data.pay_url),
         "retry_url": str(data.retry_url),
@@ -512,6 +524,9 @@ def sample_message_data(
         "reference": "INV-2026-0042",
         "description": "Annual membership",
         "amount_due": 12000,
+        "amount_paid": 12000,
+        "payment_methods": ("Card Visa •••• 4242",),
+        "paid_at": now,
         "currency": currency,
         "deadline": now + timedelta(days=7),
         "time_zone": time_zone,
@@ -562,6 +577,9 @@ def _trial_context(language: str) -> dict[str, Any]:
         reference="REF-1",
         description="Order",
         amount_due=1050,
+        amount_paid=1050,
+        payment_methods=("Card Visa •••• 4242",),
+        paid_at=datetime(2030, 1, 30, 12, 0, tzinfo=ZoneInfo("UTC")),
         deadline=datetime(2030, 1, 31, 12, 0, tzinfo=ZoneInfo("UTC")),
         pay_url="https://pay.example/p",
         retry_url="https://pay.example/r",

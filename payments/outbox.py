@@ -14,9 +14,11 @@ from django.utils import translation
 from notifications.channels import OutgoingMessage
 from notifications.kinds import OutboxKind, outbox_kind_register
 from notifications.models import Dispatch
+from notifications.rendering import format_deadline
 from notifications.services import outbox_enqueue
 
 from .models import Checkout
+from .selectors import leg_description, legs_paid
 
 KIND = "receipt"
 
@@ -55,7 +57,12 @@ def _build(dispatch: Dispatch) -> OutgoingMessage:
     merchant = checkout.request.merchant
     context = {
         "checkout": checkout,
-        "leg": checkout.legs.first(),
+        # Each leg that took money, named as the payer knows it (combined payments have more).
+        "methods": [leg_description(leg) for leg in legs_paid(checkout=checkout)],
+        # In the merchant's zone, not the server's: the payer compares it with their statement.
+        "paid_at": format_deadline(
+            checkout.updated_at, language=checkout.language, time_zone=merchant.time_zone
+        ),
         "participant": checkout.participant,
         "payment_request": checkout.request,
         "merchant": merchant,

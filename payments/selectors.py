@@ -2,7 +2,7 @@
 
 from merchants.models import Merchant
 
-from .models import Checkout, MerchantPaymentMethod
+from .models import Checkout, Leg, MerchantPaymentMethod
 from .registry import payment_method_available, payment_methods
 
 
@@ -48,3 +48,55 @@ def checkout_last_succeeded(*, participant) -> Checkout | None:
     return Checkout.objects.filter(
         participant=participant, status=Checkout.Status.SUCCEEDED
     ).first()
+
+
+# Legs that never moved money; a later refund does not undo that a payment was made.
+_TOOK_NOTHING = {
+    Leg.Status.CREATED,
+    Leg.Status.REQUIRES_ACTION,
+    Leg.Status.FAILED,
+    Leg.Status.VOIDED,
+}
+
+
+# Providers store brands as codes; a receipt names them as printed on the card.
+_BRAND_NAMES = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express"}
+
+
+def leg_description(leg: Leg) -> str:
+    """How a receipt names one leg: the card as the payer knows it, else the method."""
+    label = payment_method_label(leg.method)
+    if leg.source_last4:
+        brand = _BRAND_NAMES.get(leg.source_brand.lower(), label)
+        return f"{brand} •••• {leg.source_last4}"
+    return label
+
+
+def payment_method_label(code: str) -> str:
+    method = payment_methods_by_code().get(code)
+    return method.label if method is not None else code
+
+
+def payment_methods_by_code() -> dict:
+    return {method.code: method for method in payment_methods()}
+
+
+def legs_paid(*, checkout: Checkout) -> list[Leg]:
+    """The legs that took a checkout's money, each a line of its receipt."""
+    return [leg for leg in checkout.legs.all() if leg.status not in _TOOK_NOTHING]
+
+
+def checkout_methods_paid(*, merchant_id: int, public_id: str) -> tuple[str, ...]:
+    """How a paid checkout was paid, leg by leg ("Visa •••• 4242"), for receipts.
+
+    Scoped by merchant: an event's payload names the checkout and is never trusted across
+    tenants.
+    """
+    checkout = (
+        Checkout.objects.filter(merchant_id=merchant_id, public_id=public_id)
+        .prefetch_related("legs")
+        .first()
+    )
+    if checkout is None:
+        return ()
+    return tuple(leg_description(leg) for leg in legs_paid(checkout=checkout))

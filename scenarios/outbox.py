@@ -5,13 +5,17 @@ request, the participant and the participant an event is about afresh, just befo
 send, so the re-check ("already paid? paused? cancelled?") never trusts what the batch read.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.utils import timezone
 
 from notifications.channels import OutgoingMessage
 from notifications.kinds import OutboxKind, outbox_kind_register
 from notifications.rendering import MessageData, render_message
+from payments.selectors import checkout_methods_paid
 from requests_app.links import payment_url
-from requests_app.models import Participant, PaymentRequest
+from requests_app.models import Participant, PaymentRequest, RequestEvent
 
 from .models import COLLECTING_TRIGGERS, Channel, Dispatch
 
@@ -23,9 +27,46 @@ def _prepare(dispatch: Dispatch) -> str:
     fresh.request.merchant = dispatch.request.merchant  # loaded with the batch; never changes
     dispatch.request, dispatch.participant = fresh.request, fresh.participant
     dispatch.concerned = None
+    dispatch.payment = None
     if dispatch.event_id:
         dispatch.concerned = Participant.objects.filter(events__pk=dispatch.event_id).first()
+        dispatch.payment = _payment_of(dispatch)
     return _skip_reason(dispatch, dispatch.concerned)
+
+
+# Events whose amount was taken (a failed attempt's payload has an amount too: nothing paid).
+_PAID_EVENTS = (
+    RequestEvent.Type.PAYMENT_SUCCEEDED,
+    RequestEvent.Type.PARTICIPANT_PAID,
+    RequestEvent.Type.INSTALLMENT_SUCCEEDED,
+)
+
+
+@dataclass(frozen=True)
+class _Payment:
+    amount: int
+    methods: tuple[str, ...]
+    paid_at: datetime
+
+
+def _payment_of(dispatch: Dispatch) -> _Payment | None:
+    """The payment the triggering event is about, for receipts (``amount_paid`` and friends).
+
+    The event's own amount, not the participant's running total: a second instalment's
+    receipt states that instalment. Events that are not about a payment have none.
+    """
+    event = RequestEvent.objects.filter(
+        pk=dispatch.event_id, request_id=dispatch.request_id, type__in=_PAID_EVENTS
+    ).first()
+    if event is None or not isinstance(event.payload.get("amount"), int):
+        return None
+    methods: tuple[str, ...] = ()
+    paid_at = event.created_at
+    if event.payload.get("checkout"):
+        methods = checkout_methods_paid(
+            merchant_id=dispatch.request.merchant_id, public_id=event.payload["checkout"]
+        )
+    return _Payment(amount=event.payload["amount"], methods=methods, paid_at=paid_at)
 
 
 def _build(dispatch: Dispatch) -> OutgoingMessage:
@@ -103,6 +144,7 @@ def _message_data(dispatch: Dispatch, concerned: Participant | None) -> MessageD
     elif request.total_amount is not None:
         amount_due = max(request.total_amount - request.amount_paid, 0)
     pay_url = _pay_url(payer)
+    payment = getattr(dispatch, "payment", None)
     return MessageData(
         payer_name=payer.name if payer else "",
         payer_email=payer.email if payer else "",
@@ -111,6 +153,9 @@ def _message_data(dispatch: Dispatch, concerned: Participant | None) -> MessageD
         reference=request.reference,
         description=request.description,
         amount_due=amount_due,
+        amount_paid=payment.amount if payment else None,
+        payment_methods=payment.methods if payment else (),
+        paid_at=payment.paid_at if payment else None,
         currency=request.currency,
         deadline=request.deadline,
         time_zone=merchant.time_zone,

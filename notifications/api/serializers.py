@@ -110,6 +110,7 @@ class TemplatePreviewInputSerializer(StrictSerializer):
     merchant = _PreviewMerchantSerializer(required=False)
     request = _PreviewRequestSerializer(required=False)
     amount_due = MinorUnitsField(required=False)
+    amount_paid = MinorUnitsField(required=False)
     currency = serializers.CharField(min_length=3, max_length=3, required=False)
     deadline = serializers.DateTimeField(required=False)
     pay_url = serializers.CharField(max_length=2000, required=False, allow_blank=True)

@@ -38,7 +38,15 @@ def _message_overrides(data: dict) -> dict:
     for group, prefix in (("payer", "payer_"), ("merchant", "merchant_"), ("request", "")):
         for key, value in data.get(group, {}).items():
             overrides[f"{prefix}{key}"] = value
-    for key in ("amount_due", "currency", "deadline", "pay_url", "retry_url", "failure_reason"):
+    for key in (
+        "amount_due",
+        "amount_paid",
+        "currency",
+        "deadline",
+        "pay_url",
+        "retry_url",
+        "failure_reason",
+    ):
         if key in data:
             overrides[key] = data[key]
     if "schedule" in data:

@@ -243,6 +243,8 @@ def test_the_context_is_plain_data_only():
         "merchant",
         "request",
         "amount_due",
+        "amount_paid",
+        "payment",
         "deadline",
         "pay_url",
         "retry_url",
@@ -271,6 +273,30 @@ def test_amounts_and_deadlines_are_formatted_for_the_payers_language():
     assert french["deadline"] == "14 mars 2026 à 18:30"
     assert english["deadline"].replace("\u202f", " ") == "March 14, 2026 at 6:30 PM"
     assert french["schedule"] == [{"due_date": "1 avril 2026", "amount": "50,00\xa0€"}]
+
+
+def test_a_payments_amount_methods_and_date_are_formatted_and_may_be_used_in_a_template():
+    from datetime import UTC, datetime
+
+    from notifications.rendering import check_source
+
+    data = MessageData(
+        amount_due=0,
+        amount_paid=1000,
+        payment_methods=("Visa •••• 4242", "Mastercard •••• 4444"),
+        paid_at=datetime(2026, 1, 15, 17, 30, tzinfo=UTC),
+        currency="EUR",
+        time_zone="America/New_York",
+    )
+
+    context = build_context(data, "en")
+
+    assert (context["amount_due"], context["amount_paid"]) == ("€0.00", "€10.00")
+    assert context["payment"]["methods"] == "Visa •••• 4242, Mastercard •••• 4444"
+    assert context["payment"]["date"].replace("\u202f", " ") == "January 15, 2026 at 12:30 PM"
+    check_source("{{ amount_paid }} {{ payment.methods }} {{ payment.date }}", field="body_text.en")
+    with pytest.raises(InvalidInput):
+        check_source("{{ payment.card }}", field="body_text.en")
 
 
 @pytest.mark.django_db
