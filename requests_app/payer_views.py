@@ -1,6 +1,7 @@
 """Payer pages: what someone who clicked their payment link sees. No login: the link's
 unguessable token is the credential, and it only ever shows that one participant's share."""
 
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,9 +17,10 @@ from payments.models import Checkout
 from payments.registry import payment_method_get
 from pushpay.errors import DomainError
 from pushpay.i18n import language_or_default, other_languages
-from pushpay.money import AmountSyntaxError, parse_major_amount
+from pushpay.money import AmountSyntaxError, currency_exponent, parse_major_amount
 from smartforms.fieldtypes import FIELD_TYPES
 from smartforms.rendering import form_version_render
+from smartforms.selectors import submission_get
 from smartforms.services import submission_create, submission_errors, submission_validate
 
 from . import selectors
@@ -145,16 +147,19 @@ class PayerPageView(View):
         errors=None,
         status=200,
         posted=None,
+        answers: dict | None = None,
         checkout: Checkout | None = None,
     ) -> HttpResponse:
         payment_request = participant.request
         errors = errors or {}
         form_fields = []
         if payment_request.form_version is not None:
+            if answers is None and posted:
+                answers = _posted_answers(request, payment_request.form_version)
             form_fields = form_version_render(
                 form_version=payment_request.form_version,
                 language=translation.get_language(),
-                answers=_posted_answers(request, payment_request.form_version) if posted else None,
+                answers=answers,
                 errors={
                     k.split(":", 1)[1]: v for k, v in errors.items() if k.startswith("answers:")
                 },
@@ -200,11 +205,36 @@ def _after_checkout(request, participant, checkout: Checkout, language: str) -> 
     message = failure_message(checkout.failure_reason)
     if checkout.status == Checkout.Status.REFUNDED:
         message = _("This request closed while you were paying; your payment was refunded.")
-    # A refused card is no reason to make the payer type their answers (and amount) again.
-    posted = request.POST if request.method == "POST" else None
+    # A refused card is no reason to make the payer type their answers (and amount) again:
+    # they come from the form just posted, or, back from 3-D Secure, from the checkout.
+    posted, answers = request.POST, None
+    if request.method != "POST":
+        posted, answers = _given_with(participant, checkout)
     return view._render(
-        request, participant, errors={"form": message}, status=402, checkout=checkout, posted=posted
+        request,
+        participant,
+        errors={"form": message},
+        status=402,
+        checkout=checkout,
+        posted=posted,
+        answers=answers,
     )
+
+
+def _given_with(participant, checkout: Checkout) -> tuple[dict, dict | None]:
+    """The amount (in free mode) and the answers the payer gave for ``checkout``."""
+    payment_request = participant.request
+    posted = {}
+    if participant.amount is None:
+        exponent = currency_exponent(payment_request.currency)
+        posted["amount"] = str(Decimal(checkout.amount).scaleb(-exponent))
+    answers = None
+    if checkout.form_submission:
+        submission = submission_get(
+            merchant=payment_request.merchant, public_id=checkout.form_submission
+        )
+        answers = submission.answers if submission else None
+    return posted, answers
 
 
 def _action_url(checkout: Checkout, language: str) -> str:

@@ -542,3 +542,36 @@ def test_every_invalid_answer_is_flagged_not_only_the_first(client, merchant, fo
         assert f'id="sf-{key}-error"' in html, key
     assert 'id="sf-diet-error"' not in html
     assert Checkout.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_refused_3d_secure_check_brings_back_the_answers_and_the_amount(
+    client, merchant, form, tokenise
+):
+    pot = make_request(
+        merchant,
+        amount_mode="free",
+        total_amount=None,
+        participants=[ParticipantData(name="A", email="a@example.com")],
+        form=form,
+    )
+    payer = pot.participants.get()
+    challenge = client.post(
+        url(payer),
+        {
+            "card_token": tokenise(CHALLENGE),
+            "amount": "12.50",
+            "sf_company": "Acme",
+            "sf_diet": ["gf"],
+            "sf_terms": "on",
+        },
+    ).url
+
+    back = client.post(challenge, {"decision": "refuse"})
+    response = client.get(back["Location"])
+
+    html = response.content.decode()
+    assert response.status_code == 402 and "3-D Secure" in html
+    assert 'value="12.50"' in html and 'value="Acme"' in html
+    assert 'id="sf-diet-1" value="gf" checked>' in html
+    assert 'id="sf-terms" name="sf_terms" checked' in html
