@@ -1,6 +1,9 @@
 """Payer pages: what someone who clicked their payment link sees. No login: the link's
 unguessable token is the credential, and it only ever shows that one participant's share."""
 
+from decimal import Decimal
+from urllib.parse import urlencode
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -12,12 +15,13 @@ from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.models import Checkout
 from payments.registry import payment_method_get
-from pushpay.errors import DomainError, InvalidInput
+from pushpay.errors import DomainError
 from pushpay.i18n import language_or_default, other_languages
-from pushpay.money import AmountSyntaxError, parse_major_amount
+from pushpay.money import AmountSyntaxError, currency_exponent, parse_major_amount
 from smartforms.fieldtypes import FIELD_TYPES
 from smartforms.rendering import form_version_render
-from smartforms.services import submission_create, submission_validate
+from smartforms.selectors import submission_get
+from smartforms.services import submission_create, submission_errors, submission_validate
 
 from . import selectors
 from .models import Participant
@@ -91,14 +95,15 @@ class PayerPageView(View):
             form_version = participant.request.form_version
             answers = None
             if form_version is not None:
-                try:
+                posted_answers = _posted_answers(request, form_version)
+                answer_errors = submission_errors(
+                    form_version=form_version, answers=posted_answers, language=language
+                )
+                errors.update({f"answers:{key}": msg for key, msg in answer_errors.items()})
+                if not answer_errors:
                     answers = submission_validate(
-                        form_version=form_version,
-                        answers=_posted_answers(request, form_version),
-                        language=language,
+                        form_version=form_version, answers=posted_answers, language=language
                     )
-                except InvalidInput as exc:
-                    errors[f"answers:{exc.field.removeprefix('answers.')}"] = exc.message
             if errors:
                 return self._render(
                     request, participant, errors=errors, status=422, posted=request.POST
@@ -142,16 +147,19 @@ class PayerPageView(View):
         errors=None,
         status=200,
         posted=None,
+        answers: dict | None = None,
         checkout: Checkout | None = None,
     ) -> HttpResponse:
         payment_request = participant.request
         errors = errors or {}
         form_fields = []
         if payment_request.form_version is not None:
+            if answers is None and posted:
+                answers = _posted_answers(request, payment_request.form_version)
             form_fields = form_version_render(
                 form_version=payment_request.form_version,
                 language=translation.get_language(),
-                answers=_posted_answers(request, payment_request.form_version) if posted else None,
+                answers=answers,
                 errors={
                     k.split(":", 1)[1]: v for k, v in errors.items() if k.startswith("answers:")
                 },
@@ -186,7 +194,7 @@ def _card_fields_template(payment_request) -> str:
 def _after_checkout(request, participant, checkout: Checkout, language: str) -> HttpResponse:
     token = participant.link_token
     if checkout.status == Checkout.Status.REQUIRES_ACTION:
-        return redirect(checkout.legs.get().action_url)
+        return redirect(_action_url(checkout, language))
     if checkout.status == Checkout.Status.SUCCEEDED:
         return redirect(
             reverse("payer:receipt", args=[token, checkout.public_id])
@@ -197,9 +205,44 @@ def _after_checkout(request, participant, checkout: Checkout, language: str) -> 
     message = failure_message(checkout.failure_reason)
     if checkout.status == Checkout.Status.REFUNDED:
         message = _("This request closed while you were paying; your payment was refunded.")
+    # A refused card is no reason to make the payer type their answers (and amount) again:
+    # they come from the form just posted, or, back from 3-D Secure, from the checkout.
+    posted, answers = request.POST, None
+    if request.method != "POST":
+        posted, answers = _given_with(participant, checkout)
     return view._render(
-        request, participant, errors={"form": message}, status=402, checkout=checkout
+        request,
+        participant,
+        errors={"form": message},
+        status=402,
+        checkout=checkout,
+        posted=posted,
+        answers=answers,
     )
+
+
+def _given_with(participant, checkout: Checkout) -> tuple[dict, dict | None]:
+    """The amount (in free mode) and the answers the payer gave for ``checkout``."""
+    payment_request = participant.request
+    posted = {}
+    if participant.amount is None:
+        exponent = currency_exponent(payment_request.currency)
+        posted["amount"] = str(Decimal(checkout.amount).scaleb(-exponent))
+    answers = None
+    if checkout.form_submission:
+        submission = submission_get(
+            merchant=payment_request.merchant, public_id=checkout.form_submission
+        )
+        answers = submission.answers if submission else None
+    return posted, answers
+
+
+def _action_url(checkout: Checkout, language: str) -> str:
+    """Where the payer authenticates, asked to speak the payer's language: a provider's page
+    cannot know it otherwise, and a French payer must not meet an English bank check."""
+    url = checkout.legs.get().action_url
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}{urlencode({LANGUAGE_PARAM: language})}"
 
 
 ANSWER_PREFIX = "sf_"
@@ -252,7 +295,7 @@ def checkout_return(request: HttpRequest, token: str, checkout_id: str) -> HttpR
     language = checkout.language
     with translation.override(language):
         if checkout.status == Checkout.Status.REQUIRES_ACTION:
-            return redirect(checkout.legs.get().action_url)
+            return redirect(_action_url(checkout, language))
         return _after_checkout(request, participant, checkout, language)
 
 

@@ -150,27 +150,49 @@ def submission_validate(*, form_version: FormVersion, answers: Any, language: st
     field of the version: missing optional answers become None ([] for multiple choice,
     False for consent), so readers never need to know which keys were sent.
     """
+    cleaned, refusals = _answers_check(form_version, answers, language)
+    if refusals:
+        raise refusals[0]
+    return cleaned
+
+
+def submission_errors(*, form_version: FormVersion, answers: Any, language: str) -> dict[str, str]:
+    """Every wrong answer at once, field key to message ({} when all are right).
+
+    The payer page flags each invalid field in one round trip, where the API keeps its one
+    error per response; both come from the same checks, so they never disagree.
+    """
+    _, refusals = _answers_check(form_version, answers, language)
+    return {exc.field.removeprefix("answers."): exc.message for exc in refusals}
+
+
+def _answers_check(
+    form_version: FormVersion, answers: Any, language: str
+) -> tuple[dict[str, Any], list[InvalidInput]]:
+    """The cleaned answers and every refusal, in field order (unknown keys first)."""
     language = pick_language(language)
     if not isinstance(answers, dict):
-        raise InvalidInput(
+        refusal = InvalidInput(
             answer_message("invalid_answers", language), code="invalid_answers", field="answers"
         )
+        return {}, [refusal]
     fields = form_version.fields
     known = {field["key"] for field in fields}
-    unknown = sorted(str(key) for key in answers if key not in known)
-    if unknown:
-        key = unknown[0][:50]
-        raise InvalidInput(
-            answer_message("unknown_answer", language, key=key),
-            code="unknown_answer",
-            field=f"answers.{key}",
+    refusals: list[InvalidInput] = []
+    for unknown in sorted(str(key) for key in answers if key not in known):
+        key = unknown[:50]
+        refusals.append(
+            InvalidInput(
+                answer_message("unknown_answer", language, key=key),
+                code="unknown_answer",
+                field=f"answers.{key}",
+            )
         )
     cleaned: dict[str, Any] = {}
     for field in fields:
         key = field["key"]
         kind = FIELD_TYPES[field["type"]]
         value = answers.get(key)
-        label = translated(field["label"], language)
         try:
             if kind.is_missing(field, value):
                 if field["required"]:
@@ -179,12 +201,15 @@ def submission_validate(*, form_version: FormVersion, answers: Any, language: st
             else:
                 cleaned[key] = kind.clean_answer(field, value)
         except AnswerError as exc:
-            raise InvalidInput(
-                answer_message(exc.code, language, label=label, **exc.params),
-                code=exc.code,
-                field=f"answers.{key}",
-            ) from None
-    return cleaned
+            label = translated(field["label"], language)
+            refusals.append(
+                InvalidInput(
+                    answer_message(exc.code, language, label=label, **exc.params),
+                    code=exc.code,
+                    field=f"answers.{key}",
+                )
+            )
+    return cleaned, refusals
 
 
 def submission_dry_run(*, form_version: FormVersion, answers: Any, language: str) -> dict:

@@ -8,7 +8,9 @@ from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 from drf_spectacular.utils import extend_schema
@@ -19,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pushpay.api.fields import StrictSerializer
+from pushpay.i18n import language_or_default
 from pushpay.money import format_money
 
 from . import selectors, services
@@ -94,12 +97,29 @@ def challenge(request: HttpRequest, public_id: str) -> HttpResponse:
         )
         if authorisation.return_url:
             return redirect(_with_reference(authorisation.return_url, authorisation.public_id))
-    context = {
-        "authorisation": authorisation,
-        "amount": format_money(authorisation.amount, authorisation.currency),
-        "pending": authorisation.status == authorisation.Status.REQUIRES_ACTION,
+    # The merchant's page passes the payer's language as ``lang``, as one would to a real
+    # acquirer's page; an unknown value falls back to what the browser asks for.
+    language = language_or_default(request.GET.get("lang"), translation.get_language())
+    with translation.override(language):
+        context = {
+            "authorisation": authorisation,
+            "amount": format_money(authorisation.amount, authorisation.currency, language),
+            "pending": authorisation.status == authorisation.Status.REQUIRES_ACTION,
+            "status_label": _status_label(authorisation.status),
+        }
+        return render(request, "payments/sandbox_3ds.html", context)
+
+
+def _status_label(status: str) -> str:
+    labels = {
+        "requires_action": _("waiting for you"),
+        "authorised": _("approved"),
+        "captured": _("approved"),
+        "refunded": _("refunded"),
+        "cancelled": _("cancelled"),
+        "failed": _("refused"),
     }
-    return render(request, "payments/sandbox_3ds.html", context)
+    return labels.get(status, status)
 
 
 def _with_reference(url: str, reference: str) -> str:

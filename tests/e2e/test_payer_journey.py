@@ -123,6 +123,30 @@ def test_3ds_approved_pays(page, live_server, merchant):
     assert card_debits(payer) == 1000
 
 
+def test_a_french_payer_authenticates_on_a_french_3ds_page(
+    page, live_server, merchant, screenshot, axe_check
+):
+    pr = make_request(
+        merchant,
+        total_amount=1000,
+        participants=[
+            ParticipantData(name="Zoé", email="zoe@example.com", amount=1000, language="fr")
+        ],
+    )
+    payer = pr.participants.get()
+    page.goto(f"{live_server.url}/pay/{payer.link_token}/")
+    fill_card(page, "4000 0000 0000 3220")
+    page.get_by_role("button", name=re.compile("^Payer")).click()
+
+    expect(page.get_by_role("heading", name="Confirmez votre paiement")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    screenshot("sandbox-3ds-fr")
+    axe_check()
+    page.get_by_role("button", name="Approuver").click()
+    expect(page.get_by_role("heading", name="Paiement reçu")).to_be_visible()
+    assert card_debits(payer) == 1000
+
+
 def test_an_expired_link_shows_no_payment_form(page, live_server, merchant, axe_check):
     pr = make_request(merchant)
     services.payment_request_expire(payment_request=pr)

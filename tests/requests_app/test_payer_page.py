@@ -13,7 +13,7 @@ from payments.sandbox.selectors import sandbox_card_balance
 from requests_app import services
 from requests_app.services import ParticipantData
 from tests.factories import make_request
-from tests.payments.conftest import DECLINED, SUCCEEDS
+from tests.payments.conftest import CHALLENGE, DECLINED, SUCCEEDS
 
 
 @pytest.fixture
@@ -444,3 +444,134 @@ def test_a_card_token_longer_than_any_token_is_refused_with_no_checkout(client, 
     assert response.status_code == 422
     assert "cannot be used" in response.content.decode()
     assert Checkout.objects.count() == 0
+
+
+def _french_payer(merchant, **overrides):
+    kwargs = {
+        "participants": [
+            ParticipantData(name="Zoé", email="z@example.com", amount=1000, language="fr")
+        ],
+        "total_amount": 1000,
+    }
+    kwargs.update(overrides)
+    return make_request(merchant, **kwargs).participants.get()
+
+
+@pytest.mark.django_db
+def test_the_page_declares_the_payers_language_to_assistive_technology(client, merchant):
+    payer = _french_payer(merchant)
+    assert '<html lang="fr">' in client.get(url(payer)).content.decode()
+    assert '<html lang="en">' in client.get(url(payer) + "?lang=en").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_french_payer_meets_the_3d_secure_page_in_french(client, merchant, tokenise):
+    payer = _french_payer(merchant)
+
+    response = client.post(url(payer), {"card_token": tokenise(CHALLENGE)})
+
+    assert response.status_code == 302 and "lang=fr" in response.url
+    html = client.get(response.url).content.decode()
+    assert '<html lang="fr">' in html
+    assert "Confirmez votre paiement" in html and ">Approuver<" in html and ">Refuser<" in html
+    assert "10,00" in html and "Approve" not in html
+
+
+@pytest.mark.django_db
+def test_the_3d_secure_page_keeps_the_language_after_the_answer_and_ignores_unknown_ones(
+    client, merchant, tokenise
+):
+    payer = _french_payer(merchant)
+    challenge = client.post(url(payer), {"card_token": tokenise(CHALLENGE)}).url
+    client.post(challenge, {"decision": "approve"})
+
+    assert "Cette authentification est terminée" in client.get(challenge).content.decode()
+    unknown = client.get(challenge.replace("lang=fr", "lang=../../etc"))
+    assert unknown.status_code == 200 and "This authentication is finished" in (
+        unknown.content.decode()
+    )
+
+
+@pytest.mark.django_db
+def test_a_declined_card_keeps_the_answers_and_the_amount_the_payer_gave(
+    client, merchant, form, tokenise
+):
+    pot = make_request(
+        merchant,
+        amount_mode="free",
+        total_amount=None,
+        participants=[ParticipantData(name="A", email="a@example.com")],
+        form=form,
+    )
+    payer = pot.participants.get()
+
+    response = client.post(
+        url(payer),
+        {
+            "card_token": tokenise(DECLINED),
+            "amount": "12.50",
+            "sf_company": "Acme",
+            "sf_guests": "2",
+            "sf_diet": ["gf"],
+            "sf_terms": "on",
+        },
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 402
+    assert "Your bank declined the payment" in html
+    assert 'value="12.50"' in html
+    assert 'value="Acme"' in html and 'value="2"' in html
+    assert 'id="sf-diet-1" value="gf" checked>' in html
+    assert 'id="sf-diet-0" value="veg">' in html
+    assert 'id="sf-terms" name="sf_terms" checked' in html
+
+
+@pytest.mark.django_db
+def test_every_invalid_answer_is_flagged_not_only_the_first(client, merchant, form, tokenise):
+    pr = make_request(merchant, form=form)
+    payer = pr.participants.first()
+
+    response = client.post(
+        url(payer), {"card_token": tokenise(SUCCEEDS), "sf_company": "X", "sf_guests": "9"}
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 422
+    for key in ("company", "guests", "terms"):
+        assert f'id="sf-{key}-error"' in html, key
+    assert 'id="sf-diet-error"' not in html
+    assert Checkout.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_refused_3d_secure_check_brings_back_the_answers_and_the_amount(
+    client, merchant, form, tokenise
+):
+    pot = make_request(
+        merchant,
+        amount_mode="free",
+        total_amount=None,
+        participants=[ParticipantData(name="A", email="a@example.com")],
+        form=form,
+    )
+    payer = pot.participants.get()
+    challenge = client.post(
+        url(payer),
+        {
+            "card_token": tokenise(CHALLENGE),
+            "amount": "12.50",
+            "sf_company": "Acme",
+            "sf_diet": ["gf"],
+            "sf_terms": "on",
+        },
+    ).url
+
+    back = client.post(challenge, {"decision": "refuse"})
+    response = client.get(back["Location"])
+
+    html = response.content.decode()
+    assert response.status_code == 402 and "3-D Secure" in html
+    assert 'value="12.50"' in html and 'value="Acme"' in html
+    assert 'id="sf-diet-1" value="gf" checked>' in html
+    assert 'id="sf-terms" name="sf_terms" checked' in html

@@ -205,3 +205,23 @@ def test_a_required_multiple_choice_needs_one_selection_and_honours_min(make_for
     assert refused(form, {"days": []}).code == "required"
     assert refused(form, {"days": ["mon"]}).code == "too_few_selections"
     assert clean(form, {"days": ["wed", "mon"]}) == {"days": ["mon", "wed"]}
+
+
+def test_every_wrong_answer_is_listed_with_its_message_while_validate_keeps_the_first(form):
+    answers = {"company": "", "email": "not an email", "guests": "many", "bogus": 1}
+
+    errors = services.submission_errors(
+        form_version=form.current_version, answers=answers, language="fr"
+    )
+
+    assert set(errors) == {"bogus", "company", "email", "guests", "terms"}
+    assert all(isinstance(message, str) and message for message in errors.values())
+    first = refused(form, answers, "fr")
+    assert (first.field, first.message) == ("answers.bogus", errors["bogus"])
+
+
+def test_right_answers_have_no_errors(form):
+    assert (
+        services.submission_errors(form_version=form.current_version, answers=VALID, language="en")
+        == {}
+    )
