@@ -13,7 +13,6 @@ from requests_app.events import ReactionIncomplete, reaction_register
 from requests_app.models import RequestEvent
 from requests_app.ports import payment_method_rules_register
 
-from .models import Checkout
 from .registry import payment_method_available, payment_method_get
 from .selectors import payment_methods_enabled
 
@@ -24,32 +23,25 @@ _RELEASE_REASONS = {T.REQUEST_CANCELLED: "request_cancelled", T.REQUEST_EXPIRED:
 def _release_removed_participants_holds(event: RequestEvent) -> None:
     """A participant removed while their share was held: void that hold, so it is neither
     captured at completion nor left on the payer's card until it lapses."""
-    from requests_app.models import Participant
-
-    from .services import RELEASABLE
-    from .services.saga import _release
+    from .services import checkouts_release, checkouts_waiting
 
     removed = event.payload.get("removed")
     if not removed:
         return
-    waiting = Checkout.objects.filter(
-        request_id=event.request_id,
-        participant__public_id=removed,
-        participant__status=Participant.Status.CANCELLED,
-        status__in=RELEASABLE,
+    checkouts_release(
+        payment_request=event.request, reason="participant_removed", participant_public_id=removed
     )
-    _release(
-        list(waiting.select_related("merchant").prefetch_related("legs")), "participant_removed"
-    )
-    if waiting.exists():
+    if checkouts_waiting(
+        payment_request_id=event.request_id, participant_public_id=removed
+    ).exists():
         raise ReactionIncomplete("A provider did not release the removed participant's hold yet.")
 
 
 def _release_holds(event: RequestEvent) -> None:
-    from .services import RELEASABLE, checkouts_release
+    from .services import checkouts_release, checkouts_waiting
 
     checkouts_release(payment_request=event.request, reason=_RELEASE_REASONS[event.type])
-    if Checkout.objects.filter(request_id=event.request_id, status__in=RELEASABLE).exists():
+    if checkouts_waiting(payment_request_id=event.request_id).exists():
         raise ReactionIncomplete("A provider did not release every hold yet.")
 
 

@@ -23,6 +23,7 @@ from .saga import (
     checkout_start,
     checkouts_release,
     checkouts_release_abandoned,
+    checkouts_waiting,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "checkouts_recover_stale",
     "checkouts_release",
     "checkouts_release_abandoned",
+    "checkouts_waiting",
     "payment_method_disable",
     "payment_method_enable",
     "payment_request_refund",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from pushpay.errors import DomainError, InvalidInput, StateConflict
@@ -436,10 +436,24 @@ def _release(checkouts: list[Checkout], reason: str) -> int:
     return released
 
 
-def checkouts_release(*, payment_request: PaymentRequest, reason: str) -> int:
-    """Void every hold still waiting on this request (expiry, cancellation): the payers
-    whose shares were only authorised are never debited."""
-    waiting = Checkout.objects.filter(request=payment_request, status__in=RELEASABLE)
+def checkouts_waiting(
+    *, payment_request_id: int, participant_public_id: str | None = None
+) -> QuerySet[Checkout]:
+    """Holds (and pending challenges) still waiting on a request, or on one of its payers."""
+    waiting = Checkout.objects.filter(request_id=payment_request_id, status__in=RELEASABLE)
+    if participant_public_id is not None:
+        waiting = waiting.filter(participant__public_id=participant_public_id)
+    return waiting
+
+
+def checkouts_release(
+    *, payment_request: PaymentRequest, reason: str, participant_public_id: str | None = None
+) -> int:
+    """Void every hold still waiting on this request (expiry, cancellation), or on one of its
+    payers (removed): the payers whose shares were only authorised are never debited."""
+    waiting = checkouts_waiting(
+        payment_request_id=payment_request.pk, participant_public_id=participant_public_id
+    )
     return _release(list(waiting.select_related("merchant").prefetch_related("legs")), reason)
 
 
