@@ -10,6 +10,7 @@ from .sandbox.models import SandboxAuthorisation, SandboxCard, SandboxLedgerEntr
 __all__ = [
     "Checkout",
     "Leg",
+    "LegOperation",
     "MerchantPaymentMethod",
     "SandboxAuthorisation",
     "SandboxCard",
@@ -69,7 +70,10 @@ class Checkout(TimeStamped):
         FAILED = "failed", "Failed"  # refused or unwound: nothing taken
         CANCELLED = "cancelled", "Cancelled"  # the hold was released (expiry): nothing taken
         REFUNDED = "refunded", "Refunded"  # captured, then given back
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"  # part given back
 
+    # The status is derived from the legs (``payments.services.legs.checkout_status_of``);
+    # this table guards the derived value, so a bug in a leg move cannot go backwards.
     TRANSITIONS = {
         Status.PENDING: {
             Status.REQUIRES_ACTION,
@@ -85,8 +89,15 @@ class Checkout(TimeStamped):
             Status.CANCELLED,
             Status.REFUNDED,
         },
-        Status.AUTHORISED: {Status.SUCCEEDED, Status.CANCELLED, Status.FAILED, Status.REFUNDED},
-        Status.SUCCEEDED: {Status.REFUNDED},
+        Status.AUTHORISED: {
+            Status.SUCCEEDED,
+            Status.CANCELLED,
+            Status.FAILED,
+            Status.REFUNDED,
+            Status.PENDING,  # a capture whose answer was lost: recovery decides
+        },
+        Status.SUCCEEDED: {Status.REFUNDED, Status.PARTIALLY_REFUNDED},
+        Status.PARTIALLY_REFUNDED: {Status.REFUNDED},
         Status.FAILED: set(),
         Status.CANCELLED: set(),
         Status.REFUNDED: set(),
@@ -108,7 +119,7 @@ class Checkout(TimeStamped):
     )
     amount = models.BigIntegerField(help_text="Integer amount in minor units.")
     currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     failure_reason = models.CharField(max_length=32, blank=True)
     failure_message = models.CharField(max_length=300, blank=True)
     language = models.CharField(max_length=2, default="en")
@@ -130,6 +141,7 @@ class Leg(TimeStamped):
 
     Its state is saved before every provider call, and each call uses an idempotency key
     derived from the leg's id, so a retry after a crash replays instead of charging again.
+    Only ``payments.services.legs.leg_transition`` changes ``status``, along ``TRANSITIONS``.
     """
 
     class Status(models.TextChoices):
@@ -137,10 +149,47 @@ class Leg(TimeStamped):
         REQUIRES_ACTION = "requires_action", "Requires action"  # waiting for 3-D Secure
         AUTHORISED = "authorised", "Authorised"  # held on the payer's account
         CAPTURED = "captured", "Captured"  # taken
-        FAILED = "failed", "Failed"  # refused: nothing held
+        FAILED = "failed", "Failed"  # refused, or unwound: nothing taken
         VOIDED = "voided", "Voided"  # hold released
-        REFUNDED = "refunded", "Refunded"  # taken, then given back
+        REFUNDED = "refunded", "Refunded"  # taken, then all given back
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"  # part given back
         UNKNOWN = "unknown", "Unknown"  # the provider did not answer; recovery decides
+
+    # An unknown leg may turn out to be in any state the provider can report; a failed,
+    # voided or refunded leg is final: nothing of it can be held or taken again.
+    TRANSITIONS = {
+        Status.CREATED: {
+            Status.REQUIRES_ACTION,
+            Status.AUTHORISED,
+            Status.CAPTURED,
+            Status.FAILED,
+            Status.UNKNOWN,
+        },
+        Status.REQUIRES_ACTION: {
+            Status.AUTHORISED,
+            Status.CAPTURED,
+            Status.FAILED,
+            Status.VOIDED,
+            Status.UNKNOWN,
+        },
+        Status.AUTHORISED: {Status.CAPTURED, Status.VOIDED, Status.FAILED, Status.UNKNOWN},
+        Status.UNKNOWN: {
+            Status.REQUIRES_ACTION,
+            Status.AUTHORISED,
+            Status.CAPTURED,
+            Status.FAILED,
+            Status.VOIDED,
+        },
+        Status.CAPTURED: {Status.REFUNDED, Status.PARTIALLY_REFUNDED},
+        Status.PARTIALLY_REFUNDED: {Status.PARTIALLY_REFUNDED, Status.REFUNDED},
+        Status.FAILED: set(),
+        Status.VOIDED: set(),
+        Status.REFUNDED: set(),
+    }
+    # Legs whose money is, or may be, held at the provider.
+    HOLDING = (Status.REQUIRES_ACTION, Status.AUTHORISED, Status.UNKNOWN)
+    # Legs whose money was taken (some of it may have been given back since).
+    TAKEN = (Status.CAPTURED, Status.PARTIALLY_REFUNDED, Status.REFUNDED)
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
     public_id = models.CharField(max_length=40, unique=True, default=_leg_id, editable=False)
@@ -152,7 +201,10 @@ class Leg(TimeStamped):
     method = models.CharField(max_length=40)
     amount = models.BigIntegerField(help_text="Integer amount in minor units.")
     currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED)
+    amount_refunded = models.BigIntegerField(
+        default=0, help_text="Integer amount in minor units given back so far."
+    )
     provider_reference = models.CharField(max_length=80, blank=True)
     source = models.CharField(
         max_length=80,
@@ -169,6 +221,11 @@ class Leg(TimeStamped):
         ordering = ["checkout_id", "id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="leg_amount_gt_0"),
+            models.CheckConstraint(
+                condition=models.Q(amount_refunded__gte=0)
+                & models.Q(amount_refunded__lte=models.F("amount")),
+                name="leg_refund_within_amount",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -176,3 +233,53 @@ class Leg(TimeStamped):
 
     def idempotency_key(self, operation: str) -> str:
         return f"{self.public_id}:{operation}"
+
+    @property
+    def amount_refundable(self) -> int:
+        return self.amount - self.amount_refunded if self.status in self.TAKEN else 0
+
+
+class LegOperation(models.Model):
+    """One call to the provider for a leg, whatever came of it: the leg's ledger.
+
+    Written after every call (and after every call that got no answer), so an operator can
+    see exactly what was asked of the provider, with which idempotency key, and what it
+    said; reconciliation ties ``operation_reference`` to the provider's books. Rows are
+    never changed.
+    """
+
+    class Operation(models.TextChoices):
+        AUTHORISE = "authorise", "Authorise"
+        CAPTURE = "capture", "Capture"
+        VOID = "void", "Void"
+        REFUND = "refund", "Refund"
+        RETRIEVE = "retrieve", "Retrieve"  # asking where a payment stands (recovery, 3DS)
+
+    class Result(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"  # the provider did it (see ``status``)
+        FAILED = "failed", "Failed"  # the provider refused (see ``failure_reason``)
+        NO_ANSWER = "no_answer", "No answer"  # timeout or error: state unknown
+        REJECTED = "rejected", "Rejected"  # the provider refused the call itself
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    livemode = models.BooleanField(default=False)
+    leg = models.ForeignKey(Leg, on_delete=models.CASCADE, related_name="operations")
+    operation = models.CharField(max_length=12, choices=Operation.choices)
+    idempotency_key = models.CharField(max_length=120, blank=True)
+    amount = models.BigIntegerField(help_text="Integer amount in minor units asked for.")
+    result = models.CharField(max_length=12, choices=Result.choices)
+    status = models.CharField(
+        max_length=20, blank=True, help_text="The provider's answer, in the saga's vocabulary."
+    )
+    amount_moved = models.BigIntegerField(default=0, help_text="What the call moved.")
+    provider_reference = models.CharField(max_length=80, blank=True)
+    operation_reference = models.CharField(max_length=80, blank=True)
+    failure_reason = models.CharField(max_length=32, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["leg_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.leg_id} {self.operation} {self.result}"

@@ -7,8 +7,9 @@ from django.utils import timezone
 from pushpay.errors import DomainError
 
 from ..adapters.base import ProviderError
-from ..models import Checkout
-from .saga import _adapter_of, _advance, _fail
+from ..models import Checkout, Leg, LegOperation
+from .legs import leg_call
+from .saga import _adapter_of, _advance, _fail, _retrieve
 
 # A checkout still pending after this long lost its process (crash, killed worker): nothing
 # else is working on it, so recovery may finish or unwind it.
@@ -32,26 +33,34 @@ def checkouts_recover_stale(*, now=None) -> int:
     )
     recovered = 0
     for checkout in stale:
-        leg = checkout.legs.all()[0]
-        adapter = _adapter_of(checkout, leg)
-        if adapter is None:
-            continue
-        try:
-            if leg.provider_reference:
-                result = adapter.retrieve(reference=leg.provider_reference)
-            else:
-                result = adapter.authorise(
-                    amount=leg.amount,
-                    currency=leg.currency,
-                    source=leg.source,
-                    idempotency_key=leg.idempotency_key("authorise"),
-                )
-        except ProviderError:
-            continue  # still no answer; the next run asks again
-        except DomainError as exc:
-            _fail(checkout, leg, "not_accepted", exc.message)
+        # Legs are finished one after the other; a leg already final is left as it is.
+        for leg in checkout.legs.all():
+            if leg.status not in (Leg.Status.CREATED, *Leg.HOLDING):
+                continue
+            adapter = _adapter_of(checkout, leg)
+            if adapter is None:
+                continue
+            try:
+                if leg.provider_reference:
+                    result = _retrieve(adapter, leg)
+                else:
+                    result = leg_call(
+                        leg,
+                        LegOperation.Operation.AUTHORISE,
+                        lambda leg=leg, adapter=adapter: adapter.authorise(
+                            amount=leg.amount,
+                            currency=leg.currency,
+                            source=leg.source,
+                            idempotency_key=leg.idempotency_key("authorise"),
+                        ),
+                    )
+            except ProviderError:
+                continue  # still no answer; the next run asks again
+            except DomainError as exc:
+                _fail(checkout, leg, "not_accepted", exc.message)
+                recovered += 1
+                break
+            _advance(checkout, leg, adapter, result)
             recovered += 1
-            continue
-        _advance(checkout, leg, adapter, result)
-        recovered += 1
+            break
     return recovered

@@ -25,7 +25,7 @@ from requests_app.services import (
 )
 
 from ..adapters.base import FailureReason, PaymentResult, PaymentStatus, ProviderError
-from ..models import Checkout, Leg
+from ..models import Checkout, Leg, LegOperation
 from ..outbox import receipt_plan
 from ..registry import (
     adapter_for,
@@ -34,6 +34,7 @@ from ..registry import (
     sandbox_owns_source,
 )
 from ..selectors import payment_methods_enabled
+from .legs import checkout_sync, leg_call, leg_transition
 
 logger = logging.getLogger(__name__)
 
@@ -48,19 +49,6 @@ def _in_flight(participant: Participant, payment_request: PaymentRequest) -> tup
         rows.filter(participant=participant).aggregate(total=Sum("amount"))["total"] or 0
     )
     return by_participant, by_request
-
-
-def _set_checkout_status(checkout: Checkout, target: str, **fields) -> None:
-    if target != checkout.status and target not in Checkout.TRANSITIONS[checkout.status]:
-        raise StateConflict(
-            f"A {checkout.status} checkout cannot become {target}.",
-            code="invalid_status_transition",
-            field="status",
-        )
-    checkout.status = target
-    for name, value in fields.items():
-        setattr(checkout, name, value)
-    checkout.save()
 
 
 def _refuse_across_modes(payment_request: PaymentRequest, method: str, source: str) -> None:
@@ -178,12 +166,16 @@ def checkout_start(
         )
     adapter = adapter_for(merchant=checkout.merchant, method=method, livemode=checkout.livemode)
     try:
-        result = adapter.authorise(
-            amount=leg.amount,
-            currency=leg.currency,
-            source=source,
-            idempotency_key=leg.idempotency_key("authorise"),
-            return_url=return_url(checkout) if return_url else "",
+        result = leg_call(
+            leg,
+            LegOperation.Operation.AUTHORISE,
+            lambda: adapter.authorise(
+                amount=leg.amount,
+                currency=leg.currency,
+                source=source,
+                idempotency_key=leg.idempotency_key("authorise"),
+                return_url=return_url(checkout) if return_url else "",
+            ),
         )
     except ProviderError as exc:
         return _leg_lost(checkout, leg, adapter, source, return_url, str(exc))
@@ -202,14 +194,23 @@ def checkout_start(
 
 def checkout_resume(*, checkout: Checkout) -> Checkout:
     """The payer is back from 3-D Secure: ask the provider how it went and finish."""
-    leg = checkout.legs.get()
-    if checkout.status != Checkout.Status.REQUIRES_ACTION or not leg.provider_reference:
+    if checkout.status != Checkout.Status.REQUIRES_ACTION:
+        return checkout
+    leg = next(
+        (
+            leg
+            for leg in checkout.legs.all()
+            if leg.status == Leg.Status.REQUIRES_ACTION and leg.provider_reference
+        ),
+        None,
+    )
+    if leg is None:
         return checkout
     adapter = _adapter_of(checkout, leg)
     if adapter is None:
         return checkout  # the hold lapses at the provider; recovery keeps asking
     try:
-        result = adapter.retrieve(reference=leg.provider_reference)
+        result = _retrieve(adapter, leg)
     except ProviderError:
         return checkout  # still unknown: the payer may come back, recovery will decide
     return _advance(checkout, leg, adapter, result)
@@ -232,35 +233,71 @@ def _remember_source(leg: Leg, adapter, source: str) -> None:
     leg.source_brand, leg.source_last4 = brand, last4
 
 
+def _retrieve(adapter, leg: Leg) -> PaymentResult:
+    return leg_call(
+        leg,
+        LegOperation.Operation.RETRIEVE,
+        lambda: adapter.retrieve(reference=leg.provider_reference),
+    )
+
+
+def _capture(adapter, leg: Leg) -> PaymentResult:
+    return leg_call(
+        leg,
+        LegOperation.Operation.CAPTURE,
+        lambda: adapter.capture(
+            reference=leg.provider_reference,
+            amount=leg.amount,
+            idempotency_key=leg.idempotency_key("capture"),
+        ),
+    )
+
+
+def _void(adapter, leg: Leg) -> PaymentResult:
+    return leg_call(
+        leg,
+        LegOperation.Operation.VOID,
+        lambda: adapter.void(
+            reference=leg.provider_reference, idempotency_key=leg.idempotency_key("void")
+        ),
+    )
+
+
+def _locked(checkout: Checkout) -> tuple[Checkout, list[Leg]]:
+    """The checkout's row locked, with its legs as they are now (inside a transaction)."""
+    checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
+    return checkout, list(Leg.objects.filter(checkout=checkout))
+
+
+def _same(legs: list[Leg], leg: Leg) -> Leg:
+    return next(candidate for candidate in legs if candidate.pk == leg.pk)
+
+
 def _advance(checkout: Checkout, leg: Leg, adapter, result: PaymentResult) -> Checkout:
     if result.status == PaymentStatus.REQUIRES_ACTION:
         with transaction.atomic():
-            Leg.objects.filter(pk=leg.pk).update(
-                status=Leg.Status.REQUIRES_ACTION,
+            checkout, legs = _locked(checkout)
+            fresh = _same(legs, leg)
+            leg_transition(
+                fresh,
+                Leg.Status.REQUIRES_ACTION,
                 provider_reference=result.provider_reference,
                 action_url=result.action_url,
             )
-            checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
-            if checkout.status == Checkout.Status.PENDING:
-                _set_checkout_status(checkout, Checkout.Status.REQUIRES_ACTION)
+            if checkout.status in Checkout.IN_FLIGHT:
+                checkout_sync(checkout)
         leg.refresh_from_db()
         return checkout
     if result.status == PaymentStatus.FAILED:
         return _fail(checkout, leg, result.failure_reason or "provider_error", result.message)
     if result.status == PaymentStatus.AUTHORISED:
-        Leg.objects.filter(pk=leg.pk).update(
-            status=Leg.Status.AUTHORISED, provider_reference=result.provider_reference
-        )
+        leg_transition(leg, Leg.Status.AUTHORISED, provider_reference=result.provider_reference)
         if checkout.request.capture_mode == PaymentRequest.CaptureMode.ON_COMPLETION:
             return _hold_until_complete(checkout)
         try:
-            result = adapter.capture(
-                reference=result.provider_reference,
-                amount=leg.amount,
-                idempotency_key=leg.idempotency_key("capture"),
-            )
+            result = _capture(adapter, leg)
         except (ProviderError, StateConflict) as exc:
-            _void_quietly(adapter, leg, result.provider_reference)
+            _void_quietly(adapter, leg, then=Leg.Status.FAILED)
             return _fail(checkout, leg, "provider_error", str(exc))
     if result.status == PaymentStatus.CAPTURED:
         return _book(checkout, leg, adapter, result.provider_reference or leg.provider_reference)
@@ -270,16 +307,16 @@ def _advance(checkout: Checkout, leg: Leg, adapter, result: PaymentResult) -> Ch
 def _hold_until_complete(checkout: Checkout) -> Checkout:
     with transaction.atomic():
         lock_request(checkout.request_id)
-        checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
+        checkout, _legs = _locked(checkout)
         if checkout.status in (Checkout.Status.PENDING, Checkout.Status.REQUIRES_ACTION):
-            _set_checkout_status(checkout, Checkout.Status.AUTHORISED)
+            checkout_sync(checkout)
     _capture_if_complete(checkout.request_id)
     checkout.refresh_from_db()
     return checkout
 
 
 def _capture_if_complete(request_pk: int) -> None:
-    """on_completion: once the held shares cover what is due, take them all.
+    """on_completion: once the held shares cover what is due, take them all, leg by leg.
 
     Two payers completing at once may both get here; captures and bookings are idempotent
     per leg, so the second pass finds nothing left to do.
@@ -302,68 +339,89 @@ def _capture_if_complete(request_pk: int) -> None:
         if covered < payment_request.total_amount:
             return
     for checkout in held:
-        leg = checkout.legs.all()[0]
-        adapter = _adapter_of(checkout, leg)
-        if adapter is None:
-            continue
-        try:
-            result = adapter.capture(
-                reference=leg.provider_reference,
-                amount=leg.amount,
-                idempotency_key=leg.idempotency_key("capture"),
-            )
-        except (ProviderError, StateConflict):
-            continue  # still held: the next payer's completion or recovery tries again
-        if result.status == PaymentStatus.CAPTURED:
-            _book(checkout, leg, adapter, leg.provider_reference)
+        for leg in checkout.legs.all():
+            if leg.status != Leg.Status.AUTHORISED:
+                continue
+            adapter = _adapter_of(checkout, leg)
+            if adapter is None:
+                continue
+            try:
+                result = _capture(adapter, leg)
+            except (ProviderError, StateConflict):
+                continue  # still held: the next payer's completion or recovery tries again
+            if result.status == PaymentStatus.CAPTURED:
+                _book(checkout, leg, adapter, leg.provider_reference)
 
 
 def _book(checkout: Checkout, leg: Leg, adapter, reference: str) -> Checkout:
-    """Money is taken: book it on the participant, exactly once."""
+    """A leg's money is taken: once every leg is, book the payment on the participant,
+    exactly once."""
     try:
         with transaction.atomic():
             lock_request(checkout.request_id)
-            checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
+            checkout, legs = _locked(checkout)
             if checkout.status == Checkout.Status.SUCCEEDED:
                 return checkout
-            Leg.objects.filter(pk=leg.pk).update(
-                status=Leg.Status.CAPTURED, provider_reference=reference
-            )
-            _set_checkout_status(checkout, Checkout.Status.SUCCEEDED)
+            leg_transition(_same(legs, leg), Leg.Status.CAPTURED, provider_reference=reference)
+            checkout_sync(checkout)
+            if checkout.status != Checkout.Status.SUCCEEDED:
+                return checkout  # other legs still to capture
             participant_record_payment(
                 participant=checkout.participant,
                 amount=checkout.amount,
-                payment={"checkout": checkout.public_id, "method": leg.method},
+                payment={"checkout": checkout.public_id, "method": legs[0].method},
             )
             if not sends_own_message(payment_request=checkout.request, trigger="payment_succeeded"):
                 receipt_plan(checkout=checkout)
             return checkout
     except DomainError as exc:
         # The request closed while the payer was paying: give the money back at once.
-        adapter.refund(
-            reference=reference, amount=leg.amount, idempotency_key=leg.idempotency_key("refund")
-        )
-        with transaction.atomic():
-            Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.REFUNDED)
-            checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
-            _set_checkout_status(
-                checkout,
-                Checkout.Status.REFUNDED,
-                failure_reason=exc.code,
-                failure_message=exc.message,
+        return _give_back(checkout, exc)
+
+
+def _give_back(checkout: Checkout, exc: DomainError) -> Checkout:
+    """Refund every captured leg of a checkout that could not be booked, and void any leg
+    still held, so the payer keeps nothing taken."""
+    for leg in Leg.objects.filter(checkout=checkout):
+        adapter = _adapter_of(checkout, leg)
+        if adapter is None:
+            continue
+        if leg.status == Leg.Status.CAPTURED or (
+            leg.status == Leg.Status.AUTHORISED and leg.provider_reference
+        ):
+            # The capture may have happened without being saved yet: the provider knows.
+            refund = leg_call(
+                leg,
+                LegOperation.Operation.REFUND,
+                lambda leg=leg, adapter=adapter: adapter.refund(
+                    reference=leg.provider_reference,
+                    amount=leg.amount,
+                    idempotency_key=leg.idempotency_key("refund"),
+                ),
             )
-        return checkout
+            if refund.status == PaymentStatus.REFUNDED:
+                if leg.status != Leg.Status.CAPTURED:
+                    leg_transition(leg, Leg.Status.CAPTURED)
+                leg_transition(leg, Leg.Status.REFUNDED, amount_refunded=leg.amount)
+        elif leg.status in Leg.HOLDING and leg.provider_reference:
+            _void_quietly(adapter, leg)
+    with transaction.atomic():
+        checkout, _legs = _locked(checkout)
+        checkout_sync(checkout, failure_reason=exc.code, failure_message=exc.message)
+    return checkout
 
 
 def _fail(checkout: Checkout, leg: Leg, reason: str, message: str = "") -> Checkout:
     with transaction.atomic():
-        checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
+        checkout, legs = _locked(checkout)
         if checkout.status not in Checkout.IN_FLIGHT:
             return checkout
-        Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.FAILED, failure_reason=reason)
-        _set_checkout_status(
-            checkout, Checkout.Status.FAILED, failure_reason=reason, failure_message=message[:300]
-        )
+        fresh = _same(legs, leg)
+        if fresh.status not in (Leg.Status.FAILED, Leg.Status.VOIDED):
+            leg_transition(fresh, Leg.Status.FAILED, failure_reason=reason)
+        else:
+            Leg.objects.filter(pk=fresh.pk).update(failure_reason=reason)
+        checkout_sync(checkout, failure_reason=reason, failure_message=message[:300])
         participant_record_failure(
             participant=checkout.participant,
             reason=reason,
@@ -372,38 +430,45 @@ def _fail(checkout: Checkout, leg: Leg, reason: str, message: str = "") -> Check
     return checkout
 
 
-def _void_quietly(adapter, leg: Leg, reference: str) -> None:
+def _void_quietly(adapter, leg: Leg, *, then: str = Leg.Status.VOIDED) -> None:
+    """Release a hold we will not capture; ``then`` is FAILED when the leg is being unwound
+    after a refusal (it took nothing because it failed, not because it was released). With
+    no answer the leg is unknown: its hold, if any, lapses at the provider."""
     try:
-        adapter.void(reference=reference, idempotency_key=leg.idempotency_key("void"))
-        Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.VOIDED)
+        _void(adapter, leg)
+        leg_transition(leg, then)
     except (ProviderError, DomainError):
-        Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.UNKNOWN)
+        leg_transition(leg, Leg.Status.UNKNOWN)
 
 
 def _leg_lost(checkout, leg, adapter, source, return_url, message: str) -> Checkout:
     """The provider did not answer: maybe it holds money, maybe not. Ask again with the same
     idempotency key (which cannot create a second hold) and release whatever it holds."""
-    Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.UNKNOWN)
+    leg_transition(leg, Leg.Status.UNKNOWN)
     try:
-        replay = adapter.authorise(
-            amount=leg.amount,
-            currency=leg.currency,
-            source=source,
-            idempotency_key=leg.idempotency_key("authorise"),
-            return_url=return_url(checkout) if return_url else "",
+        replay = leg_call(
+            leg,
+            LegOperation.Operation.AUTHORISE,
+            lambda: adapter.authorise(
+                amount=leg.amount,
+                currency=leg.currency,
+                source=source,
+                idempotency_key=leg.idempotency_key("authorise"),
+                return_url=return_url(checkout) if return_url else "",
+            ),
         )
         if replay.provider_reference and replay.status in (
             PaymentStatus.AUTHORISED,
             PaymentStatus.REQUIRES_ACTION,
         ):
-            _void_quietly(adapter, leg, replay.provider_reference)
-    except ProviderError:
+            leg.provider_reference = replay.provider_reference
+            _void_quietly(adapter, leg, then=Leg.Status.FAILED)
+    except (ProviderError, DomainError):
         pass  # still no answer: the hold, if any, lapses at the provider
     return _fail(checkout, leg, "provider_error", message or "The bank did not answer in time.")
 
 
 RELEASABLE = (Checkout.Status.AUTHORISED, Checkout.Status.REQUIRES_ACTION)
-# A payer who has not come back from 3-D Secure within this time has given up.
 
 
 # A payer who has not come back from 3-D Secure within this time has given up.
@@ -411,28 +476,32 @@ ABANDONED_AFTER = timedelta(minutes=30)
 
 
 def _release(checkouts: list[Checkout], reason: str) -> int:
-    """Void the holds (or pending challenges) of these checkouts and mark them cancelled;
-    nothing of theirs is ever captured afterwards."""
+    """Void the holds (or pending challenges) of these checkouts, leg by leg, and mark them
+    cancelled; nothing of theirs is ever captured afterwards. A checkout one of whose voids
+    gets no answer stays as it is, for the next run of the job."""
     released = 0
     for checkout in checkouts:
-        leg = checkout.legs.all()[0]
-        adapter = _adapter_of(checkout, leg)
-        if adapter is None:
-            continue
-        if leg.provider_reference:
-            try:
-                adapter.void(
-                    reference=leg.provider_reference, idempotency_key=leg.idempotency_key("void")
-                )
-            except (ProviderError, DomainError):
-                continue  # still held: the next run of the job tries again
-        with transaction.atomic():
-            checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
-            if checkout.status not in RELEASABLE:
+        voided: list[Leg] = []
+        for leg in checkout.legs.all():
+            if leg.status not in Leg.HOLDING:
                 continue
-            Leg.objects.filter(pk=leg.pk).update(status=Leg.Status.VOIDED)
-            _set_checkout_status(checkout, Checkout.Status.CANCELLED, failure_reason=reason)
-            released += 1
+            adapter = _adapter_of(checkout, leg)
+            if adapter is None or not leg.provider_reference:
+                break
+            try:
+                _void(adapter, leg)
+            except (ProviderError, DomainError):
+                break  # still held: the next run of the job tries again
+            voided.append(leg)
+        else:
+            with transaction.atomic():
+                checkout, legs = _locked(checkout)
+                if checkout.status not in RELEASABLE:
+                    continue
+                for leg in voided:
+                    leg_transition(_same(legs, leg), Leg.Status.VOIDED)
+                checkout_sync(checkout, failure_reason=reason)
+                released += 1
     return released
 
 
@@ -465,7 +534,3 @@ def checkouts_release_abandoned(*, now=None) -> int:
         status=Checkout.Status.REQUIRES_ACTION, updated_at__lt=cutoff
     ).select_related("merchant")
     return _release(list(stale.prefetch_related("legs")[:500]), "abandoned")
-
-
-# A checkout still pending after this long lost its process (crash, killed worker): nothing
-# else is working on it, so recovery may finish or unwind it.
