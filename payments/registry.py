@@ -25,6 +25,7 @@ from pushpay.errors import InvalidInput
 
 from .adapters.base import PaymentMethodAdapter
 from .adapters.sandbox_card import SandboxCardAdapter
+from .adapters.sandbox_voucher import SandboxVoucherAdapter
 
 
 @dataclass(frozen=True)
@@ -117,5 +118,10 @@ def sandbox_owns_source(source: str) -> bool:
 register(
     PaymentMethod(
         code="card", label="Card", adapter_class=SandboxCardAdapter, enabled_by_default=True
+    )
+)
+register(
+    PaymentMethod(
+        code="holiday_voucher", label="Holiday vouchers", adapter_class=SandboxVoucherAdapter
     )
 )

@@ -9,4 +9,9 @@ app_name = "sandbox"
 urlpatterns = [
     path("tokens", views.TokenCreateView.as_view(), name="tokens"),
     path("3ds/<str:public_id>/", views.challenge, name="challenge"),
+    path(
+        "holiday-vouchers/<str:number>",
+        views.VoucherBalanceView.as_view(),
+        name="holiday_voucher_balance",
+    ),
 ]

@@ -55,6 +55,7 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("receipt", "checkout_id"): "checkout",
     ("progress", "token"): "progress_token",
     ("3ds", "public_id"): "challenge",
+    ("holiday-vouchers", "number"): "beneficiary",
     ("v1", "anything"): "path",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
@@ -236,6 +237,7 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         "webhook_endpoint": endpoint.public_id,
         "link_token": participant.link_token,
         "progress_token": payment_request.progress_token,
+        "beneficiary": "1000000050",  # a documented sandbox number, the same for everyone
     }
     if livemode:
         return objects

@@ -20,11 +20,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pushpay.api.errors import ApiError
 from pushpay.api.fields import StrictSerializer
 from pushpay.i18n import language_or_default
 from pushpay.money import format_money
 
-from . import selectors, services
+from . import selectors, services, vouchers
 
 
 class StrictIntegerField(serializers.Field):
@@ -127,3 +128,30 @@ def _with_reference(url: str, reference: str) -> str:
     # outcome: the merchant must ask the acquirer (``retrieve``), as a URL can be forged.
     separator = "&" if "?" in url else "?"
     return f"{url}{separator}{urlencode({'reference': reference})}"
+
+
+@extend_schema(exclude=True)  # the sandbox stands for a provider: not part of our API
+class VoucherBalanceView(APIView):
+    """GET /sandbox/holiday-vouchers/{number}: a test beneficiary's account, as the
+    merchant's test key sees it (balances are kept per merchant and mode)."""
+
+    def get(self, request: Request, number: str) -> Response:
+        if request.auth.livemode:  # the sandbox's books belong to test mode
+            raise ApiError(
+                "The holiday-voucher sandbox only answers test-mode keys (sk_test_…).",
+                code="sandbox_test_mode_only",
+                status_code=403,
+            )
+        balance = vouchers.voucher_balance(
+            merchant=request.auth.merchant, number=number, livemode=False
+        )
+        return Response(
+            {
+                "number": balance.number,
+                "available": balance.available,
+                "held": balance.held,
+                "spent": balance.spent,
+                "currency": balance.currency,
+                "livemode": False,
+            }
+        )
