@@ -13,6 +13,7 @@ __all__ = [
     "Leg",
     "LegOperation",
     "MerchantPaymentMethod",
+    "MerchantPaymentSettings",
     "SandboxAuthorisation",
     "SandboxCard",
     "SandboxLedgerEntry",
@@ -34,6 +35,17 @@ class MerchantPaymentMethod(TimeStamped):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     method = models.CharField(max_length=40)
     enabled = models.BooleanField()
+    min_leg_amount = models.BigIntegerField(
+        default=0,
+        help_text="Integer amount in minor units: the least this method may pay in a combined "
+        "payment (0: no minimum).",
+    )
+    combinable_with = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Codes of the methods this one may be combined with; null: any, []: never "
+        "(this method pays alone).",
+    )
 
     class Meta:
         ordering = ["merchant_id", "method"]
@@ -45,6 +57,28 @@ class MerchantPaymentMethod(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.method} {'on' if self.enabled else 'off'} for merchant {self.merchant_id}"
+
+
+class MerchantPaymentSettings(TimeStamped):
+    """How a merchant lets payers combine methods in one payment. No row: the defaults."""
+
+    DEFAULT_MAX_METHODS = 3
+    MAX_METHODS_LIMIT = 5
+
+    merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="+")
+    max_methods_per_payment = models.PositiveSmallIntegerField(default=DEFAULT_MAX_METHODS)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(max_methods_per_payment__gte=1)
+                & models.Q(max_methods_per_payment__lte=5),
+                name="payment_settings_max_methods_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"at most {self.max_methods_per_payment} methods for merchant {self.merchant_id}"
 
 
 def _checkout_id() -> str:
@@ -128,6 +162,12 @@ class Checkout(TimeStamped):
     failure_message = models.CharField(max_length=300, blank=True)
     language = models.CharField(max_length=2, default="en")
     form_submission = models.CharField(max_length=40, blank=True, help_text="fs_… public id")
+    return_url = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Where a provider's page (3-D Secure, PayPal) sends the payer back; kept "
+        "because a combined checkout authorises its redirect legs one visit after another.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -168,6 +208,7 @@ class Leg(TimeStamped):
             Status.CAPTURED,
             Status.FAILED,
             Status.UNKNOWN,
+            Status.VOIDED,  # never asked: another leg failed or the payer left first
         },
         Status.REQUIRES_ACTION: {
             Status.AUTHORISED,

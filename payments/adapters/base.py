@@ -118,6 +118,9 @@ class PaymentMethodAdapter(ABC):
     # What the payer page includes to collect this method's details (a provider's hosted
     # fields that hand back a token); the template gets ``token_field`` and ``card_error``.
     payer_fields_template: ClassVar[str] = ""
+    # True when authorise answers at once, never sending the payer to another page
+    # (vouchers, wallets): a combined checkout asks these legs first.
+    authorises_in_place: ClassVar[bool] = False
 
     def __init__(self, *, merchant: Merchant, livemode: bool = False):
         if livemode and self.is_sandbox:

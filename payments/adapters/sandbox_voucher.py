@@ -53,6 +53,7 @@ class SandboxVoucherAdapter(PaymentMethodAdapter):
     code = "holiday_voucher"
     label = "Holiday vouchers"
     is_sandbox = True
+    authorises_in_place = True
 
     @classmethod
     def owns_source(cls, source: str) -> bool:

@@ -4,6 +4,11 @@ and refunds (``refunds``); the built-in sandbox card acquirer is ``payments.sand
 Callers import from here.
 """
 
+from .combinations import (
+    combination_check,
+    payment_method_configure,
+    payment_settings_update,
+)
 from .methods import (
     payment_method_disable,
     payment_method_enable,
@@ -19,6 +24,8 @@ from .saga import (
     ABANDONED_AFTER,
     IN_FLIGHT_STATUSES,
     RELEASABLE,
+    LegRequest,
+    checkout_open,
     checkout_resume,
     checkout_start,
     checkouts_release,
@@ -31,13 +38,18 @@ __all__ = [
     "IN_FLIGHT_STATUSES",
     "RELEASABLE",
     "STALE_AFTER",
+    "LegRequest",
+    "checkout_open",
     "checkout_resume",
     "checkout_start",
     "checkouts_recover_stale",
     "checkouts_release",
     "checkouts_release_abandoned",
     "checkouts_waiting",
+    "combination_check",
+    "payment_method_configure",
     "payment_method_disable",
     "payment_method_enable",
     "payment_request_refund",
+    "payment_settings_update",
 ]

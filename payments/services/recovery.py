@@ -6,10 +6,10 @@ from django.utils import timezone
 
 from pushpay.errors import DomainError
 
-from ..adapters.base import ProviderError
-from ..models import Checkout, Leg, LegOperation
-from .legs import leg_call
-from .saga import _adapter_of, _advance, _fail, _retrieve
+from ..adapters.base import PaymentStatus, ProviderError
+from ..models import Checkout, Leg
+from .legs import leg_transition
+from .saga import _adapter_of, _apply, _fail, _proceed, _retrieve
 
 # A checkout still pending after this long lost its process (crash, killed worker): nothing
 # else is working on it, so recovery may finish or unwind it.
@@ -33,34 +33,43 @@ def checkouts_recover_stale(*, now=None) -> int:
     )
     recovered = 0
     for checkout in stale:
-        # Legs are finished one after the other; a leg already final is left as it is.
-        for leg in checkout.legs.all():
-            if leg.status not in (Leg.Status.CREATED, *Leg.HOLDING):
-                continue
-            adapter = _adapter_of(checkout, leg)
-            if adapter is None:
-                continue
-            try:
-                if leg.provider_reference:
-                    result = _retrieve(adapter, leg)
-                else:
-                    result = leg_call(
-                        leg,
-                        LegOperation.Operation.AUTHORISE,
-                        lambda leg=leg, adapter=adapter: adapter.authorise(
-                            amount=leg.amount,
-                            currency=leg.currency,
-                            source=leg.source,
-                            idempotency_key=leg.idempotency_key("authorise"),
-                        ),
-                    )
-            except ProviderError:
-                continue  # still no answer; the next run asks again
-            except DomainError as exc:
-                _fail(checkout, leg, "not_accepted", exc.message)
-                recovered += 1
-                break
-            _advance(checkout, leg, adapter, result)
+        if _recover(checkout):
             recovered += 1
-            break
     return recovered
+
+
+def _recover(checkout: Checkout) -> bool:
+    """Bring every leg up to date with the provider, then let the saga go on: unwind when a
+    leg turned out refused, otherwise authorise what is left and capture. Legs never asked
+    (or asked without an answer) are asked again by the saga with their idempotency key."""
+    for leg in checkout.legs.all():
+        if leg.status not in Leg.HOLDING or not leg.provider_reference:
+            continue
+        adapter = _adapter_of(checkout, leg)
+        if adapter is None:
+            return False
+        try:
+            result = _retrieve(adapter, leg)
+        except ProviderError:
+            return False  # still no answer; the next run asks again
+        except DomainError as exc:
+            _fail(checkout, leg, "not_accepted", exc.message)
+            return True
+        if result.status == PaymentStatus.FAILED:
+            _fail(checkout, leg, result.failure_reason or "provider_error", result.message)
+            return True
+        if result.status == PaymentStatus.CANCELLED:
+            leg_transition(leg, Leg.Status.VOIDED)
+            _fail(checkout, leg, "provider_error", "The provider released the hold.")
+            return True
+        _apply(leg, result)
+    try:
+        _proceed(checkout)
+    except ProviderError:
+        return False
+    except DomainError as exc:
+        leg = checkout.legs.filter(status__in=[Leg.Status.CREATED, Leg.Status.UNKNOWN]).first()
+        if leg is None:
+            raise
+        _fail(checkout, leg, "not_accepted", exc.message)
+    return True

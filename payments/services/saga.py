@@ -8,6 +8,7 @@ idempotency keys say exactly what to retry. Holds still waiting are released her
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
@@ -22,6 +23,7 @@ from requests_app.services import (
     check_payable_amount,
     participant_record_failure,
     participant_record_payment,
+    validate_amount,
 )
 
 from ..adapters.base import FailureReason, PaymentResult, PaymentStatus, ProviderError
@@ -34,6 +36,7 @@ from ..registry import (
     sandbox_owns_source,
 )
 from ..selectors import payment_methods_enabled
+from .combinations import combination_check
 from .legs import checkout_sync, leg_call, leg_transition
 
 logger = logging.getLogger(__name__)
@@ -71,6 +74,16 @@ def _refuse_across_modes(payment_request: PaymentRequest, method: str, source: s
         )
 
 
+@dataclass(frozen=True)
+class LegRequest:
+    """One method of a payment as the payer chose it: the provider's token for their
+    details (``source``) and the amount in minor units (None: the rest of the share)."""
+
+    method: str
+    source: str
+    amount: int | None = None
+
+
 def checkout_start(
     *,
     participant: Participant,
@@ -81,13 +94,41 @@ def checkout_start(
     return_url: Callable[[Checkout], str] | None = None,
     form_submission: str = "",
 ) -> Checkout:
-    """Reserve the amount, then authorise and capture it with ``method``.
+    """Pay with one method: ``checkout_open`` with a single leg.
 
     ``amount`` may be omitted in fixed mode: the participant's remaining share is taken.
-    Returns the checkout as it stands afterwards: succeeded, failed, or requires_action (the
-    payer must then be sent to the leg's ``action_url``).
     """
-    payment_method_get(method)
+    return checkout_open(
+        participant=participant,
+        legs=[LegRequest(method=method, source=source, amount=amount)],
+        language=language,
+        return_url=return_url,
+        form_submission=form_submission,
+    )
+
+
+def checkout_open(
+    *,
+    participant: Participant,
+    legs: list[LegRequest],
+    language: str = "",
+    return_url: Callable[[Checkout], str] | None = None,
+    form_submission: str = "",
+) -> Checkout:
+    """Reserve the amount, save the checkout and every leg, then authorise the legs one
+    after the other and capture them all once every one is held.
+
+    Legs that authorise in place (holiday vouchers) go first, so a refusal there costs the
+    payer no trip to 3-D Secure or PayPal. Returns the checkout as it stands afterwards:
+    succeeded, failed, authorised (held until the collection completes), or
+    requires_action (send the payer to the waiting leg's ``action_url``; their return goes
+    on with ``checkout_resume``). A payer is never partially debited: a refusal of any leg
+    releases or gives back every other.
+    """
+    if not legs:
+        raise InvalidInput("Choose how to pay.", code="legs_invalid", field="legs")
+    for leg in legs:
+        payment_method_get(leg.method)
     # A payer who starts again has left the 3-D Secure page of their earlier attempt.
     _release(
         list(
@@ -97,15 +138,16 @@ def checkout_start(
         ),
         "abandoned",
     )
-    if not source:
-        raise InvalidInput(
-            "The payment details are missing.", code="source_required", field="source"
-        )
-    if len(source) > Leg._meta.get_field("source").max_length:
-        # No provider token is this long; PostgreSQL would refuse the row (a 500).
-        raise InvalidInput(
-            "The payment details are not valid.", code="source_invalid", field="source"
-        )
+    for leg in legs:
+        if not leg.source:
+            raise InvalidInput(
+                "The payment details are missing.", code="source_required", field="source"
+            )
+        if len(leg.source) > Leg._meta.get_field("source").max_length:
+            # No provider token is this long; PostgreSQL would refuse the row (a 500).
+            raise InvalidInput(
+                "The payment details are not valid.", code="source_invalid", field="source"
+            )
     with transaction.atomic():
         payment_request = lock_request(participant.request_id)
         participants = lock_participants(payment_request.pk)
@@ -121,27 +163,25 @@ def checkout_start(
         allowed = payment_request.allowed_payment_methods or payment_methods_enabled(
             merchant=payment_request.merchant
         )
-        if method not in allowed:
-            raise InvalidInput(
-                f"'{method}' cannot be used for this request.",
-                code="payment_method_not_allowed",
-                field="method",
-            )
-        _refuse_across_modes(payment_request, method, source)
-        if amount is None:
-            if participant.amount is None:
+        for leg in legs:
+            if leg.method not in allowed:
                 raise InvalidInput(
-                    "Enter the amount you want to pay.", code="required", field="amount"
+                    f"'{leg.method}' cannot be used for this request.",
+                    code="payment_method_not_allowed",
+                    field="method",
                 )
-            by_participant, _ = _in_flight(participant, payment_request)
-            amount = participant.amount_due - by_participant
-            if by_participant and amount <= 0:
-                amount = participant.amount_due  # let check_payable_amount name the conflict
+            _refuse_across_modes(payment_request, leg.method, leg.source)
         by_participant, by_request = _in_flight(participant, payment_request)
+        amounts = _leg_amounts(payment_request, participant, legs, by_participant)
+        combination_check(
+            merchant=payment_request.merchant,
+            legs=[(leg.method, amount) for leg, amount in zip(legs, amounts, strict=True)],
+            currency=payment_request.currency,
+        )
         check_payable_amount(
             payment_request,
             participant,
-            amount,
+            sum(amounts),
             reserved_by_participant=by_participant,
             reserved_by_request=by_request,
         )
@@ -150,50 +190,78 @@ def checkout_start(
             livemode=payment_request.livemode,
             request=payment_request,
             participant=participant,
-            amount=amount,
+            amount=sum(amounts),
             currency=payment_request.currency,
             language=language or participant.language,
             form_submission=form_submission,
         )
-        leg = Leg.objects.create(
-            merchant=payment_request.merchant,
-            livemode=payment_request.livemode,
-            checkout=checkout,
-            method=method,
-            amount=amount,
-            currency=payment_request.currency,
-            source=source,
+        if return_url is not None:
+            checkout.return_url = return_url(checkout)[:500]
+            checkout.save(update_fields=["return_url"])
+        ordered = sorted(
+            zip(legs, amounts, strict=True),
+            key=lambda pair: not _authorises_in_place(payment_request, pair[0].method),
         )
-    adapter = adapter_for(merchant=checkout.merchant, method=method, livemode=checkout.livemode)
-    try:
-        result = leg_call(
-            leg,
-            LegOperation.Operation.AUTHORISE,
-            lambda: adapter.authorise(
-                amount=leg.amount,
-                currency=leg.currency,
-                source=source,
-                idempotency_key=leg.idempotency_key("authorise"),
-                return_url=return_url(checkout) if return_url else "",
-            ),
+        for leg, amount in ordered:
+            Leg.objects.create(
+                merchant=payment_request.merchant,
+                livemode=payment_request.livemode,
+                checkout=checkout,
+                method=leg.method,
+                amount=amount,
+                currency=payment_request.currency,
+                source=leg.source,
+            )
+    return _proceed(checkout)
+
+
+def _authorises_in_place(payment_request: PaymentRequest, method: str) -> bool:
+    adapter_class = payment_method_get(method).adapter_class_for(livemode=payment_request.livemode)
+    return bool(adapter_class and adapter_class.authorises_in_place)
+
+
+def _leg_amounts(
+    payment_request: PaymentRequest,
+    participant: Participant,
+    legs: list[LegRequest],
+    by_participant: int,
+) -> list[int]:
+    """Each leg's amount. One leg may leave it out in fixed mode (the rest of the share);
+    several legs each name theirs, and in fixed mode they must add up to exactly what is
+    still due, so a combined payment settles the share in one go or not at all."""
+    if len(legs) == 1 and legs[0].amount is None:
+        if participant.amount is None:
+            raise InvalidInput("Enter the amount you want to pay.", code="required", field="amount")
+        amount = participant.amount_due - by_participant
+        if by_participant and amount <= 0:
+            amount = participant.amount_due  # let check_payable_amount name the conflict
+        return [amount]
+    if len({leg.method for leg in legs}) != len(legs):
+        raise InvalidInput(
+            "Use each payment method once.", code="duplicate_payment_method", field="legs"
         )
-    except ProviderError as exc:
-        return _leg_lost(checkout, leg, adapter, source, return_url, str(exc))
-    except InvalidInput as exc:  # e.g. an unknown or tampered token
-        result = PaymentResult(
-            status=PaymentStatus.FAILED,
-            provider_reference="",
-            amount=leg.amount,
-            currency=leg.currency,
-            failure_reason=FailureReason.NOT_ACCEPTED,
-            message=exc.message,
-        )
-    _remember_source(leg, adapter, source)
-    return _advance(checkout, leg, adapter, result)
+    amounts = []
+    for leg in legs:
+        if leg.amount is None:
+            raise InvalidInput(
+                "Give the amount paid with each method.", code="required", field="amount"
+            )
+        validate_amount(leg.amount, "amount")
+        amounts.append(leg.amount)
+    if len(legs) > 1 and payment_request.amount_mode == PaymentRequest.AmountMode.FIXED:
+        due = participant.amount_due - by_participant
+        if due > 0 and sum(amounts) != due:
+            raise InvalidInput(
+                f"The amounts must add up to {due}, what is still due.",
+                code="legs_do_not_sum",
+                field="legs",
+            )
+    return amounts
 
 
 def checkout_resume(*, checkout: Checkout) -> Checkout:
-    """The payer is back from 3-D Secure: ask the provider how it went and finish."""
+    """The payer is back from 3-D Secure or PayPal: ask the provider how the waiting leg
+    went, then go on with the next legs (or unwind them all)."""
     if checkout.status != Checkout.Status.REQUIRES_ACTION:
         return checkout
     leg = next(
@@ -233,6 +301,20 @@ def _remember_source(leg: Leg, adapter, source: str) -> None:
     leg.source_brand, leg.source_last4 = brand, last4
 
 
+def _authorise(adapter, checkout: Checkout, leg: Leg) -> PaymentResult:
+    return leg_call(
+        leg,
+        LegOperation.Operation.AUTHORISE,
+        lambda: adapter.authorise(
+            amount=leg.amount,
+            currency=leg.currency,
+            source=leg.source,
+            idempotency_key=leg.idempotency_key("authorise"),
+            return_url=checkout.return_url,
+        ),
+    )
+
+
 def _retrieve(adapter, leg: Leg) -> PaymentResult:
     return leg_call(
         leg,
@@ -263,6 +345,18 @@ def _void(adapter, leg: Leg) -> PaymentResult:
     )
 
 
+def _refund_whole(adapter, leg: Leg) -> PaymentResult:
+    return leg_call(
+        leg,
+        LegOperation.Operation.REFUND,
+        lambda: adapter.refund(
+            reference=leg.provider_reference,
+            amount=leg.amount,
+            idempotency_key=leg.idempotency_key("refund"),
+        ),
+    )
+
+
 def _locked(checkout: Checkout) -> tuple[Checkout, list[Leg]]:
     """The checkout's row locked, with its legs as they are now (inside a transaction)."""
     checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
@@ -273,35 +367,98 @@ def _same(legs: list[Leg], leg: Leg) -> Leg:
     return next(candidate for candidate in legs if candidate.pk == leg.pk)
 
 
+def _proceed(checkout: Checkout) -> Checkout:
+    """Authorise the legs not yet asked, in order; once every leg is held, capture them
+    (or hold them until the collection completes). Safe to call again at any point: held
+    legs are skipped and a leg asked before is asked with the same idempotency key."""
+    checkout = Checkout.objects.select_related("merchant", "request").get(pk=checkout.pk)
+    for leg in Leg.objects.filter(checkout=checkout):
+        if leg.status in (Leg.Status.AUTHORISED, Leg.Status.CAPTURED):
+            continue
+        if leg.status == Leg.Status.REQUIRES_ACTION:
+            return checkout  # the payer is on this leg's page
+        if leg.status == Leg.Status.UNKNOWN and leg.provider_reference:
+            return checkout  # recovery asks the provider where it stands
+        if leg.status not in (Leg.Status.CREATED, Leg.Status.UNKNOWN):
+            return checkout  # failed or released: the unwinding has run
+        adapter = adapter_for(merchant=checkout.merchant, method=leg.method, livemode=leg.livemode)
+        try:
+            result = _authorise(adapter, checkout, leg)
+        except ProviderError as exc:
+            return _leg_lost(checkout, leg, adapter, str(exc))
+        except InvalidInput as exc:  # e.g. an unknown or tampered token
+            result = PaymentResult(
+                status=PaymentStatus.FAILED,
+                provider_reference="",
+                amount=leg.amount,
+                currency=leg.currency,
+                failure_reason=FailureReason.NOT_ACCEPTED,
+                message=exc.message,
+            )
+        _remember_source(leg, adapter, leg.source)
+        if result.status in (PaymentStatus.AUTHORISED, PaymentStatus.CAPTURED):
+            _apply(leg, result)
+            continue
+        return _advance(checkout, leg, adapter, result)
+    if checkout.request.capture_mode == PaymentRequest.CaptureMode.ON_COMPLETION:
+        return _hold_until_complete(checkout)
+    return _capture_all(checkout)
+
+
+def _apply(leg: Leg, result: PaymentResult) -> None:
+    """Record on the leg what the provider says of it."""
+    reference = result.provider_reference or leg.provider_reference
+    if result.status == PaymentStatus.AUTHORISED:
+        leg_transition(leg, Leg.Status.AUTHORISED, provider_reference=reference)
+    elif result.status == PaymentStatus.CAPTURED:
+        leg_transition(leg, Leg.Status.CAPTURED, provider_reference=reference)
+    elif result.status == PaymentStatus.REQUIRES_ACTION:
+        leg_transition(
+            leg,
+            Leg.Status.REQUIRES_ACTION,
+            provider_reference=reference,
+            action_url=result.action_url,
+        )
+
+
 def _advance(checkout: Checkout, leg: Leg, adapter, result: PaymentResult) -> Checkout:
+    """Go on from what the provider said of one leg."""
     if result.status == PaymentStatus.REQUIRES_ACTION:
         with transaction.atomic():
             checkout, legs = _locked(checkout)
             fresh = _same(legs, leg)
-            leg_transition(
-                fresh,
-                Leg.Status.REQUIRES_ACTION,
-                provider_reference=result.provider_reference,
-                action_url=result.action_url,
-            )
+            _apply(fresh, result)
             if checkout.status in Checkout.IN_FLIGHT:
                 checkout_sync(checkout)
         leg.refresh_from_db()
         return checkout
     if result.status == PaymentStatus.FAILED:
         return _fail(checkout, leg, result.failure_reason or "provider_error", result.message)
-    if result.status == PaymentStatus.AUTHORISED:
-        leg_transition(leg, Leg.Status.AUTHORISED, provider_reference=result.provider_reference)
-        if checkout.request.capture_mode == PaymentRequest.CaptureMode.ON_COMPLETION:
-            return _hold_until_complete(checkout)
+    if result.status in (PaymentStatus.AUTHORISED, PaymentStatus.CAPTURED):
+        _apply(leg, result)
+        return _proceed(checkout)
+    return _fail(checkout, leg, "provider_error", f"Unexpected provider answer {result.status}")
+
+
+def _capture_all(checkout: Checkout) -> Checkout:
+    """Every leg is held: take them one by one. A capture refused after others were taken
+    gives those back, so the payer ends with everything or nothing taken."""
+    for leg in Leg.objects.filter(checkout=checkout):
+        if leg.status == Leg.Status.CAPTURED:
+            continue
+        adapter = _adapter_of(checkout, leg)
+        if adapter is None:
+            return checkout  # recovery tries again once the adapter is back
         try:
             result = _capture(adapter, leg)
         except (ProviderError, StateConflict) as exc:
             _void_quietly(adapter, leg, then=Leg.Status.FAILED)
             return _fail(checkout, leg, "provider_error", str(exc))
-    if result.status == PaymentStatus.CAPTURED:
-        return _book(checkout, leg, adapter, result.provider_reference or leg.provider_reference)
-    return _fail(checkout, leg, "provider_error", f"Unexpected provider answer {result.status}")
+        if result.status != PaymentStatus.CAPTURED:
+            _void_quietly(adapter, leg, then=Leg.Status.FAILED)
+            return _fail(checkout, leg, "provider_error", result.message)
+        _apply(leg, result)
+    return _book(checkout)
 
 
 def _hold_until_complete(checkout: Checkout) -> Checkout:
@@ -330,7 +487,7 @@ def _capture_if_complete(request_pk: int) -> None:
                 status=Checkout.Status.AUTHORISED,
                 participant__status__in=Participant.UNPAID,
             )
-            .select_related("participant", "request")
+            .select_related("participant", "request", "merchant")
             .prefetch_related("legs")
         )
         if not payment_request.is_collecting or payment_request.total_amount is None:
@@ -339,37 +496,46 @@ def _capture_if_complete(request_pk: int) -> None:
         if covered < payment_request.total_amount:
             return
     for checkout in held:
+        complete = True
         for leg in checkout.legs.all():
-            if leg.status != Leg.Status.AUTHORISED:
+            if leg.status == Leg.Status.CAPTURED:
                 continue
-            adapter = _adapter_of(checkout, leg)
+            adapter = _adapter_of(checkout, leg) if leg.status == Leg.Status.AUTHORISED else None
             if adapter is None:
+                complete = False
                 continue
             try:
                 result = _capture(adapter, leg)
             except (ProviderError, StateConflict):
+                complete = False
                 continue  # still held: the next payer's completion or recovery tries again
             if result.status == PaymentStatus.CAPTURED:
-                _book(checkout, leg, adapter, leg.provider_reference)
+                _apply(leg, result)
+            else:
+                complete = False
+        if complete:
+            _book(checkout)
 
 
-def _book(checkout: Checkout, leg: Leg, adapter, reference: str) -> Checkout:
-    """A leg's money is taken: once every leg is, book the payment on the participant,
-    exactly once."""
+def _book(checkout: Checkout, *_args) -> Checkout:
+    """Every leg's money is taken: book the payment on the participant, exactly once."""
     try:
         with transaction.atomic():
             lock_request(checkout.request_id)
             checkout, legs = _locked(checkout)
             if checkout.status == Checkout.Status.SUCCEEDED:
                 return checkout
-            leg_transition(_same(legs, leg), Leg.Status.CAPTURED, provider_reference=reference)
             checkout_sync(checkout)
             if checkout.status != Checkout.Status.SUCCEEDED:
                 return checkout  # other legs still to capture
             participant_record_payment(
                 participant=checkout.participant,
                 amount=checkout.amount,
-                payment={"checkout": checkout.public_id, "method": legs[0].method},
+                payment={
+                    "checkout": checkout.public_id,
+                    "method": legs[0].method,
+                    "methods": [leg.method for leg in legs],
+                },
             )
             if not sends_own_message(payment_request=checkout.request, trigger="payment_succeeded"):
                 receipt_plan(checkout=checkout)
@@ -386,32 +552,44 @@ def _give_back(checkout: Checkout, exc: DomainError) -> Checkout:
         adapter = _adapter_of(checkout, leg)
         if adapter is None:
             continue
-        if leg.status == Leg.Status.CAPTURED or (
-            leg.status == Leg.Status.AUTHORISED and leg.provider_reference
-        ):
-            # The capture may have happened without being saved yet: the provider knows.
-            refund = leg_call(
-                leg,
-                LegOperation.Operation.REFUND,
-                lambda leg=leg, adapter=adapter: adapter.refund(
-                    reference=leg.provider_reference,
-                    amount=leg.amount,
-                    idempotency_key=leg.idempotency_key("refund"),
-                ),
-            )
+        if leg.status == Leg.Status.CAPTURED:
+            refund = _refund_whole(adapter, leg)
             if refund.status == PaymentStatus.REFUNDED:
-                if leg.status != Leg.Status.CAPTURED:
-                    leg_transition(leg, Leg.Status.CAPTURED)
                 leg_transition(leg, Leg.Status.REFUNDED, amount_refunded=leg.amount)
         elif leg.status in Leg.HOLDING and leg.provider_reference:
             _void_quietly(adapter, leg)
+        elif leg.status == Leg.Status.CREATED:
+            leg_transition(leg, Leg.Status.VOIDED)
     with transaction.atomic():
         checkout, _legs = _locked(checkout)
         checkout_sync(checkout, failure_reason=exc.code, failure_message=exc.message)
     return checkout
 
 
+def _unwind_others(checkout: Checkout, failed: Leg) -> None:
+    """One leg failed: release every other leg's hold and give back any leg already taken,
+    so nothing of this checkout stays with the merchant. A leg never asked is voided
+    without a call."""
+    for leg in Leg.objects.filter(checkout=checkout).exclude(pk=failed.pk):
+        if leg.status == Leg.Status.CREATED:
+            leg_transition(leg, Leg.Status.VOIDED)
+            continue
+        adapter = _adapter_of(checkout, leg)
+        if adapter is None:
+            continue
+        if leg.status in Leg.HOLDING and leg.provider_reference:
+            _void_quietly(adapter, leg)
+        elif leg.status == Leg.Status.CAPTURED:
+            try:
+                refund = _refund_whole(adapter, leg)
+            except (ProviderError, DomainError):
+                continue  # stays captured: the checkout stays pending for recovery
+            if refund.status == PaymentStatus.REFUNDED:
+                leg_transition(leg, Leg.Status.REFUNDED, amount_refunded=leg.amount)
+
+
 def _fail(checkout: Checkout, leg: Leg, reason: str, message: str = "") -> Checkout:
+    _unwind_others(checkout, leg)
     with transaction.atomic():
         checkout, legs = _locked(checkout)
         if checkout.status not in Checkout.IN_FLIGHT:
@@ -441,22 +619,12 @@ def _void_quietly(adapter, leg: Leg, *, then: str = Leg.Status.VOIDED) -> None:
         leg_transition(leg, Leg.Status.UNKNOWN)
 
 
-def _leg_lost(checkout, leg, adapter, source, return_url, message: str) -> Checkout:
+def _leg_lost(checkout: Checkout, leg: Leg, adapter, message: str) -> Checkout:
     """The provider did not answer: maybe it holds money, maybe not. Ask again with the same
     idempotency key (which cannot create a second hold) and release whatever it holds."""
     leg_transition(leg, Leg.Status.UNKNOWN)
     try:
-        replay = leg_call(
-            leg,
-            LegOperation.Operation.AUTHORISE,
-            lambda: adapter.authorise(
-                amount=leg.amount,
-                currency=leg.currency,
-                source=source,
-                idempotency_key=leg.idempotency_key("authorise"),
-                return_url=return_url(checkout) if return_url else "",
-            ),
-        )
+        replay = _authorise(adapter, checkout, leg)
         if replay.provider_reference and replay.status in (
             PaymentStatus.AUTHORISED,
             PaymentStatus.REQUIRES_ACTION,
@@ -483,6 +651,9 @@ def _release(checkouts: list[Checkout], reason: str) -> int:
     for checkout in checkouts:
         voided: list[Leg] = []
         for leg in checkout.legs.all():
+            if leg.status == Leg.Status.CREATED:
+                voided.append(leg)  # never asked: nothing to release at the provider
+                continue
             if leg.status not in Leg.HOLDING:
                 continue
             adapter = _adapter_of(checkout, leg)

@@ -196,7 +196,7 @@ def test_recovery_writes_its_calls_too(monkeypatch, payer, tokenise):
     def crash(*args, **kwargs):
         raise Crash
 
-    monkeypatch.setattr(saga, "_book", crash)
+    monkeypatch.setattr(saga, "_capture_all", crash)  # held, never captured
     with pytest.raises(Crash):
         pay(payer, tokenise(SUCCEEDS))
     monkeypatch.undo()
@@ -205,7 +205,7 @@ def test_recovery_writes_its_calls_too(monkeypatch, payer, tokenise):
         assert recover_stale_checkouts() == 1
     checkout.refresh_from_db()
     assert checkout.status == "succeeded"
-    assert [op for op, _, _ in operations(checkout)] == ["authorise", "capture", "retrieve"]
+    assert [op for op, _, _ in operations(checkout)] == ["authorise", "retrieve", "capture"]
 
 
 @pytest.mark.django_db
