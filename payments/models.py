@@ -6,6 +6,7 @@ from pushpay.ids import new_public_id
 # The sandbox acquirer's tables live in their own module; importing them here is what makes
 # them part of this app for Django (models are discovered through ``payments.models``).
 from .sandbox.models import SandboxAuthorisation, SandboxCard, SandboxLedgerEntry
+from .sandbox.paypal_models import SandboxPayPalLedgerEntry, SandboxPayPalOrder
 
 __all__ = [
     "Checkout",
@@ -15,6 +16,8 @@ __all__ = [
     "SandboxAuthorisation",
     "SandboxCard",
     "SandboxLedgerEntry",
+    "SandboxPayPalLedgerEntry",
+    "SandboxPayPalOrder",
 ]
 
 

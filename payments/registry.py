@@ -119,3 +119,9 @@ register(
         code="card", label="Card", adapter_class=SandboxCardAdapter, enabled_by_default=True
     )
 )
+
+# PayPal: the sandbox approval flow in test mode; no live adapter until the real PayPal API
+# lands, so live requests never offer it. Off by default, like every later method.
+from .adapters.sandbox_paypal import SandboxPayPalAdapter  # noqa: E402
+
+register(PaymentMethod(code="paypal", label="PayPal", adapter_class=SandboxPayPalAdapter))

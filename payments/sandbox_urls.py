@@ -10,3 +10,8 @@ urlpatterns = [
     path("tokens", views.TokenCreateView.as_view(), name="tokens"),
     path("3ds/<str:public_id>/", views.challenge, name="challenge"),
 ]
+
+# The sandbox PayPal's approval link (its own module, like its books).
+from .sandbox import paypal_views  # noqa: E402
+
+urlpatterns += [path("paypal/<str:public_id>/", paypal_views.approve, name="paypal_approve")]
