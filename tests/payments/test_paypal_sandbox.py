@@ -9,6 +9,7 @@ from payments.adapters.base import FailureReason, PaymentStatus, ProviderTimeout
 from payments.adapters.sandbox_paypal import SandboxPayPalAdapter
 from payments.models import Checkout, Leg, SandboxPayPalLedgerEntry, SandboxPayPalOrder
 from payments.registry import adapter_for, payment_method_get, sandbox_owns_source
+from payments.sandbox.paypal import sandbox_paypal_order_decide
 from payments.sandbox.paypal_selectors import sandbox_paypal_balance
 from payments.selectors import payment_methods_enabled
 from pushpay.errors import DoesNotExist, InvalidInput, StateConflict
@@ -519,3 +520,79 @@ def test_a_lost_paypal_answer_fails_the_checkout_and_leaves_nothing_held(merchan
     assert order.status == SandboxPayPalOrder.Status.VOIDED
     payer.refresh_from_db()
     assert payer.amount_paid == 0
+
+
+# --- Concurrency (PostgreSQL row locks) ---------------------------------------------------
+
+
+def _race(calls) -> list[str]:
+    """Run ``calls`` at the same moment, each on its own connection; their outcomes."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def run(call) -> None:
+        try:
+            barrier.wait()
+            call()
+            outcome = "done"
+        except StateConflict as refused:
+            outcome = refused.code
+        except Exception as crash:  # surfaced by the callers' assertions
+            outcome = repr(crash)
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(outcome)
+
+    workers = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return outcomes
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_ten_concurrent_full_captures_of_one_paypal_order_debit_it_once(
+    postgres_only, merchant, paypal, client
+):
+    reference = authorise(paypal, amount=5000).provider_reference
+    client.post(f"/sandbox/paypal/{reference}/", {"decision": "approve"})
+    paypal.retrieve(reference=reference)
+
+    outcomes = _race(
+        [
+            lambda i=i: paypal.capture(reference=reference, amount=5000, idempotency_key=f"c{i}")
+            for i in range(10)
+        ]
+    )
+
+    assert outcomes.count("done") == 1, outcomes
+    assert set(outcomes) <= {"done", "not_capturable", "capture_exceeds_hold"}, outcomes
+    assert balance(merchant, reference) == (0, 5000, "EUR")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_approval_racing_a_void_never_leaves_money_held(postgres_only, merchant, paypal):
+    reference = authorise(paypal).provider_reference
+
+    outcomes = _race(
+        [
+            lambda: sandbox_paypal_order_decide(public_id=reference, approve=True),
+            lambda: paypal.void(reference=reference, idempotency_key="void"),
+        ]
+    )
+    final = paypal.retrieve(reference=reference)
+
+    assert outcomes == ["done", "done"]
+    # Whoever won, the order ends voided, or approved and then held (to be voided again).
+    if final.status == PaymentStatus.AUTHORISED:
+        paypal.void(reference=reference, idempotency_key="void-again")
+    assert balance(merchant, reference)[:2] == (0, 0)
