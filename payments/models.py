@@ -6,6 +6,7 @@ from pushpay.ids import new_public_id
 # The sandbox acquirer's tables live in their own module; importing them here is what makes
 # them part of this app for Django (models are discovered through ``payments.models``).
 from .sandbox.models import SandboxAuthorisation, SandboxCard, SandboxLedgerEntry
+from .sandbox.paypal_models import SandboxPayPalLedgerEntry, SandboxPayPalOrder
 from .sandbox.voucher_models import SandboxVoucherAccount, SandboxVoucherEntry, SandboxVoucherHold
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "SandboxAuthorisation",
     "SandboxCard",
     "SandboxLedgerEntry",
+    "SandboxPayPalLedgerEntry",
+    "SandboxPayPalOrder",
     "SandboxVoucherAccount",
     "SandboxVoucherEntry",
     "SandboxVoucherHold",

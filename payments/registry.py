@@ -25,6 +25,7 @@ from pushpay.errors import InvalidInput
 
 from .adapters.base import PaymentMethodAdapter
 from .adapters.sandbox_card import SandboxCardAdapter
+from .adapters.sandbox_paypal import SandboxPayPalAdapter
 from .adapters.sandbox_voucher import SandboxVoucherAdapter
 
 
@@ -125,3 +126,7 @@ register(
         code="holiday_voucher", label="Holiday vouchers", adapter_class=SandboxVoucherAdapter
     )
 )
+
+# PayPal: the sandbox approval flow in test mode; no live adapter until the real PayPal API
+# lands, so live requests never offer it. Off by default, like every later method.
+register(PaymentMethod(code="paypal", label="PayPal", adapter_class=SandboxPayPalAdapter))

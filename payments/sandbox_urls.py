@@ -15,3 +15,8 @@ urlpatterns = [
         name="holiday_voucher_balance",
     ),
 ]
+
+# The sandbox PayPal's approval link (its own module, like its books).
+from .sandbox import paypal_views  # noqa: E402
+
+urlpatterns += [path("paypal/<str:public_id>/", paypal_views.approve, name="paypal_approve")]

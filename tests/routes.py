@@ -56,6 +56,7 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("progress", "token"): "progress_token",
     ("3ds", "public_id"): "challenge",
     ("holiday-vouchers", "number"): "beneficiary",
+    ("paypal", "public_id"): "paypal_order",
     ("v1", "anything"): "path",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
@@ -196,12 +197,14 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     """One object of each resource for ``merchant``, built through the services, keyed as
     in ``KWARG_RESOURCES``: a request with participants, a planned notification, a scenario,
     an email template, a smart form, a webhook endpoint, and a checkout waiting for its
-    3-D Secure challenge (its return page and challenge id).
+    3-D Secure challenge (its return page and challenge id), and a sandbox PayPal order
+    waiting for the payer's approval.
 
     ``livemode=True`` makes the mode-bound ones (``MODE_BOUND``) live; it needs the
     ``live_cards`` fixture, and has no checkout or challenge, since only the sandbox asks
     for a 3-D Secure challenge."""
     from payments import services as payment_services
+    from payments.sandbox.paypal import sandbox_paypal_order_create
     from payments.sandbox.services import sandbox_card_tokenise
     from scenarios import services as scenario_services
     from scenarios.models import Dispatch
@@ -255,10 +258,19 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         return_url=lambda co: f"http://testserver/pay/{participant.link_token}/return/",
     )
     action_url = checkout.legs.get().action_url
+    paypal_order = sandbox_paypal_order_create(
+        merchant=merchant,
+        source="paypal",
+        amount=1000,
+        currency="EUR",
+        idempotency_key=f"walker-{checkout.public_id}",
+        return_url=f"http://testserver/pay/{participant.link_token}/return/",
+    )
     return {
         **objects,
         "checkout": checkout.public_id,
         "challenge": action_url.rstrip("/").rsplit("/", 1)[-1],
+        "paypal_order": paypal_order.public_id,
     }
 
 
