@@ -15,18 +15,19 @@ from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.models import Checkout
 from payments.registry import payment_method_get
-from pushpay.errors import DomainError
+from pushpay.errors import DomainError, InvalidFields, InvalidInput
 from pushpay.i18n import language_or_default, other_languages
 from pushpay.money import AmountSyntaxError, currency_exponent, parse_major_amount
 from smartforms.fieldtypes import FIELD_TYPES
 from smartforms.rendering import form_version_render
 from smartforms.selectors import submission_get
-from smartforms.services import submission_create, submission_errors, submission_validate
 
 from . import selectors
 from .models import Participant
 
 LANGUAGE_PARAM = "lang"
+# The page's only form is the card form: a POST that names no method pays by card.
+DEFAULT_METHOD = "card"
 
 
 def failure_message(reason: str) -> str:
@@ -93,40 +94,36 @@ class PayerPageView(View):
             if not token_value:
                 errors["card"] = _("Enter your card details.")
             form_version = participant.request.form_version
-            answers = None
-            if form_version is not None:
-                posted_answers = _posted_answers(request, form_version)
-                answer_errors = submission_errors(
-                    form_version=form_version, answers=posted_answers, language=language
-                )
-                errors.update({f"answers:{key}": msg for key, msg in answer_errors.items()})
-                if not answer_errors:
-                    answers = submission_validate(
-                        form_version=form_version, answers=posted_answers, language=language
-                    )
+            answers = None if form_version is None else _posted_answers(request, form_version)
             if errors:
+                # Still flag every wrong answer: the payer fixes everything in one go.
+                refusals = payment_services.pay_answers_refusals(
+                    participant=participant, answers=answers, language=language
+                )
+                errors.update(_answer_errors(refusals))
                 return self._render(
                     request, participant, errors=errors, status=422, posted=request.POST
                 )
-            submission = None
-            if form_version is not None:
-                submission = submission_create(
-                    form_version=form_version,
-                    answers=answers,
-                    language=language,
-                    participant_public_id=participant.public_id,
-                )
             try:
-                checkout = payment_services.checkout_start(
+                checkout = payment_services.checkout_pay(
                     participant=participant,
-                    method="card",
-                    source=token_value,
-                    amount=amount,
+                    legs=[
+                        {
+                            "method": request.POST.get("method") or DEFAULT_METHOD,
+                            "source": token_value,
+                            "amount": amount,
+                        }
+                    ],
+                    answers=answers,
                     language=language,
                     return_url=lambda co: request.build_absolute_uri(
                         reverse("payer:checkout_return", args=[token, co.public_id])
                     ),
-                    form_submission=submission.public_id if submission else "",
+                )
+            except InvalidFields as exc:
+                errors = _answer_errors(exc.refusals)
+                return self._render(
+                    request, participant, errors=errors, status=422, posted=request.POST
                 )
             except DomainError as exc:
                 field = "amount" if exc.field == "amount" else "form"
@@ -179,6 +176,19 @@ class PayerPageView(View):
             "other_language": other_languages(translation.get_language())[0],
         }
         return render(request, self.template_name, context, status=status)
+
+
+def _answer_errors(refusals: list[InvalidInput]) -> dict[str, str]:
+    """The page's keys for wrong answers (``answers:<field key>``); a refusal of the answers
+    as a whole (not a dict, none expected) is shown at the top of the form."""
+    errors = {}
+    for refusal in refusals:
+        field = refusal.field or ""
+        if field.startswith("answers."):
+            errors[f"answers:{field.removeprefix('answers.')}"] = refusal.message
+        else:
+            errors.setdefault("form", refusal.message)
+    return errors
 
 
 def _card_fields_template(payment_request) -> str:
@@ -275,6 +285,8 @@ def _payer_error(exc: DomainError) -> str:
         "amount_not_positive": _("The amount must be greater than zero."),
         "source_required": _("Enter your card details."),
         "payment_method_unavailable": _("This payment method is not available."),
+        "payment_method_not_allowed": _("This payment method is not available."),
+        "unknown_payment_method": _("This payment method is not available."),
         "test_source_in_live_mode": _(
             "Test cards cannot pay this request. Nothing was charged; use a real card."
         ),

@@ -1,12 +1,18 @@
 """payments owns how money moves: payment-method adapters and their per-merchant enablement
-(``methods``), the checkout saga over legs (``saga``), recovery after a crash (``recovery``)
-and refunds (``refunds``); the built-in sandbox card acquirer is ``payments.sandbox``.
+(``methods``), the payer's pay use case (``pay``), the checkout saga over legs (``saga``),
+recovery after a crash (``recovery``) and refunds (``refunds``); the built-in sandbox card
+acquirer is ``payments.sandbox``.
 Callers import from here.
 """
 
 from .methods import (
     payment_method_disable,
     payment_method_enable,
+)
+from .pay import (
+    PayLeg,
+    checkout_pay,
+    pay_answers_refusals,
 )
 from .recovery import (
     STALE_AFTER,
@@ -31,12 +37,15 @@ __all__ = [
     "IN_FLIGHT_STATUSES",
     "RELEASABLE",
     "STALE_AFTER",
+    "PayLeg",
+    "checkout_pay",
     "checkout_resume",
     "checkout_start",
     "checkouts_recover_stale",
     "checkouts_release",
     "checkouts_release_abandoned",
     "checkouts_waiting",
+    "pay_answers_refusals",
     "payment_method_disable",
     "payment_method_enable",
     "payment_request_refund",
