@@ -76,7 +76,7 @@ class PayerPageView(View):
         participant = _participant_or_404(token)
         language = _language(request, participant)
         with translation.override(language):
-            if not selectors.participant_can_pay(participant=participant):
+            if not _can_pay(participant):
                 return self._render(request, participant)
             errors: dict[str, str] = {}
             amount = None
@@ -161,12 +161,14 @@ class PayerPageView(View):
                     k.split(":", 1)[1]: v for k, v in errors.items() if k.startswith("answers:")
                 },
             )
+        held = payment_selectors.checkout_held(participant=participant)
         context = {
             "form_fields": form_fields,
             "participant": participant,
             "payment_request": payment_request,
             "merchant": payment_request.merchant,
-            "can_pay": selectors.participant_can_pay(participant=participant),
+            "can_pay": selectors.participant_can_pay(participant=participant) and held is None,
+            "held_checkout": held,
             "card_fields_template": _card_fields_template(payment_request),
             "errors": errors,
             "posted": posted or {},
@@ -191,6 +193,15 @@ def _answer_errors(refusals: list[InvalidInput]) -> dict[str, str]:
     return errors
 
 
+def _can_pay(participant: Participant) -> bool:
+    """Whether the page offers to pay: not while the payer's share is already held, which
+    would take it twice."""
+    return (
+        selectors.participant_can_pay(participant=participant)
+        and payment_selectors.checkout_held(participant=participant) is None
+    )
+
+
 def _card_fields_template(payment_request) -> str:
     """The card fields of the adapter serving this request's mode, or "" when cards are not
     available (a live request with no live card provider): the page then offers no form, and
@@ -208,6 +219,13 @@ def _after_checkout(request, participant, checkout: Checkout, language: str) -> 
     if checkout.status == Checkout.Status.SUCCEEDED:
         return redirect(
             reverse("payer:receipt", args=[token, checkout.public_id])
+            + f"?{LANGUAGE_PARAM}={language}"
+        )
+    if checkout.status == Checkout.Status.AUTHORISED:
+        # on_completion: the hold is the payer's success; the money moves when the
+        # collection completes, so this is no failure to retry.
+        return redirect(
+            reverse("payer:held", args=[token, checkout.public_id])
             + f"?{LANGUAGE_PARAM}={language}"
         )
     participant.refresh_from_db()
@@ -287,6 +305,7 @@ def _payer_error(exc: DomainError) -> str:
         "payment_method_unavailable": _("This payment method is not available."),
         "payment_method_not_allowed": _("This payment method is not available."),
         "unknown_payment_method": _("This payment method is not available."),
+        "payment_held": _("Your payment is already held until the collection is complete."),
         "test_source_in_live_mode": _(
             "Test cards cannot pay this request. Nothing was charged; use a real card."
         ),
@@ -328,6 +347,36 @@ def receipt(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
                 "merchant": participant.request.merchant,
                 "checkout": checkout,
                 "leg": checkout.legs.first(),
+                "language": translation.get_language(),
+            },
+        )
+
+
+def held(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
+    """The payer's share is held until the collection completes (capture on completion)."""
+    participant = _participant_or_404(token)
+    checkout = payment_selectors.checkout_for_participant(
+        participant=participant, public_id=checkout_id
+    )
+    language = _language(request, participant)
+    if checkout is not None and checkout.status == Checkout.Status.SUCCEEDED:
+        # The collection completed since: what the payer holds now is a receipt.
+        return redirect(
+            reverse("payer:receipt", args=[token, checkout.public_id])
+            + f"?{LANGUAGE_PARAM}={language}"
+        )
+    if checkout is None or checkout.status != Checkout.Status.AUTHORISED:
+        raise Http404("No such payment.")
+    with translation.override(language):
+        return render(
+            request,
+            "requests_app/payer_held.html",
+            {
+                "participant": participant,
+                "payment_request": participant.request,
+                "merchant": participant.request.merchant,
+                "checkout": checkout,
+                "leg": checkout.legs.all()[0],
                 "language": translation.get_language(),
             },
         )
