@@ -50,6 +50,16 @@ def checkout_last_succeeded(*, participant) -> Checkout | None:
     ).first()
 
 
+def checkout_held(*, participant) -> Checkout | None:
+    """The participant's hold waiting for their collection to complete (on_completion), if
+    any: their page then says the payment is held instead of offering to pay again."""
+    return (
+        Checkout.objects.filter(participant=participant, status=Checkout.Status.AUTHORISED)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
 # Legs that never moved money; a later refund does not undo that a payment was made.
 _TOOK_NOTHING = {
     Leg.Status.CREATED,

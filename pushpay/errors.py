@@ -33,3 +33,24 @@ class DoesNotExist(DomainError):
     """The object does not exist for this merchant (or belongs to another one)."""
 
     http_status = 404
+
+
+class InvalidFields(InvalidInput):
+    """Several values are wrong at once (a payer's answers): a page flags every field in one
+    round trip, where a single refusal would make the payer fix them one by one.
+
+    ``code``, ``message`` and ``field`` are the first refusal's, so a caller that shows one
+    error still shows a true one; ``refusals`` keeps every one, in field order.
+    """
+
+    def __init__(self, refusals: list[InvalidInput]):
+        if not refusals:
+            raise ValueError("InvalidFields needs at least one refusal.")
+        first = refusals[0]
+        super().__init__(first.message, code=first.code, field=first.field)
+        self.refusals = list(refusals)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Field path (``answers.company``) to its message."""
+        return {refusal.field or "": refusal.message for refusal in self.refusals}

@@ -10,4 +10,5 @@ urlpatterns = [
         "<str:token>/return/<str:checkout_id>/", payer_views.checkout_return, name="checkout_return"
     ),
     path("<str:token>/receipt/<str:checkout_id>/", payer_views.receipt, name="receipt"),
+    path("<str:token>/held/<str:checkout_id>/", payer_views.held, name="held"),
 ]

@@ -15,18 +15,19 @@ from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.models import Checkout
 from payments.registry import payment_method_get
-from pushpay.errors import DomainError
+from pushpay.errors import DomainError, InvalidFields, InvalidInput
 from pushpay.i18n import language_or_default, other_languages
 from pushpay.money import AmountSyntaxError, currency_exponent, parse_major_amount
 from smartforms.fieldtypes import FIELD_TYPES
 from smartforms.rendering import form_version_render
 from smartforms.selectors import submission_get
-from smartforms.services import submission_create, submission_errors, submission_validate
 
 from . import selectors
 from .models import Participant
 
 LANGUAGE_PARAM = "lang"
+# The page's only form is the card form: a POST that names no method pays by card.
+DEFAULT_METHOD = "card"
 
 
 def failure_message(reason: str) -> str:
@@ -75,7 +76,7 @@ class PayerPageView(View):
         participant = _participant_or_404(token)
         language = _language(request, participant)
         with translation.override(language):
-            if not selectors.participant_can_pay(participant=participant):
+            if not _can_pay(participant):
                 return self._render(request, participant)
             errors: dict[str, str] = {}
             amount = None
@@ -93,40 +94,36 @@ class PayerPageView(View):
             if not token_value:
                 errors["card"] = _("Enter your card details.")
             form_version = participant.request.form_version
-            answers = None
-            if form_version is not None:
-                posted_answers = _posted_answers(request, form_version)
-                answer_errors = submission_errors(
-                    form_version=form_version, answers=posted_answers, language=language
-                )
-                errors.update({f"answers:{key}": msg for key, msg in answer_errors.items()})
-                if not answer_errors:
-                    answers = submission_validate(
-                        form_version=form_version, answers=posted_answers, language=language
-                    )
+            answers = None if form_version is None else _posted_answers(request, form_version)
             if errors:
+                # Still flag every wrong answer: the payer fixes everything in one go.
+                refusals = payment_services.pay_answers_refusals(
+                    participant=participant, answers=answers, language=language
+                )
+                errors.update(_answer_errors(refusals))
                 return self._render(
                     request, participant, errors=errors, status=422, posted=request.POST
                 )
-            submission = None
-            if form_version is not None:
-                submission = submission_create(
-                    form_version=form_version,
-                    answers=answers,
-                    language=language,
-                    participant_public_id=participant.public_id,
-                )
             try:
-                checkout = payment_services.checkout_start(
+                checkout = payment_services.checkout_pay(
                     participant=participant,
-                    method="card",
-                    source=token_value,
-                    amount=amount,
+                    legs=[
+                        {
+                            "method": request.POST.get("method") or DEFAULT_METHOD,
+                            "source": token_value,
+                            "amount": amount,
+                        }
+                    ],
+                    answers=answers,
                     language=language,
                     return_url=lambda co: request.build_absolute_uri(
                         reverse("payer:checkout_return", args=[token, co.public_id])
                     ),
-                    form_submission=submission.public_id if submission else "",
+                )
+            except InvalidFields as exc:
+                errors = _answer_errors(exc.refusals)
+                return self._render(
+                    request, participant, errors=errors, status=422, posted=request.POST
                 )
             except DomainError as exc:
                 field = "amount" if exc.field == "amount" else "form"
@@ -164,12 +161,14 @@ class PayerPageView(View):
                     k.split(":", 1)[1]: v for k, v in errors.items() if k.startswith("answers:")
                 },
             )
+        held = payment_selectors.checkout_held(participant=participant)
         context = {
             "form_fields": form_fields,
             "participant": participant,
             "payment_request": payment_request,
             "merchant": payment_request.merchant,
-            "can_pay": selectors.participant_can_pay(participant=participant),
+            "can_pay": selectors.participant_can_pay(participant=participant) and held is None,
+            "held_checkout": held,
             "card_fields_template": _card_fields_template(payment_request),
             "errors": errors,
             "posted": posted or {},
@@ -179,6 +178,28 @@ class PayerPageView(View):
             "other_language": other_languages(translation.get_language())[0],
         }
         return render(request, self.template_name, context, status=status)
+
+
+def _answer_errors(refusals: list[InvalidInput]) -> dict[str, str]:
+    """The page's keys for wrong answers (``answers:<field key>``); a refusal of the answers
+    as a whole (not a dict, none expected) is shown at the top of the form."""
+    errors = {}
+    for refusal in refusals:
+        field = refusal.field or ""
+        if field.startswith("answers."):
+            errors[f"answers:{field.removeprefix('answers.')}"] = refusal.message
+        else:
+            errors.setdefault("form", refusal.message)
+    return errors
+
+
+def _can_pay(participant: Participant) -> bool:
+    """Whether the page offers to pay: not while the payer's share is already held, which
+    would take it twice."""
+    return (
+        selectors.participant_can_pay(participant=participant)
+        and payment_selectors.checkout_held(participant=participant) is None
+    )
 
 
 def _card_fields_template(payment_request) -> str:
@@ -198,6 +219,13 @@ def _after_checkout(request, participant, checkout: Checkout, language: str) -> 
     if checkout.status == Checkout.Status.SUCCEEDED:
         return redirect(
             reverse("payer:receipt", args=[token, checkout.public_id])
+            + f"?{LANGUAGE_PARAM}={language}"
+        )
+    if checkout.status == Checkout.Status.AUTHORISED:
+        # on_completion: the hold is the payer's success; the money moves when the
+        # collection completes, so this is no failure to retry.
+        return redirect(
+            reverse("payer:held", args=[token, checkout.public_id])
             + f"?{LANGUAGE_PARAM}={language}"
         )
     participant.refresh_from_db()
@@ -275,6 +303,9 @@ def _payer_error(exc: DomainError) -> str:
         "amount_not_positive": _("The amount must be greater than zero."),
         "source_required": _("Enter your card details."),
         "payment_method_unavailable": _("This payment method is not available."),
+        "payment_method_not_allowed": _("This payment method is not available."),
+        "unknown_payment_method": _("This payment method is not available."),
+        "payment_held": _("Your payment is already held until the collection is complete."),
         "test_source_in_live_mode": _(
             "Test cards cannot pay this request. Nothing was charged; use a real card."
         ),
@@ -316,6 +347,36 @@ def receipt(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
                 "merchant": participant.request.merchant,
                 "checkout": checkout,
                 "leg": checkout.legs.first(),
+                "language": translation.get_language(),
+            },
+        )
+
+
+def held(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
+    """The payer's share is held until the collection completes (capture on completion)."""
+    participant = _participant_or_404(token)
+    checkout = payment_selectors.checkout_for_participant(
+        participant=participant, public_id=checkout_id
+    )
+    language = _language(request, participant)
+    if checkout is not None and checkout.status == Checkout.Status.SUCCEEDED:
+        # The collection completed since: what the payer holds now is a receipt.
+        return redirect(
+            reverse("payer:receipt", args=[token, checkout.public_id])
+            + f"?{LANGUAGE_PARAM}={language}"
+        )
+    if checkout is None or checkout.status != Checkout.Status.AUTHORISED:
+        raise Http404("No such payment.")
+    with translation.override(language):
+        return render(
+            request,
+            "requests_app/payer_held.html",
+            {
+                "participant": participant,
+                "payment_request": participant.request,
+                "merchant": participant.request.merchant,
+                "checkout": checkout,
+                "leg": checkout.legs.all()[0],
                 "language": translation.get_language(),
             },
         )

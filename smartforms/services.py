@@ -162,8 +162,17 @@ def submission_errors(*, form_version: FormVersion, answers: Any, language: str)
     The payer page flags each invalid field in one round trip, where the API keeps its one
     error per response; both come from the same checks, so they never disagree.
     """
-    _, refusals = _answers_check(form_version, answers, language)
+    refusals = submission_refusals(form_version=form_version, answers=answers, language=language)
     return {exc.field.removeprefix("answers."): exc.message for exc in refusals}
+
+
+def submission_refusals(
+    *, form_version: FormVersion, answers: Any, language: str
+) -> list[InvalidInput]:
+    """Every wrong answer at once as the refusals themselves (code, field ``answers.<key>``,
+    message), for a service that refuses them all in one ``InvalidFields``."""
+    _, refusals = _answers_check(form_version, answers, language)
+    return refusals
 
 
 def _answers_check(

@@ -1,6 +1,7 @@
 """payments owns how money moves: payment-method adapters and their per-merchant enablement
-(``methods``), the checkout saga over legs (``saga``), recovery after a crash (``recovery``)
-and refunds (``refunds``); the built-in sandbox card acquirer is ``payments.sandbox``.
+(``methods``), the payer's pay use case (``pay``), the checkout saga over legs (``saga``),
+recovery after a crash (``recovery``) and refunds (``refunds``); the built-in sandbox card
+acquirer is ``payments.sandbox``.
 Callers import from here.
 """
 
@@ -12,6 +13,11 @@ from .combinations import (
 from .methods import (
     payment_method_disable,
     payment_method_enable,
+)
+from .pay import (
+    PayLeg,
+    checkout_pay,
+    pay_answers_refusals,
 )
 from .recovery import (
     STALE_AFTER,
@@ -39,7 +45,9 @@ __all__ = [
     "RELEASABLE",
     "STALE_AFTER",
     "LegRequest",
+    "PayLeg",
     "checkout_open",
+    "checkout_pay",
     "checkout_resume",
     "checkout_start",
     "checkouts_recover_stale",
@@ -47,6 +55,7 @@ __all__ = [
     "checkouts_release_abandoned",
     "checkouts_waiting",
     "combination_check",
+    "pay_answers_refusals",
     "payment_method_configure",
     "payment_method_disable",
     "payment_method_enable",

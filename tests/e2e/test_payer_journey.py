@@ -202,3 +202,48 @@ def test_a_free_amount_out_of_range_is_refused_in_the_page(page, live_server, me
     fill_card(page, "4242 4242 4242 4242")
     page.get_by_role("button", name=re.compile("^Pay")).click()
     expect(page.get_by_test_id("receipt-amount")).to_have_text("€15.00")
+
+
+@pytest.mark.parametrize(
+    ("language", "pay", "held", "explained"),
+    [
+        ("en", "^Pay", "Payment held", "taken when the collection is complete"),
+        ("fr", "^Payer", "Paiement réservé", "débité quand la collecte sera complète"),
+    ],
+)
+def test_a_held_share_shows_the_payment_held_on_a_phone(
+    page, live_server, merchant, screenshot, axe_check, language, pay, held, explained
+):
+    soon = timezone.now() + timedelta(days=3)
+    pr = make_request(
+        merchant,
+        capture_mode="on_completion",
+        total_amount=2000,
+        participants=[
+            ParticipantData(name="Zoé", email="zoe@example.com", amount=1000, language=language),
+            ParticipantData(name="Yann", email="yann@example.com", amount=1000),
+        ],
+        deadline=soon,
+        expires_at=soon,
+    )
+    payer = pr.participants.get(name="Zoé")
+    page.set_viewport_size({"width": 360, "height": 780})
+    page.goto(f"{live_server.url}/pay/{payer.link_token}/")
+    fill_card(page, "4242 4242 4242 4242")
+    page.get_by_role("button", name=re.compile(pay)).click()
+
+    expect(page.get_by_role("heading", name=held)).to_be_visible()
+    expect(page.get_by_test_id("state")).to_contain_text(explained)
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    expect(page.get_by_role("button", name=re.compile(pay))).to_have_count(0)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+    screenshot(f"payer-held-{language}-360")
+    axe_check()
+
+    page.goto(f"{live_server.url}/pay/{payer.link_token}/")  # the payer opens the link again
+    expect(page.get_by_test_id("state")).to_contain_text(explained)
+    expect(page.get_by_role("button", name=re.compile(pay))).to_have_count(0)
+    expect(page.get_by_label(re.compile("Card number|Numéro de carte"))).to_have_count(0)
+    screenshot(f"payer-held-again-{language}-360")
+    axe_check()
+    assert card_debits(payer) == 0
