@@ -13,7 +13,10 @@ from .recovery import (
     checkouts_recover_stale,
 )
 from .refunds import (
+    PENDING_REFUND_STALE_AFTER,
+    RefundLine,
     payment_request_refund,
+    refunds_finish_pending,
 )
 from .saga import (
     ABANDONED_AFTER,
@@ -29,8 +32,10 @@ from .saga import (
 __all__ = [
     "ABANDONED_AFTER",
     "IN_FLIGHT_STATUSES",
+    "PENDING_REFUND_STALE_AFTER",
     "RELEASABLE",
     "STALE_AFTER",
+    "RefundLine",
     "checkout_resume",
     "checkout_start",
     "checkouts_recover_stale",
@@ -40,4 +45,5 @@ __all__ = [
     "payment_method_disable",
     "payment_method_enable",
     "payment_request_refund",
+    "refunds_finish_pending",
 ]
