@@ -68,6 +68,8 @@ class PaymentRequestUpdateSerializer(StrictSerializer):
 
 
 class RefundLineSerializer(StrictSerializer):
+    """One participant to refund: all that is left to give back, or ``amount`` of it."""
+
     id = serializers.CharField(max_length=40, help_text="A participant id (pa_…).")
     amount = MinorUnitsField(
         required=False,
@@ -92,6 +94,8 @@ class RefundLineField(serializers.Field):
 
 
 class RefundSerializer(StrictSerializer):
+    """``{}`` gives back everything captured; ``participants`` names who, and how much."""
+
     participants = serializers.ListField(
         child=RefundLineField(),
         required=False,

@@ -335,3 +335,24 @@ def test_a_participant_refunded_while_collecting_does_not_reopen_their_share(
         2000,
     )
     assert RequestEvent.objects.filter(type="request_completed").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_back_office_detail_shows_refund_statuses_and_amounts(api, client, merchant, tokenise):
+    from tests.factories import MembershipFactory
+
+    payment_request, _ = paid_request(merchant, tokenise)
+    first = payment_request.participants.first()
+    refund(api, payment_request, {"participants": [{"id": first.public_id, "amount": 400}]})
+    client.force_login(MembershipFactory(merchant=merchant).user)
+
+    response = client.get(f"/app/requests/{payment_request.public_id}/")
+
+    # Messages without a scenario step (receipts, refund notices) used to break this page.
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert ">receipt<" in html and ">refund_notice<" in html
+    assert 'data-status="partially_refunded"' in html
+    assert "Partially refunded" in html
+    assert 'data-testid="amount-refunded">€4.00 · €26.00 kept' in html
+    assert 'data-testid="participant-refunded">€4.00' in html
