@@ -17,6 +17,7 @@ from .refunds import (
     RefundLine,
     payment_request_refund,
     refunds_finish_pending,
+    refunds_recover_stale,
 )
 from .saga import (
     ABANDONED_AFTER,
@@ -46,4 +47,5 @@ __all__ = [
     "payment_method_enable",
     "payment_request_refund",
     "refunds_finish_pending",
+    "refunds_recover_stale",
 ]

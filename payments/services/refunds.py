@@ -60,6 +60,12 @@ def payment_request_refund(
     refunds_finish_pending(payment_request=payment_request)
     reserved = _reserve(payment_request, lines)
     booked, failure = _execute(payment_request, reserved)
+    if failure is _NO_ANSWER and not booked:
+        raise StateConflict(
+            "The payment provider did not answer; the refund is retried automatically.",
+            code="refund_in_progress",
+            field="participants",
+        )
     if failure and not booked:
         raise StateConflict(
             f"The provider did not refund: {failure}",
@@ -68,6 +74,21 @@ def payment_request_refund(
         )
     payment_request.refresh_from_db()
     return payment_request
+
+
+def refunds_recover_stale(*, now=None) -> int:
+    """Finish, on every request, the refunds a crash or a lost answer left reserved (the
+    recovery job); return how many legs were replayed."""
+    cutoff = (now or timezone.now()) - PENDING_REFUND_STALE_AFTER
+    request_ids = (
+        Leg.objects.filter(amount_refund_pending__gt=0, updated_at__lt=cutoff)
+        .values_list("checkout__request_id", flat=True)
+        .distinct()
+    )
+    replayed = 0
+    for payment_request in PaymentRequest.objects.filter(pk__in=list(request_ids[:200])):
+        replayed += refunds_finish_pending(payment_request=payment_request, now=now)
+    return replayed
 
 
 def refunds_finish_pending(*, payment_request: PaymentRequest, now=None) -> int:
@@ -200,6 +221,9 @@ def _execute(payment_request: PaymentRequest, legs: list[Leg]) -> tuple[bool, st
     return bool(refunded), failure
 
 
+_NO_ANSWER = "no answer"  # the reservation stays: the same call is replayed later
+
+
 def _leg_refund(payment_request: PaymentRequest, leg: Leg) -> bool | str:
     """Give the reserved amount of one leg back: True when the provider did, else the reason.
 
@@ -219,8 +243,8 @@ def _leg_refund(payment_request: PaymentRequest, leg: Leg) -> bool | str:
             amount=amount,
             idempotency_key=key,
         )
-    except ProviderError as exc:
-        return str(exc) or "no answer"
+    except ProviderError:
+        return _NO_ANSWER
     except DomainError as exc:
         result_message = exc.message
         refused = True

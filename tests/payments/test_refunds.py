@@ -1,17 +1,24 @@
 """Refunds of any request with captured money: whole or partial, per participant, recorded
 per leg, idempotent, announced by ``payment_refunded`` and a refund notice to the payer."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
+from django.utils import timezone
 
 from notifications.dispatcher import dispatch_due
 from notifications.models import Dispatch
 from payments import services
+from payments.adapters.base import ProviderTimeout
+from payments.adapters.sandbox_card import SandboxCardAdapter
 from payments.models import Checkout, Leg, LegOperation
 from payments.sandbox.selectors import sandbox_card_balance
+from payments.tasks import recover_stale_checkouts
 from requests_app import selectors as request_selectors
 from requests_app.models import RequestEvent, StatusChange
 from scenarios.models import OutboxMessage
-from tests.factories import make_request, participants
+from tests.factories import MembershipFactory, make_request, participants
 
 URL = "/api/v1/payment-requests"
 CARDS = ["4242424242424242", "5555555555554444", "4012888888881881"]
@@ -339,8 +346,6 @@ def test_a_participant_refunded_while_collecting_does_not_reopen_their_share(
 
 @pytest.mark.django_db
 def test_the_back_office_detail_shows_refund_statuses_and_amounts(api, client, merchant, tokenise):
-    from tests.factories import MembershipFactory
-
     payment_request, _ = paid_request(merchant, tokenise)
     first = payment_request.participants.first()
     refund(api, payment_request, {"participants": [{"id": first.public_id, "amount": 400}]})
@@ -356,3 +361,47 @@ def test_the_back_office_detail_shows_refund_statuses_and_amounts(api, client, m
     assert "Partially refunded" in html
     assert 'data-testid="amount-refunded">€4.00 · €26.00 kept' in html
     assert 'data-testid="participant-refunded">€4.00' in html
+
+
+@pytest.mark.django_db
+def test_a_refund_whose_answer_was_lost_is_replayed_by_recovery_once(
+    api, merchant, tokenise, monkeypatch
+):
+    payment_request, tokens = paid_request(merchant, tokenise)
+    first = payment_request.participants.first()
+    body = {"participants": [{"id": first.public_id, "amount": 600}]}
+
+    def lost(self, **kwargs):
+        raise ProviderTimeout("no answer")
+
+    monkeypatch.setattr(SandboxCardAdapter, "refund", lost)
+    response = refund(api, payment_request, body)
+    monkeypatch.undo()
+
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "refund_in_progress")
+    leg = Leg.objects.get(checkout__participant=first)
+    assert (leg.amount_refund_pending, leg.amount_refunded) == (600, 0)
+    assert LegOperation.objects.get(leg=leg, operation="refund").result == "no_answer"
+    # Meanwhile another refund of that payment waits for the first one.
+    again = refund(api, payment_request, body)
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "refund_in_progress")
+    assert recover_stale_checkouts() == 0  # too recent: maybe still running
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        assert recover_stale_checkouts() == 1
+        assert recover_stale_checkouts() == 0
+
+    leg.refresh_from_db()
+    assert (leg.status, leg.amount_refund_pending, leg.amount_refunded) == (
+        "partially_refunded",
+        0,
+        600,
+    )
+    keys = LegOperation.objects.filter(leg=leg, operation="refund").values_list(
+        "idempotency_key", flat=True
+    )
+    assert len(set(keys)) == 1  # the replay asked for the very same refund
+    first.refresh_from_db()
+    assert (first.status, first.amount_refunded) == ("partially_refunded", 600)
+    assert sandbox_card_balance(token=tokens[0]).debited == 400
+    assert Dispatch.objects.filter(kind="refund_notice").count() == 1
