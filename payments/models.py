@@ -253,6 +253,12 @@ class Leg(TimeStamped):
     amount_refunded = models.BigIntegerField(
         default=0, help_text="Integer amount in minor units given back so far."
     )
+    amount_refund_pending = models.BigIntegerField(
+        default=0,
+        help_text="Integer amount in minor units of the one refund asked of the provider and "
+        "not yet booked: reserved under the request's lock, so two refunds never give the "
+        "same money back twice.",
+    )
     provider_reference = models.CharField(max_length=80, blank=True)
     source = models.CharField(
         max_length=80,
@@ -274,6 +280,13 @@ class Leg(TimeStamped):
                 & models.Q(amount_refunded__lte=models.F("amount")),
                 name="leg_refund_within_amount",
             ),
+            models.CheckConstraint(
+                condition=models.Q(amount_refund_pending__gte=0)
+                & models.Q(
+                    amount_refund_pending__lte=models.F("amount") - models.F("amount_refunded")
+                ),
+                name="leg_refund_pending_within_amount",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -284,7 +297,16 @@ class Leg(TimeStamped):
 
     @property
     def amount_refundable(self) -> int:
-        return self.amount - self.amount_refunded if self.status in self.TAKEN else 0
+        """What a new refund may still give back: taken, not refunded, not being refunded."""
+        if self.status not in self.TAKEN:
+            return 0
+        return self.amount - self.amount_refunded - self.amount_refund_pending
+
+    def refund_key(self) -> str:
+        """The provider idempotency key of the refund in flight: named by what was already
+        given back and what is being given back, so a replay after a crash or a lost answer
+        repeats this refund, and the next refund of the leg is a new one."""
+        return self.idempotency_key(f"refund:{self.amount_refunded}:{self.amount_refund_pending}")
 
 
 class LegOperation(models.Model):

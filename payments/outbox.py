@@ -1,9 +1,11 @@
-"""Receipts: the payments app's kind of outbox row.
+"""Receipts and refund notices: the payments app's kinds of outbox row.
 
 A receipt is planned in the booking transaction (once per checkout, by its dedupe key), so
 a lost task can no longer lose it, and it appears in the merchant's outbox like every other
 message. Just before sending, the dispatcher asks ``_prepare`` whether the checkout is still
-paid; ``_build`` renders it in the payer's language.
+paid; ``_build`` renders it in the payer's language. A refund notice follows the same path:
+planned in the refund's booking transaction, once per refund (its ``payment_refunded``
+event), telling the payer how much was given back, by which merchant, for which request.
 """
 
 from django.conf import settings
@@ -16,11 +18,13 @@ from notifications.kinds import OutboxKind, outbox_kind_register
 from notifications.models import Dispatch
 from notifications.rendering import format_deadline
 from notifications.services import outbox_enqueue
+from requests_app.models import RequestEvent
 
 from .models import Checkout
 from .selectors import leg_description, legs_paid
 
 KIND = "receipt"
+REFUND_KIND = "refund_notice"
 
 
 def receipt_plan(*, checkout: Checkout) -> bool:
@@ -85,5 +89,70 @@ def _build(dispatch: Dispatch) -> OutgoingMessage:
     )
 
 
+def refund_notice_plan(*, event: RequestEvent) -> bool:
+    """Call inside the refund's booking transaction, with its ``payment_refunded`` event;
+    a payer without an email is told nothing by us (the merchant's scenario may)."""
+    participant = event.participant
+    if participant is None or not participant.email:
+        return False
+    return outbox_enqueue(
+        kind=REFUND_KIND,
+        merchant_id=event.merchant_id,
+        livemode=event.livemode,
+        channel="email",
+        recipient=participant.email,
+        language=participant.language,
+        request_id=event.request_id,
+        participant_id=participant.pk,
+        source_id=str(event.pk),
+        dedupe_key=f"refund:{event.pk}",
+    )
+
+
+def _refund_prepare(dispatch: Dispatch) -> str:
+    event = (
+        RequestEvent.objects.select_related("participant", "request", "request__merchant")
+        .filter(
+            pk=int(dispatch.source_id) if dispatch.source_id.isdigit() else None,
+            merchant_id=dispatch.merchant_id,
+            type=RequestEvent.Type.PAYMENT_REFUNDED,
+        )
+        .first()
+    )
+    dispatch.refund_event = event
+    return "" if event is not None else "refund_not_found"
+
+
+def _refund_build(dispatch: Dispatch) -> OutgoingMessage:
+    event = dispatch.refund_event
+    payment_request = event.request
+    merchant = payment_request.merchant
+    context = {
+        "amount": event.payload["amount"],
+        "amount_refunded": event.payload.get("amount_refunded", event.payload["amount"]),
+        "participant": event.participant,
+        "payment_request": payment_request,
+        "merchant": merchant,
+        "refunded_at": format_deadline(
+            event.created_at, language=dispatch.language, time_zone=merchant.time_zone
+        ),
+    }
+    with translation.override(dispatch.language):
+        subject = render_to_string("emails/refund_subject.txt", context).strip()
+        text = render_to_string("emails/refund_body.txt", context)
+        html = render_to_string("emails/refund_body.html", context)
+    return OutgoingMessage(
+        message_id=dispatch.public_id,
+        merchant_id=merchant.pk,
+        to=dispatch.recipient,
+        subject=subject,
+        text=text,
+        html=html,
+        reply_to=merchant.contact_email,
+        livemode=dispatch.livemode,
+    )
+
+
 def register() -> None:
     outbox_kind_register(OutboxKind(name=KIND, prepare=_prepare, build=_build))
+    outbox_kind_register(OutboxKind(name=REFUND_KIND, prepare=_refund_prepare, build=_refund_build))

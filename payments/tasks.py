@@ -8,4 +8,5 @@ def release_abandoned_checkouts() -> int:
 
 
 def recover_stale_checkouts() -> int:
-    return services.checkouts_recover_stale()
+    """Checkouts a crash left pending, and refunds whose provider answer was lost."""
+    return services.checkouts_recover_stale() + services.refunds_recover_stale()

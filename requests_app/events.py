@@ -80,6 +80,15 @@ CATALOGUE: dict[str, EventType] = {
             "A payer's attempt failed; they may retry.",
         ),
         EventType(
+            T.PAYMENT_REFUNDED,
+            "refund.succeeded",
+            1,
+            ("participant", "amount", "amount_refunded", "checkouts"),
+            None,
+            "Money captured from a payer was given back (all or part of it, over one or "
+            "several checkouts); the payer gets a refund notice.",
+        ),
+        EventType(
             T.PARTICIPANT_PAID,
             "participant.paid",
             1,

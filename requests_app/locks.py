@@ -8,7 +8,14 @@ from .models import Participant, PaymentRequest
 
 
 def lock_request(request_pk: int) -> PaymentRequest:
-    return PaymentRequest.objects.select_for_update().select_related("merchant").get(pk=request_pk)
+    # ``of=("self",)``: the merchant is read, not locked. Locking its row too would serialise
+    # every request of a merchant, and deadlock against any insert that names the merchant
+    # (a foreign key check takes a share lock on the row it points to).
+    return (
+        PaymentRequest.objects.select_for_update(of=("self",))
+        .select_related("merchant")
+        .get(pk=request_pk)
+    )
 
 
 def lock_participants(request_pk: int) -> list[Participant]:

@@ -33,18 +33,31 @@ class PaymentRequest(TimeStamped):
 
         OPEN = "open", "Open"  # waiting for payments, nothing collected yet
         PARTIALLY_PAID = "partially_paid", "Partially paid"  # some money in, some still due
-        PAID = "paid", "Paid"  # every participant's share collected (final)
+        PAID = "paid", "Paid"  # every participant's share collected
+        CLOSED = "closed", "Closed"  # expiry reached with some money collected: kept or refunded
         EXPIRED = "expired", "Expired"  # expiry reached with nothing collected (final)
         CANCELLED = "cancelled", "Cancelled"  # stopped by the merchant (final)
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"  # part given back
+        REFUNDED = "refunded", "Refunded"  # everything collected was given back (final)
 
+    # Refund statuses follow a paid or closed request only: a collecting request keeps
+    # collecting what is still due (a refund never reopens a share), and a cancelled one
+    # stays cancelled, its refunds shown by ``amount_refunded``.
     TRANSITIONS = {
         Status.OPEN: {Status.PARTIALLY_PAID, Status.PAID, Status.EXPIRED, Status.CANCELLED},
-        Status.PARTIALLY_PAID: {Status.PAID, Status.CANCELLED, Status.EXPIRED},
-        Status.PAID: set(),
+        Status.PARTIALLY_PAID: {Status.PAID, Status.CANCELLED, Status.EXPIRED, Status.CLOSED},
+        Status.PAID: {Status.PARTIALLY_REFUNDED, Status.REFUNDED},
+        Status.CLOSED: {Status.PARTIALLY_REFUNDED, Status.REFUNDED},
+        Status.PARTIALLY_REFUNDED: {Status.REFUNDED},
         Status.EXPIRED: set(),
         Status.CANCELLED: set(),
+        Status.REFUNDED: set(),
     }
+    # The one definition of "still collecting": payments accepted, participants and dates
+    # editable, reminders sent. ``is_collecting`` and every query use it.
     COLLECTING = (Status.OPEN, Status.PARTIALLY_PAID)
+    # Statuses a refund moves on from (``REFUNDED`` once everything went back).
+    REFUND_FOLLOWS = (Status.PAID, Status.CLOSED, Status.PARTIALLY_REFUNDED)
 
     class AmountMode(models.TextChoices):
         FIXED = "fixed", "Fixed shares"  # the initiator sets each share; shares sum to total
@@ -80,7 +93,7 @@ class PaymentRequest(TimeStamped):
     language = models.CharField(max_length=2, choices=LANGUAGES, default="fr")
     allowed_payment_methods = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     capture_mode = models.CharField(
         max_length=16, choices=CaptureMode.choices, default=CaptureMode.IMMEDIATE
     )
@@ -88,8 +101,8 @@ class PaymentRequest(TimeStamped):
     closed_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="Set when the expiry closed a partially paid request: nothing more is "
-        "collected; the merchant keeps or refunds what came in.",
+        help_text="Set when the expiry closed a partially paid request (status closed): "
+        "nothing more is collected; the merchant keeps or refunds what came in.",
     )
     notifications_paused = models.BooleanField(
         default=False,
@@ -143,7 +156,8 @@ class PaymentRequest(TimeStamped):
 
     @property
     def is_collecting(self) -> bool:
-        return self.status in self.COLLECTING and self.closed_at is None
+        """Whether payments are still taken: the status alone says so (see ``COLLECTING``)."""
+        return self.status in self.COLLECTING
 
     @property
     def amount_collected(self) -> int:
@@ -173,19 +187,25 @@ class Participant(TimeStamped):
         FAILED = "failed", "Failed"  # last attempt failed; may retry while collecting
         EXPIRED = "expired", "Expired"  # the request expired before they paid
         CANCELLED = "cancelled", "Cancelled"  # removed, or the request was cancelled
-        REFUNDED = "refunded", "Refunded"  # what they paid was given back
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"  # part given back
+        REFUNDED = "refunded", "Refunded"  # everything they paid was given back
 
     # Expired and cancelled participants may still have paid part of their share before
-    # the request closed; giving that back makes them refunded.
+    # the request closed; giving that back makes them (partially) refunded. A participant
+    # still asked to pay (pending, failed) keeps that status when part of what they paid so
+    # far is given back: the refund does not reopen their share, the rest is still due.
     TRANSITIONS = {
         Status.PENDING: {Status.PAID, Status.FAILED, Status.EXPIRED, Status.CANCELLED},
         Status.FAILED: {Status.PENDING, Status.PAID, Status.EXPIRED, Status.CANCELLED},
-        Status.PAID: {Status.REFUNDED},
-        Status.EXPIRED: {Status.REFUNDED},
-        Status.CANCELLED: {Status.REFUNDED},
+        Status.PAID: {Status.PARTIALLY_REFUNDED, Status.REFUNDED},
+        Status.EXPIRED: {Status.PARTIALLY_REFUNDED, Status.REFUNDED},
+        Status.CANCELLED: {Status.PARTIALLY_REFUNDED, Status.REFUNDED},
+        Status.PARTIALLY_REFUNDED: {Status.REFUNDED},
         Status.REFUNDED: set(),
     }
     UNPAID = (Status.PENDING, Status.FAILED)
+    # Settled for completion: they paid their share, whatever was given back since.
+    SETTLED = (Status.PAID, Status.PARTIALLY_REFUNDED, Status.REFUNDED)
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
     request = models.ForeignKey(
@@ -208,7 +228,7 @@ class Participant(TimeStamped):
     )
     amount_paid = models.BigIntegerField(default=0, help_text=MINOR_UNITS_HELP)
     amount_refunded = models.BigIntegerField(default=0, help_text=MINOR_UNITS_HELP)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     show_name = models.BooleanField(
         default=False, help_text="The participant agreed to appear on the public progress page."
     )
@@ -249,8 +269,8 @@ class StatusChange(models.Model):
     participant = models.ForeignKey(
         Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    from_status = models.CharField(max_length=16)
-    to_status = models.CharField(max_length=16)
+    from_status = models.CharField(max_length=20)
+    to_status = models.CharField(max_length=20)
     reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -271,6 +291,7 @@ class RequestEvent(models.Model):
         REQUEST_UPDATED = "request_updated"  # dates or participants changed
         PAYMENT_SUCCEEDED = "payment_succeeded"  # a payer's payment was captured
         PAYMENT_FAILED = "payment_failed"  # a payer's attempt failed; they may retry
+        PAYMENT_REFUNDED = "payment_refunded"  # money captured from a payer was given back
         PARTICIPANT_PAID = "participant_paid"  # a participant has paid their whole share
         REQUEST_COMPLETED = "request_completed"  # the request became paid
         REQUEST_EXPIRED = "request_expired"

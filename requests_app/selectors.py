@@ -58,10 +58,8 @@ def status_history(*, payment_request: PaymentRequest) -> QuerySet[StatusChange]
 
 
 def participant_can_pay(*, participant: Participant) -> bool:
-    return (
-        participant.request.status in PaymentRequest.COLLECTING
-        and participant.status in Participant.UNPAID
-    )
+    """The same rule the saga applies before taking money (``PaymentRequest.is_collecting``)."""
+    return participant.request.is_collecting and participant.status in Participant.UNPAID
 
 
 def payment_request_by_progress_token(*, token: str) -> PaymentRequest | None:
@@ -80,9 +78,7 @@ def payment_requests_past_expiry(*, now, limit: int = 200) -> list[int]:
     The one read that spans merchants: the job then handles each request on its own.
     """
     return list(
-        PaymentRequest.objects.filter(
-            status__in=PaymentRequest.COLLECTING, closed_at__isnull=True, expires_at__lte=now
-        )
+        PaymentRequest.objects.filter(status__in=PaymentRequest.COLLECTING, expires_at__lte=now)
         .order_by("expires_at", "id")
         .values_list("pk", flat=True)[:limit]
     )

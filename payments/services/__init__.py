@@ -24,7 +24,11 @@ from .recovery import (
     checkouts_recover_stale,
 )
 from .refunds import (
+    PENDING_REFUND_STALE_AFTER,
+    RefundLine,
     payment_request_refund,
+    refunds_finish_pending,
+    refunds_recover_stale,
 )
 from .saga import (
     ABANDONED_AFTER,
@@ -42,10 +46,12 @@ from .saga import (
 __all__ = [
     "ABANDONED_AFTER",
     "IN_FLIGHT_STATUSES",
+    "PENDING_REFUND_STALE_AFTER",
     "RELEASABLE",
     "STALE_AFTER",
     "LegRequest",
     "PayLeg",
+    "RefundLine",
     "checkout_open",
     "checkout_pay",
     "checkout_resume",
@@ -61,4 +67,6 @@ __all__ = [
     "payment_method_enable",
     "payment_request_refund",
     "payment_settings_update",
+    "refunds_finish_pending",
+    "refunds_recover_stale",
 ]

@@ -1,83 +1,304 @@
-"""Refunds: giving back what was captured, per leg, idempotently."""
+"""Refunds: giving back what was captured, per leg, idempotently.
+
+One entry point, ``payment_request_refund``, for any request with captured money (paid,
+closed, cancelled, or still collecting). It runs in three steps:
+
+1. **reserve**, under the request's row lock: work out which legs give how much back and
+   write it on each leg (``amount_refund_pending``). A concurrent refund then sees that money
+   as already on its way back, so two refunds can never give the same money back twice;
+2. **ask the provider**, outside any lock, with the key ``Leg.refund_key`` derives from the
+   reservation: a retry after a crash or a lost answer repeats the same refund;
+3. **book**, under the locks again: the leg's ``amount_refunded`` and status, the checkout's
+   status, and the participant's refund (``requests_app`` records ``payment_refunded``, which
+   plans the payer's refund notice).
+
+A participant's partial refund is taken from their most recent captured legs first (the
+newest checkout, then its last leg), so the oldest payment is the last one touched.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
-from pushpay.errors import StateConflict
+from pushpay.errors import DomainError, InvalidInput, StateConflict
 from requests_app import services as request_services
 from requests_app.locks import lock_request
-from requests_app.models import Participant, PaymentRequest
+from requests_app.models import Participant, PaymentRequest, RequestEvent
+from requests_app.ports import sends_own_message
 
-from ..adapters.base import PaymentStatus
+from ..adapters.base import PaymentStatus, ProviderError
 from ..models import Checkout, Leg, LegOperation
+from ..outbox import refund_notice_plan
 from ..registry import adapter_for
 from .legs import checkout_sync, leg_call, leg_transition
 
+# A reservation this old had its call lost (crash, timeout): the next refund replays it.
+PENDING_REFUND_STALE_AFTER = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class RefundLine:
+    """Give back ``amount`` of what ``participant`` paid; ``None``: all that is left."""
+
+    participant: Participant
+    amount: int | None = None
+
 
 def payment_request_refund(
-    *, payment_request: PaymentRequest, participants: list[Participant] | None = None
+    *,
+    payment_request: PaymentRequest,
+    lines: list[RefundLine] | None = None,
 ) -> PaymentRequest:
-    """Give back the captured shares of a cancelled or closed request (all, or those of the
-    given participants). Safe to repeat: refunded checkouts are skipped, and each provider
-    refund carries the leg's idempotency key."""
-    if not request_services.refund_allowed(payment_request):
+    """Give back captured money: all of it (no ``lines``), or per participant, whole or part.
+
+    Refuses with ``nothing_to_refund`` (409) when the refund would move nothing, and with
+    ``refund_exceeds_captured`` (422) when a line asks for more than is left to give back.
+    """
+    _validate(payment_request, lines)
+    refunds_finish_pending(payment_request=payment_request)
+    reserved = _reserve(payment_request, lines)
+    booked, failure = _execute(payment_request, reserved)
+    if failure is _NO_ANSWER and not booked:
         raise StateConflict(
-            "Only a cancelled request, or one its expiry closed, can be refunded.",
-            code="refund_not_allowed",
-            field="status",
+            "The payment provider did not answer; the refund is retried automatically.",
+            code="refund_in_progress",
+            field="participants",
         )
-    checkouts = Checkout.objects.filter(
-        request=payment_request, status=Checkout.Status.SUCCEEDED
-    ).prefetch_related("legs")
-    if participants is not None:
-        checkouts = checkouts.filter(participant__in=participants)
-    for checkout in checkouts:
-        for leg in checkout.legs.all():
-            _leg_refund(payment_request, checkout, leg, leg.amount_refundable)
-        with transaction.atomic():
-            lock_request(payment_request.pk)
-            checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
-            if checkout.status != Checkout.Status.SUCCEEDED:
-                continue
-            checkout_sync(checkout)
-            request_services.participant_record_refund(
-                participant=checkout.participant, amount=checkout.amount
-            )
+    if failure and not booked:
+        raise StateConflict(
+            f"The provider did not refund: {failure}",
+            code="refund_failed",
+            field="participants",
+        )
     payment_request.refresh_from_db()
     return payment_request
 
 
-def _leg_refund(payment_request: PaymentRequest, checkout: Checkout, leg: Leg, amount: int) -> None:
-    """Give ``amount`` of one leg back. The idempotency key names the refund by what was
-    already given back, so a retry after a crash replays this refund and a later refund of
-    the same leg is a new one."""
-    if amount <= 0:
+def refunds_recover_stale(*, now=None) -> int:
+    """Finish, on every request, the refunds a crash or a lost answer left reserved (the
+    recovery job); return how many legs were replayed."""
+    cutoff = (now or timezone.now()) - PENDING_REFUND_STALE_AFTER
+    request_ids = (
+        Leg.objects.filter(amount_refund_pending__gt=0, updated_at__lt=cutoff)
+        .values_list("checkout__request_id", flat=True)
+        .distinct()
+    )
+    replayed = 0
+    for payment_request in PaymentRequest.objects.filter(pk__in=list(request_ids[:200])):
+        replayed += refunds_finish_pending(payment_request=payment_request, now=now)
+    return replayed
+
+
+def refunds_finish_pending(*, payment_request: PaymentRequest, now=None) -> int:
+    """Replay the refunds a crash or a lost provider answer left reserved on this request's
+    legs (same idempotency key: the provider gives the money back once); return how many."""
+    cutoff = (now or timezone.now()) - PENDING_REFUND_STALE_AFTER
+    stale = list(
+        Leg.objects.filter(
+            checkout__request=payment_request, amount_refund_pending__gt=0, updated_at__lt=cutoff
+        ).select_related("checkout__participant")
+    )
+    if stale:
+        _execute(payment_request, stale)
+    return len(stale)
+
+
+def _validate(payment_request: PaymentRequest, lines: list[RefundLine] | None) -> None:
+    if lines is None:
         return
+    if not lines:
+        raise InvalidInput(
+            "Name at least one participant, or send {} to refund everything.",
+            code="required",
+            field="participants",
+        )
+    seen: set[int] = set()
+    for index, line in enumerate(lines):
+        field = f"participants[{index}]"
+        if line.participant.request_id != payment_request.pk:
+            raise InvalidInput(
+                f"No such participant in this request: '{line.participant.public_id}'.",
+                code="unknown_participant",
+                field=f"{field}.id",
+            )
+        if line.participant.pk in seen:
+            raise InvalidInput(
+                f"Participant '{line.participant.public_id}' is named twice.",
+                code="duplicate_participant",
+                field=f"{field}.id",
+            )
+        seen.add(line.participant.pk)
+        request_services.validate_amount(line.amount, f"{field}.amount")
+
+
+def _reserve(payment_request: PaymentRequest, lines: list[RefundLine] | None) -> list[Leg]:
+    """Decide and write down, under the request's lock, what each leg gives back."""
+    with transaction.atomic():
+        lock_request(payment_request.pk)
+        legs = list(
+            Leg.objects.select_for_update(of=("self",))
+            .filter(
+                checkout__request=payment_request,
+                # Only money booked on the participant: a checkout captured but not booked
+                # (the request closed meanwhile) is being given back by the saga itself.
+                checkout__status__in=(
+                    Checkout.Status.SUCCEEDED,
+                    Checkout.Status.PARTIALLY_REFUNDED,
+                ),
+                status__in=Leg.TAKEN,
+            )
+            .select_related("checkout__participant")
+            .order_by("-checkout__created_at", "-checkout_id", "-id")
+        )
+        by_participant: dict[int, list[Leg]] = {}
+        for leg in legs:
+            by_participant.setdefault(leg.checkout.participant_id, []).append(leg)
+        if lines is None:
+            wanted = [(pk, None, None) for pk in by_participant]
+        else:
+            wanted = [(line.participant.pk, line.amount, index) for index, line in enumerate(lines)]
+        reserved: list[Leg] = []
+        for participant_pk, amount, index in wanted:
+            own = by_participant.get(participant_pk, [])
+            available = sum(leg.amount_refundable for leg in own)
+            in_flight = any(leg.amount_refund_pending for leg in own)
+            if amount is not None and amount > available:
+                if in_flight:
+                    raise _in_progress()
+                raise InvalidInput(
+                    f"At most {available} can be refunded to this participant.",
+                    code="refund_exceeds_captured",
+                    field=f"participants[{index}].amount",
+                )
+            left = available if amount is None else amount
+            for leg in own:
+                part = min(left, leg.amount_refundable)
+                if part <= 0 or leg.amount_refund_pending:
+                    continue
+                leg.amount_refund_pending = part
+                leg.save(update_fields=["amount_refund_pending", "updated_at"])
+                reserved.append(leg)
+                left -= part
+            if left > 0:
+                # What is left sits on a leg whose previous refund is still in flight.
+                raise _in_progress()
+        if not reserved:
+            if any(leg.amount_refund_pending for leg in legs):
+                raise _in_progress()
+            raise StateConflict(
+                "Nothing captured is left to refund.",
+                code="nothing_to_refund",
+                field="participants" if lines else None,
+            )
+        return reserved
+
+
+def _in_progress() -> StateConflict:
+    return StateConflict(
+        "A refund of this payment is already in progress; retry in a moment.",
+        code="refund_in_progress",
+        field="participants",
+    )
+
+
+def _execute(payment_request: PaymentRequest, legs: list[Leg]) -> tuple[bool, str]:
+    """Ask the provider for each reserved leg, then book what came back, per participant.
+
+    Returns whether anything was refunded, and the last refusal. What did come back is
+    booked even when another leg failed: the answer then shows the refund as it is."""
+    refunded: dict[int, list[Leg]] = {}
+    failure = ""
+    for leg in legs:
+        outcome = _leg_refund(payment_request, leg)
+        if outcome is True:
+            refunded.setdefault(leg.checkout.participant_id, []).append(leg)
+        elif outcome:
+            failure = outcome
+    for own in refunded.values():
+        _book(payment_request, own)
+    return bool(refunded), failure
+
+
+_NO_ANSWER = "no answer"  # the reservation stays: the same call is replayed later
+
+
+def _leg_refund(payment_request: PaymentRequest, leg: Leg) -> bool | str:
+    """Give the reserved amount of one leg back: True when the provider did, else the reason.
+
+    A refusal releases the reservation; no answer keeps it, so the next refund replays the
+    very same call."""
     adapter = adapter_for(
         merchant=payment_request.merchant, method=leg.method, livemode=leg.livemode
     )
-    key = leg.idempotency_key(f"refund:{leg.amount_refunded}:{amount}")
-    result = leg_call(
-        leg,
-        LegOperation.Operation.REFUND,
-        lambda: adapter.refund(
-            reference=leg.provider_reference, amount=amount, idempotency_key=key
-        ),
-        amount=amount,
-        idempotency_key=key,
-    )
-    if result.status != PaymentStatus.REFUNDED:
-        raise StateConflict(
-            f"The provider did not refund {checkout.public_id}: {result.message}",
-            code="refund_failed",
-            field="participants",
+    amount, key = leg.amount_refund_pending, leg.refund_key()
+    try:
+        result = leg_call(
+            leg,
+            LegOperation.Operation.REFUND,
+            lambda: adapter.refund(
+                reference=leg.provider_reference, amount=amount, idempotency_key=key
+            ),
+            amount=amount,
+            idempotency_key=key,
         )
+    except ProviderError:
+        return _NO_ANSWER
+    except DomainError as exc:
+        result_message = exc.message
+        refused = True
+    else:
+        result_message = result.message
+        refused = result.status != PaymentStatus.REFUNDED
+    if refused:
+        with transaction.atomic():
+            Leg.objects.filter(
+                pk=leg.pk,
+                amount_refunded=leg.amount_refunded,
+                amount_refund_pending=amount,
+            ).update(amount_refund_pending=0, updated_at=timezone.now())
+        return result_message or "refused"
+    return True
+
+
+def _book(payment_request: PaymentRequest, legs: list[Leg]) -> None:
+    """Book one participant's refunded legs in one transaction. A leg someone else booked
+    meanwhile (a replay of the same reservation) is skipped: its money counts once."""
     with transaction.atomic():
-        fresh = Leg.objects.select_for_update().get(pk=leg.pk)
-        if fresh.amount_refunded != leg.amount_refunded:
-            return  # another refund of this leg got there first; its row says so
-        refunded = fresh.amount_refunded + amount
-        leg_transition(
-            fresh,
-            Leg.Status.REFUNDED if refunded == fresh.amount else Leg.Status.PARTIALLY_REFUNDED,
-            amount_refunded=refunded,
+        lock_request(payment_request.pk)
+        booked = 0
+        checkouts: dict[int, Checkout] = {}
+        for leg in legs:
+            checkout = checkouts.get(leg.checkout_id) or (
+                Checkout.objects.select_for_update().get(pk=leg.checkout_id)
+            )
+            fresh = Leg.objects.select_for_update().get(pk=leg.pk)
+            if (fresh.amount_refunded, fresh.amount_refund_pending) != (
+                leg.amount_refunded,
+                leg.amount_refund_pending,
+            ):
+                continue
+            checkouts[checkout.pk] = checkout
+            total = fresh.amount_refunded + fresh.amount_refund_pending
+            booked += fresh.amount_refund_pending
+            leg_transition(
+                fresh,
+                Leg.Status.REFUNDED if total == fresh.amount else Leg.Status.PARTIALLY_REFUNDED,
+                amount_refunded=total,
+                amount_refund_pending=0,
+            )
+        if not booked:
+            return
+        for checkout in checkouts.values():
+            checkout_sync(checkout)
+        participant = request_services.participant_record_refund(
+            participant=legs[0].checkout.participant,
+            amount=booked,
+            checkouts=[c.public_id for c in checkouts.values()],
         )
+        if not sends_own_message(payment_request=payment_request, trigger="payment_refunded"):
+            event = RequestEvent.objects.filter(
+                participant=participant, type=RequestEvent.Type.PAYMENT_REFUNDED
+            ).latest("id")
+            refund_notice_plan(event=event)

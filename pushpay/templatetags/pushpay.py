@@ -29,6 +29,8 @@ STATUS_COLOURS = {
     "expired": "dark",
     "cancelled": "secondary",
     "failed": "danger",
+    "closed": "dark",
+    "partially_refunded": "info",
     "refunded": "info",
     "planned": "primary",
     "sending": "info",

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from pushpay.api.fields import (
@@ -66,13 +67,41 @@ class PaymentRequestUpdateSerializer(StrictSerializer):
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
+class RefundLineSerializer(StrictSerializer):
+    """One participant to refund: all that is left to give back, or ``amount`` of it."""
+
+    id = serializers.CharField(max_length=40, help_text="A participant id (pa_…).")
+    amount = MinorUnitsField(
+        required=False,
+        help_text="Integer amount in minor units to give back; all that is left when omitted.",
+    )
+
+
+@extend_schema_field(RefundLineSerializer)
+class RefundLineField(serializers.Field):
+    """``{"id": "pa_…", "amount": 1000}``; a bare ``"pa_…"`` (the first shape of this API)
+    still means that participant's whole refundable amount."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = {"id": data}
+        line = RefundLineSerializer(data=data)
+        line.is_valid(raise_exception=True)
+        return dict(line.validated_data)
+
+    def to_representation(self, value):
+        return value
+
+
 class RefundSerializer(StrictSerializer):
+    """``{}`` gives back everything captured; ``participants`` names who, and how much."""
+
     participants = serializers.ListField(
-        child=serializers.CharField(max_length=40),
+        child=RefundLineField(),
         required=False,
         allow_empty=False,
         max_length=1000,
-        help_text="Participant ids (pa_…) to refund; all captured shares when omitted.",
+        help_text="Who to refund, and how much; everything captured when omitted.",
     )
 
 

@@ -178,25 +178,25 @@ class PaymentRequestRefundView(APIView):
         payment_request = _get_request(request, public_id)
         serializer = RefundSerializer(data=request.data or {})
         serializer.is_valid(raise_exception=True)
-        participants = None
+        lines = None
         if "participants" in serializer.validated_data:
-            participants = []
-            for index, participant_id in enumerate(serializer.validated_data["participants"]):
+            lines = []
+            for index, line in enumerate(serializer.validated_data["participants"]):
                 participant = selectors.participant_get(
                     merchant=request.auth.merchant,
                     payment_request=payment_request,
-                    public_id=participant_id,
+                    public_id=line["id"],
                 )
                 if participant is None:
                     raise ApiError(
-                        f"No such participant in this request: '{participant_id}'.",
+                        f"No such participant in this request: '{line['id']}'.",
                         code="unknown_participant",
                         status_code=422,
-                        field=f"participants[{index}]",
+                        field=f"participants[{index}].id",
                     )
-                participants.append(participant)
+                lines.append(payment_services.RefundLine(participant, line.get("amount")))
         payment_request = payment_services.payment_request_refund(
-            payment_request=payment_request, participants=participants
+            payment_request=payment_request, lines=lines
         )
         return _render(payment_request)
 

@@ -32,7 +32,6 @@ from .rules import (
     _transition_request,
     check_payable_amount,
     has_control_characters,
-    refund_allowed,
     validate_amount,
     validate_metadata,
 )
@@ -57,7 +56,6 @@ __all__ = [
     "payment_request_expire",
     "payment_request_set_notifications_paused",
     "payment_request_update",
-    "refund_allowed",
     "validate_amount",
     "validate_metadata",
 ]

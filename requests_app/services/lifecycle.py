@@ -110,8 +110,8 @@ def payment_request_cancel(*, payment_request: PaymentRequest, reason: str = "")
 def payment_request_expire(*, payment_request: PaymentRequest) -> PaymentRequest:
     """Close a request at its expiry: unpaid participants expire.
 
-    With nothing collected the request becomes expired; with some money in it stays
-    partially_paid so the merchant can decide to keep or refund what came in.
+    With nothing collected the request becomes expired; with some money in it becomes
+    closed (``closed_at`` says when), and the merchant keeps or refunds what came in.
     """
     payment_request = lock_request(payment_request.pk)
     if not payment_request.is_collecting:
@@ -123,6 +123,7 @@ def payment_request_expire(*, payment_request: PaymentRequest) -> PaymentRequest
     if payment_request.amount_paid == 0:
         _transition_request(payment_request, PaymentRequest.Status.EXPIRED, "expired")
     else:
+        _transition_request(payment_request, PaymentRequest.Status.CLOSED, "expired")
         payment_request.closed_at = timezone.now()
     payment_request.save(update_fields=["status", "closed_at", "updated_at"])
     event_record(

@@ -12,10 +12,12 @@ from .rules import (
     MAX_PARTICIPANTS,
     ParticipantData,
     _record_updated,
+    _refresh_refund_status,
     _refresh_request_status,
     _transition_participants,
     _validate_participant,
     check_payable_amount,
+    participant_refund_status,
     validate_amount,
 )
 
@@ -155,8 +157,15 @@ def participant_record_payment(
 
 
 @transaction.atomic
-def participant_record_refund(*, participant: Participant, amount: int) -> Participant:
-    """Book money given back to a participant (the provider already refunded it)."""
+def participant_record_refund(
+    *, participant: Participant, amount: int, checkouts: list[str] | None = None
+) -> Participant:
+    """Book money given back to a participant (the provider already refunded it).
+
+    Records ``payment_refunded`` (its reactions plan the payer's refund notice) and moves
+    the participant, and a paid or closed request, to partially_refunded or refunded.
+    ``checkouts`` names the checkouts the money came back from.
+    """
     validate_amount(amount, "amount")
     payment_request = lock_request(participant.request_id)
     participant = next(p for p in lock_participants(payment_request.pk) if p.pk == participant.pk)
@@ -167,11 +176,22 @@ def participant_record_refund(*, participant: Participant, amount: int) -> Parti
     participant.amount_refunded += amount
     participant.save(update_fields=["amount_refunded", "updated_at"])
     payment_request.amount_refunded += amount
-    payment_request.save(update_fields=["amount_refunded", "updated_at"])
-    if participant.amount_refunded == participant.amount_paid:
-        _transition_participants(
-            payment_request, [participant], Participant.Status.REFUNDED, "refunded"
-        )
+    target = participant_refund_status(participant)
+    if target != participant.status:
+        _transition_participants(payment_request, [participant], target, "refunded")
+    _refresh_refund_status(payment_request, "refunded")
+    payment_request.save(update_fields=["amount_refunded", "status", "updated_at"])
+    event_record(
+        type=RequestEvent.Type.PAYMENT_REFUNDED,
+        payment_request=payment_request,
+        participant=participant,
+        payload={
+            "participant": participant.public_id,
+            "amount": amount,
+            "amount_refunded": participant.amount_refunded,
+            "checkouts": list(checkouts or []),
+        },
+    )
     return participant
 
 

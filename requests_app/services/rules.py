@@ -346,13 +346,6 @@ def check_payable_amount(
                 )
 
 
-def refund_allowed(payment_request: PaymentRequest) -> bool:
-    """Refunds close a collection: only for a cancelled request or one its expiry closed."""
-    return payment_request.status == PaymentRequest.Status.CANCELLED or (
-        payment_request.closed_at is not None
-    )
-
-
 def _refresh_request_status(
     payment_request: PaymentRequest, participants: list[Participant], reason: str
 ) -> None:
@@ -360,7 +353,9 @@ def _refresh_request_status(
     if not payment_request.is_collecting:
         return
     active = [p for p in participants if p.status != Participant.Status.CANCELLED]
-    everyone_paid = bool(active) and all(p.status == Participant.Status.PAID for p in active)
+    # A participant refunded while the request collects has settled: the refund never
+    # reopens their share (docs/api.md, "Refunds").
+    everyone_paid = bool(active) and all(p.status in Participant.SETTLED for p in active)
     target_reached = (
         payment_request.total_amount is not None
         and payment_request.amount_paid >= payment_request.total_amount
@@ -380,3 +375,31 @@ def _refresh_request_status(
             payment_request=payment_request,
             payload={"amount_paid": payment_request.amount_paid},
         )
+        _refresh_refund_status(payment_request, "refunded before completion")
+
+
+def _refresh_refund_status(payment_request: PaymentRequest, reason: str) -> None:
+    """A paid or closed request that gave money back becomes partially_refunded, then
+    refunded once everything collected went back (no save). Collecting and cancelled
+    requests keep their status; ``amount_refunded`` shows what went back."""
+    if payment_request.status not in PaymentRequest.REFUND_FOLLOWS:
+        return
+    if payment_request.amount_refunded <= 0:
+        return
+    if payment_request.amount_refunded >= payment_request.amount_paid:
+        target = PaymentRequest.Status.REFUNDED
+    else:
+        target = PaymentRequest.Status.PARTIALLY_REFUNDED
+    if target != payment_request.status:
+        _transition_request(payment_request, target, reason)
+
+
+def participant_refund_status(participant: Participant) -> str:
+    """What a participant's status becomes once part or all of what they paid went back.
+
+    One still asked to pay keeps their status: the refund does not reopen their share."""
+    if participant.status in Participant.UNPAID or participant.amount_refunded <= 0:
+        return participant.status
+    if participant.amount_refunded >= participant.amount_paid:
+        return Participant.Status.REFUNDED
+    return Participant.Status.PARTIALLY_REFUNDED

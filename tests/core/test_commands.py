@@ -93,7 +93,7 @@ def test_seed_demo_creates_requests_in_every_status_and_can_run_twice(settings):
 
     statuses = set(PaymentRequest.objects.values_list("status", flat=True))
     assert statuses == set(PaymentRequest.Status.values)
-    assert PaymentRequest.objects.count() == 6
+    assert PaymentRequest.objects.count() == 9
 
 
 @pytest.mark.django_db

@@ -148,7 +148,10 @@ def test_a_partially_paid_request_is_closed_at_expiry_then_refunded(api, merchan
     with time_machine.travel(pr.expires_at + timedelta(minutes=1)):
         close_expired_requests()
     pr.refresh_from_db()
-    assert pr.status == "partially_paid" and pr.closed_at is not None
+    assert pr.status == "closed" and pr.closed_at is not None
+    assert list(
+        pr.status_changes.filter(participant=None).values_list("from_status", "to_status")
+    ) == [("open", "partially_paid"), ("partially_paid", "closed")]
     assert [p.status for p in pr.participants.all()] == ["paid", "expired", "expired"]
     data = api.get(f"{URL}/{pr.public_id}").json()
     assert data["closed_at"] is not None
@@ -161,11 +164,13 @@ def test_a_partially_paid_request_is_closed_at_expiry_then_refunded(api, merchan
     assert response.status_code == 200, response.content
     data = response.json()
     assert (data["amount_refunded"], data["amount_collected"]) == (1000, 0)
+    assert data["status"] == "refunded"
     assert data["participants"][0]["status"] == "refunded"
     assert sandbox_card_balance(token=token).debited == 0
     again = api.post(f"{URL}/{pr.public_id}/refund", {}, format="json")
-    assert again.status_code == 200
-    assert again.json()["amount_refunded"] == 1000  # nothing refunded twice
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "nothing_to_refund")
+    pr.refresh_from_db()
+    assert pr.amount_refunded == 1000  # nothing refunded twice
 
 
 @pytest.mark.django_db
@@ -188,14 +193,14 @@ def test_refund_of_chosen_participants_after_cancel(api, merchant, tokenise):
 
 
 @pytest.mark.django_db
-def test_refund_is_refused_while_collecting_and_for_unknown_participants(
+def test_refund_with_nothing_captured_and_for_unknown_participants_is_refused(
     api, merchant, other_merchant
 ):
     pr = make_request(merchant)
     open_refund = api.post(f"{URL}/{pr.public_id}/refund", {}, format="json")
     assert (open_refund.status_code, open_refund.json()["error"]["code"]) == (
         409,
-        "refund_not_allowed",
+        "nothing_to_refund",
     )
     api.post(f"{URL}/{pr.public_id}/cancel", {}, format="json")
     theirs = make_request(other_merchant).participants.first()

@@ -1,10 +1,14 @@
 """Updating, cancelling, adding and removing participants; the status machine."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
+from django.utils import timezone
 
 from pushpay.errors import InvalidInput, StateConflict
-from requests_app import services
-from requests_app.models import IllegalTransition, PaymentRequest, StatusChange
+from requests_app import selectors, services
+from requests_app.models import IllegalTransition, Participant, PaymentRequest, StatusChange
 from requests_app.services import ParticipantData
 from tests.factories import make_request
 
@@ -156,11 +160,17 @@ def test_a_payment_above_the_share_is_refused(merchant):
 @pytest.mark.django_db
 def test_the_transition_table_has_no_way_out_of_final_states():
     for final in (
-        PaymentRequest.Status.PAID,
         PaymentRequest.Status.EXPIRED,
         PaymentRequest.Status.CANCELLED,
+        PaymentRequest.Status.REFUNDED,
     ):
         assert PaymentRequest.TRANSITIONS[final] == set()
+    # Paid and closed only move on by giving money back, never back to collecting.
+    for kept in (PaymentRequest.Status.PAID, PaymentRequest.Status.CLOSED):
+        assert PaymentRequest.TRANSITIONS[kept] == {
+            PaymentRequest.Status.PARTIALLY_REFUNDED,
+            PaymentRequest.Status.REFUNDED,
+        }
     with pytest.raises(IllegalTransition):
         services._transition_request(
             PaymentRequest(status=PaymentRequest.Status.PAID), PaymentRequest.Status.OPEN
@@ -293,3 +303,37 @@ def test_free_mode_respects_bounds_and_target(merchant):
     services.participant_record_payment(participant=b, amount=2000)
     pr.refresh_from_db()
     assert (pr.status, pr.amount_paid) == ("paid", 5000)
+
+
+@pytest.mark.parametrize("status", PaymentRequest.Status.values)
+@pytest.mark.parametrize("closed", [False, True])
+def test_one_predicate_says_whether_a_request_still_collects(status, closed):
+    payment_request = PaymentRequest(status=status, closed_at=timezone.now() if closed else None)
+    participant = Participant(request=payment_request, status=Participant.Status.PENDING)
+
+    collecting = status in PaymentRequest.COLLECTING
+
+    assert payment_request.is_collecting is collecting
+    assert selectors.participant_can_pay(participant=participant) is collecting
+
+
+@pytest.mark.django_db
+def test_a_request_closed_at_expiry_with_money_in_is_closed_and_takes_nothing_more(merchant):
+    pr = make_request(merchant)
+    first = pr.participants.first()
+    services.participant_record_payment(participant=first, amount=1000)
+
+    with time_machine.travel(pr.expires_at + timedelta(minutes=1)):
+        pr = services.payment_request_expire(payment_request=pr)
+
+    assert (pr.status, pr.is_collecting) == ("closed", False)
+    assert pr.closed_at is not None
+    change = StatusChange.objects.filter(request=pr, participant=None).last()
+    assert (change.from_status, change.to_status, change.reason) == (
+        "partially_paid",
+        "closed",
+        "expired",
+    )
+    with pytest.raises(StateConflict) as refused:
+        services.participant_record_payment(participant=pr.participants.last(), amount=1000)
+    assert refused.value.code == "payment_not_expected"

@@ -261,3 +261,19 @@ def test_webhook_endpoints_belong_to_one_mode(test_api, live_api, merchant):
     test_ids = [e["id"] for e in test_api.get("/api/v1/webhook-endpoints").json()["results"]]
     live_ids = [e["id"] for e in live_api.get("/api/v1/webhook-endpoints").json()["results"]]
     assert test_ids == [] and live_ids == [live_endpoint.public_id]
+
+
+def test_a_refund_naming_a_live_participant_on_a_test_request_is_refused(
+    test_api, test_request, live_request
+):
+    live_payer = live_request.participants.first().public_id
+    response = test_api.post(
+        f"{URL}/{test_request.public_id}/refund",
+        {"participants": [{"id": live_payer, "amount": 100}]},
+        format="json",
+    )
+    assert response.status_code == 422, response.content
+    assert (response.json()["error"]["code"], response.json()["error"]["field"]) == (
+        "unknown_participant",
+        "participants[0].id",
+    )

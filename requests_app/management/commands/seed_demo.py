@@ -154,6 +154,31 @@ class Command(BaseCommand):
         if new:
             services.participant_record_payment(participant=pr.participants.first(), amount=4990)
             count += 1
+        pr, new = make(
+            "DEMO-CLOSED", "Boat trip, closed at expiry", total_amount=6000, split="equal"
+        )
+        if new:
+            services.participant_record_payment(participant=pr.participants.first(), amount=2000)
+            services.payment_request_expire(payment_request=pr)
+            count += 1
+        # Demo money is booked without a card, so its refunds are booked the same way.
+        for reference, description, refunded in (
+            ("DEMO-REFUNDED", "Invoice 2026-118, refunded", 4990),
+            ("DEMO-PART-REFUNDED", "Invoice 2026-119, part refunded", 1000),
+        ):
+            pr, new = make(
+                reference,
+                description,
+                total_amount=4990,
+                participants=[
+                    ParticipantData(name="Dana Leroy", email="dana@example.com", amount=4990)
+                ],
+            )
+            if new:
+                payer = pr.participants.first()
+                services.participant_record_payment(participant=payer, amount=4990)
+                services.participant_record_refund(participant=payer, amount=refunded)
+                count += 1
         pr, new = make("DEMO-EXPIRED", "Concert tickets", total_amount=6000, split="equal")
         if new:
             services.payment_request_expire(payment_request=pr)
