@@ -121,6 +121,12 @@ class PaymentMethodAdapter(ABC):
     # True when authorise answers at once, never sending the payer to another page
     # (vouchers, wallets): a combined checkout asks these legs first.
     authorises_in_place: ClassVar[bool] = False
+    # True for methods whose payer holds a balance (holiday vouchers, a cashback wallet):
+    # the payer page shows it and offers "Use my balance" (``balance``).
+    has_balance: ClassVar[bool] = False
+    # True when the payer types no details: the source is found from the participant
+    # (``participant_source``), as a wallet is found from its holder's email or phone.
+    source_from_participant: ClassVar[bool] = False
 
     def __init__(self, *, merchant: Merchant, livemode: bool = False):
         if livemode and self.is_sandbox:
@@ -169,6 +175,16 @@ class PaymentMethodAdapter(ABC):
     @abstractmethod
     def refund(self, *, reference: str, amount: int, idempotency_key: str) -> PaymentResult:
         """Give back ``amount`` (at most what was taken and not yet refunded)."""
+
+    def balance(self, *, source: str, currency: str) -> int:
+        """What the payer can spend now with ``source``, in minor units of ``currency``
+        (``has_balance`` methods only); refuses an unknown source with ``InvalidInput``."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no balance.")
+
+    def participant_source(self, participant) -> str:
+        """The source that belongs to this participant ("" when none), for
+        ``source_from_participant`` methods; a payer can never name another's."""
+        return ""
 
     def describe_source(self, source: str) -> tuple[str, str]:
         """Brand and last four digits of a source, for receipts; empty when unknown."""

@@ -8,7 +8,7 @@ authorises voucher legs first.
 from payments.sandbox import vouchers
 from payments.sandbox.services import SandboxTimeout
 from payments.sandbox.voucher_models import SandboxVoucherHold
-from pushpay.errors import InvalidInput
+from pushpay.errors import DoesNotExist, InvalidInput
 
 from .base import FailureReason, PaymentMethodAdapter, PaymentResult, PaymentStatus, ProviderTimeout
 
@@ -54,6 +54,7 @@ class SandboxVoucherAdapter(PaymentMethodAdapter):
     label = "Holiday vouchers"
     is_sandbox = True
     authorises_in_place = True
+    has_balance = True
 
     @classmethod
     def owns_source(cls, source: str) -> bool:
@@ -61,6 +62,17 @@ class SandboxVoucherAdapter(PaymentMethodAdapter):
             return vouchers.beneficiary_number_clean(source) in vouchers.TEST_BENEFICIARIES
         except InvalidInput:  # anything malformed is simply not ours
             return False
+
+    def balance(self, *, source: str, currency: str) -> int:
+        if currency != vouchers.CURRENCY:
+            return 0
+        try:
+            state = vouchers.voucher_balance(
+                merchant=self.merchant, number=source, livemode=self.livemode
+            )
+        except DoesNotExist as exc:  # typed by the payer: a mistake to show, not a 404
+            raise InvalidInput(exc.message, code=exc.code, field="source") from None
+        return state.available
 
     def describe_source(self, source: str) -> tuple[str, str]:
         """No brand; the last four digits of the beneficiary number, as ANCV prints them."""

@@ -222,3 +222,16 @@ def test_the_balance_endpoint_refuses_live_keys_strangers_and_bad_numbers(mercha
         response = api.get(URL + bad)
         assert response.status_code in (404, 422), bad
         assert "error" in response.json()
+
+
+@pytest.mark.django_db
+def test_the_adapter_tells_the_balance_a_payer_can_use(merchant, adapter):
+    assert adapter.has_balance and adapter.authorises_in_place
+    authorise(adapter, amount=1200)
+    assert adapter.balance(source=FIFTY, currency="EUR") == 3800
+    assert adapter.balance(source=FIFTY, currency="GBP") == 0
+    with pytest.raises(InvalidInput) as exc:
+        adapter.balance(source="1234567890", currency="EUR")
+    assert exc.value.code == "unknown_beneficiary"
+    with pytest.raises(InvalidInput):
+        adapter.balance(source="12", currency="EUR")
