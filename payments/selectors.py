@@ -110,3 +110,43 @@ def checkout_methods_paid(*, merchant_id: int, public_id: str) -> tuple[str, ...
     if checkout is None:
         return ()
     return tuple(leg_description(leg) for leg in legs_paid(checkout=checkout))
+
+
+def checkouts_by_participant(
+    *, merchant: Merchant, livemode: bool, participant_ids: list[str]
+) -> dict[str, list[dict]]:
+    """Every checkout of these participants with its legs, newest first, keyed by
+    participant id: how the API shows each payer's attempts (two queries, however many)."""
+    if not participant_ids:
+        return {}
+    rows = (
+        Checkout.objects.filter(
+            merchant=merchant, livemode=livemode, participant__public_id__in=participant_ids
+        )
+        .select_related("participant")
+        .prefetch_related("legs")
+        .order_by("-created_at", "-id")
+    )
+    found: dict[str, list[dict]] = {}
+    for checkout in rows:
+        found.setdefault(checkout.participant.public_id, []).append(
+            {
+                "id": checkout.public_id,
+                "status": checkout.status,
+                "amount": checkout.amount,
+                "currency": checkout.currency,
+                "failure_reason": checkout.failure_reason or None,
+                "created_at": checkout.created_at,
+                "legs": [
+                    {
+                        "id": leg.public_id,
+                        "method": leg.method,
+                        "amount": leg.amount,
+                        "amount_refunded": leg.amount_refunded,
+                        "status": leg.status,
+                    }
+                    for leg in checkout.legs.all()
+                ],
+            }
+        )
+    return found

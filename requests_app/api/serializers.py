@@ -109,6 +109,28 @@ class CancelSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
+class LegSummarySerializer(serializers.Serializer):
+    """One leg of a checkout: the part paid with one method."""
+
+    id = serializers.CharField()
+    method = serializers.CharField()
+    amount = serializers.IntegerField()
+    amount_refunded = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class CheckoutSummarySerializer(serializers.Serializer):
+    """One attempt of a payer to pay, with its legs (several in a combined payment)."""
+
+    id = serializers.CharField()
+    status = serializers.CharField()
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    failure_reason = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    legs = LegSummarySerializer(many=True)
+
+
 class ParticipantSerializer(serializers.ModelSerializer):
     livemode = LiveModeField()
     id = serializers.CharField(source="public_id", read_only=True)
@@ -117,6 +139,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
     amount_due = serializers.IntegerField(read_only=True, allow_null=True)
     payment_url = serializers.SerializerMethodField()
     form_answers = serializers.SerializerMethodField()
+    checkouts = serializers.SerializerMethodField()
 
     class Meta:
         model = Participant
@@ -135,10 +158,17 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "show_name",
             "payment_url",
             "form_answers",
+            "checkouts",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(CheckoutSummarySerializer(many=True))
+    def get_checkouts(self, participant: Participant) -> list[dict]:
+        """The participant's checkouts, newest first; the view supplies them in bulk."""
+        rows = self.context.get("checkouts", {}).get(participant.public_id, [])
+        return CheckoutSummarySerializer(rows, many=True).data
 
     def get_payment_url(self, participant: Participant) -> str:
         return payment_url(participant)

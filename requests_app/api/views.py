@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from payments import selectors as payment_selectors
 from payments import services as payment_services
 from pushpay.api.errors import ApiError, NotFound
 from pushpay.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
@@ -63,7 +64,13 @@ def _participant_data(data: dict) -> services.ParticipantData:
 
 def _context(merchant, payment_requests) -> dict:
     ids = [p.public_id for pr in payment_requests for p in pr.participants.all()]
-    return {"form_answers": latest_answers_by_participant(merchant=merchant, participant_ids=ids)}
+    livemode = payment_requests[0].livemode if payment_requests else False
+    return {
+        "form_answers": latest_answers_by_participant(merchant=merchant, participant_ids=ids),
+        "checkouts": payment_selectors.checkouts_by_participant(
+            merchant=merchant, livemode=livemode, participant_ids=ids
+        ),
+    }
 
 
 def _render(payment_request: PaymentRequest, status_code: int = 200) -> Response:
