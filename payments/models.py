@@ -121,6 +121,7 @@ class Checkout(TimeStamped):
             Status.AUTHORISED,
             Status.SUCCEEDED,
             Status.FAILED,
+            Status.CANCELLED,  # recovery found the payer gone: every hold released
             Status.REFUNDED,
         },
         Status.REQUIRES_ACTION: {

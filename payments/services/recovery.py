@@ -9,7 +9,7 @@ from pushpay.errors import DomainError
 from ..adapters.base import PaymentStatus, ProviderError
 from ..models import Checkout, Leg
 from .legs import leg_transition
-from .saga import _adapter_of, _apply, _fail, _proceed, _retrieve
+from .saga import _abandon_leg, _adapter_of, _apply, _fail, _proceed, _retrieve
 
 # A checkout still pending after this long lost its process (crash, killed worker): nothing
 # else is working on it, so recovery may finish or unwind it.
@@ -39,9 +39,10 @@ def checkouts_recover_stale(*, now=None) -> int:
 
 
 def _recover(checkout: Checkout) -> bool:
-    """Bring every leg up to date with the provider, then let the saga go on: unwind when a
-    leg turned out refused, otherwise authorise what is left and capture. Legs never asked
-    (or asked without an answer) are asked again by the saga with their idempotency key."""
+    """Bring every leg up to date with the provider, then let the saga go on without the
+    payer: unwind when a leg turned out refused, released or still waiting for the payer
+    (who left long ago), otherwise authorise what is left and capture. Legs never asked (or
+    asked without an answer) are asked again by the saga with their idempotency key."""
     for leg in checkout.legs.all():
         if leg.status not in Leg.HOLDING or not leg.provider_reference:
             continue
@@ -62,9 +63,18 @@ def _recover(checkout: Checkout) -> bool:
             leg_transition(leg, Leg.Status.VOIDED)
             _fail(checkout, leg, "provider_error", "The provider released the hold.")
             return True
+        if result.status == PaymentStatus.REQUIRES_ACTION:
+            _apply(leg, result)
+            _abandon_leg(checkout, leg, adapter)
+            return True
         _apply(leg, result)
+    ended = checkout.legs.filter(status__in=[Leg.Status.FAILED, Leg.Status.VOIDED]).first()
+    if ended is not None:
+        # A leg already unwound (a crash during the unwinding): finish unwinding the rest.
+        _fail(checkout, ended, ended.failure_reason or "provider_error")
+        return True
     try:
-        _proceed(checkout)
+        _proceed(checkout, payer_present=False)
     except ProviderError:
         return False
     except DomainError as exc:

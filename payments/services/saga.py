@@ -367,10 +367,13 @@ def _same(legs: list[Leg], leg: Leg) -> Leg:
     return next(candidate for candidate in legs if candidate.pk == leg.pk)
 
 
-def _proceed(checkout: Checkout) -> Checkout:
+def _proceed(checkout: Checkout, *, payer_present: bool = True) -> Checkout:
     """Authorise the legs not yet asked, in order; once every leg is held, capture them
     (or hold them until the collection completes). Safe to call again at any point: held
-    legs are skipped and a leg asked before is asked with the same idempotency key."""
+    legs are skipped and a leg asked before is asked with the same idempotency key.
+
+    Without the payer (recovery), a leg that asks for the payer's action is released and
+    the checkout unwound: nobody is there to pass 3-D Secure or approve at PayPal."""
     checkout = Checkout.objects.select_related("merchant", "request").get(pk=checkout.pk)
     for leg in Leg.objects.filter(checkout=checkout):
         if leg.status in (Leg.Status.AUTHORISED, Leg.Status.CAPTURED):
@@ -399,10 +402,19 @@ def _proceed(checkout: Checkout) -> Checkout:
         if result.status in (PaymentStatus.AUTHORISED, PaymentStatus.CAPTURED):
             _apply(leg, result)
             continue
+        if result.status == PaymentStatus.REQUIRES_ACTION and not payer_present:
+            _apply(leg, result)
+            return _abandon_leg(checkout, leg, adapter)
         return _advance(checkout, leg, adapter, result)
     if checkout.request.capture_mode == PaymentRequest.CaptureMode.ON_COMPLETION:
         return _hold_until_complete(checkout)
     return _capture_all(checkout)
+
+
+def _abandon_leg(checkout: Checkout, leg: Leg, adapter) -> Checkout:
+    """The payer left while this leg waited for them: release it and unwind the rest."""
+    _void_quietly(adapter, leg)
+    return _fail(checkout, leg, "abandoned", "The payer left before finishing the payment.")
 
 
 def _apply(leg: Leg, result: PaymentResult) -> None:
@@ -646,13 +658,21 @@ ABANDONED_AFTER = timedelta(minutes=30)
 def _release(checkouts: list[Checkout], reason: str) -> int:
     """Void the holds (or pending challenges) of these checkouts, leg by leg, and mark them
     cancelled; nothing of theirs is ever captured afterwards. A checkout one of whose voids
-    gets no answer stays as it is, for the next run of the job."""
+    gets no answer stays as it is, for the next run of the job.
+
+    A void the provider refuses means the leg is no longer merely held (a capture whose
+    answer was lost, say): the provider is asked, and money found taken is booked if the
+    request still collects, or given back, so the payer never loses it."""
     released = 0
     for checkout in checkouts:
         voided: list[Leg] = []
+        taken = False
         for leg in checkout.legs.all():
             if leg.status == Leg.Status.CREATED:
                 voided.append(leg)  # never asked: nothing to release at the provider
+                continue
+            if leg.status == Leg.Status.CAPTURED:
+                taken = True  # captured before a crash could book it
                 continue
             if leg.status not in Leg.HOLDING:
                 continue
@@ -661,8 +681,21 @@ def _release(checkouts: list[Checkout], reason: str) -> int:
                 break
             try:
                 _void(adapter, leg)
-            except (ProviderError, DomainError):
+            except ProviderError:
                 break  # still held: the next run of the job tries again
+            except DomainError:
+                try:
+                    found = _retrieve(adapter, leg)
+                except (ProviderError, DomainError):
+                    break
+                if found.status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED):
+                    voided.append(leg)  # refused or released already: nothing is held
+                    continue
+                if found.status != PaymentStatus.CAPTURED:
+                    break
+                _apply(leg, found)
+                taken = True
+                continue
             voided.append(leg)
         else:
             with transaction.atomic():
@@ -671,8 +704,14 @@ def _release(checkouts: list[Checkout], reason: str) -> int:
                     continue
                 for leg in voided:
                     leg_transition(_same(legs, leg), Leg.Status.VOIDED)
-                checkout_sync(checkout, failure_reason=reason)
-                released += 1
+                if not taken:
+                    checkout_sync(checkout, failure_reason=reason)
+                    released += 1
+                    continue
+            if voided:
+                _fail(checkout, voided[0], reason)  # gives back the legs already taken
+            else:
+                _proceed(checkout)  # every leg taken: book it, or give it back
     return released
 
 
