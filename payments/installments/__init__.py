@@ -1,0 +1,1 @@
+"""Payment in installments: schedules, plans and their automatic collection."""
