@@ -10,6 +10,8 @@ class PaymentsConfig(AppConfig):
             outbox,
             reactions,
         )
+        from .installments import reactions as installment_reactions
 
         reactions.register()
+        installment_reactions.register()
         outbox.register()

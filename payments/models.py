@@ -5,12 +5,15 @@ from pushpay.ids import new_public_id
 
 # The sandbox acquirer's tables live in their own module; importing them here is what makes
 # them part of this app for Django (models are discovered through ``payments.models``).
+from .installments.models import Installment, InstallmentPlan
 from .sandbox.models import SandboxAuthorisation, SandboxCard, SandboxLedgerEntry
 from .sandbox.paypal_models import SandboxPayPalLedgerEntry, SandboxPayPalOrder
 from .sandbox.voucher_models import SandboxVoucherAccount, SandboxVoucherEntry, SandboxVoucherHold
 
 __all__ = [
     "Checkout",
+    "Installment",
+    "InstallmentPlan",
     "Leg",
     "LegOperation",
     "MerchantPaymentMethod",
@@ -166,6 +169,9 @@ class Checkout(TimeStamped):
     failure_message = models.CharField(max_length=300, blank=True)
     language = models.CharField(max_length=2, default="en")
     form_submission = models.CharField(max_length=40, blank=True, help_text="fs_… public id")
+    installment = models.CharField(
+        max_length=40, blank=True, help_text="in_… when this checkout charges an installment"
+    )
     return_url = models.CharField(
         max_length=500,
         blank=True,

@@ -10,3 +10,9 @@ def release_abandoned_checkouts() -> int:
 def recover_stale_checkouts() -> int:
     """Checkouts a crash left pending, and refunds whose provider answer was lost."""
     return services.checkouts_recover_stale() + services.refunds_recover_stale()
+
+
+def charge_due_installments() -> int:
+    from .installments.services import installments_charge_due
+
+    return installments_charge_due(worker_id="q")

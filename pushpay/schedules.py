@@ -17,6 +17,12 @@ SCHEDULES = [
         "minutes": 5,
     },
     {
+        "name": "charge-due-installments",
+        "func": "payments.tasks.charge_due_installments",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 5,
+    },
+    {
         "name": "close-expired-requests",
         "func": "requests_app.tasks.close_expired_requests",
         "schedule_type": Schedule.MINUTES,

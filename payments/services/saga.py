@@ -93,6 +93,7 @@ def checkout_start(
     language: str = "",
     return_url: Callable[[Checkout], str] | None = None,
     form_submission: str = "",
+    installment: str = "",
 ) -> Checkout:
     """Pay with one method: ``checkout_open`` with a single leg.
 
@@ -104,6 +105,7 @@ def checkout_start(
         language=language,
         return_url=return_url,
         form_submission=form_submission,
+        installment=installment,
     )
 
 
@@ -114,6 +116,7 @@ def checkout_open(
     language: str = "",
     return_url: Callable[[Checkout], str] | None = None,
     form_submission: str = "",
+    installment: str = "",
 ) -> Checkout:
     """Reserve the amount, save the checkout and every leg, then authorise the legs one
     after the other and capture them all once every one is held.
@@ -194,6 +197,7 @@ def checkout_open(
             currency=payment_request.currency,
             language=language or participant.language,
             form_submission=form_submission,
+            installment=installment,
         )
         if return_url is not None:
             checkout.return_url = return_url(checkout)[:500]

@@ -1,0 +1,37 @@
+"""A plan moves when its charge's outcome is booked: in the booking transaction itself."""
+
+from requests_app.events import reaction_register
+from requests_app.models import RequestEvent
+
+from ..models import Checkout
+from .services import installment_settle
+
+T = RequestEvent.Type
+
+
+def _settle(event: RequestEvent) -> None:
+    checkout_id = (event.payload or {}).get("checkout")
+    if not checkout_id:
+        return
+    checkout = (
+        Checkout.objects.filter(merchant_id=event.merchant_id, public_id=checkout_id)
+        .only("public_id", "installment", "failure_reason")
+        .first()
+    )
+    if checkout is None or not checkout.installment:
+        return
+    installment_settle(
+        checkout_public_id=checkout.public_id,
+        installment_public_id=checkout.installment,
+        paid=event.type == T.PAYMENT_SUCCEEDED,
+        reason=(event.payload or {}).get("reason", ""),
+    )
+
+
+def register() -> None:
+    reaction_register(
+        name="payments.installments.settle",
+        handler=_settle,
+        types=(T.PAYMENT_SUCCEEDED, T.PAYMENT_FAILED),
+        after_commit=False,
+    )

@@ -1,0 +1,372 @@
+"""Installment plans: start one at checkout, charge what falls due, retry, default.
+
+The first charge (the deposit, or the first installment) is an ordinary checkout taken
+while the payer is there; later ones are merchant-initiated charges of the card token the
+acquirer keeps. Every charge is a checkout tagged with its installment, so the saga's
+guarantees (reserve, idempotency, recovery) apply unchanged, and a plan moves only when a
+checkout's outcome is booked: ``payments.installments.reactions`` settles the installment
+in the booking transaction from the ``payment_succeeded`` / ``payment_failed`` events.
+
+Charging claims due installments as the outbox claims its rows: ``SKIP LOCKED`` under a
+short transaction, a lease, and our own attempt counter, so several clusters never charge
+one twice and a worker that dies mid-charge leaves a lease that runs out.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from pushpay.errors import DomainError, InvalidInput, StateConflict
+from requests_app.events import event_record
+from requests_app.locks import lock_request
+from requests_app.models import Participant
+
+from ..models import Checkout
+from .models import DEFAULT_RETRY_DAYS, Installment, InstallmentPlan
+from .schedule import schedule_build
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=10)
+# Merchant-initiated charges run at this local hour on their due date.
+CHARGE_HOUR = time(9, 0)
+
+
+def _zone(plan_or_merchant) -> ZoneInfo:
+    merchant = getattr(plan_or_merchant, "merchant", plan_or_merchant)
+    return ZoneInfo(merchant.time_zone)
+
+
+def _charge_at(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, CHARGE_HOUR, tzinfo=zone)
+
+
+def _plan_transition(plan: InstallmentPlan, target: str) -> None:
+    if plan.status != target and target not in InstallmentPlan.TRANSITIONS[plan.status]:
+        raise StateConflict(
+            f"A {plan.status} plan cannot become {target}.",
+            code="invalid_status_transition",
+            field="status",
+        )
+    plan.status = target
+    plan.save(update_fields=["status", "updated_at"])
+
+
+def _schedule_payload(plan: InstallmentPlan) -> list[dict]:
+    return [
+        {
+            "installment": item.public_id,
+            "due_date": item.due_date.isoformat(),
+            "amount": item.amount,
+            "deposit": item.is_deposit,
+        }
+        for item in plan.installments.all()
+    ]
+
+
+def _event(plan: InstallmentPlan, type: str, **payload) -> None:
+    event_record(
+        type=type,
+        payment_request=plan.request,
+        participant=plan.participant,
+        payload={"plan": plan.public_id, **payload},
+    )
+
+
+def installment_plan_start(
+    *,
+    participant: Participant,
+    source: str,
+    count: int,
+    interval_unit: str,
+    interval_count: int = 1,
+    start_date: date | None = None,
+    deposit_amount: int = 0,
+    deposit_date: date | None = None,
+    fee_amount: int = 0,
+    language: str = "",
+    return_url: Callable[[Checkout], str] | None = None,
+    retry_days: list[int] | None = None,
+) -> InstallmentPlan:
+    """Spread the participant's remaining share and take the first charge now.
+
+    Returns the plan: active when the first charge was taken, pending while the payer
+    passes 3-D Secure, cancelled when it was refused (the payer may try again).
+    """
+    from .. import services as payment_services  # the saga; imported late (it imports us)
+
+    payment_request = participant.request
+    if participant.amount is None:
+        raise InvalidInput(
+            "Installments spread a fixed share.", code="installments_need_a_share", field="amount"
+        )
+    if fee_amount:
+        raise InvalidInput(
+            "Plans with a fee cannot be started yet; preview them only.",
+            code="installment_fee_unavailable",
+            field="fee_amount",
+        )
+    retry_days = DEFAULT_RETRY_DAYS if retry_days is None else retry_days
+    if not isinstance(retry_days, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 60 for d in retry_days
+    ):
+        raise InvalidInput(
+            "Retries are days after the due date (1 to 60).", code="invalid", field="retry_days"
+        )
+    zone = _zone(payment_request.merchant)
+    schedule = schedule_build(
+        amount=participant.amount_due,
+        currency=payment_request.currency,
+        count=count,
+        interval_unit=interval_unit,
+        interval_count=interval_count,
+        start_date=start_date,
+        deposit_amount=deposit_amount,
+        deposit_date=deposit_date,
+        today=timezone.localdate(timezone=zone),
+    )
+    lines = ([schedule.deposit] if schedule.deposit else []) + list(schedule.installments)
+    with transaction.atomic():
+        lock_request(payment_request.pk)
+        if InstallmentPlan.objects.filter(
+            participant=participant,
+            status__in=[InstallmentPlan.Status.PENDING, InstallmentPlan.Status.ACTIVE],
+        ).exists():
+            raise StateConflict(
+                "This share is already being paid in installments.",
+                code="plan_already_running",
+                field="installments",
+            )
+        plan = InstallmentPlan.objects.create(
+            merchant=payment_request.merchant,
+            livemode=payment_request.livemode,
+            request=payment_request,
+            participant=participant,
+            currency=payment_request.currency,
+            amount=schedule.total,
+            count=count,
+            interval_unit=interval_unit,
+            interval_count=interval_count,
+            source=source,
+            retry_days=retry_days,
+            language=language or participant.language,
+        )
+        items = [
+            Installment.objects.create(
+                plan=plan,
+                position=index,
+                is_deposit=bool(schedule.deposit) and index == 0,
+                due_date=line.due_date,
+                amount=line.amount,
+                next_attempt_at=_charge_at(line.due_date, zone),
+            )
+            for index, line in enumerate(lines)
+        ]
+        first = items[0]
+        first.status, first.attempts = Installment.Status.PROCESSING, 1
+        first.save(update_fields=["status", "attempts", "updated_at"])
+    try:
+        payment_services.checkout_start(
+            participant=participant,
+            method=plan.method,
+            source=source,
+            amount=first.amount,
+            language=plan.language,
+            return_url=return_url,
+            installment=first.public_id,
+        )
+    except DomainError:
+        with transaction.atomic():
+            Installment.objects.filter(plan=plan).update(status=Installment.Status.CANCELLED)
+            _plan_transition(
+                InstallmentPlan.objects.select_for_update().get(pk=plan.pk), "cancelled"
+            )
+        raise
+    plan.refresh_from_db()
+    return plan
+
+
+def installment_settle(
+    *, checkout_public_id: str, installment_public_id: str, paid: bool, reason: str = ""
+) -> None:
+    """Move an installment (and its plan) on the outcome of its checkout. Runs inside the
+    booking transaction (an event reaction); replaying an outcome changes nothing."""
+    installment = (
+        Installment.objects.select_for_update()
+        .select_related("plan", "plan__request", "plan__participant", "plan__merchant")
+        .filter(public_id=installment_public_id)
+        .first()
+    )
+    if installment is None or installment.status not in (
+        Installment.Status.PROCESSING,
+        Installment.Status.SCHEDULED,
+        Installment.Status.FAILED,
+    ):
+        return
+    plan = InstallmentPlan.objects.select_for_update().get(pk=installment.plan_id)
+    installment.checkout = checkout_public_id
+    installment.lease_until, installment.leased_by = None, ""
+    if paid:
+        installment.status, installment.failure_reason = Installment.Status.PAID, ""
+        installment.save()
+        if plan.status == InstallmentPlan.Status.PENDING:
+            _plan_transition(plan, InstallmentPlan.Status.ACTIVE)
+            _event(
+                plan,
+                "installment_plan_confirmed",
+                schedule=_schedule_payload(plan),
+                total=plan.amount,
+            )
+        _event(
+            plan,
+            "installment_succeeded",
+            installment=installment.public_id,
+            amount=installment.amount,
+        )
+        if not plan.installments.exclude(status=Installment.Status.PAID).exists():
+            _plan_transition(plan, InstallmentPlan.Status.COMPLETED)
+            _event(plan, "installment_plan_completed", total=plan.amount)
+        return
+    installment.failure_reason = reason[:32]
+    if plan.status == InstallmentPlan.Status.PENDING:
+        # The first charge was refused: nothing to collect later, the payer may start over.
+        installment.status = Installment.Status.CANCELLED
+        installment.save()
+        plan.installments.exclude(pk=installment.pk).update(status=Installment.Status.CANCELLED)
+        _plan_transition(plan, InstallmentPlan.Status.CANCELLED)
+        return
+    retries = plan.retry_days
+    if installment.attempts <= len(retries):
+        retry_at = _charge_at(
+            installment.due_date + timedelta(days=retries[installment.attempts - 1]), _zone(plan)
+        )
+        installment.status, installment.next_attempt_at = Installment.Status.FAILED, retry_at
+        installment.save()
+        _event(
+            plan,
+            "installment_failed",
+            installment=installment.public_id,
+            amount=installment.amount,
+            reason=reason,
+            retry_at=retry_at.isoformat(),
+        )
+        return
+    installment.status = Installment.Status.DEFAULTED
+    installment.save()
+    plan.installments.filter(status__in=Installment.DUE).update(status=Installment.Status.CANCELLED)
+    _plan_transition(plan, InstallmentPlan.Status.DEFAULTED)
+    _event(
+        plan,
+        "installment_failed",
+        installment=installment.public_id,
+        amount=installment.amount,
+        reason=reason,
+        retry_at=None,
+    )
+    _event(plan, "installment_plan_defaulted", installment=installment.public_id)
+
+
+def installments_claim(*, now: datetime, worker_id: str, batch_size: int = 50) -> list[int]:
+    """Lease due installments of active plans (and those whose lease ran out)."""
+    with transaction.atomic():
+        rows = list(
+            Installment.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(plan__status=InstallmentPlan.Status.ACTIVE)
+            .filter(
+                Q(status__in=Installment.DUE, next_attempt_at__lte=now)
+                | Q(status=Installment.Status.PROCESSING, lease_until__lt=now)
+            )
+            .order_by("next_attempt_at", "id")[:batch_size]
+        )
+        for row in rows:
+            row.status = Installment.Status.PROCESSING
+            row.lease_until, row.leased_by = now + LEASE, worker_id[:80]
+            row.save(update_fields=["status", "lease_until", "leased_by", "updated_at"])
+    return [row.pk for row in rows]
+
+
+def _charge(installment_pk: int) -> None:
+    from .. import services as payment_services
+
+    installment = Installment.objects.select_related(
+        "plan", "plan__participant", "plan__participant__request"
+    ).get(pk=installment_pk)
+    plan = installment.plan
+    last = Checkout.objects.filter(installment=installment.public_id).order_by("-id").first()
+    if last is not None and last.status in Checkout.IN_FLIGHT:
+        return  # the saga (or its recovery) is finishing it; its outcome settles this row
+    if last is not None and last.status == Checkout.Status.SUCCEEDED:
+        with transaction.atomic():
+            installment_settle(
+                checkout_public_id=last.public_id,
+                installment_public_id=installment.public_id,
+                paid=True,
+            )
+        return
+    if last is not None and installment.checkout != last.public_id:
+        # A lost outcome (the checkout was released, say): count it as a failed attempt.
+        with transaction.atomic():
+            installment_settle(
+                checkout_public_id=last.public_id,
+                installment_public_id=installment.public_id,
+                paid=False,
+                reason=last.failure_reason or "abandoned",
+            )
+        installment.refresh_from_db()
+        if installment.status != Installment.Status.PROCESSING:
+            return
+    Installment.objects.filter(pk=installment.pk).update(attempts=installment.attempts + 1)
+    try:
+        payment_services.checkout_start(
+            participant=plan.participant,
+            method=plan.method,
+            source=plan.source,
+            amount=installment.amount,
+            language=plan.language,
+            installment=installment.public_id,
+        )
+    except DomainError as exc:  # refused before any checkout existed
+        with transaction.atomic():
+            installment_settle(
+                checkout_public_id="",
+                installment_public_id=installment.public_id,
+                paid=False,
+                reason=exc.code,
+            )
+
+
+def installments_charge_due(
+    *, now: datetime | None = None, worker_id: str = "", batch_size: int = 50
+) -> int:
+    """Charge the installments that fall due; returns how many were attempted."""
+    now = now or timezone.now()
+    claimed = installments_claim(now=now, worker_id=worker_id or "worker", batch_size=batch_size)
+    for pk in claimed:
+        try:
+            _charge(pk)
+        except Exception:  # one broken row must not stop the batch; its lease runs out
+            logger.exception("Charging installment %s failed", pk)
+    return len(claimed)
+
+
+def installment_plan_cancel(*, plan: InstallmentPlan) -> InstallmentPlan:
+    """Stop a plan: nothing more is charged. What was collected stays (refund it apart)."""
+    with transaction.atomic():
+        plan = InstallmentPlan.objects.select_for_update().get(pk=plan.pk)
+        if plan.status not in (InstallmentPlan.Status.PENDING, InstallmentPlan.Status.ACTIVE):
+            raise StateConflict(
+                f"This plan is {plan.status}: there is nothing left to cancel.",
+                code="plan_not_running",
+                field="status",
+            )
+        _plan_transition(plan, InstallmentPlan.Status.CANCELLED)
+        plan.installments.filter(
+            status__in=[*Installment.DUE, Installment.Status.PROCESSING]
+        ).update(status=Installment.Status.CANCELLED, lease_until=None, leased_by="")
+        _event(plan, "installment_plan_cancelled")
+    return plan
