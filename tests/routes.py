@@ -57,13 +57,23 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("progress", "token"): "progress_token",
     ("3ds", "public_id"): "challenge",
     ("holiday-vouchers", "number"): "beneficiary",
+    ("installment-plans", "public_id"): "installment_plan",
     ("paypal", "public_id"): "paypal_order",
     ("v1", "anything"): "path",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
 # ones another merchant must get a 404 for.
 MERCHANT_SCOPED = frozenset(
-    {"request", "participant", "dispatch", "scenario", "template", "form", "webhook_endpoint"}
+    {
+        "request",
+        "participant",
+        "dispatch",
+        "scenario",
+        "template",
+        "form",
+        "webhook_endpoint",
+        "installment_plan",
+    }
 )
 # Resources that exist in test or in live mode: a key (or a back-office session) of the other
 # mode must get a 404 for them, as if they belonged to someone else.
@@ -267,11 +277,26 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         idempotency_key=f"walker-{checkout.public_id}",
         return_url=f"http://testserver/pay/{participant.link_token}/return/",
     )
+    from payments.installments.services import installment_plan_start
+
+    good = card_details()
+    plan = installment_plan_start(
+        participant=payment_request.participants.order_by("id")[1],
+        source=sandbox_card_tokenise(
+            number=good["number"].replace(" ", ""),
+            exp_month=good["exp_month"],
+            exp_year=good["exp_year"],
+            cvc=good["cvc"],
+        ).token,
+        count=2,
+        interval_unit="month",
+    )
     return {
         **objects,
         "checkout": checkout.public_id,
         "challenge": action_url.rstrip("/").rsplit("/", 1)[-1],
         "paypal_order": paypal_order.public_id,
+        "installment_plan": plan.public_id,
     }
 
 

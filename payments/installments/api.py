@@ -1,18 +1,20 @@
-"""Integrator API for installments: the schedule preview (plans come with their issue)."""
+"""Integrator API for installments: the schedule preview, and reading and changing plans."""
 
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pushpay.api.errors import NotFound
 from pushpay.api.fields import MinorUnitsField, StrictSerializer
 from pushpay.money import MAX_MINOR_UNITS
 
+from . import selectors, services
 from .schedule import INTERVAL_UNITS, MAX_COUNT, MIN_COUNT, schedule_build
 
 
@@ -81,3 +83,115 @@ class InstallmentPreviewView(APIView):
         today = timezone.localdate(timezone=ZoneInfo(merchant.time_zone))
         schedule = schedule_build(**serializer.validated_data, today=today)
         return Response(schedule.as_dict())
+
+
+class InstallmentSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    position = serializers.IntegerField()
+    is_deposit = serializers.BooleanField()
+    due_date = serializers.DateField()
+    amount = serializers.IntegerField()
+    status = serializers.CharField()
+    attempts = serializers.IntegerField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    failure_reason = serializers.CharField()
+    checkout = serializers.CharField()
+
+
+class PlanSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    livemode = serializers.BooleanField()
+    request = serializers.CharField(source="request.public_id")
+    participant = serializers.CharField(source="participant.public_id")
+    status = serializers.CharField()
+    currency = serializers.CharField()
+    amount = serializers.IntegerField()
+    count = serializers.IntegerField()
+    interval_unit = serializers.CharField()
+    interval_count = serializers.IntegerField()
+    retry_days = serializers.ListField(child=serializers.IntegerField())
+    installments = InstallmentSerializer(many=True)
+    created_at = serializers.DateTimeField()
+
+
+class RescheduleSerializer(StrictSerializer):
+    installment = serializers.CharField(max_length=40)
+    due_date = serializers.DateField()
+
+
+class ResplitSerializer(StrictSerializer):
+    count = StrictIntegerField(minimum=MIN_COUNT, maximum=MAX_COUNT)
+    interval_unit = serializers.ChoiceField(choices=INTERVAL_UNITS)
+    interval_count = StrictIntegerField(minimum=1, maximum=90, required=False, default=1)
+    start_date = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+def _plan_or_404(request: Request, public_id: str):
+    plan = selectors.installment_plan_get(
+        merchant=request.auth.merchant, livemode=request.auth.livemode, public_id=public_id
+    )
+    if plan is None:
+        raise NotFound(f"No such installment plan: '{public_id}'.")
+    return plan
+
+
+def _render(request: Request, plan) -> Response:
+    fresh = _plan_or_404(request, plan.public_id)
+    return Response(PlanSerializer(fresh).data)
+
+
+class PlanListView(APIView):
+    @extend_schema(
+        responses=PlanSerializer(many=True),
+        parameters=[OpenApiParameter("participant", str, description="pa_… id")],
+        summary="List installment plans",
+    )
+    def get(self, request: Request) -> Response:
+        participant = request.query_params.get("participant")
+        plans = selectors.installment_plans(
+            merchant=request.auth.merchant,
+            livemode=request.auth.livemode,
+            participant_public_id=participant[:40] if participant else None,
+        )[:100]
+        return Response({"results": PlanSerializer(plans, many=True).data})
+
+
+class PlanDetailView(APIView):
+    @extend_schema(responses=PlanSerializer, summary="Read an installment plan")
+    def get(self, request: Request, public_id: str) -> Response:
+        return Response(PlanSerializer(_plan_or_404(request, public_id)).data)
+
+
+class PlanCancelView(APIView):
+    @extend_schema(request=None, responses=PlanSerializer, summary="Cancel a plan")
+    def post(self, request: Request, public_id: str) -> Response:
+        plan = services.installment_plan_cancel(plan=_plan_or_404(request, public_id))
+        return _render(request, plan)
+
+
+class PlanRescheduleView(APIView):
+    @extend_schema(
+        request=RescheduleSerializer, responses=PlanSerializer, summary="Move an installment"
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        plan = _plan_or_404(request, public_id)
+        serializer = RescheduleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        plan = services.installment_reschedule(
+            plan=plan,
+            installment_public_id=serializer.validated_data["installment"],
+            due_date=serializer.validated_data["due_date"],
+        )
+        return _render(request, plan)
+
+
+class PlanResplitView(APIView):
+    @extend_schema(
+        request=ResplitSerializer, responses=PlanSerializer, summary="Re-split what is left"
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        plan = _plan_or_404(request, public_id)
+        serializer = ResplitSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        plan = services.installment_plan_resplit(plan=plan, **serializer.validated_data)
+        return _render(request, plan)

@@ -4,7 +4,7 @@ from requests_app.events import reaction_register
 from requests_app.models import RequestEvent
 
 from ..models import Checkout
-from .services import installment_settle
+from .services import installment_payoff_settle, installment_settle
 
 T = RequestEvent.Type
 
@@ -19,6 +19,12 @@ def _settle(event: RequestEvent) -> None:
         .first()
     )
     if checkout is None or not checkout.installment:
+        return
+    if checkout.installment.startswith("ip_"):  # a pay-off of everything left
+        if event.type == T.PAYMENT_SUCCEEDED:
+            installment_payoff_settle(
+                plan_public_id=checkout.installment, checkout_public_id=checkout.public_id
+            )
         return
     installment_settle(
         checkout_public_id=checkout.public_id,

@@ -33,6 +33,8 @@ from .schedule import schedule_build
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)
+# ``leased_by`` of installments a pay-off holds while it runs.
+PAYOFF = "payoff"
 # Merchant-initiated charges run at this local hour on their due date.
 CHARGE_HOUR = time(9, 0)
 
@@ -228,7 +230,9 @@ def installment_settle(
             installment=installment.public_id,
             amount=installment.amount,
         )
-        if not plan.installments.exclude(status=Installment.Status.PAID).exists():
+        if not plan.installments.exclude(
+            status__in=[Installment.Status.PAID, Installment.Status.CANCELLED]
+        ).exists():
             _plan_transition(plan, InstallmentPlan.Status.COMPLETED)
             _event(plan, "installment_plan_completed", total=plan.amount)
         return
@@ -277,6 +281,7 @@ def installments_claim(*, now: datetime, worker_id: str, batch_size: int = 50) -
         rows = list(
             Installment.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(plan__status=InstallmentPlan.Status.ACTIVE)
+            .exclude(leased_by=PAYOFF)  # held by a pay-off: see _payoffs_sweep
             .filter(
                 Q(status__in=Installment.DUE, next_attempt_at__lte=now)
                 | Q(status=Installment.Status.PROCESSING, lease_until__lt=now)
@@ -345,6 +350,7 @@ def installments_charge_due(
 ) -> int:
     """Charge the installments that fall due; returns how many were attempted."""
     now = now or timezone.now()
+    _payoffs_sweep(now)
     claimed = installments_claim(now=now, worker_id=worker_id or "worker", batch_size=batch_size)
     for pk in claimed:
         try:
@@ -370,3 +376,234 @@ def installment_plan_cancel(*, plan: InstallmentPlan) -> InstallmentPlan:
         ).update(status=Installment.Status.CANCELLED, lease_until=None, leased_by="")
         _event(plan, "installment_plan_cancelled")
     return plan
+
+
+def _running(plan: InstallmentPlan) -> InstallmentPlan:
+    plan = (
+        InstallmentPlan.objects.select_for_update()
+        .select_related("request", "participant", "merchant")
+        .get(pk=plan.pk)
+    )
+    if plan.status != InstallmentPlan.Status.ACTIVE:
+        raise StateConflict(
+            f"This plan is {plan.status}: its schedule can no longer change.",
+            code="plan_not_active",
+            field="status",
+        )
+    return plan
+
+
+def _remaining(plan: InstallmentPlan) -> list[Installment]:
+    """The installments still to collect; refused while one is being charged, since its
+    outcome could change what is left."""
+    rows = list(
+        plan.installments.select_for_update().exclude(
+            status__in=[
+                Installment.Status.PAID,
+                Installment.Status.CANCELLED,
+                Installment.Status.DEFAULTED,
+            ]
+        )
+    )
+    if any(row.status == Installment.Status.PROCESSING for row in rows):
+        raise StateConflict(
+            "An installment of this plan is being charged; try again in a few minutes.",
+            code="installment_processing",
+            field="installments",
+        )
+    return rows
+
+
+def installment_reschedule(
+    *, plan: InstallmentPlan, installment_public_id: str, due_date: date
+) -> InstallmentPlan:
+    """Move one future installment's date (the amounts, hence the sum, stay as they are).
+    The order of the schedule is kept: the new date falls after the previous installment
+    and before the next one. The payer is told the new schedule."""
+    with transaction.atomic():
+        plan = _running(plan)
+        rows = list(plan.installments.select_for_update())
+        target = next((row for row in rows if row.public_id == installment_public_id), None)
+        if target is None:
+            raise InvalidInput(
+                "No such installment in this plan.", code="unknown_installment", field="installment"
+            )
+        if target.status not in Installment.DUE:
+            raise StateConflict(
+                f"This installment is {target.status}: its date can no longer move.",
+                code="installment_not_scheduled",
+                field="installment",
+            )
+        today = timezone.localdate(timezone=_zone(plan))
+        before = [row.due_date for row in rows if row.position < target.position]
+        after = [row.due_date for row in rows if row.position > target.position]
+        if (
+            due_date <= today
+            or (before and due_date <= max(before))
+            or (after and due_date >= min(after))
+        ):
+            raise InvalidInput(
+                "The new date must be in the future, after the previous installment and "
+                "before the next one.",
+                code="date_out_of_order",
+                field="due_date",
+            )
+        target.due_date = due_date
+        target.next_attempt_at = _charge_at(due_date, _zone(plan))
+        target.save(update_fields=["due_date", "next_attempt_at", "updated_at"])
+        _event(
+            plan,
+            "installment_plan_confirmed",
+            change="rescheduled",
+            schedule=_schedule_payload(plan),
+            total=plan.amount,
+        )
+    return plan
+
+
+def installment_plan_resplit(
+    *,
+    plan: InstallmentPlan,
+    count: int,
+    interval_unit: str,
+    interval_count: int = 1,
+    start_date: date | None = None,
+) -> InstallmentPlan:
+    """Spread what is left to collect over a new set of installments; the sum stays exact
+    (the remainder goes on the first new one) and the payer is told the new schedule."""
+    with transaction.atomic():
+        plan = _running(plan)
+        remaining = _remaining(plan)
+        left = sum(row.amount for row in remaining)
+        if not left:
+            raise StateConflict(
+                "Nothing is left to collect.", code="nothing_left", field="installments"
+            )
+        zone = _zone(plan)
+        today = timezone.localdate(timezone=zone)
+        schedule = schedule_build(
+            amount=left,
+            currency=plan.currency,
+            count=count,
+            interval_unit=interval_unit,
+            interval_count=interval_count,
+            start_date=start_date or today + timedelta(days=1),
+            today=today + timedelta(days=1),
+        )
+        for row in remaining:
+            row.status = Installment.Status.CANCELLED
+            row.save(update_fields=["status", "updated_at"])
+        last = plan.installments.order_by("-position").values_list("position", flat=True)[0]
+        for offset, line in enumerate(schedule.installments, start=1):
+            Installment.objects.create(
+                plan=plan,
+                position=last + offset,
+                due_date=line.due_date,
+                amount=line.amount,
+                next_attempt_at=_charge_at(line.due_date, zone),
+            )
+        plan.count, plan.interval_unit, plan.interval_count = count, interval_unit, interval_count
+        plan.save(update_fields=["count", "interval_unit", "interval_count", "updated_at"])
+        _event(
+            plan,
+            "installment_plan_confirmed",
+            change="resplit",
+            schedule=_schedule_payload(plan),
+            total=plan.amount,
+        )
+    return plan
+
+
+def installment_plan_pay_off(
+    *,
+    plan: InstallmentPlan,
+    source: str = "",
+    return_url: Callable[[Checkout], str] | None = None,
+) -> Checkout:
+    """The payer settles everything left at once (with the plan's card, or another one,
+    which then replaces the token). Every remaining installment is held by the pay-off
+    while it runs, so the charging job cannot take one of them as well."""
+    from .. import services as payment_services
+
+    with transaction.atomic():
+        plan = _running(plan)
+        remaining = _remaining(plan)
+        if not remaining:
+            raise StateConflict(
+                "Nothing is left to collect.", code="nothing_left", field="installments"
+            )
+        previous = {row.pk: row.status for row in remaining}
+        for row in remaining:
+            row.status, row.leased_by = Installment.Status.PROCESSING, PAYOFF
+            row.lease_until = timezone.now() + LEASE
+            row.save(update_fields=["status", "leased_by", "lease_until", "updated_at"])
+        if source and source != plan.source:
+            plan.source = source
+            plan.save(update_fields=["source", "updated_at"])
+    try:
+        checkout = payment_services.checkout_start(
+            participant=plan.participant,
+            method=plan.method,
+            source=plan.source,
+            amount=sum(row.amount for row in remaining),
+            language=plan.language,
+            return_url=return_url,
+            installment=plan.public_id,
+        )
+    except DomainError:
+        checkout = None
+    if checkout is None or checkout.status != Checkout.Status.SUCCEEDED:
+        # Refused (or waiting): the schedule goes on as before.
+        with transaction.atomic():
+            for row in Installment.objects.select_for_update().filter(pk__in=previous):
+                if row.status == Installment.Status.PROCESSING:
+                    row.status, row.leased_by, row.lease_until = previous[row.pk], "", None
+                    row.save(update_fields=["status", "leased_by", "lease_until", "updated_at"])
+    if checkout is None:
+        raise StateConflict(
+            "The payment could not be started.", code="payoff_refused", field="installments"
+        )
+    return checkout
+
+
+def installment_payoff_settle(*, plan_public_id: str, checkout_public_id: str) -> None:
+    """A pay-off was booked: every installment it held is paid, and the plan completes."""
+    plan = (
+        InstallmentPlan.objects.select_for_update()
+        .select_related("request", "participant")
+        .filter(public_id=plan_public_id)
+        .first()
+    )
+    if plan is None or plan.status != InstallmentPlan.Status.ACTIVE:
+        return
+    plan.installments.filter(status=Installment.Status.PROCESSING, leased_by=PAYOFF).update(
+        status=Installment.Status.PAID, checkout=checkout_public_id, leased_by="", lease_until=None
+    )
+    _event(plan, "installment_succeeded", payoff=True, checkout=checkout_public_id)
+    if not plan.installments.exclude(
+        status__in=[Installment.Status.PAID, Installment.Status.CANCELLED]
+    ).exists():
+        _plan_transition(plan, InstallmentPlan.Status.COMPLETED)
+        _event(plan, "installment_plan_completed", total=plan.amount)
+
+
+def _payoffs_sweep(now: datetime) -> None:
+    """Pay-offs whose hold ran out: booked ones are settled, ones still running keep their
+    hold, and the installments of one that ended unpaid go back on the schedule."""
+    held = Installment.objects.filter(
+        status=Installment.Status.PROCESSING, leased_by=PAYOFF, lease_until__lt=now
+    ).values_list("plan_id", flat=True)
+    for plan in InstallmentPlan.objects.filter(pk__in=set(held)):
+        last = Checkout.objects.filter(installment=plan.public_id).order_by("-id").first()
+        with transaction.atomic():
+            rows = Installment.objects.select_for_update().filter(
+                plan=plan, status=Installment.Status.PROCESSING, leased_by=PAYOFF
+            )
+            if last is not None and last.status in Checkout.IN_FLIGHT:
+                rows.update(lease_until=now + LEASE)
+            elif last is not None and last.status == Checkout.Status.SUCCEEDED:
+                installment_payoff_settle(
+                    plan_public_id=plan.public_id, checkout_public_id=last.public_id
+                )
+            else:
+                rows.update(status=Installment.Status.SCHEDULED, leased_by="", lease_until=None)

@@ -138,6 +138,9 @@ class NotificationSerializer(serializers.ModelSerializer):
     livemode = LiveModeField()
     id = serializers.CharField(source="public_id", read_only=True)
     channel = serializers.CharField(read_only=True, help_text="email, sms or webhook.")
+    kind = serializers.CharField(
+        read_only=True, help_text="scenario_step, or the product's own: receipt, refund_notice …"
+    )
     participant = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
     step = serializers.SerializerMethodField()
     skip_reason = serializers.SerializerMethodField()
@@ -150,6 +153,7 @@ class NotificationSerializer(serializers.ModelSerializer):
             "id",
             "livemode",
             "status",
+            "kind",
             "channel",
             "recipient",
             "participant",
@@ -167,9 +171,13 @@ class NotificationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(NotificationStepSerializer)
-    def get_step(self, dispatch: Dispatch) -> dict:
+    @extend_schema_field(NotificationStepSerializer(allow_null=True))
+    def get_step(self, dispatch: Dispatch) -> dict | None:
+        """The scenario step that planned it; null for the product's own messages (a
+        receipt, a refund notice), whose ``kind`` says what they are."""
         step = dispatch.step
+        if step is None:
+            return None
         return {
             "scenario": step.scenario.public_id,
             "version": step.version,

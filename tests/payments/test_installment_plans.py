@@ -242,3 +242,128 @@ def test_a_lost_lease_is_taken_over_and_charges_once(payer, tokenise):
     assert run_job(due + timedelta(minutes=11)) == 1
     assert plan.installments.get(position=1).status == Installment.Status.PAID
     assert sandbox_card_balance(token=token).debited == 20000
+
+
+@pytest.mark.django_db
+def test_early_payoff_charges_exactly_what_is_left_once(payer, tokenise):
+    token = tokenise(SUCCEEDS)
+    plan = start(payer, token)
+    checkout = services.installment_plan_pay_off(plan=plan)
+    assert (checkout.status, checkout.amount) == ("succeeded", 20000)
+    plan.refresh_from_db()
+    assert plan.status == "completed"
+    assert set(plan.installments.values_list("status", flat=True)) == {"paid"}
+    assert sandbox_card_balance(token=token).debited == 30000
+    assert run_job(datetime(2030, 2, 10, 9, 5, tzinfo=PARIS)) == 0
+    with pytest.raises(StateConflict):
+        services.installment_plan_pay_off(plan=plan)
+    payer.refresh_from_db()
+    assert (payer.status, payer.amount_paid) == ("paid", 30000)
+
+
+@pytest.mark.django_db
+def test_a_refused_payoff_leaves_the_schedule_as_it_was(payer, tokenise):
+    token = tokenise(SUCCEEDS)
+    plan = start(payer, token)
+    checkout = services.installment_plan_pay_off(plan=plan, source=tokenise(DECLINED))
+    assert checkout.status == "failed"
+    assert [i.status for i in plan.installments.all()] == ["paid", "scheduled", "scheduled"]
+    plan.refresh_from_db()
+    assert plan.status == "active"
+
+
+@pytest.mark.django_db
+def test_rescheduling_moves_one_date_and_keeps_the_sum_and_order(payer, tokenise):
+    plan = start(payer, tokenise(SUCCEEDS))
+    second = plan.installments.get(position=1)
+    services.installment_reschedule(
+        plan=plan, installment_public_id=second.public_id, due_date=date(2030, 2, 20)
+    )
+    second.refresh_from_db()
+    assert second.due_date == date(2030, 2, 20)
+    assert second.next_attempt_at == datetime(2030, 2, 20, 9, 0, tzinfo=PARIS)
+    assert sum(plan.installments.values_list("amount", flat=True)) == 30000
+    assert RequestEvent.objects.filter(
+        type="installment_plan_confirmed", payload__change="rescheduled"
+    ).exists()
+    for bad in (date(2030, 3, 10), date(2030, 1, 5), date(2030, 1, 10)):
+        with pytest.raises(InvalidInput) as exc:
+            services.installment_reschedule(
+                plan=plan, installment_public_id=second.public_id, due_date=bad
+            )
+        assert exc.value.code == "date_out_of_order"
+    first = plan.installments.get(position=0)
+    with pytest.raises(StateConflict):  # paid: its date is history
+        services.installment_reschedule(
+            plan=plan, installment_public_id=first.public_id, due_date=date(2030, 2, 1)
+        )
+
+
+@pytest.mark.django_db
+def test_resplitting_spreads_what_is_left_exactly(payer, tokenise):
+    token = tokenise(SUCCEEDS)
+    plan = start(payer, token)
+    services.installment_plan_resplit(plan=plan, count=3, interval_unit="week")
+    rows = list(plan.installments.exclude(status="cancelled"))
+    assert [r.amount for r in rows] == [10000, 6668, 6666, 6666]
+    assert rows[1].due_date == date(2030, 1, 11)
+    for day in (11, 18, 25):
+        assert run_job(datetime(2030, 1, day, 9, 5, tzinfo=PARIS)) == 1
+    plan.refresh_from_db()
+    assert plan.status == "completed"
+    assert sandbox_card_balance(token=token).debited == 30000
+
+
+URL = "/api/v1/installment-plans"
+
+
+@pytest.mark.django_db
+def test_the_api_reads_and_changes_plans(api, other_api, payer, tokenise):
+    plan = start(payer, tokenise(SUCCEEDS))
+    body = api.get(f"{URL}/{plan.public_id}").json()
+    assert (body["status"], body["participant"], body["amount"]) == (
+        "active",
+        payer.public_id,
+        30000,
+    )
+    assert [i["status"] for i in body["installments"]] == ["paid", "scheduled", "scheduled"]
+    assert api.get(f"{URL}?participant={payer.public_id}").json()["results"][0]["id"] == (
+        plan.public_id
+    )
+    assert other_api.get(f"{URL}/{plan.public_id}").status_code == 404
+    assert other_api.post(f"{URL}/{plan.public_id}/cancel").status_code == 404
+
+    second = body["installments"][1]["id"]
+    moved = api.post(
+        f"{URL}/{plan.public_id}/reschedule",
+        {"installment": second, "due_date": "2030-02-15"},
+        format="json",
+    )
+    assert moved.status_code == 200, moved.content
+    assert moved.json()["installments"][1]["due_date"] == "2030-02-15"
+    bad = api.post(
+        f"{URL}/{plan.public_id}/reschedule",
+        {"installment": "in_nope", "due_date": "2030-02-15"},
+        format="json",
+    )
+    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "unknown_installment")
+    junk = api.post(f"{URL}/{plan.public_id}/resplit", {"count": "3"}, format="json")
+    assert junk.status_code in (400, 422)
+
+    cancelled = api.post(f"{URL}/{plan.public_id}/cancel")
+    assert cancelled.json()["status"] == "cancelled"
+    again = api.post(f"{URL}/{plan.public_id}/cancel")
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "plan_not_running")
+
+
+@pytest.mark.django_db
+def test_a_live_key_never_sees_a_test_plan(merchant, payer, tokenise):
+    from rest_framework.test import APIClient
+
+    from tests.factories import api_secret_for
+
+    plan = start(payer, tokenise(SUCCEEDS))
+    live = APIClient()
+    live.credentials(HTTP_AUTHORIZATION=f"Bearer {api_secret_for(merchant, mode='live')}")
+    assert live.get(f"{URL}/{plan.public_id}").status_code == 404
+    assert live.get(URL).json()["results"] == []

@@ -242,3 +242,27 @@ def test_a_webhook_step_needs_an_endpoint_of_the_same_merchant(api, other_mercha
     ]
     response = api.post(URL, {"name": "Hooks", "steps": steps}, format="json")
     assert error_of(response)["code"] == "webhook_endpoint_not_found"
+
+
+@pytest.mark.django_db
+def test_a_paid_request_lists_its_receipt_as_a_notification_without_a_step(
+    api, merchant, django_capture_on_commit_callbacks
+):
+    from payments import services as payment_services
+    from payments.sandbox.services import sandbox_card_tokenise
+    from tests.factories import make_request
+
+    pr = make_request(merchant)
+    token = sandbox_card_tokenise(
+        number="4242424242424242", exp_month=12, exp_year=2040, cvc="123"
+    ).token
+    payment_services.checkout_start(
+        participant=pr.participants.first(), method="card", source=token
+    )
+
+    response = api.get(f"/api/v1/payment-requests/{pr.public_id}/notifications")
+
+    assert response.status_code == 200
+    rows = response.json()["results"]
+    receipt = next(row for row in rows if row["kind"] == "receipt")
+    assert receipt["step"] is None
