@@ -9,7 +9,11 @@ class PaymentsConfig(AppConfig):
             checks,  # noqa: F401  (registers the system checks)
             outbox,
             reactions,
+            reconciliation_outbox,
+            reconciliation_reactions,
         )
 
         reactions.register()
         outbox.register()
+        reconciliation_reactions.register()
+        reconciliation_outbox.register()

@@ -10,3 +10,8 @@ def release_abandoned_checkouts() -> int:
 def recover_stale_checkouts() -> int:
     """Checkouts a crash left pending, and refunds whose provider answer was lost."""
     return services.checkouts_recover_stale() + services.refunds_recover_stale()
+
+
+def build_daily_reconciliations() -> int:
+    """Yesterday's capture-and-refund CSV for every merchant and mode that moved money."""
+    return services.daily_reconciliations_build()
