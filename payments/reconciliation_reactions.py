@@ -6,6 +6,10 @@ reaction is idempotent (``reconciliation_refresh`` writes nothing when nothing c
 so a payment booked, a refund or a cancel each bring at most one new version.
 """
 
+import logging
+
+from django.db import transaction
+
 from requests_app.events import reaction_register
 from requests_app.models import RequestEvent
 
@@ -21,10 +25,19 @@ TRIGGERS = (
 )
 
 
+logger = logging.getLogger(__name__)
+
+
 def _refresh(event: RequestEvent) -> None:
+    """In a savepoint: a statement that cannot be written must never undo the booking of
+    money already taken. The hourly ``reconciliations_catch_up`` writes it later."""
     from .services import reconciliation_refresh
 
-    reconciliation_refresh(payment_request=event.request)
+    try:
+        with transaction.atomic():
+            reconciliation_refresh(payment_request=event.request)
+    except Exception:
+        logger.exception("Reconciliation of request %s failed; caught up later", event.request_id)
 
 
 def register() -> None:

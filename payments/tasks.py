@@ -13,5 +13,7 @@ def recover_stale_checkouts() -> int:
 
 
 def build_daily_reconciliations() -> int:
-    """Yesterday's capture-and-refund CSV for every merchant and mode that moved money."""
+    """Statements a failed reaction left unwritten, then yesterday's capture-and-refund CSV
+    for every merchant and mode that moved money."""
+    services.reconciliations_catch_up()
     return services.daily_reconciliations_build()

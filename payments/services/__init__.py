@@ -82,6 +82,7 @@ from .reconciliation import (
     fee_rule_set,
     reconciliation_csv,
     reconciliation_refresh,
+    reconciliations_catch_up,
 )
 
 __all__ += [
@@ -94,4 +95,5 @@ __all__ += [
     "fee_rule_set",
     "reconciliation_csv",
     "reconciliation_refresh",
+    "reconciliations_catch_up",
 ]

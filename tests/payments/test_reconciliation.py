@@ -490,3 +490,25 @@ def test_the_back_office_page_of_another_merchant_is_a_404(
         client.get(f"/app/requests/{payment_request.public_id}/reconciliation.csv").status_code
         == 404
     )
+
+
+@pytest.mark.django_db
+def test_a_statement_that_fails_never_undoes_the_payment_and_is_caught_up_later(
+    merchant, rules, tokenise, monkeypatch
+):
+    from payments.services import reconciliation
+
+    def broken(**kwargs):
+        raise RuntimeError("statement store down")
+
+    monkeypatch.setattr(reconciliation, "reconciliation_statement", broken)
+    payment_request = combined_request(merchant, tokenise)  # paid all the same
+    assert not Reconciliation.objects.exists()
+    monkeypatch.undo()
+
+    build_daily_reconciliations()
+    build_daily_reconciliations()
+
+    (statement,) = Reconciliation.objects.filter(request=payment_request)
+    assert statement.totals["net"] == 7808
+    assert ready_events(payment_request).count() == 1
