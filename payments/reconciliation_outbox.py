@@ -20,7 +20,7 @@ from notifications.rendering import format_deadline
 from notifications.services import outbox_enqueue
 
 from .reconciliation_models import Reconciliation
-from .selectors import payment_method_label, reconciliation_get
+from .selectors import payment_method_label, reconciliation_get, reconciliation_methods
 
 KIND = "reconciliation"
 
@@ -63,7 +63,8 @@ def _build(dispatch: Dispatch) -> OutgoingMessage:
         "currency": reconciliation.currency,
         "totals": totals,
         "methods": [
-            (payment_method_label(code), sums) for code, sums in totals["by_method"].items()
+            (payment_method_label(code), sums)
+            for code, sums in reconciliation_methods(lines=reconciliation.lines, totals=totals)
         ],
         "created_at": format_deadline(
             reconciliation.created_at, language=dispatch.language, time_zone=merchant.time_zone

@@ -303,3 +303,12 @@ def daily_reconciliation_get(
     return DailyReconciliation.objects.filter(
         merchant=merchant, livemode=livemode, public_id=public_id
     ).first()
+
+
+def reconciliation_methods(*, lines: list[dict], totals: dict) -> list[tuple[str, dict]]:
+    """Per-method totals in the order the lines first name each method: PostgreSQL's
+    jsonb keeps no key order, and a statement must read the same on every database."""
+    by_method = totals["by_method"]
+    order = list(dict.fromkeys(line["method"] for line in lines))
+    order += sorted(set(by_method) - set(order))
+    return [(code, by_method[code]) for code in order if code in by_method]

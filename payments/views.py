@@ -35,7 +35,9 @@ class RequestReconciliationView(MerchantViewMixin, View):
         reconciliation = selectors.reconciliation_current(payment_request=payment_request)
         methods = [
             (selectors.payment_method_label(code), sums)
-            for code, sums in reconciliation["totals"]["by_method"].items()
+            for code, sums in selectors.reconciliation_methods(
+                lines=reconciliation["lines"], totals=reconciliation["totals"]
+            )
         ]
         lines = [
             {**line, "label": selectors.payment_method_label(line["method"])}

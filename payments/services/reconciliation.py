@@ -43,6 +43,7 @@ from ..selectors import (
     leg_capture_operation,
     leg_fee,
     reconciliation_latest,
+    reconciliation_methods,
     reconciliation_statement,
 )
 
@@ -232,7 +233,7 @@ def reconciliation_csv(*, reconciliation: dict) -> str:
         ]
         for line in reconciliation["lines"]
     ]
-    for method, sums in totals["by_method"].items():
+    for method, sums in reconciliation_methods(lines=reconciliation["lines"], totals=totals):
         rows.append(
             [
                 "method",
