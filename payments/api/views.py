@@ -27,7 +27,9 @@ def _get_request(request: Request, public_id: str) -> PaymentRequest:
 class ReconciliationView(APIView):
     """Every leg that took money for the request, with its fee and net, and the totals."""
 
-    @extend_schema(responses=ReconciliationSerializer)
+    @extend_schema(
+        operation_id="payment_request_reconciliation", responses=ReconciliationSerializer
+    )
     def get(self, request: Request, public_id: str) -> Response:
         payment_request = _get_request(request, public_id)
         return Response(selectors.reconciliation_current(payment_request=payment_request))
@@ -36,7 +38,15 @@ class ReconciliationView(APIView):
 class ReconciliationCsvView(APIView):
     """The same statement as CSV, for spreadsheets and accounting imports."""
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    def perform_content_negotiation(self, request: Request, force: bool = False):
+        # A client asking for text/csv gets it (the body is ours, not a renderer's), and an
+        # error still comes in the one JSON shape rather than as a 406.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        operation_id="payment_request_reconciliation_csv",
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
     def get(self, request: Request, public_id: str) -> HttpResponse:
         payment_request = _get_request(request, public_id)
         reconciliation = selectors.reconciliation_current(payment_request=payment_request)

@@ -325,6 +325,23 @@ def test_the_csv_is_the_same_statement_as_an_attachment(merchant, rules, tokenis
 
 
 @pytest.mark.django_db
+def test_a_client_that_accepts_only_csv_gets_it_and_errors_stay_json(
+    merchant, rules, tokenise, api
+):
+    payment_request = combined_request(merchant, tokenise)
+
+    response = api.get(
+        f"{URL}/{payment_request.public_id}/reconciliation.csv", HTTP_ACCEPT="text/csv"
+    )
+    assert response.status_code == 200
+    assert response.content.decode().startswith("row,request,reference,leg")
+
+    missing = api.get(f"{URL}/pr_nope/reconciliation.csv", HTTP_ACCEPT="text/csv")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("suffix", ["reconciliation", "reconciliation.csv"])
 def test_another_merchants_request_is_a_404(merchant, rules, tokenise, other_api, suffix):
     payment_request = combined_request(merchant, tokenise)
