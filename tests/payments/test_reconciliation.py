@@ -529,3 +529,37 @@ def test_a_statement_that_fails_never_undoes_the_payment_and_is_caught_up_later(
     (statement,) = Reconciliation.objects.filter(request=payment_request)
     assert statement.totals["net"] == 7808
     assert ready_events(payment_request).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_pages_and_the_api_read_in_as_many_queries_for_one_leg_as_for_six(
+    merchant, rules, tokenise, client, api
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import MembershipFactory
+
+    def paid_by_cards(count):
+        payment_request = make_request(
+            merchant, total_amount=1000 * count, participants=participants(count, amount=1000)
+        )
+        for participant in payment_request.participants.all():
+            services.checkout_start(participant=participant, method="card", source=tokenise())
+        return payment_request.public_id
+
+    small, large = paid_by_cards(1), paid_by_cards(6)
+    client.force_login(MembershipFactory(merchant=merchant).user)
+    for url in (
+        "/app/requests/{}/reconciliation/",
+        "/app/requests/{}/reconciliation.csv",
+        "/api/v1/payment-requests/{}/reconciliation",
+    ):
+        caller = api if url.startswith("/api/") else client
+        caller.get(url.format(small))  # the session's first write is not the page's
+        counts = []
+        for public_id in (small, large):
+            with CaptureQueriesContext(connection) as queries:
+                assert caller.get(url.format(public_id)).status_code == 200
+            counts.append(len(queries))
+        assert counts[0] == counts[1], (url, counts)
