@@ -9,9 +9,13 @@ class PaymentsConfig(AppConfig):
             checks,  # noqa: F401  (registers the system checks)
             outbox,
             reactions,
+            reconciliation_outbox,
+            reconciliation_reactions,
         )
         from .installments import reactions as installment_reactions
 
         reactions.register()
         installment_reactions.register()
         outbox.register()
+        reconciliation_reactions.register()
+        reconciliation_outbox.register()

@@ -360,3 +360,13 @@ class LegOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.leg_id} {self.operation} {self.result}"
+
+
+# Reconciliation's tables, in their own module (see its docstring).
+from .reconciliation_models import (  # noqa: E402
+    DailyReconciliation,
+    FeeRule,
+    Reconciliation,
+)
+
+__all__ += ["DailyReconciliation", "FeeRule", "Reconciliation"]

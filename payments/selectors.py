@@ -150,3 +150,205 @@ def checkouts_by_participant(
             }
         )
     return found
+
+
+# --- Reconciliation ---------------------------------------------------------------------------
+# Reads for the statements of ``payments.services.reconciliation``; every one is scoped to a
+# merchant and a mode, because a statement is money.
+
+from .reconciliation_models import (  # noqa: E402
+    DailyReconciliation,
+    FeeRule,
+    Reconciliation,
+)
+
+# Collection is over: a statement can be final. A refund afterwards makes its next version.
+FINAL_STATUSES = ("paid", "closed", "partially_refunded", "refunded", "cancelled", "expired")
+
+
+def fee_rules_by_method(*, merchant_id: int) -> dict[str, FeeRule]:
+    return {rule.method: rule for rule in FeeRule.objects.filter(merchant_id=merchant_id)}
+
+
+def fee_rule_list(*, merchant: Merchant) -> list[FeeRule]:
+    return list(FeeRule.objects.filter(merchant=merchant))
+
+
+def legs_reconciled(*, payment_request) -> list[Leg]:
+    """Every leg of the request that took money (captured, or refunded since), oldest
+    first, with its operations: the lines of its statement."""
+    return list(
+        Leg.objects.filter(
+            merchant_id=payment_request.merchant_id,
+            livemode=payment_request.livemode,
+            checkout__request_id=payment_request.pk,
+            status__in=Leg.TAKEN,
+        )
+        .select_related("checkout__participant")
+        .prefetch_related("operations")
+        .order_by("created_at", "id")
+    )
+
+
+def leg_capture_operation(leg: Leg):
+    """The provider call that took the leg's money (an authorise that captured at once, a
+    capture, or a retrieve that found it captured): the first one that said so."""
+    for operation in leg.operations.all():
+        if operation.result == "succeeded" and operation.status == "captured":
+            return operation
+    return None
+
+
+def leg_provider_fee(leg: Leg) -> int | None:
+    """The fee the provider reported for taking this leg, if it reports fees.
+
+    The hook for real providers: when their adapter reports a fee, the saga stores it as
+    ``fee`` on the capture's ``LegOperation`` and it wins over the merchant's fee rule.
+    Sandboxes report none, so the rule applies.
+    """
+    fee = getattr(leg_capture_operation(leg), "fee", None)
+    if isinstance(fee, int) and not isinstance(fee, bool) and fee >= 0:
+        return fee
+    return None
+
+
+def leg_fee(leg: Leg, rules: dict[str, FeeRule]) -> tuple[int, str]:
+    """(fee, where it comes from: "provider", "rule" or "none")."""
+    reported = leg_provider_fee(leg)
+    if reported is not None:
+        return reported, "provider"
+    rule = rules.get(leg.method)
+    if rule is None:
+        return 0, "none"
+    return rule.fee_for(leg.amount), "rule"
+
+
+def _totals(lines: list[dict], currency: str) -> dict:
+    def add(into: dict, line: dict) -> None:
+        into["count"] += 1
+        into["amount"] += line["amount"]
+        into["refunded"] += line["amount_refunded"]
+        into["fee"] += line["fee"]
+        into["net"] += line["net"]
+
+    def empty() -> dict:
+        return {"count": 0, "amount": 0, "refunded": 0, "fee": 0, "net": 0}
+
+    overall = empty()
+    by_method: dict[str, dict] = {}
+    for line in lines:
+        add(overall, line)
+        add(by_method.setdefault(line["method"], empty()), line)
+    return {"currency": currency, **overall, "by_method": by_method}
+
+
+def reconciliation_statement(
+    *, payment_request, frozen_fees: dict[str, tuple[int, str]] | None = None
+) -> dict:
+    """The request's lines and totals as its legs stand now.
+
+    A leg's fee is charged on what was captured and is not given back by a refund (as
+    acquirers do), so ``net = amount - amount_refunded - fee``. ``frozen_fees`` (leg id to
+    (fee, source)) keeps the fee a previous version stated: a rule changed since never
+    rewrites it.
+    """
+    rules = fee_rules_by_method(merchant_id=payment_request.merchant_id)
+    frozen = frozen_fees or {}
+    lines = []
+    for leg in legs_reconciled(payment_request=payment_request):
+        if leg.public_id in frozen:
+            fee, source = frozen[leg.public_id]
+        else:
+            fee, source = leg_fee(leg, rules)
+        capture = leg_capture_operation(leg)
+        lines.append(
+            {
+                "leg": leg.public_id,
+                "checkout": leg.checkout.public_id,
+                "participant": leg.checkout.participant.public_id,
+                "method": leg.method,
+                "provider_reference": leg.provider_reference,
+                "operation_reference": capture.operation_reference if capture else "",
+                "status": leg.status,
+                "currency": leg.currency,
+                "amount": leg.amount,
+                "amount_refunded": leg.amount_refunded,
+                "fee": fee,
+                "fee_source": source,
+                "net": leg.amount - leg.amount_refunded - fee,
+                "captured_at": capture.created_at.isoformat() if capture else None,
+            }
+        )
+    return {"lines": lines, "totals": _totals(lines, payment_request.currency)}
+
+
+def reconciliation_latest(*, payment_request) -> Reconciliation | None:
+    return (
+        Reconciliation.objects.filter(
+            merchant_id=payment_request.merchant_id,
+            livemode=payment_request.livemode,
+            request_id=payment_request.pk,
+        )
+        .order_by("-version")
+        .first()
+    )
+
+
+def reconciliation_current(*, payment_request) -> dict:
+    """What the API, the CSV and the back office show for a request.
+
+    Final with a statement written: its latest version, exactly as announced. Otherwise the
+    lines as they stand, ``final`` false while the request still collects (a provisional
+    view: the merchant can follow the money before the statement is sent).
+    """
+    final = payment_request.status in FINAL_STATUSES
+    latest = reconciliation_latest(payment_request=payment_request) if final else None
+    head = {
+        "request": payment_request.public_id,
+        "reference": payment_request.reference,
+        "request_status": payment_request.status,
+        "livemode": payment_request.livemode,
+        "final": final,
+    }
+    if latest is not None:
+        return {
+            **head,
+            "id": latest.public_id,
+            "version": latest.version,
+            "created_at": latest.created_at.isoformat(),
+            "lines": latest.lines,
+            "totals": latest.totals,
+        }
+    statement = reconciliation_statement(payment_request=payment_request)
+    return {**head, "id": None, "version": None, "created_at": None, **statement}
+
+
+def reconciliation_get(*, merchant_id: int, public_id: str) -> Reconciliation | None:
+    return (
+        Reconciliation.objects.select_related("request", "merchant")
+        .filter(merchant_id=merchant_id, public_id=public_id)
+        .first()
+    )
+
+
+def daily_reconciliation_list(*, merchant: Merchant, livemode: bool):
+    return DailyReconciliation.objects.filter(merchant=merchant, livemode=livemode).defer(
+        "csv_text"
+    )
+
+
+def daily_reconciliation_get(
+    *, merchant: Merchant, livemode: bool, public_id: str
+) -> DailyReconciliation | None:
+    return DailyReconciliation.objects.filter(
+        merchant=merchant, livemode=livemode, public_id=public_id
+    ).first()
+
+
+def reconciliation_methods(*, lines: list[dict], totals: dict) -> list[tuple[str, dict]]:
+    """Per-method totals in the order the lines first name each method: PostgreSQL's
+    jsonb keeps no key order, and a statement must read the same on every database."""
+    by_method = totals["by_method"]
+    order = list(dict.fromkeys(line["method"] for line in lines))
+    order += sorted(set(by_method) - set(order))
+    return [(code, by_method[code]) for code in order if code in by_method]

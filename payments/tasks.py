@@ -16,3 +16,10 @@ def charge_due_installments() -> int:
     from .installments.services import installments_charge_due
 
     return installments_charge_due(worker_id="q")
+
+
+def build_daily_reconciliations() -> int:
+    """Statements a failed reaction left unwritten, then yesterday's capture-and-refund CSV
+    for every merchant and mode that moved money."""
+    services.reconciliations_catch_up()
+    return services.daily_reconciliations_build()

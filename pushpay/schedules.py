@@ -46,6 +46,13 @@ SCHEDULES = [
         "schedule_type": Schedule.MINUTES,
         "minutes": 1,
     },
+    {
+        # Hourly, so each merchant's yesterday is built soon after its own midnight;
+        # rebuilding a day replaces its row, so the repeats cost nothing but a query.
+        "name": "build-daily-reconciliations",
+        "func": "payments.tasks.build_daily_reconciliations",
+        "schedule_type": Schedule.HOURLY,
+    },
 ]
 
 

@@ -304,3 +304,15 @@ def events_redrive(*, now=None, limit: int = 200) -> int:
     for pk in pks:
         event_react(event_pk=pk)
     return len(pks)
+
+
+# Appended, not in the tuple above, so that the payments app's event keeps to its own lines.
+CATALOGUE[T.RECONCILIATION_READY] = EventType(
+    T.RECONCILIATION_READY,
+    "reconciliation.ready",
+    1,
+    ("reconciliation", "version", "status", "currency", "totals"),
+    None,
+    "A final request's statement (every captured or refunded leg with fee and net) is "
+    "ready; a refund after it makes the next version. The merchant's contact is emailed.",
+)

@@ -303,6 +303,7 @@ class RequestEvent(models.Model):
         INSTALLMENT_PLAN_COMPLETED = "installment_plan_completed"
         INSTALLMENT_PLAN_DEFAULTED = "installment_plan_defaulted"
         INSTALLMENT_PLAN_CANCELLED = "installment_plan_cancelled"
+        RECONCILIATION_READY = "reconciliation_ready"  # a final request's statement is ready
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
     request = models.ForeignKey(PaymentRequest, on_delete=models.CASCADE, related_name="events")

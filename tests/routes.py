@@ -60,6 +60,7 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("installment-plans", "public_id"): "installment_plan",
     ("paypal", "public_id"): "paypal_order",
     ("v1", "anything"): "path",
+    ("reconciliations", "public_id"): "daily_reconciliation",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
 # ones another merchant must get a 404 for.
@@ -74,10 +75,13 @@ MERCHANT_SCOPED = frozenset(
         "webhook_endpoint",
         "installment_plan",
     }
+    | {"daily_reconciliation"}
 )
 # Resources that exist in test or in live mode: a key (or a back-office session) of the other
 # mode must get a 404 for them, as if they belonged to someone else.
-MODE_BOUND = frozenset({"request", "participant", "dispatch", "webhook_endpoint"})
+MODE_BOUND = frozenset(
+    {"request", "participant", "dispatch", "webhook_endpoint", "daily_reconciliation"}
+)
 
 # Values for any kwarg that no object has: wrong prefixes, empty-looking, long, encoded.
 JUNK_KWARGS = (
@@ -214,6 +218,8 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     ``livemode=True`` makes the mode-bound ones (``MODE_BOUND``) live; it needs the
     ``live_cards`` fixture, and has no checkout or challenge, since only the sandbox asks
     for a 3-D Secure challenge."""
+    from django.utils import timezone
+
     from payments import services as payment_services
     from payments.sandbox.paypal import sandbox_paypal_order_create
     from payments.sandbox.services import sandbox_card_tokenise
@@ -252,6 +258,9 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         "link_token": participant.link_token,
         "progress_token": payment_request.progress_token,
         "beneficiary": "1000000050",  # a documented sandbox number, the same for everyone
+        "daily_reconciliation": payment_services.daily_reconciliation_build(
+            merchant=merchant, livemode=livemode, day=timezone.localdate()
+        ).public_id,
     }
     if livemode:
         return objects

@@ -70,3 +70,30 @@ __all__ = [
     "refunds_finish_pending",
     "refunds_recover_stale",
 ]
+
+# Reconciliation ("lettrage"): fee rules, per-request statements, daily statements.
+from .reconciliation import (
+    DAILY_CSV_HEADER,
+    REQUEST_CSV_HEADER,
+    csv_cell,
+    daily_reconciliation_build,
+    daily_reconciliations_build,
+    fee_rule_remove,
+    fee_rule_set,
+    reconciliation_csv,
+    reconciliation_refresh,
+    reconciliations_catch_up,
+)
+
+__all__ += [
+    "DAILY_CSV_HEADER",
+    "REQUEST_CSV_HEADER",
+    "csv_cell",
+    "daily_reconciliation_build",
+    "daily_reconciliations_build",
+    "fee_rule_remove",
+    "fee_rule_set",
+    "reconciliation_csv",
+    "reconciliation_refresh",
+    "reconciliations_catch_up",
+]

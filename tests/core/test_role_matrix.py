@@ -46,6 +46,10 @@ READS = {
     "smartforms:form_list",
     "smartforms:form_detail",
     "smartforms:submission_list",
+    "reconciliation:request",
+    "reconciliation:request_csv",
+    "reconciliation:daily_list",
+    "reconciliation:daily_csv",
 }
 
 ALLOWED = {

@@ -68,6 +68,7 @@ def test_payment_succeeded_is_recorded_before_participant_paid_and_request_compl
         "payment_succeeded",
         "participant_paid",
         "request_completed",
+        "reconciliation_ready",  # the paid request's statement, in the same transaction
     ]
 
 

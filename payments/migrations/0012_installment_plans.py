@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('merchants', '0002_livemode'),
-        ('payments', '0010_leg_refund_pending'),
+        ('payments', '0011_fee_rules'),
         ('requests_app', '0011_closed_status'),
     ]
 

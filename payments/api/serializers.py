@@ -1,0 +1,49 @@
+"""Shapes of the reconciliation API, for the OpenAPI schema (the data is built by
+``payments.selectors.reconciliation_current``)."""
+
+from rest_framework import serializers
+
+
+class ReconciliationLineSerializer(serializers.Serializer):
+    leg = serializers.CharField(help_text="The leg's id (lg_…).")
+    checkout = serializers.CharField()
+    participant = serializers.CharField()
+    method = serializers.CharField(help_text="card, holiday_voucher, paypal …")
+    provider_reference = serializers.CharField(help_text="The provider's payment id.")
+    operation_reference = serializers.CharField(help_text="The provider's capture id.")
+    status = serializers.CharField(help_text="captured, partially_refunded or refunded.")
+    currency = serializers.CharField()
+    amount = serializers.IntegerField(help_text="Captured, in minor units.")
+    amount_refunded = serializers.IntegerField(help_text="Given back, in minor units.")
+    fee = serializers.IntegerField(help_text="The provider's fee, in minor units.")
+    fee_source = serializers.ChoiceField(choices=["provider", "rule", "none"])
+    net = serializers.IntegerField(help_text="amount - amount_refunded - fee.")
+    captured_at = serializers.DateTimeField(allow_null=True)
+
+
+class ReconciliationSumsSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    amount = serializers.IntegerField()
+    refunded = serializers.IntegerField()
+    fee = serializers.IntegerField()
+    net = serializers.IntegerField()
+
+
+class ReconciliationTotalsSerializer(ReconciliationSumsSerializer):
+    currency = serializers.CharField()
+    by_method = serializers.DictField(child=ReconciliationSumsSerializer())
+
+
+class ReconciliationSerializer(serializers.Serializer):
+    id = serializers.CharField(allow_null=True, help_text="rc_…, null until one is written.")
+    request = serializers.CharField()
+    reference = serializers.CharField()
+    request_status = serializers.CharField()
+    livemode = serializers.BooleanField()
+    final = serializers.BooleanField(
+        help_text="False while the request still collects: the lines are provisional."
+    )
+    version = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField(allow_null=True)
+    lines = ReconciliationLineSerializer(many=True)
+    totals = ReconciliationTotalsSerializer()
