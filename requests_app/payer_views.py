@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views import View
 from django.views.decorators.http import require_GET, require_POST
 
@@ -94,28 +95,32 @@ def checkout_failure_message(checkout: Checkout) -> str:
     return failure_message(checkout.failure_reason, culprit.method if culprit else CARD)
 
 
+def _leg(state: str) -> str:
+    return pgettext("payment leg", state)
+
+
 def leg_state(leg: Leg) -> str:
     """One leg's state as the payer reads it ("released", "declined" …)."""
     if leg.status == Leg.Status.FAILED and leg.failure_reason:
         reasons = {
-            "declined": _("declined"),
-            "insufficient_funds": _("insufficient balance"),
-            "authentication_failed": _("not confirmed"),
-            "not_accepted": _("not accepted"),
-            "provider_error": _("no answer"),
-            "fraud": _("refused"),
+            "declined": _leg("declined"),
+            "insufficient_funds": _leg("insufficient balance"),
+            "authentication_failed": _leg("not confirmed"),
+            "not_accepted": _leg("not accepted"),
+            "provider_error": _leg("no answer"),
+            "fraud": _leg("refused"),
         }
-        return reasons.get(leg.failure_reason, _("refused"))
+        return reasons.get(leg.failure_reason, _leg("refused"))
     states = {
-        Leg.Status.CREATED: _("not used"),
-        Leg.Status.REQUIRES_ACTION: _("waiting for your confirmation"),
-        Leg.Status.AUTHORISED: _("held"),
-        Leg.Status.CAPTURED: _("paid"),
-        Leg.Status.FAILED: _("released"),
-        Leg.Status.VOIDED: _("released"),
-        Leg.Status.REFUNDED: _("refunded"),
-        Leg.Status.PARTIALLY_REFUNDED: _("partly refunded"),
-        Leg.Status.UNKNOWN: _("being checked"),
+        Leg.Status.CREATED: _leg("not used"),
+        Leg.Status.REQUIRES_ACTION: _leg("waiting for your confirmation"),
+        Leg.Status.AUTHORISED: _leg("held"),
+        Leg.Status.CAPTURED: _leg("paid"),
+        Leg.Status.FAILED: _leg("released"),
+        Leg.Status.VOIDED: _leg("released"),
+        Leg.Status.REFUNDED: _leg("refunded"),
+        Leg.Status.PARTIALLY_REFUNDED: _leg("partly refunded"),
+        Leg.Status.UNKNOWN: _leg("being checked"),
     }
     return states.get(leg.status, leg.status)
 
@@ -751,10 +756,22 @@ def receipt(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
                 "payment_request": participant.request,
                 "merchant": participant.request.merchant,
                 "checkout": checkout,
-                "leg": checkout.legs.first(),
+                "legs": _receipt_lines(checkout),
                 "language": translation.get_language(),
             },
         )
+
+
+def _receipt_lines(checkout: Checkout) -> list[dict]:
+    """One line per leg that took money: the method, the card or account as the payer
+    knows it (last four digits), and the amount."""
+    lines = []
+    for leg in payment_selectors.legs_paid(checkout=checkout):
+        shown = payment_selectors.leg_description(leg) if leg.method == CARD else ""
+        if leg.method != CARD and leg.source_last4:
+            shown = f"•••• {leg.source_last4}"
+        lines.append({"label": method_label(leg.method), "source": shown, "amount": leg.amount})
+    return lines
 
 
 def held(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
