@@ -40,6 +40,8 @@ LANGUAGE_PARAM = "lang"
 # The field that carried the card token before payments were combined; links and tests
 # that post a card payment still use it.
 CARD_TOKEN_FIELD = "card_token"
+# Set on the page's address after "Cancel this payment", to say that nothing was charged.
+CANCELLED_PARAM = "cancelled"
 CARD = "card"
 PAYER_CANCELLED = payment_services.PAYER_CANCELLED
 
@@ -314,7 +316,15 @@ class PayerPageView(View):
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
         participant = _participant_or_404(token)
         with translation.override(_language(request, participant)):
-            return self._render(request, participant)
+            errors = {}
+            cancelled = request.GET.get(CANCELLED_PARAM)
+            if cancelled:
+                checkout = payment_selectors.checkout_for_participant(
+                    participant=participant, public_id=cancelled[:40]
+                )
+                if checkout is not None and checkout.status == Checkout.Status.CANCELLED:
+                    errors["notice"] = failure_message(PAYER_CANCELLED)
+            return self._render(request, participant, errors=errors)
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         participant = _participant_or_404(token)
@@ -662,17 +672,11 @@ def checkout_cancel(request: HttpRequest, token: str, checkout_id: str) -> HttpR
         raise Http404("No such payment.")
     language = _language(request, participant)
     checkout = payment_services.checkout_abandon(checkout=checkout)
-    with translation.override(language):
-        view = PayerPageView()
-        if checkout.status == Checkout.Status.CANCELLED:
-            participant.refresh_from_db()
-            return view._render(
-                request,
-                participant,
-                errors={"notice": failure_message(PAYER_CANCELLED)},
-                checkout=checkout,
-            )
-        return redirect(reverse("payer:pay", args=[token]) + f"?{LANGUAGE_PARAM}={language}")
+    query = {LANGUAGE_PARAM: language}
+    if checkout.status == Checkout.Status.CANCELLED:
+        query[CANCELLED_PARAM] = checkout.public_id
+    # Back to the page itself, so that paying again posts to it and a reload cancels nothing.
+    return redirect(reverse("payer:pay", args=[token]) + f"?{urlencode(query)}")
 
 
 def _json_error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
