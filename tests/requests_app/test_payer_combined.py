@@ -361,3 +361,50 @@ def test_the_page_shown_back_from_paypal_posts_a_new_attempt_to_the_payer_page(
     html = client.get(back.url).content.decode()
     assert "/return/" in back.url
     assert f'<form method="post" action="/pay/{payer.link_token}/"' in html
+
+
+@pytest.mark.django_db
+def test_the_combined_page_reads_the_same_few_rows_whatever_the_methods(
+    client, merchant, django_assert_max_num_queries
+):
+    payer = share(merchant)
+    with django_assert_max_num_queries(6) as card_only:
+        client.get(url(payer))
+    payment_services.payment_method_enable(merchant=merchant, method="holiday_voucher")
+    payment_services.payment_method_enable(merchant=merchant, method="paypal")
+    with django_assert_max_num_queries(len(card_only.captured_queries)) as combined:
+        html = client.get(url(payer)).content.decode()
+    assert "Left to pay" in html
+    assert len(combined.captured_queries) == len(card_only.captured_queries)
+
+
+@pytest.mark.django_db
+def test_a_free_amount_paid_with_two_methods_takes_their_sum(client, merchant, methods, tokenise):
+    pot = make_request(
+        merchant,
+        amount_mode="free",
+        total_amount=None,
+        participants=[ParticipantData(name="A", email="a@example.com")],
+    )
+    payer = pot.participants.get()
+    token = tokenise(SUCCEEDS)
+    refused = client.post(url(payer), combined_post(token, amount="90.00"))
+    assert refused.status_code == 422
+    assert "must add up to exactly €90.00" in refused.content.decode()
+    assert Checkout.objects.count() == 0
+    response = client.post(url(payer), combined_post(token, voucher="20.00", card="5.50"))
+    assert response.status_code == 302 and "/receipt/" in response.url
+    payer.refresh_from_db()
+    assert payer.amount_paid == 2550
+
+
+@pytest.mark.django_db
+def test_a_refunded_payer_is_told_nothing_is_due_in_french(client, merchant, methods, tokenise):
+    payer = share(merchant, "fr", amount=3000)
+    client.post(url(payer), {"methods": ["card"], "card_token": tokenise(SUCCEEDS)})
+    payment_services.payment_request_refund(payment_request=payer.request)
+    payer.refresh_from_db()
+    assert payer.status == "refunded"
+    html = unescape(client.get(url(payer)).content.decode())
+    assert "Votre paiement a été remboursé" in html and 'data-testid="state"' in html
+    assert "Payer 30,00" not in html
