@@ -258,6 +258,9 @@ def _read_legs(request: HttpRequest, participant: Participant, errors: dict) -> 
         only = choices[0]
         if only.amount is None:
             only.amount = total  # None in fixed mode: the whole share
+        elif participant.amount is not None and only.amount != participant.amount_due:
+            # A share is settled in one go: one method pays all of it, or it is combined.
+            errors["legs"] = _legs_do_not_sum(only.amount, participant.amount_due, currency)
     elif not any(key.startswith("amount_") for key in errors):
         for choice in choices:
             if choice.amount is None:

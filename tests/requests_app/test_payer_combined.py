@@ -408,3 +408,19 @@ def test_a_refunded_payer_is_told_nothing_is_due_in_french(client, merchant, met
     html = unescape(client.get(url(payer)).content.decode())
     assert "Votre paiement a été remboursé" in html and 'data-testid="state"' in html
     assert "Payer 30,00" not in html
+
+
+@pytest.mark.django_db
+def test_one_method_paying_part_of_a_fixed_share_is_refused(client, merchant, methods):
+    payer = share(merchant)
+    response = client.post(
+        url(payer),
+        {
+            "methods": ["holiday_voucher"],
+            "amount_holiday_voucher": "50.00",
+            "source_holiday_voucher": FIFTY,
+        },
+    )
+    assert response.status_code == 422
+    assert "they must add up to exactly €80.00" in response.content.decode()
+    assert Checkout.objects.count() == 0 and vouchers_left(merchant).held == 0
