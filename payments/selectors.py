@@ -1,9 +1,12 @@
 """Merchant-scoped reads for payments."""
 
+from dataclasses import dataclass
+
 from merchants.models import Merchant
+from pushpay.errors import InvalidInput
 
 from .models import Checkout, Leg, MerchantPaymentMethod
-from .registry import payment_method_available, payment_methods
+from .registry import adapter_for, payment_method_available, payment_methods
 
 
 def payment_methods_enabled(*, merchant: Merchant) -> list[str]:
@@ -352,3 +355,82 @@ def reconciliation_methods(*, lines: list[dict], totals: dict) -> list[tuple[str
     order = list(dict.fromkeys(line["method"] for line in lines))
     order += sorted(set(by_method) - set(order))
     return [(code, by_method[code]) for code in order if code in by_method]
+
+
+@dataclass(frozen=True)
+class PayerMethod:
+    """What the payer page needs to offer one method: the template of the details it
+    collects ("" when none: the payer gives them at the provider, or they come from the
+    participant), and whether the payer holds a balance there."""
+
+    code: str
+    label: str
+    fields_template: str
+    has_balance: bool
+    source_from_participant: bool
+    authorises_in_place: bool
+
+
+def payer_methods_for_request(*, payment_request) -> list[PayerMethod]:
+    """The methods a payer of this request may use, balance methods first (the payer
+    spends what they hold, then pays the rest), then those that answer at once, then
+    those that send the payer away; registry order otherwise."""
+    offered = []
+    for code in payment_methods_for_request(payment_request=payment_request):
+        method = payment_methods_by_code()[code]
+        adapter_class = method.adapter_class_for(livemode=payment_request.livemode)
+        offered.append(
+            PayerMethod(
+                code=code,
+                label=method.label,
+                fields_template=adapter_class.payer_fields_template,
+                has_balance=adapter_class.has_balance,
+                source_from_participant=adapter_class.source_from_participant,
+                authorises_in_place=adapter_class.authorises_in_place,
+            )
+        )
+    return sorted(offered, key=lambda m: (not m.has_balance, not m.authorises_in_place))
+
+
+def payer_method_source(*, participant, method: PayerMethod) -> str:
+    """The source of a method whose payer types nothing: the participant's own (a wallet),
+    or the method's code when the payer gives their details at the provider (PayPal)."""
+    if method.source_from_participant:
+        adapter = adapter_for(
+            merchant=participant.request.merchant,
+            method=method.code,
+            livemode=participant.request.livemode,
+        )
+        return adapter.participant_source(participant)
+    return method.code
+
+
+def payment_source_balance(*, payment_request, method: str, source: str) -> int:
+    """What the payer can spend with ``source`` now, in minor units of the request's
+    currency. Refuses a method that keeps no balance, or an unknown source, with
+    ``InvalidInput``; a provider that does not answer raises ``ProviderError``."""
+    if method not in payment_methods_for_request(payment_request=payment_request):
+        raise InvalidInput(
+            "This payment method is not available.",
+            code="payment_method_not_allowed",
+            field="method",
+        )
+    adapter = adapter_for(
+        merchant=payment_request.merchant, method=method, livemode=payment_request.livemode
+    )
+    if not adapter.has_balance:
+        raise InvalidInput(
+            "This payment method keeps no balance.", code="no_balance", field="method"
+        )
+    return adapter.balance(source=source, currency=payment_request.currency)
+
+
+def checkout_waiting(*, participant) -> Checkout | None:
+    """The participant's checkout waiting for them at a provider's page (3-D Secure,
+    PayPal), if any: their page offers to go on there or to cancel it."""
+    return (
+        Checkout.objects.filter(participant=participant, status=Checkout.Status.REQUIRES_ACTION)
+        .prefetch_related("legs")
+        .order_by("-created_at", "-id")
+        .first()
+    )

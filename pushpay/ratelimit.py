@@ -29,23 +29,34 @@ class PublicRateLimitMiddleware:
         return self.get_response(request)
 
     def _refuse_if_over(self, request: HttpRequest) -> HttpResponse | None:
-        limit, period = parse_rate(settings.PUBLIC_RATE_LIMIT)
-        now = int(time.time())
-        window = now // period
-        key = f"public-rate:{client_ip(request) or 'unknown'}:{period}:{window}"
-        cache.add(key, 0, timeout=period + 5)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # evicted between add and incr: count this one as the first
-            cache.set(key, 1, timeout=period + 5)
-            count = 1
-        if count <= limit:
+        retry_after = rate_exceeded(
+            f"public-rate:{client_ip(request) or 'unknown'}", settings.PUBLIC_RATE_LIMIT
+        )
+        if retry_after is None:
             return None
-        retry_after = (window + 1) * period - now
         response = HttpResponse(
             "Too many requests from your address. Please wait a moment and try again.",
             status=429,
             content_type="text/plain; charset=utf-8",
         )
-        response["Retry-After"] = str(max(retry_after, 1))
+        response["Retry-After"] = str(retry_after)
         return response
+
+
+def rate_exceeded(bucket: str, rate: str) -> int | None:
+    """Count one hit in ``bucket`` against ``rate`` ("10/min"): None while under it, else
+    the seconds until the window ends. Views with a tighter budget than the public pages
+    (a balance lookup can probe account numbers) count in their own bucket."""
+    limit, period = parse_rate(rate)
+    now = int(time.time())
+    window = now // period
+    key = f"{bucket}:{period}:{window}"
+    cache.add(key, 0, timeout=period + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr: count this one as the first
+        cache.set(key, 1, timeout=period + 5)
+        count = 1
+    if count <= limit:
+        return None
+    return max((window + 1) * period - now, 1)

@@ -266,6 +266,13 @@ try:
     parse_rate(PUBLIC_RATE_LIMIT)
 except ValueError as exc:
     raise ImproperlyConfigured(f"PUBLIC_RATE_LIMIT: {exc}.") from None
+# Per payer link, on its balance lookups ("Use my balance"): each one tells whether an account
+# number exists, so a link may not be used to probe numbers in bulk.
+PAYER_BALANCE_RATE_LIMIT = env.str("PAYER_BALANCE_RATE_LIMIT", default="10/min")
+try:
+    parse_rate(PAYER_BALANCE_RATE_LIMIT)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"PAYER_BALANCE_RATE_LIMIT: {exc}.") from None
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.authentication.ApiKeyAuthentication"],

@@ -6,9 +6,11 @@ app_name = "payer"
 
 urlpatterns = [
     path("<str:token>/", payer_views.PayerPageView.as_view(), name="pay"),
+    path("<str:token>/balance/", payer_views.balance, name="balance"),
     path(
         "<str:token>/return/<str:checkout_id>/", payer_views.checkout_return, name="checkout_return"
     ),
+    path("<str:token>/cancel/<str:checkout_id>/", payer_views.checkout_cancel, name="cancel"),
     path("<str:token>/receipt/<str:checkout_id>/", payer_views.receipt, name="receipt"),
     path("<str:token>/held/<str:checkout_id>/", payer_views.held, name="held"),
 ]

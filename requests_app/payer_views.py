@@ -1,23 +1,34 @@
 """Payer pages: what someone who clicked their payment link sees. No login: the link's
-unguessable token is the credential, and it only ever shows that one participant's share."""
+unguessable token is the credential, and it only ever shows that one participant's share.
 
+One form offers every method of the request: the payer ticks those they use and gives an
+amount per method (balance methods first, with "Use my balance"). The server checks it all
+again, so the page works without JavaScript and a tampered post is refused, not obeyed."""
+
+from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views import View
+from django.views.decorators.http import require_GET, require_POST
 
 from payments import selectors as payment_selectors
 from payments import services as payment_services
-from payments.models import Checkout
-from payments.registry import payment_method_get
+from payments.adapters.base import ProviderError
+from payments.models import Checkout, Leg
+from payments.selectors import PayerMethod
+from pushpay.api.errors import error_body
 from pushpay.errors import DomainError, InvalidFields, InvalidInput
 from pushpay.i18n import language_or_default, other_languages
-from pushpay.money import AmountSyntaxError, currency_exponent, parse_major_amount
+from pushpay.money import AmountSyntaxError, currency_exponent, format_money, parse_major_amount
+from pushpay.ratelimit import rate_exceeded
 from smartforms.fieldtypes import FIELD_TYPES
 from smartforms.rendering import form_version_render
 from smartforms.selectors import submission_get
@@ -26,11 +37,41 @@ from . import selectors
 from .models import Participant
 
 LANGUAGE_PARAM = "lang"
-# The page's only form is the card form: a POST that names no method pays by card.
-DEFAULT_METHOD = "card"
+# The field that carried the card token before payments were combined; links and tests
+# that post a card payment still use it.
+CARD_TOKEN_FIELD = "card_token"
+# Set on the page's address after "Cancel this payment", to say that nothing was charged.
+CANCELLED_PARAM = "cancelled"
+CARD = "card"
+PAYER_CANCELLED = payment_services.PAYER_CANCELLED
 
 
-def failure_message(reason: str) -> str:
+def method_label(code: str) -> str:
+    """A method's name in the payer's language (the registry names it in English)."""
+    return _(payment_selectors.payment_method_label(code))
+
+
+def failure_message(reason: str, method: str = CARD) -> str:
+    """Why a payment did not go through, naming the method that refused it: a payer who
+    cancelled at PayPal must not read about their bank or 3-D Secure."""
+    if method != CARD:
+        label = method_label(method)
+        messages = {
+            "declined": _("%(method)s declined the payment. Nothing was charged."),
+            "insufficient_funds": _(
+                "Your %(method)s balance does not cover this amount. Nothing was charged."
+            ),
+            "authentication_failed": _("You cancelled at %(method)s. Nothing was charged."),
+            "fraud": _("The payment was refused for security reasons. Nothing was charged."),
+            "not_accepted": _("%(method)s cannot be used for this payment. Nothing was charged."),
+            "provider_error": _(
+                "%(method)s did not answer in time. Nothing was charged; please try again."
+            ),
+            PAYER_CANCELLED: _("You cancelled this payment. Nothing was charged."),
+            "abandoned": _("This payment was not completed in time. Nothing was charged."),
+        }
+        message = messages.get(reason, _("The payment did not go through. Nothing was charged."))
+        return message % {"method": label} if "%(method)s" in message else message
     messages = {
         "declined": _("Your bank declined the payment. Nothing was charged."),
         "insufficient_funds": _("The card has insufficient funds. Nothing was charged."),
@@ -42,8 +83,64 @@ def failure_message(reason: str) -> str:
         "provider_error": _(
             "The bank did not answer in time. Nothing was charged; please try again."
         ),
+        PAYER_CANCELLED: _("You cancelled this payment. Nothing was charged."),
+        "abandoned": _("This payment was not completed in time. Nothing was charged."),
     }
     return messages.get(reason, _("The payment did not go through. Nothing was charged."))
+
+
+def checkout_failure_message(checkout: Checkout) -> str:
+    """The message for a failed checkout, from the leg that failed it."""
+    legs = list(checkout.legs.all())
+    culprit = next((leg for leg in legs if leg.failure_reason), None)
+    culprit = culprit or next((leg for leg in legs if leg.status == Leg.Status.FAILED), None)
+    return failure_message(checkout.failure_reason, culprit.method if culprit else CARD)
+
+
+def _leg(state: str) -> str:
+    return pgettext("payment leg", state)
+
+
+def leg_state(leg: Leg) -> str:
+    """One leg's state as the payer reads it ("released", "declined" …)."""
+    if leg.status == Leg.Status.FAILED and leg.failure_reason:
+        reasons = {
+            "declined": _leg("declined"),
+            "insufficient_funds": _leg("insufficient balance"),
+            "authentication_failed": _leg("not confirmed"),
+            "not_accepted": _leg("not accepted"),
+            "provider_error": _leg("no answer"),
+            "fraud": _leg("refused"),
+        }
+        return reasons.get(leg.failure_reason, _leg("refused"))
+    states = {
+        Leg.Status.CREATED: _leg("not used"),
+        Leg.Status.REQUIRES_ACTION: _leg("waiting for your confirmation"),
+        Leg.Status.AUTHORISED: _leg("held"),
+        Leg.Status.CAPTURED: _leg("paid"),
+        Leg.Status.FAILED: _leg("released"),
+        Leg.Status.VOIDED: _leg("released"),
+        Leg.Status.REFUNDED: _leg("refunded"),
+        Leg.Status.PARTIALLY_REFUNDED: _leg("partly refunded"),
+        Leg.Status.UNKNOWN: _leg("being checked"),
+    }
+    return states.get(leg.status, leg.status)
+
+
+def legs_shown(checkout: Checkout | None) -> list[dict]:
+    if checkout is None:
+        return []
+    return [
+        {
+            "label": method_label(leg.method),
+            "amount": leg.amount,
+            "currency": leg.currency,
+            "state": leg_state(leg),
+            "status": leg.status,
+            "method": leg.method,
+        }
+        for leg in checkout.legs.all()
+    ]
 
 
 def _participant_or_404(token: str) -> Participant:
@@ -64,13 +161,173 @@ def _language(request: HttpRequest, participant: Participant) -> str:
     return _chosen_language(request, participant.language)
 
 
+def _source_field(code: str) -> str:
+    return CARD_TOKEN_FIELD if code == CARD else f"source_{code}"
+
+
+def _source_key(code: str) -> str:
+    """The errors key of a method's details; the card's is "card", which its template shows."""
+    return CARD if code == CARD else f"source_{code}"
+
+
+def _source_missing(code: str) -> str:
+    missing = {
+        CARD: _("Enter your card details."),
+        "holiday_voucher": _("Enter your beneficiary number."),
+    }
+    return missing.get(code, _("Enter your payment details."))
+
+
+@dataclass
+class _Choice:
+    """What the payer posted for one method."""
+
+    method: PayerMethod
+    amount: int | None = None
+    source: str = ""
+
+
+def _offered(participant: Participant) -> list[PayerMethod]:
+    return payment_selectors.payer_methods_for_request(payment_request=participant.request)
+
+
+def _posted_methods(request: HttpRequest, offered: list[PayerMethod]) -> tuple[list[str], str]:
+    """The codes the payer ticked, and an error when none (or an unoffered one) was."""
+    codes = {m.code for m in offered}
+    posted = request.POST.getlist("methods") or [c for c in [request.POST.get("method", "")] if c]
+    if any(code not in codes for code in posted):
+        return [], _("This payment method is not available.")
+    chosen = list(dict.fromkeys(posted))
+    if not chosen and len(offered) == 1:
+        chosen = [offered[0].code]  # the only method: nothing to tick
+    if not chosen:
+        return [], _("Choose how you pay.")
+    return chosen, ""
+
+
+def _parse_amount(raw: str, currency: str) -> tuple[int | None, str]:
+    # Not stripped: the amount grammar refuses what is not a plain decimal, spaces included.
+    if not raw:
+        return None, ""
+    try:
+        amount = parse_major_amount(raw, currency)
+    except AmountSyntaxError:
+        return None, _("Enter an amount such as 25 or 25.50.")
+    if amount == 0:
+        return None, _("The amount must be greater than zero.")
+    return amount, ""
+
+
+def _read_legs(request: HttpRequest, participant: Participant, errors: dict) -> list[_Choice]:
+    """The legs the payer asked for, checked as far as they can be without moving money;
+    every problem found goes into ``errors`` under the field it belongs to."""
+    payment_request = participant.request
+    currency = payment_request.currency
+    offered = _offered(participant)
+    by_code = {m.code: m for m in offered}
+    total = None
+    if participant.amount is None:
+        total, message = _parse_amount(request.POST.get("amount", ""), currency)
+        if message:
+            errors["amount"] = message
+        elif total is None and len(offered) == 1:
+            errors["amount"] = _("Enter an amount such as 25 or 25.50.")
+    codes, message = _posted_methods(request, offered)
+    if message:
+        errors["methods"] = message
+        return []
+    choices = [_Choice(method=by_code[code]) for code in codes]
+    for choice in choices:
+        code = choice.method.code
+        choice.amount, message = _parse_amount(request.POST.get(f"amount_{code}", ""), currency)
+        if message:
+            errors[f"amount_{code}"] = message
+        if choice.method.fields_template:
+            choice.source = request.POST.get(_source_field(code), "").strip()
+            if not choice.source:
+                errors[_source_key(code)] = _source_missing(code)
+        else:
+            choice.source = payment_selectors.payer_method_source(
+                participant=participant, method=choice.method
+            )
+            if not choice.source:
+                errors["methods"] = _("%(method)s is not available for you.") % {
+                    "method": method_label(code)
+                }
+    if len(choices) == 1:
+        only = choices[0]
+        if only.amount is None:
+            only.amount = total  # None in fixed mode: the whole share
+        elif participant.amount is not None and only.amount != participant.amount_due:
+            # A share is settled in one go: one method pays all of it, or it is combined.
+            errors["legs"] = _legs_do_not_sum(only.amount, participant.amount_due, currency)
+    elif not any(key.startswith("amount_") for key in errors):
+        for choice in choices:
+            if choice.amount is None:
+                errors[f"amount_{choice.method.code}"] = _(
+                    "Enter the amount you pay with %(method)s."
+                ) % {"method": method_label(choice.method.code)}
+        if not any(key.startswith("amount_") for key in errors):
+            given = sum(choice.amount for choice in choices)
+            due = participant.amount_due if participant.amount is not None else total
+            if due is not None and given != due:
+                errors["legs"] = _legs_do_not_sum(given, due, currency)
+    for choice in choices:
+        _check_balance(payment_request, choice, errors)
+    return choices
+
+
+def _legs_do_not_sum(given: int, due: int, currency: str) -> str:
+    language = _lang()
+    return _(
+        "The amounts add up to %(given)s; they must add up to exactly %(due)s. Nothing was charged."
+    ) % {
+        "given": format_money(given, currency, language),
+        "due": format_money(due, currency, language),
+    }
+
+
+def _check_balance(payment_request, choice: _Choice, errors: dict) -> None:
+    """A typed account number is checked before anything is stored, so an unknown number
+    or a balance that does not cover the amount is a field error in the payer's language."""
+    key = _source_key(choice.method.code)
+    if not choice.method.has_balance or not choice.source or key in errors:
+        return
+    try:
+        available = payment_selectors.payment_source_balance(
+            payment_request=payment_request, method=choice.method.code, source=choice.source
+        )
+    except DomainError as exc:
+        errors[key] = _payer_error(exc)
+        return
+    except ProviderError:
+        return  # the checkout asks again, and says so if it still gets no answer
+    if choice.amount is not None and choice.amount > available:
+        errors[key] = _("Your balance is %(balance)s: it does not cover %(amount)s.") % {
+            "balance": format_money(available, payment_request.currency, _lang()),
+            "amount": format_money(choice.amount, payment_request.currency, _lang()),
+        }
+
+
+def _lang() -> str:
+    return (translation.get_language() or "en")[:2]
+
+
 class PayerPageView(View):
     template_name = "requests_app/payer_page.html"
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
         participant = _participant_or_404(token)
         with translation.override(_language(request, participant)):
-            return self._render(request, participant)
+            errors = {}
+            cancelled = request.GET.get(CANCELLED_PARAM)
+            if cancelled:
+                checkout = payment_selectors.checkout_for_participant(
+                    participant=participant, public_id=cancelled[:40]
+                )
+                if checkout is not None and checkout.status == Checkout.Status.CANCELLED:
+                    errors["notice"] = failure_message(PAYER_CANCELLED)
+            return self._render(request, participant, errors=errors)
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         participant = _participant_or_404(token)
@@ -79,20 +336,7 @@ class PayerPageView(View):
             if not _can_pay(participant):
                 return self._render(request, participant)
             errors: dict[str, str] = {}
-            amount = None
-            if participant.amount is None:
-                try:
-                    amount = parse_major_amount(
-                        request.POST.get("amount", ""), participant.request.currency
-                    )
-                except AmountSyntaxError:
-                    errors["amount"] = _("Enter an amount such as 25 or 25.50.")
-                else:
-                    if amount == 0:
-                        errors["amount"] = _("The amount must be greater than zero.")
-            token_value = request.POST.get("card_token", "")
-            if not token_value:
-                errors["card"] = _("Enter your card details.")
+            choices = _read_legs(request, participant, errors)
             form_version = participant.request.form_version
             answers = None if form_version is None else _posted_answers(request, form_version)
             if errors:
@@ -108,11 +352,8 @@ class PayerPageView(View):
                 checkout = payment_services.checkout_pay(
                     participant=participant,
                     legs=[
-                        {
-                            "method": request.POST.get("method") or DEFAULT_METHOD,
-                            "source": token_value,
-                            "amount": amount,
-                        }
+                        {"method": c.method.code, "source": c.source, "amount": c.amount}
+                        for c in choices
                     ],
                     answers=answers,
                     language=language,
@@ -126,11 +367,10 @@ class PayerPageView(View):
                     request, participant, errors=errors, status=422, posted=request.POST
                 )
             except DomainError as exc:
-                field = "amount" if exc.field == "amount" else "form"
                 return self._render(
                     request,
                     participant,
-                    errors={field: _payer_error(exc)},
+                    errors={_error_key(exc, participant, choices): _payer_error(exc)},
                     status=409 if exc.http_status == 409 else 422,
                     posted=request.POST,
                 )
@@ -149,6 +389,7 @@ class PayerPageView(View):
     ) -> HttpResponse:
         payment_request = participant.request
         errors = errors or {}
+        posted = posted or {}
         form_fields = []
         if payment_request.form_version is not None:
             if answers is None and posted:
@@ -162,22 +403,98 @@ class PayerPageView(View):
                 },
             )
         held = payment_selectors.checkout_held(participant=participant)
+        waiting = (
+            None
+            if checkout is not None
+            else payment_selectors.checkout_waiting(participant=participant)
+        )
+        offered = _offered(participant)
+        can_pay = selectors.participant_can_pay(participant=participant) and held is None
         context = {
             "form_fields": form_fields,
             "participant": participant,
             "payment_request": payment_request,
             "merchant": payment_request.merchant,
-            "can_pay": selectors.participant_can_pay(participant=participant) and held is None,
+            "can_pay": can_pay,
             "held_checkout": held,
-            "card_fields_template": _card_fields_template(payment_request),
+            "waiting_checkout": waiting if can_pay else None,
+            "waiting_legs": legs_shown(waiting) if can_pay else [],
+            "methods": _methods_context(participant, offered, posted, errors),
+            "combined": len(offered) > 1,
+            "offers_card": any(m.code == CARD for m in offered),
             "errors": errors,
-            "posted": posted or {},
+            "posted": posted,
             "failed_checkout": checkout,
+            "failed_legs": legs_shown(checkout) if checkout and checkout.legs.count() > 1 else [],
             "last_success": payment_selectors.checkout_last_succeeded(participant=participant),
             "language": translation.get_language(),
             "other_language": other_languages(translation.get_language())[0],
+            "exponent": currency_exponent(payment_request.currency),
+            "balance_url": reverse("payer:balance", args=[participant.link_token]),
+            "left_to_pay": _left_to_pay(participant, offered, posted),
+            "continue_url": (
+                _action_url(waiting, translation.get_language())
+                if can_pay and waiting is not None and _waiting_for_payer(waiting)
+                else ""
+            ),
         }
         return render(request, self.template_name, context, status=status)
+
+
+def _left_to_pay(participant, offered, posted) -> int | None:
+    """What the amounts posted so far leave to pay (the page's "Left to pay" before any
+    script runs); None when nothing is due up front (free amount, none typed yet)."""
+    currency = participant.request.currency
+    due = participant.amount_due
+    if participant.amount is None:
+        due, _message = _parse_amount(posted.get("amount", ""), currency)
+    if due is None:
+        return None
+    ticked = posted.getlist("methods") if hasattr(posted, "getlist") else []
+    given = 0
+    for method in offered:
+        if method.code in ticked:
+            amount, _message = _parse_amount(posted.get(f"amount_{method.code}", ""), currency)
+            given += amount or 0
+    return due - given
+
+
+def _methods_context(participant, offered, posted, errors) -> list[dict]:
+    ticked = posted.getlist("methods") if hasattr(posted, "getlist") else []
+    single = len(offered) == 1
+    methods = []
+    for method in offered:
+        code = method.code
+        methods.append(
+            {
+                "code": code,
+                "label": method_label(code),
+                "fields_template": method.fields_template,
+                "has_balance": method.has_balance,
+                "source_from_participant": method.source_from_participant,
+                "checked": single or code in ticked,
+                "amount_value": posted.get(f"amount_{code}", ""),
+                "amount_error": errors.get(f"amount_{code}", ""),
+                "source_field": _source_field(code),
+                # A card token is single-use: never put it back into the form.
+                "source_value": "" if code == CARD else posted.get(_source_field(code), ""),
+                "source_error": errors.get(_source_key(code), ""),
+                # The card's fields show their own error (the tokeniser writes there too).
+                "shows_own_error": code == CARD,
+            }
+        )
+    return methods
+
+
+def _error_key(exc: DomainError, participant, choices: list[_Choice]) -> str:
+    """Where on the page a refusal of the pay service is shown."""
+    if exc.field == "legs":
+        return "legs"
+    if exc.field == "amount" and participant.amount is None and len(choices) == 1:
+        return "amount"
+    if exc.field == "source" and len(choices) == 1:
+        return _source_key(choices[0].method.code)
+    return "form"
 
 
 def _answer_errors(refusals: list[InvalidInput]) -> dict[str, str]:
@@ -202,20 +519,13 @@ def _can_pay(participant: Participant) -> bool:
     )
 
 
-def _card_fields_template(payment_request) -> str:
-    """The card fields of the adapter serving this request's mode, or "" when cards are not
-    available (a live request with no live card provider): the page then offers no form, and
-    a live page never loads a sandbox's tokeniser."""
-    if "card" not in payment_selectors.payment_methods_for_request(payment_request=payment_request):
-        return ""
-    adapter_class = payment_method_get("card").adapter_class_for(livemode=payment_request.livemode)
-    return adapter_class.payer_fields_template if adapter_class else ""
-
-
 def _after_checkout(request, participant, checkout: Checkout, language: str) -> HttpResponse:
     token = participant.link_token
-    if checkout.status == Checkout.Status.REQUIRES_ACTION:
+    if _waiting_for_payer(checkout):
         return redirect(_action_url(checkout, language))
+    if checkout.status == Checkout.Status.REQUIRES_ACTION:
+        # Back from the provider with no answer yet: the page shows where it stands.
+        return redirect(reverse("payer:pay", args=[token]) + f"?{LANGUAGE_PARAM}={language}")
     if checkout.status == Checkout.Status.SUCCEEDED:
         return redirect(
             reverse("payer:receipt", args=[token, checkout.public_id])
@@ -230,7 +540,7 @@ def _after_checkout(request, participant, checkout: Checkout, language: str) -> 
         )
     participant.refresh_from_db()
     view = PayerPageView()
-    message = failure_message(checkout.failure_reason)
+    message = checkout_failure_message(checkout)
     if checkout.status == Checkout.Status.REFUNDED:
         message = _("This request closed while you were paying; your payment was refunded.")
     # A refused card is no reason to make the payer type their answers (and amount) again:
@@ -266,11 +576,23 @@ def _given_with(participant, checkout: Checkout) -> tuple[dict, dict | None]:
 
 
 def _action_url(checkout: Checkout, language: str) -> str:
-    """Where the payer authenticates, asked to speak the payer's language: a provider's page
-    cannot know it otherwise, and a French payer must not meet an English bank check."""
-    url = checkout.legs.get().action_url
+    """Where the payer authenticates (the leg waiting for them: 3-D Secure, PayPal), asked
+    to speak the payer's language: a provider's page cannot know it otherwise, and a French
+    payer must not meet an English bank check."""
+    leg = next(
+        leg
+        for leg in checkout.legs.all()
+        if leg.status == Leg.Status.REQUIRES_ACTION and leg.action_url
+    )
+    url = leg.action_url
     separator = "&" if "?" in url else "?"
     return f"{url}{separator}{urlencode({LANGUAGE_PARAM: language})}"
+
+
+def _waiting_for_payer(checkout: Checkout) -> bool:
+    return checkout.status == Checkout.Status.REQUIRES_ACTION and any(
+        leg.status == Leg.Status.REQUIRES_ACTION and leg.action_url for leg in checkout.legs.all()
+    )
 
 
 ANSWER_PREFIX = "sf_"
@@ -310,12 +632,26 @@ def _payer_error(exc: DomainError) -> str:
             "Test cards cannot pay this request. Nothing was charged; use a real card."
         ),
         "source_invalid": _("This card cannot be used for this payment. Nothing was charged."),
+        "legs_do_not_sum": _(
+            "The amounts must add up to exactly what is due. Nothing was charged."
+        ),
+        "legs_invalid": _("Choose how you pay."),
+        "required": _("Enter the amount you pay with each method."),
+        "duplicate_payment_method": _("Use each payment method once."),
+        "too_many_methods": _("Too many payment methods for one payment."),
+        "combination_not_allowed": _("These payment methods cannot be combined for this payment."),
+        "leg_below_minimum": _("One of the amounts is below the minimum for a combined payment."),
+        "unknown_beneficiary": _("No holiday-voucher account has this beneficiary number."),
+        "invalid_beneficiary_number": _("A beneficiary number has 10 digits."),
+        "no_balance": _("This payment method keeps no balance."),
+        "request_expired": _("This payment request has expired."),
     }
     return known.get(exc.code, exc.message)
 
 
 def checkout_return(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
-    """The payer is back from 3-D Secure."""
+    """The payer is back from 3-D Secure or PayPal: go on with the checkout, which may send
+    them to the next leg's page (a card's 3-D Secure after PayPal)."""
     participant = _participant_or_404(token)
     checkout = payment_selectors.checkout_for_participant(
         participant=participant, public_id=checkout_id
@@ -325,9 +661,90 @@ def checkout_return(request: HttpRequest, token: str, checkout_id: str) -> HttpR
     checkout = payment_services.checkout_resume(checkout=checkout)
     language = checkout.language
     with translation.override(language):
-        if checkout.status == Checkout.Status.REQUIRES_ACTION:
-            return redirect(_action_url(checkout, language))
         return _after_checkout(request, participant, checkout, language)
+
+
+@require_POST
+def checkout_cancel(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
+    """ "Cancel this payment" while a checkout waits for the payer: every hold is released."""
+    participant = _participant_or_404(token)
+    checkout = payment_selectors.checkout_for_participant(
+        participant=participant, public_id=checkout_id
+    )
+    if checkout is None:
+        raise Http404("No such payment.")
+    language = _language(request, participant)
+    checkout = payment_services.checkout_abandon(checkout=checkout)
+    query = {LANGUAGE_PARAM: language}
+    if checkout.status == Checkout.Status.CANCELLED:
+        query[CANCELLED_PARAM] = checkout.public_id
+    # Back to the page itself, so that paying again posts to it and a reload cancels nothing.
+    return redirect(reverse("payer:pay", args=[token]) + f"?{urlencode(query)}")
+
+
+def _json_error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
+    return JsonResponse(error_body(status, code, message, field), status=status)
+
+
+@require_GET
+def balance(request: HttpRequest, token: str) -> JsonResponse:
+    """What the payer holds with a balance method ("Use my balance"), for their own link
+    only. Each answer tells whether an account number exists, so a link gets a small budget
+    of lookups (``PAYER_BALANCE_RATE_LIMIT``)."""
+    participant = _participant_or_404(token)
+    with translation.override(_language(request, participant)):
+        retry_after = rate_exceeded(
+            f"payer-balance:{participant.public_id}", settings.PAYER_BALANCE_RATE_LIMIT
+        )
+        if retry_after is not None:
+            response = _json_error(
+                429, "rate_limited", _("Too many tries. Please wait a minute and try again.")
+            )
+            response["Retry-After"] = str(retry_after)
+            return response
+        payment_request = participant.request
+        method = request.GET.get("method", "")
+        offered = {m.code: m for m in _offered(participant)}
+        if method not in offered or not offered[method].has_balance:
+            return _json_error(
+                422,
+                "payment_method_not_allowed",
+                _("This payment method is not available."),
+                "method",
+            )
+        source = request.GET.get("source", "")
+        if offered[method].source_from_participant:
+            source = payment_selectors.payer_method_source(
+                participant=participant, method=offered[method]
+            )
+        if not source or len(source) > Leg._meta.get_field("source").max_length:
+            return _json_error(422, "source_required", _source_missing(method), "source")
+        try:
+            available = payment_selectors.payment_source_balance(
+                payment_request=payment_request, method=method, source=source
+            )
+        except DomainError as exc:
+            return _json_error(422, exc.code, _payer_error(exc), "source")
+        except ProviderError:
+            return _json_error(
+                503,
+                "provider_error",
+                _("%(method)s did not answer in time; please try again.")
+                % {"method": method_label(method)},
+            )
+        due = participant.amount_due if participant.amount is not None else None
+        usable = available if due is None else max(min(available, due), 0)
+        currency = payment_request.currency
+        return JsonResponse(
+            {
+                "method": method,
+                "available": available,
+                "usable": usable,
+                "currency": currency,
+                "formatted": format_money(available, currency, _lang()),
+                "usable_formatted": format_money(usable, currency, _lang()),
+            }
+        )
 
 
 def receipt(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
@@ -346,10 +763,22 @@ def receipt(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
                 "payment_request": participant.request,
                 "merchant": participant.request.merchant,
                 "checkout": checkout,
-                "leg": checkout.legs.first(),
+                "legs": _receipt_lines(checkout),
                 "language": translation.get_language(),
             },
         )
+
+
+def _receipt_lines(checkout: Checkout) -> list[dict]:
+    """One line per leg that took money: the method, the card or account as the payer
+    knows it (last four digits), and the amount."""
+    lines = []
+    for leg in payment_selectors.legs_paid(checkout=checkout):
+        shown = payment_selectors.leg_description(leg) if leg.method == CARD else ""
+        if leg.method != CARD and leg.source_last4:
+            shown = f"•••• {leg.source_last4}"
+        lines.append({"label": method_label(leg.method), "source": shown, "amount": leg.amount})
+    return lines
 
 
 def held(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:

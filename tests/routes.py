@@ -54,6 +54,7 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("return", "checkout_id"): "checkout",
     ("receipt", "checkout_id"): "checkout",
     ("held", "checkout_id"): "checkout",
+    ("cancel", "checkout_id"): "checkout",
     ("progress", "token"): "progress_token",
     ("3ds", "public_id"): "challenge",
     ("holiday-vouchers", "number"): "beneficiary",

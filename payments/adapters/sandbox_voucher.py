@@ -55,6 +55,7 @@ class SandboxVoucherAdapter(PaymentMethodAdapter):
     is_sandbox = True
     authorises_in_place = True
     has_balance = True
+    payer_fields_template = "payments/holiday_voucher_fields.html"
 
     @classmethod
     def owns_source(cls, source: str) -> bool:

@@ -1,10 +1,11 @@
 """payments owns how money moves: payment-method adapters and their per-merchant enablement
 (``methods``), the payer's pay use case (``pay``), the checkout saga over legs (``saga``),
-recovery after a crash (``recovery``) and refunds (``refunds``); the built-in sandbox card
-acquirer is ``payments.sandbox``.
+recovery after a crash (``recovery``), the payer's cancel (``abandon``) and refunds
+(``refunds``); the built-in sandbox card acquirer is ``payments.sandbox``.
 Callers import from here.
 """
 
+from .abandon import PAYER_CANCELLED, checkout_abandon
 from .combinations import (
     combination_check,
     payment_method_configure,
@@ -46,12 +47,14 @@ from .saga import (
 __all__ = [
     "ABANDONED_AFTER",
     "IN_FLIGHT_STATUSES",
+    "PAYER_CANCELLED",
     "PENDING_REFUND_STALE_AFTER",
     "RELEASABLE",
     "STALE_AFTER",
     "LegRequest",
     "PayLeg",
     "RefundLine",
+    "checkout_abandon",
     "checkout_open",
     "checkout_pay",
     "checkout_resume",

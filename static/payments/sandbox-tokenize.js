@@ -99,6 +99,9 @@
     var inFlight = false;
 
     form.addEventListener("submit", function (event) {
+      // A combined checkout disables the card fields when the payer does not pay by card:
+      // the form then goes as it is, with no token.
+      if (inputs.number.matches(":disabled")) return;
       event.preventDefault();
       if (inFlight) return;
       var expiry = parseExpiry(inputs.expiry.value);
