@@ -33,6 +33,8 @@ class _Ports:
     payment_methods: PaymentMethodRules | None = None
     # (payment_request, trigger) -> whether some app sends its own message for that stage
     sends_own_message: Callable[[object, str], bool] | None = None
+    # payment_request -> whether some app still collects for it (an installment plan)
+    keeps_collecting: Callable[[object], bool] | None = None
 
 
 _ports = _Ports()
@@ -57,3 +59,14 @@ def sends_own_message(*, payment_request, trigger: str) -> bool:
     ``trigger``; the built-in receipt steps aside when it does."""
     answer = _ports.sends_own_message
     return bool(answer and answer(payment_request, trigger))
+
+
+def keeps_collecting_register(answer: Callable[[object], bool]) -> None:
+    _ports.keeps_collecting = answer
+
+
+def keeps_collecting(*, payment_request) -> bool:
+    """Whether an app still collects on this request's behalf (a running installment plan
+    charges its share on dates after the expiry): the expiry then waits for it."""
+    answer = _ports.keeps_collecting
+    return bool(answer and answer(payment_request))

@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from . import events, selectors, services
 from .models import PaymentRequest
+from .ports import keeps_collecting
 
 
 def close_expired_requests() -> int:
@@ -16,6 +17,8 @@ def close_expired_requests() -> int:
         payment_request = PaymentRequest.objects.get(pk=pk)
         if not payment_request.is_collecting:
             continue  # another run closed it meanwhile
+        if keeps_collecting(payment_request=payment_request):
+            continue  # an installment plan still charges its share; a later run closes it
         services.payment_request_expire(payment_request=payment_request)
         closed += 1
     return closed

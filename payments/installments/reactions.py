@@ -2,8 +2,10 @@
 
 from requests_app.events import reaction_register
 from requests_app.models import RequestEvent
+from requests_app.ports import keeps_collecting_register
 
 from ..models import Checkout
+from .models import InstallmentPlan
 from .services import installment_payoff_settle, installment_settle
 
 T = RequestEvent.Type
@@ -34,7 +36,15 @@ def _settle(event: RequestEvent) -> None:
     )
 
 
+def _keeps_collecting(payment_request) -> bool:
+    return InstallmentPlan.objects.filter(
+        request_id=payment_request.pk,
+        status__in=[InstallmentPlan.Status.PENDING, InstallmentPlan.Status.ACTIVE],
+    ).exists()
+
+
 def register() -> None:
+    keeps_collecting_register(_keeps_collecting)
     reaction_register(
         name="payments.installments.settle",
         handler=_settle,

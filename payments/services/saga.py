@@ -155,7 +155,10 @@ def checkout_open(
         payment_request = lock_request(participant.request_id)
         participants = lock_participants(payment_request.pk)
         participant = next(p for p in participants if p.pk == participant.pk)
-        if payment_request.expires_at and payment_request.expires_at <= timezone.now():
+        # An installment plan goes on charging its share after the expiry: the expiry
+        # waits for it (requests_app.ports.keeps_collecting).
+        expired = payment_request.expires_at and payment_request.expires_at <= timezone.now()
+        if expired and not installment:
             raise StateConflict("This request has expired.", code="request_expired", field="amount")
         if not payment_request.is_collecting or participant.status not in Participant.UNPAID:
             raise StateConflict(

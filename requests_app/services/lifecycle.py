@@ -11,6 +11,7 @@ from pushpay.errors import InvalidInput, StateConflict
 from ..events import event_record
 from ..locks import lock_participants, lock_request
 from ..models import IllegalTransition, Participant, PaymentRequest, RequestEvent
+from ..ports import keeps_collecting
 from .rules import (
     _UNSET,
     _record_updated,
@@ -117,6 +118,12 @@ def payment_request_expire(*, payment_request: PaymentRequest) -> PaymentRequest
     if not payment_request.is_collecting:
         raise _refuse_illegal(
             IllegalTransition("payment request", payment_request.status, "expired")
+        )
+    if keeps_collecting(payment_request=payment_request):
+        raise StateConflict(
+            "An installment plan still collects for this request; it closes once the plan is over.",
+            code="installments_running",
+            field="status",
         )
     unpaid = [p for p in lock_participants(payment_request.pk) if p.status in Participant.UNPAID]
     _transition_participants(payment_request, unpaid, Participant.Status.EXPIRED, "expired")

@@ -367,3 +367,35 @@ def test_a_live_key_never_sees_a_test_plan(merchant, payer, tokenise):
     live.credentials(HTTP_AUTHORIZATION=f"Bearer {api_secret_for(merchant, mode='live')}")
     assert live.get(f"{URL}/{plan.public_id}").status_code == 404
     assert live.get(URL).json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_the_expiry_waits_for_a_running_plan(merchant, tokenise, clock):
+    from requests_app import services as request_services
+    from requests_app.tasks import close_expired_requests
+
+    pr = make_request(
+        merchant,
+        total_amount=30000,
+        participants=participants(1, amount=30000),
+        deadline=START + timedelta(days=20),
+        expires_at=START + timedelta(days=40),
+    )
+    payer = pr.participants.get()
+    token = tokenise(SUCCEEDS)
+    plan = start(payer, token)
+    later = START + timedelta(days=45)
+    with time_machine.travel(later, tick=False):
+        assert close_expired_requests() == 0
+        with pytest.raises(StateConflict) as exc:
+            request_services.payment_request_expire(payment_request=pr)
+        assert exc.value.code == "installments_running"
+    pr.refresh_from_db()
+    assert pr.is_collecting
+    for month in (2, 3):
+        assert run_job(datetime(2030, month, 10, 9, 5, tzinfo=PARIS)) == 1
+    plan.refresh_from_db()
+    pr.refresh_from_db()
+    assert plan.status == "completed"
+    assert pr.status == "paid"
+    assert sandbox_card_balance(token=token).debited == 30000
