@@ -59,6 +59,7 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("3ds", "public_id"): "challenge",
     ("holiday-vouchers", "number"): "beneficiary",
     ("installment-plans", "public_id"): "installment_plan",
+    ("payment-methods", "code"): "payment_method",
     ("paypal", "public_id"): "paypal_order",
     ("v1", "anything"): "path",
     ("reconciliations", "public_id"): "daily_reconciliation",
@@ -259,6 +260,7 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         "link_token": participant.link_token,
         "progress_token": payment_request.progress_token,
         "beneficiary": "1000000050",  # a documented sandbox number, the same for everyone
+        "payment_method": "holiday_voucher",  # registry codes are the same for everyone
         "daily_reconciliation": payment_services.daily_reconciliation_build(
             merchant=merchant, livemode=livemode, day=timezone.localdate()
         ).public_id,
