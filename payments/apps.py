@@ -10,6 +10,10 @@ class PaymentsConfig(AppConfig):
             outbox,
             reactions,
         )
+        from .wallet import outbox as wallet_outbox
+        from .wallet import reactions as wallet_reactions
 
         reactions.register()
         outbox.register()
+        wallet_reactions.register()
+        wallet_outbox.register()

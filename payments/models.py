@@ -8,8 +8,20 @@ from pushpay.ids import new_public_id
 from .sandbox.models import SandboxAuthorisation, SandboxCard, SandboxLedgerEntry
 from .sandbox.paypal_models import SandboxPayPalLedgerEntry, SandboxPayPalOrder
 from .sandbox.voucher_models import SandboxVoucherAccount, SandboxVoucherEntry, SandboxVoucherHold
+from .wallet.models import (
+    CashbackGrant,
+    CashbackRule,
+    Wallet,
+    WalletHold,
+    WalletLot,
+    WalletLotUse,
+    WalletPosting,
+    WalletTransaction,
+)
 
 __all__ = [
+    "CashbackGrant",
+    "CashbackRule",
     "Checkout",
     "Leg",
     "LegOperation",
@@ -23,6 +35,12 @@ __all__ = [
     "SandboxVoucherAccount",
     "SandboxVoucherEntry",
     "SandboxVoucherHold",
+    "Wallet",
+    "WalletHold",
+    "WalletLot",
+    "WalletLotUse",
+    "WalletPosting",
+    "WalletTransaction",
 ]
 
 

@@ -27,6 +27,7 @@ from .adapters.base import PaymentMethodAdapter
 from .adapters.sandbox_card import SandboxCardAdapter
 from .adapters.sandbox_paypal import SandboxPayPalAdapter
 from .adapters.sandbox_voucher import SandboxVoucherAdapter
+from .adapters.wallet import WalletAdapter
 
 
 @dataclass(frozen=True)
@@ -130,3 +131,14 @@ register(
 # PayPal: the sandbox approval flow in test mode; no live adapter until the real PayPal API
 # lands, so live requests never offer it. Off by default, like every later method.
 register(PaymentMethod(code="paypal", label="PayPal", adapter_class=SandboxPayPalAdapter))
+
+# The cashback wallet: the merchant's own stored value, not a sandbox, so one adapter serves
+# both modes (its books keep test and live apart on every row). Off by default.
+register(
+    PaymentMethod(
+        code="wallet",
+        label="Cashback wallet",
+        adapter_class=WalletAdapter,
+        live_adapter_class=WalletAdapter,
+    )
+)

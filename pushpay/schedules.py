@@ -40,6 +40,12 @@ SCHEDULES = [
         "schedule_type": Schedule.MINUTES,
         "minutes": 1,
     },
+    {
+        "name": "expire-wallet-credits",
+        "func": "payments.wallet.tasks.expire_wallet_credits",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 15,
+    },
 ]
 
 
