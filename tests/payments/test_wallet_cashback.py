@@ -42,7 +42,7 @@ def test_cashback_is_credited_when_a_card_payment_is_captured(
 ):
     wallet_services.cashback_rule_set(merchant=merchant, rate_bps=250, cap=150)
 
-    pr, payer, checkout = pay_by_card(merchant, tokenise, django_capture_on_commit_callbacks)
+    _pr, payer, checkout = pay_by_card(merchant, tokenise, django_capture_on_commit_callbacks)
 
     wallet = wallet_of(payer)
     # 2.5 % of 80.00 is 2.00, capped at 1.50.
@@ -97,7 +97,7 @@ def test_no_rule_no_cashback_and_wallet_legs_earn_nothing(
 @pytest.mark.django_db
 def test_cashback_is_reversed_on_refund(merchant, tokenise, django_capture_on_commit_callbacks):
     wallet_services.cashback_rule_set(merchant=merchant, rate_bps=500)
-    pr, payer, checkout = pay_by_card(merchant, tokenise, django_capture_on_commit_callbacks)
+    pr, payer, _checkout = pay_by_card(merchant, tokenise, django_capture_on_commit_callbacks)
     assert wallet_of(payer).balance == 400
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -126,7 +126,7 @@ def test_a_reversal_never_takes_the_wallet_below_zero(
     merchant, tokenise, django_capture_on_commit_callbacks
 ):
     wallet_services.cashback_rule_set(merchant=merchant, rate_bps=500)
-    pr, payer, checkout = pay_by_card(merchant, tokenise, django_capture_on_commit_callbacks)
+    pr, payer, _checkout = pay_by_card(merchant, tokenise, django_capture_on_commit_callbacks)
     wallet = wallet_of(payer)
     wallet_services.wallet_adjust(wallet=wallet, amount=-300, reason="Spent in shop")
 
@@ -143,7 +143,7 @@ def test_the_holder_is_told_of_cashback_by_email_in_french(
     merchant, tokenise, django_capture_on_commit_callbacks
 ):
     wallet_services.cashback_rule_set(merchant=merchant, rate_bps=500, valid_days=30)
-    pr, payer, checkout = pay_by_card(merchant, tokenise, django_capture_on_commit_callbacks)
+    _pr, payer, _checkout = pay_by_card(merchant, tokenise, django_capture_on_commit_callbacks)
 
     notice = Dispatch.objects.get(kind="cashback_credited")
     assert (notice.recipient, notice.language) == (payer.email.lower(), "fr")
@@ -154,7 +154,7 @@ def test_the_holder_is_told_of_cashback_by_email_in_french(
     message = OutboxMessage.objects.get(subject__contains="cashback")
     normalised = message.subject.replace("\u202f", " ").replace("\xa0", " ")
     assert normalised == f"{merchant.name} a crédité 4,00 € de cashback sur votre cagnotte"
-    assert "Votre solde" in message.text and "jusqu’au" in message.text
+    assert "Votre solde" in message.text and "jusqu\u2019au" in message.text
 
 
 @pytest.mark.django_db
