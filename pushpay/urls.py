@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("notifications.api.urls")),
     path("", include("scenarios.api.urls")),
     path("", include("smartforms.api.urls")),
+    path("", include("payments.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

@@ -58,16 +58,26 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("3ds", "public_id"): "challenge",
     ("holiday-vouchers", "number"): "beneficiary",
     ("paypal", "public_id"): "paypal_order",
+    ("wallets", "public_id"): "wallet",
     ("v1", "anything"): "path",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
 # ones another merchant must get a 404 for.
 MERCHANT_SCOPED = frozenset(
-    {"request", "participant", "dispatch", "scenario", "template", "form", "webhook_endpoint"}
+    {
+        "request",
+        "participant",
+        "dispatch",
+        "scenario",
+        "template",
+        "form",
+        "webhook_endpoint",
+        "wallet",
+    }
 )
 # Resources that exist in test or in live mode: a key (or a back-office session) of the other
 # mode must get a 404 for them, as if they belonged to someone else.
-MODE_BOUND = frozenset({"request", "participant", "dispatch", "webhook_endpoint"})
+MODE_BOUND = frozenset({"request", "participant", "dispatch", "webhook_endpoint", "wallet"})
 
 # Values for any kwarg that no object has: wrong prefixes, empty-looking, long, encoded.
 JUNK_KWARGS = (
@@ -197,7 +207,7 @@ def url_for(route: Route, **values: str) -> str:
 def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     """One object of each resource for ``merchant``, built through the services, keyed as
     in ``KWARG_RESOURCES``: a request with participants, a planned notification, a scenario,
-    an email template, a smart form, a webhook endpoint, and a checkout waiting for its
+    an email template, a smart form, a webhook endpoint, a credited wallet, and a checkout waiting for its
     3-D Secure challenge (its return page and challenge id), and a sandbox PayPal order
     waiting for the payer's approval.
 
@@ -207,6 +217,7 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     from payments import services as payment_services
     from payments.sandbox.paypal import sandbox_paypal_order_create
     from payments.sandbox.services import sandbox_card_tokenise
+    from payments.wallet import services as wallet_services
     from scenarios import services as scenario_services
     from scenarios.models import Dispatch
     from smartforms.services import form_create
@@ -231,6 +242,10 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     endpoint = scenario_services.webhook_endpoint_create(
         merchant=merchant, url="https://hooks.example.com/in", livemode=livemode
     )
+    wallet = wallet_services.wallet_create(
+        merchant=merchant, livemode=livemode, holder_email=f"walker-{mode}@example.com"
+    )
+    wallet_services.wallet_credit(wallet=wallet, amount=500)
     objects = {
         "request": payment_request.public_id,
         "participant": participant.public_id,
@@ -239,6 +254,7 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         "template": template.public_id,
         "form": form.public_id,
         "webhook_endpoint": endpoint.public_id,
+        "wallet": wallet.public_id,
         "link_token": participant.link_token,
         "progress_token": payment_request.progress_token,
         "beneficiary": "1000000050",  # a documented sandbox number, the same for everyone
