@@ -207,9 +207,9 @@ def url_for(route: Route, **values: str) -> str:
 def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     """One object of each resource for ``merchant``, built through the services, keyed as
     in ``KWARG_RESOURCES``: a request with participants, a planned notification, a scenario,
-    an email template, a smart form, a webhook endpoint, a credited wallet, and a checkout waiting for its
-    3-D Secure challenge (its return page and challenge id), and a sandbox PayPal order
-    waiting for the payer's approval.
+    an email template, a smart form, a webhook endpoint, a credited wallet, and a checkout
+    waiting for its 3-D Secure challenge (its return page and challenge id), and a sandbox
+    PayPal order waiting for the payer's approval.
 
     ``livemode=True`` makes the mode-bound ones (``MODE_BOUND``) live; it needs the
     ``live_cards`` fixture, and has no checkout or challenge, since only the sandbox asks
