@@ -14,8 +14,14 @@ from payments.registry import adapter_for
 from payments.services import LegRequest
 from payments.wallet import services as wallet_services
 from payments.wallet.models import WalletHold, WalletTransaction
+from pushpay.errors import InvalidInput
 from tests.factories import make_request, participants
 from tests.payments.conftest import DECLINED, SUCCEEDS
+
+
+# The pay path refuses another's wallet before any leg exists (source_not_yours); without
+# that check the adapter refuses it at authorisation (not_accepted). Either way nothing moves.
+REFUSED = {"source_not_yours", "wallet_not_yours", "not_accepted"}
 
 
 @pytest.fixture
@@ -42,6 +48,17 @@ def combined(payer, source, card_token, wallet_amount=5000, card=3000):
             LegRequest(method="wallet", source=source, amount=wallet_amount),
         ],
     )
+
+
+def refusal(payer, source, card_token) -> str:
+    """Why paying with ``source`` was refused: before any leg exists (the pay path's check)
+    or by the wallet adapter itself, which checks the leg's participant again."""
+    try:
+        checkout = combined(payer, source, card_token)
+    except InvalidInput as refused:
+        return refused.code
+    assert checkout.status == "failed"
+    return checkout.failure_reason
 
 
 def state(wallet):
@@ -125,11 +142,8 @@ def test_another_payers_wallet_is_refused_and_nothing_moves(merchant, payer, tok
     )
     wallet_services.wallet_credit(wallet=theirs, amount=9000)
 
-    checkout = combined(payer, theirs.public_id, tokenise(SUCCEEDS))
+    assert refusal(payer, theirs.public_id, tokenise(SUCCEEDS)) in REFUSED
 
-    assert checkout.status == "failed"
-    assert checkout.failure_reason == "not_accepted"
-    assert "not yours" in checkout.failure_message
     assert state(theirs) == (9000, 0)
     assert not WalletHold.objects.filter(wallet=theirs).exists()
     with pytest.raises(wallet_services.InvalidInput) as refused:
@@ -176,10 +190,23 @@ def test_the_other_modes_wallet_is_unknown(merchant, payer, tokenise):
     adapter = adapter_for(merchant=merchant, method="wallet", livemode=False)
     assert adapter.participant_source(payer) == ""
 
-    checkout = combined(payer, live.public_id, tokenise(SUCCEEDS))
-
-    assert (checkout.status, checkout.failure_reason) == ("failed", "not_accepted")
+    assert refusal(payer, live.public_id, tokenise(SUCCEEDS)) in REFUSED
     assert state(live) == (5000, 0)
+    assert not WalletHold.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_adapter_refuses_a_wallet_that_is_not_the_legs_participants(merchant, payer, wallet):
+    adapter = adapter_for(merchant=merchant, method="wallet", livemode=False)
+    result = adapter.authorise(
+        amount=100, currency="EUR", source=wallet.public_id, idempotency_key="lg_forged:authorise"
+    )
+    assert (result.status, result.failure_reason) == ("failed", "not_accepted")
+    assert "not yours" in result.message
+    assert state(wallet) == (5000, 0)
+    with pytest.raises(InvalidInput) as unknown:
+        adapter.authorise(amount=100, currency="EUR", source="wal_nope", idempotency_key="k")
+    assert unknown.value.code == "unknown_wallet"
 
 
 @pytest.mark.django_db
