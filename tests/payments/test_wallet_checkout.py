@@ -18,7 +18,6 @@ from pushpay.errors import InvalidInput
 from tests.factories import make_request, participants
 from tests.payments.conftest import DECLINED, SUCCEEDS
 
-
 # The pay path refuses another's wallet before any leg exists (source_not_yours); without
 # that check the adapter refuses it at authorisation (not_accepted). Either way nothing moves.
 REFUSED = {"source_not_yours", "wallet_not_yours", "not_accepted"}
