@@ -33,6 +33,7 @@ urlpatterns = [
     path("app/templates/", include("notifications.urls")),
     path("app/scenarios/", include("scenarios.urls")),
     path("app/outbox/", include("scenarios.outbox_urls")),
+    path("app/wallets/", include("payments.urls")),
     path("app/", include("requests_app.urls")),
     path("pay/", include("requests_app.payer_urls")),
     path("progress/", include("requests_app.progress_urls")),
