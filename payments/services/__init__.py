@@ -5,6 +5,11 @@ acquirer is ``payments.sandbox``.
 Callers import from here.
 """
 
+from ..wallet.services import (
+    cashback_rule_set,
+    wallet_of_participant,
+    wallet_source_check,
+)
 from .combinations import (
     combination_check,
     payment_method_configure,
@@ -52,6 +57,7 @@ __all__ = [
     "LegRequest",
     "PayLeg",
     "RefundLine",
+    "cashback_rule_set",
     "checkout_open",
     "checkout_pay",
     "checkout_resume",
@@ -69,4 +75,6 @@ __all__ = [
     "payment_settings_update",
     "refunds_finish_pending",
     "refunds_recover_stale",
+    "wallet_of_participant",
+    "wallet_source_check",
 ]

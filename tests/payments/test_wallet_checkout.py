@@ -225,3 +225,31 @@ def test_a_retried_hold_replays_instead_of_spending_twice(merchant, wallet):
     assert reused.value.code == "idempotency_key_reused"
     assert WalletTransaction.objects.filter(kind="hold").count() == 1
     assert Checkout.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_live_wallet_pays_a_live_share_and_the_test_wallet_is_untouched(merchant):
+    services.payment_method_enable(merchant=merchant, method="wallet")
+    pr = make_request(
+        merchant,
+        livemode=True,
+        total_amount=2000,
+        participants=participants(1, amount=2000),
+        allowed_payment_methods=["wallet"],
+    )
+    payer = pr.participants.get()
+    test = wallet_services.wallet_create(
+        merchant=merchant, livemode=False, holder_email=payer.email
+    )
+    live = wallet_services.wallet_create(merchant=merchant, livemode=True, holder_email=payer.email)
+    wallet_services.wallet_credit(wallet=test, amount=2000)
+    wallet_services.wallet_credit(wallet=live, amount=2500)
+    adapter = adapter_for(merchant=merchant, method="wallet", livemode=True)
+    assert adapter.participant_source(payer) == live.public_id
+
+    checkout = services.checkout_start(participant=payer, method="wallet", source=live.public_id)
+
+    assert (checkout.status, checkout.livemode) == ("succeeded", True)
+    assert state(live) == (500, 0)
+    assert state(test) == (2000, 0)
+    assert WalletHold.objects.get().livemode is True
