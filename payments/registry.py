@@ -142,3 +142,20 @@ register(
         live_adapter_class=WalletAdapter,
     )
 )
+
+
+def participant_source_check(*, payment_request, participant, method: str, source: str) -> None:
+    """Refuse (``source_not_yours``) a leg of a method found from the participant (a
+    cashback wallet) whose source is not that participant's own: a payer can never spend
+    another holder's balance by naming its id. The pay path and the saga call it for every
+    leg, before anything is written."""
+    adapter_class = payment_method_get(method).adapter_class_for(livemode=payment_request.livemode)
+    if adapter_class is None or not adapter_class.source_from_participant:
+        return
+    adapter = adapter_class(merchant=payment_request.merchant, livemode=payment_request.livemode)
+    if not source or adapter.participant_source(participant) != source:
+        raise InvalidInput(
+            "This balance is not yours: only the one of your own email or phone can pay.",
+            code="source_not_yours",
+            field="source",
+        )

@@ -755,12 +755,11 @@ def cashback_grant(*, checkout) -> CashbackGrant | None:
     ).first()
     if existing is not None:
         return existing
-    email, phone = holders[0]
-    wallet = _wallet_for_holder(
+    # The wallet the payer already has (by email, then phone), else one opened by email.
+    wallet = wallet_of_participant(checkout.participant) or _wallet_for_holder(
         checkout.merchant,
         checkout.livemode,
-        email,
-        phone,
+        *holders[0],
         checkout.participant.language,
         checkout.currency,
     )

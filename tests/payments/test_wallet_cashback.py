@@ -164,3 +164,28 @@ def test_a_goodwill_credit_sends_no_cashback_notice(merchant):
     )
     wallet_services.wallet_credit(wallet=wallet, amount=100, reason="Sorry for the delay")
     assert not Dispatch.objects.filter(kind="cashback_credited").exists()
+
+
+@pytest.mark.django_db
+def test_cashback_goes_to_the_payers_phone_wallet_when_they_have_one(
+    merchant, tokenise, django_capture_on_commit_callbacks
+):
+    from requests_app.services import ParticipantData
+
+    wallet_services.cashback_rule_set(merchant=merchant, rate_bps=100)
+    phone_wallet = wallet_services.wallet_create(
+        merchant=merchant, livemode=False, holder_phone="+33612345678"
+    )
+    pr = make_request(
+        merchant,
+        total_amount=5000,
+        participants=[
+            ParticipantData(name="Ann", email="ann@example.com", phone="+33612345678", amount=5000)
+        ],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.checkout_start(participant=pr.participants.get(), method="card", source=tokenise())
+
+    phone_wallet.refresh_from_db()
+    assert phone_wallet.balance == 50
+    assert Wallet.objects.count() == 1

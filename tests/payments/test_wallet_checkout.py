@@ -253,3 +253,25 @@ def test_a_live_wallet_pays_a_live_share_and_the_test_wallet_is_untouched(mercha
     assert state(live) == (500, 0)
     assert state(test) == (2000, 0)
     assert WalletHold.objects.get().livemode is True
+
+
+@pytest.mark.django_db
+def test_the_ownership_check_refuses_anothers_wallet_before_anything_is_written(
+    merchant, payer, wallet
+):
+    from payments.registry import participant_source_check
+
+    theirs = wallet_services.wallet_create(
+        merchant=merchant, livemode=False, holder_email="someone.else@example.com"
+    )
+    pr = payer.request
+    participant_source_check(
+        payment_request=pr, participant=payer, method="wallet", source=wallet.public_id
+    )
+    participant_source_check(payment_request=pr, participant=payer, method="card", source="tok_x")
+    for source in (theirs.public_id, "", "wal_unknown"):
+        with pytest.raises(InvalidInput) as refused:
+            participant_source_check(
+                payment_request=pr, participant=payer, method="wallet", source=source
+            )
+        assert (refused.value.code, refused.value.field) == ("source_not_yours", "source")
