@@ -82,7 +82,7 @@ class WalletListCreateView(APIView):
         page = paginator.paginate_queryset(queryset, request, view=self)
         context = {
             "request": request,
-            "spendable": {w.pk: services.wallet_spendable(wallet=w) for w in page},
+            "spendable": selectors.wallets_spendable(wallets=page),
         }
         return paginator.get_paginated_response(
             WalletSerializer(page, many=True, context=context).data

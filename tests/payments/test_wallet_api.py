@@ -143,3 +143,15 @@ def test_a_credit_replayed_with_its_idempotency_key_credits_once(api):
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.headers["Idempotent-Replayed"] == "true"
     assert api.get(f"/api/v1/wallets/{wallet['id']}").json()["balance"] == 700
+
+
+@pytest.mark.django_db
+def test_the_list_reads_in_a_fixed_number_of_queries(api, merchant, django_assert_max_num_queries):
+    for index in range(5):
+        wallet = wallet_services.wallet_create(
+            merchant=merchant, livemode=False, holder_email=f"h{index}@example.com"
+        )
+        wallet_services.wallet_credit(wallet=wallet, amount=100 + index)
+    with django_assert_max_num_queries(8):
+        body = api.get("/api/v1/wallets").json()
+    assert sorted(w["spendable"] for w in body["results"]) == [100, 101, 102, 103, 104]
