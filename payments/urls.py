@@ -7,6 +7,7 @@ app_name = "wallets"
 urlpatterns = [
     path("", views.WalletListView.as_view(), name="wallet_list"),
     path("new/", views.WalletCreateView.as_view(), name="wallet_create"),
+    path("cashback/", views.CashbackRuleView.as_view(), name="cashback_rule"),
     path("<str:public_id>/", views.WalletDetailView.as_view(), name="wallet_detail"),
     path("<str:public_id>/credit/", views.WalletCreditView.as_view(), name="wallet_credit"),
     path("<str:public_id>/adjust/", views.WalletAdjustView.as_view(), name="wallet_adjust"),

@@ -2,6 +2,7 @@
 export. Thin: every change goes through ``payments.wallet.services``."""
 
 import csv
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -41,6 +42,8 @@ def _amount(request: HttpRequest, wallet: Wallet) -> int:
 
 
 class WalletListView(MerchantViewMixin, View):
+    """Wallets by holder, and the merchant's cashback rule."""
+
     def get(self, request: HttpRequest) -> HttpResponse:
         holder = request.GET.get("holder", "").strip()[:254]
         wallets = selectors.wallet_list(merchant=request.merchant, livemode=request.livemode)
@@ -49,7 +52,71 @@ class WalletListView(MerchantViewMixin, View):
                 Q(holder_email__icontains=holder) | Q(holder_phone__icontains=holder)
             )
         page = Paginator(wallets, PAGE_SIZE).get_page(request.GET.get("page"))
-        return render(request, "payments/wallet_list.html", {"page": page, "holder": holder})
+        rule = selectors.cashback_rule_get(merchant=request.merchant)
+        return render(
+            request,
+            "payments/wallet_list.html",
+            {
+                "page": page,
+                "holder": holder,
+                "rule": rule,
+                "rate_percent": _percent(rule.rate_bps) if rule else "",
+            },
+        )
+
+
+_PERCENT = re.compile(r"(\d{1,3})(?:[.,](\d{1,2}))?")
+
+
+def _percent(bps: int) -> str:
+    return f"{bps // 100}.{bps % 100:02d}".rstrip("0").rstrip(".")
+
+
+def _basis_points(raw: str) -> int:
+    match = _PERCENT.fullmatch(raw.strip())
+    if match is None:
+        raise InvalidInput(
+            "Give the rate as a percentage, e.g. 2.5.", code="invalid_rate", field="rate"
+        )
+    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+
+
+def _whole_number(raw: str, field: str) -> int | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
+        raise InvalidInput("Give a whole number of days.", code="invalid_days", field=field)
+    return int(raw)
+
+
+class CashbackRuleView(MerchantViewMixin, View):
+    """An operator sets (or switches off) the cashback the merchant gives on card and
+    PayPal payments."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        require(request, "wallets.manage")
+        currency = request.merchant.default_currency
+        try:
+            raw_cap = request.POST.get("cap", "").strip()
+            cap = None
+            if raw_cap:
+                try:
+                    cap = parse_major_amount(raw_cap, currency)
+                except AmountSyntaxError as refusal:
+                    raise InvalidInput(refusal.message, code=refusal.code, field="cap") from None
+            services.cashback_rule_set(
+                merchant=request.merchant,
+                rate_bps=_basis_points(request.POST.get("rate", "")),
+                cap=cap,
+                valid_days=_whole_number(request.POST.get("valid_days", ""), "valid_days"),
+                enabled=request.POST.get("enabled") == "on",
+            )
+        except DomainError as refusal:
+            messages.error(request, refusal.message)
+        else:
+            messages.success(request, "The cashback rule is saved.")
+        return redirect("wallets:wallet_list")
 
 
 class WalletCreateView(MerchantViewMixin, View):

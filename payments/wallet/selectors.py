@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from merchants.models import Merchant
 
-from .models import Wallet, WalletHold, WalletLot, WalletPosting, WalletTransaction
+from .models import CashbackRule, Wallet, WalletHold, WalletLot, WalletPosting, WalletTransaction
 
 MAX_ENTRIES = 200  # the detail shows the newest entries; an export reads them all
 
@@ -62,3 +62,7 @@ def wallets_spendable(*, wallets: list[Wallet], now: datetime | None = None) -> 
     for row in rows:
         totals[row["wallet_id"]] = row["total"]
     return totals
+
+
+def cashback_rule_get(*, merchant: Merchant) -> CashbackRule | None:
+    return CashbackRule.objects.filter(merchant=merchant).first()

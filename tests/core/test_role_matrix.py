@@ -32,6 +32,7 @@ CHANGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "smartforms:form_archive": ("forms.manage", ("get", "post")),
     "smartforms:form_preview": (None, ("post",)),
     "wallets:wallet_create": ("wallets.manage", ("post",)),
+    "wallets:cashback_rule": ("wallets.manage", ("post",)),
     "wallets:wallet_credit": ("wallets.manage", ("post",)),
     "wallets:wallet_adjust": ("wallets.manage", ("post",)),
 }

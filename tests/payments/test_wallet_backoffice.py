@@ -112,3 +112,31 @@ def test_an_admin_opens_a_wallet_by_email_or_phone(client, merchant):
         ("", "+33612345678"),
         ("bob@example.com", ""),
     ]
+
+
+@pytest.mark.django_db
+def test_an_admin_sets_the_cashback_rule_and_bad_values_are_refused(client, merchant):
+    from payments.wallet.models import CashbackRule
+
+    login(client, merchant)
+    response = client.post(
+        "/app/wallets/cashback/", {"rate": "2,5", "cap": "3", "valid_days": "90", "enabled": "on"}
+    )
+    assert response.status_code == 302
+    rule = CashbackRule.objects.get(merchant=merchant)
+    assert (rule.rate_bps, rule.cap, rule.valid_days, rule.enabled) == (250, 300, 90, True)
+    page = client.get("/app/wallets/").content.decode()
+    assert "2.5 % (250 basis points)" in page and 'value="2.5"' in page
+    for data in (
+        {"rate": "abc"},
+        {"rate": "200"},
+        {"rate": "1", "cap": "x"},
+        {"rate": "1", "valid_days": "-1"},
+    ):
+        page = client.post("/app/wallets/cashback/", data, follow=True)
+        assert page.context["messages"]
+    rule.refresh_from_db()
+    assert rule.rate_bps == 250
+    client.post("/app/wallets/cashback/", {"rate": "2.5"})
+    rule.refresh_from_db()
+    assert rule.enabled is False
