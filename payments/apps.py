@@ -13,9 +13,13 @@ class PaymentsConfig(AppConfig):
             reconciliation_reactions,
         )
         from .installments import reactions as installment_reactions
+        from .wallet import outbox as wallet_outbox
+        from .wallet import reactions as wallet_reactions
 
         reactions.register()
         installment_reactions.register()
         outbox.register()
         reconciliation_reactions.register()
         reconciliation_outbox.register()
+        wallet_reactions.register()
+        wallet_outbox.register()

@@ -9,8 +9,20 @@ from .installments.models import Installment, InstallmentPlan
 from .sandbox.models import SandboxAuthorisation, SandboxCard, SandboxLedgerEntry
 from .sandbox.paypal_models import SandboxPayPalLedgerEntry, SandboxPayPalOrder
 from .sandbox.voucher_models import SandboxVoucherAccount, SandboxVoucherEntry, SandboxVoucherHold
+from .wallet.models import (
+    CashbackGrant,
+    CashbackRule,
+    Wallet,
+    WalletHold,
+    WalletLot,
+    WalletLotUse,
+    WalletPosting,
+    WalletTransaction,
+)
 
 __all__ = [
+    "CashbackGrant",
+    "CashbackRule",
     "Checkout",
     "Installment",
     "InstallmentPlan",
@@ -26,6 +38,12 @@ __all__ = [
     "SandboxVoucherAccount",
     "SandboxVoucherEntry",
     "SandboxVoucherHold",
+    "Wallet",
+    "WalletHold",
+    "WalletLot",
+    "WalletLotUse",
+    "WalletPosting",
+    "WalletTransaction",
 ]
 
 

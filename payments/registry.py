@@ -27,6 +27,7 @@ from .adapters.base import PaymentMethodAdapter
 from .adapters.sandbox_card import SandboxCardAdapter
 from .adapters.sandbox_paypal import SandboxPayPalAdapter
 from .adapters.sandbox_voucher import SandboxVoucherAdapter
+from .adapters.wallet import WalletAdapter
 
 
 @dataclass(frozen=True)
@@ -130,3 +131,31 @@ register(
 # PayPal: the sandbox approval flow in test mode; no live adapter until the real PayPal API
 # lands, so live requests never offer it. Off by default, like every later method.
 register(PaymentMethod(code="paypal", label="PayPal", adapter_class=SandboxPayPalAdapter))
+
+# The cashback wallet: the merchant's own stored value, not a sandbox, so one adapter serves
+# both modes (its books keep test and live apart on every row). Off by default.
+register(
+    PaymentMethod(
+        code="wallet",
+        label="Cashback wallet",
+        adapter_class=WalletAdapter,
+        live_adapter_class=WalletAdapter,
+    )
+)
+
+
+def participant_source_check(*, payment_request, participant, method: str, source: str) -> None:
+    """Refuse (``source_not_yours``) a leg of a method found from the participant (a
+    cashback wallet) whose source is not that participant's own: a payer can never spend
+    another holder's balance by naming its id. The pay path and the saga call it for every
+    leg, before anything is written."""
+    adapter_class = payment_method_get(method).adapter_class_for(livemode=payment_request.livemode)
+    if adapter_class is None or not adapter_class.source_from_participant:
+        return
+    adapter = adapter_class(merchant=payment_request.merchant, livemode=payment_request.livemode)
+    if not source or adapter.participant_source(participant) != source:
+        raise InvalidInput(
+            "This balance is not yours: only the one of your own email or phone can pay.",
+            code="source_not_yours",
+            field="source",
+        )

@@ -434,3 +434,25 @@ def checkout_waiting(*, participant) -> Checkout | None:
         .order_by("-created_at", "-id")
         .first()
     )
+
+
+def payer_methods_for_participant(*, participant) -> list[PayerMethod]:
+    """The methods this payer may use: those of the request, less a method found from the
+    participant (a cashback wallet) when they hold none there, or hold nothing spendable."""
+    payment_request = participant.request
+    offered = []
+    for method in payer_methods_for_request(payment_request=payment_request):
+        if method.source_from_participant:
+            source = payer_method_source(participant=participant, method=method)
+            if not source:
+                continue
+            try:
+                spendable = payment_source_balance(
+                    payment_request=payment_request, method=method.code, source=source
+                )
+            except InvalidInput:
+                continue
+            if spendable <= 0:
+                continue
+        offered.append(method)
+    return offered

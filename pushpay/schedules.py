@@ -53,6 +53,12 @@ SCHEDULES = [
         "func": "payments.tasks.build_daily_reconciliations",
         "schedule_type": Schedule.HOURLY,
     },
+    {
+        "name": "expire-wallet-credits",
+        "func": "payments.wallet.tasks.expire_wallet_credits",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 15,
+    },
 ]
 
 

@@ -60,6 +60,7 @@ CAPABILITIES: dict[str, str] = {
     "forms.manage": "change smart forms",
     "webhooks.manage": "change webhook endpoints",
     "payment_methods.manage": "change payment methods",
+    "wallets.manage": "credit or adjust cashback wallets",
     "branding.manage": "change the branding",
     # the merchant itself: owners only
     "team.manage": "change the team",
@@ -77,6 +78,7 @@ _ADMIN = _AGENT | {
     "forms.manage",
     "webhooks.manage",
     "payment_methods.manage",
+    "wallets.manage",
     "branding.manage",
 }
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {

@@ -34,6 +34,7 @@ urlpatterns = [
     path("app/templates/", include("notifications.urls")),
     path("app/scenarios/", include("scenarios.urls")),
     path("app/outbox/", include("scenarios.outbox_urls")),
+    path("app/wallets/", include("payments.wallet.urls")),
     path("app/", include("payments.urls")),
     path("app/", include("requests_app.urls")),
     path("pay/", include("requests_app.payer_urls")),

@@ -188,7 +188,7 @@ class _Choice:
 
 
 def _offered(participant: Participant) -> list[PayerMethod]:
-    return payment_selectors.payer_methods_for_request(payment_request=participant.request)
+    return payment_selectors.payer_methods_for_participant(participant=participant)
 
 
 def _posted_methods(request: HttpRequest, offered: list[PayerMethod]) -> tuple[list[str], str]:
@@ -645,6 +645,7 @@ def _payer_error(exc: DomainError) -> str:
         "invalid_beneficiary_number": _("A beneficiary number has 10 digits."),
         "no_balance": _("This payment method keeps no balance."),
         "request_expired": _("This payment request has expired."),
+        "source_not_yours": _("Only the balance of your own email or phone can pay."),
     }
     return known.get(exc.code, exc.message)
 

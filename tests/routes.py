@@ -61,6 +61,7 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("installment-plans", "public_id"): "installment_plan",
     ("payment-methods", "code"): "payment_method",
     ("paypal", "public_id"): "paypal_order",
+    ("wallets", "public_id"): "wallet",
     ("v1", "anything"): "path",
     ("reconciliations", "public_id"): "daily_reconciliation",
 }
@@ -76,13 +77,14 @@ MERCHANT_SCOPED = frozenset(
         "form",
         "webhook_endpoint",
         "installment_plan",
+        "wallet",
     }
     | {"daily_reconciliation"}
 )
 # Resources that exist in test or in live mode: a key (or a back-office session) of the other
 # mode must get a 404 for them, as if they belonged to someone else.
 MODE_BOUND = frozenset(
-    {"request", "participant", "dispatch", "webhook_endpoint", "daily_reconciliation"}
+    {"request", "participant", "dispatch", "webhook_endpoint", "daily_reconciliation", "wallet"}
 )
 
 # Values for any kwarg that no object has: wrong prefixes, empty-looking, long, encoded.
@@ -213,9 +215,9 @@ def url_for(route: Route, **values: str) -> str:
 def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     """One object of each resource for ``merchant``, built through the services, keyed as
     in ``KWARG_RESOURCES``: a request with participants, a planned notification, a scenario,
-    an email template, a smart form, a webhook endpoint, and a checkout waiting for its
-    3-D Secure challenge (its return page and challenge id), and a sandbox PayPal order
-    waiting for the payer's approval.
+    an email template, a smart form, a webhook endpoint, a credited wallet, and a checkout
+    waiting for its 3-D Secure challenge (its return page and challenge id), and a sandbox
+    PayPal order waiting for the payer's approval.
 
     ``livemode=True`` makes the mode-bound ones (``MODE_BOUND``) live; it needs the
     ``live_cards`` fixture, and has no checkout or challenge, since only the sandbox asks
@@ -225,6 +227,7 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     from payments import services as payment_services
     from payments.sandbox.paypal import sandbox_paypal_order_create
     from payments.sandbox.services import sandbox_card_tokenise
+    from payments.wallet import services as wallet_services
     from scenarios import services as scenario_services
     from scenarios.models import Dispatch
     from smartforms.services import form_create
@@ -249,6 +252,10 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     endpoint = scenario_services.webhook_endpoint_create(
         merchant=merchant, url="https://hooks.example.com/in", livemode=livemode
     )
+    wallet = wallet_services.wallet_create(
+        merchant=merchant, livemode=livemode, holder_email=f"walker-{mode}@example.com"
+    )
+    wallet_services.wallet_credit(wallet=wallet, amount=500)
     objects = {
         "request": payment_request.public_id,
         "participant": participant.public_id,
@@ -257,6 +264,7 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         "template": template.public_id,
         "form": form.public_id,
         "webhook_endpoint": endpoint.public_id,
+        "wallet": wallet.public_id,
         "link_token": participant.link_token,
         "progress_token": payment_request.progress_token,
         "beneficiary": "1000000050",  # a documented sandbox number, the same for everyone

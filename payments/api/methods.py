@@ -76,6 +76,7 @@ class PaymentMethodListView(APIView):
         request=SettingsUpdateSerializer,
         responses=MethodsSerializer,
         summary="Set how many methods one payment may combine",
+        operation_id="payment_methods_settings_update",
     )
     def patch(self, request: Request) -> Response:
         serializer = SettingsUpdateSerializer(data=request.data)
@@ -92,6 +93,7 @@ class PaymentMethodDetailView(APIView):
         request=MethodUpdateSerializer,
         responses=MethodsSerializer,
         summary="Offer a method or not, and set its combination rules",
+        operation_id="payment_method_update",
     )
     def patch(self, request: Request, code: str) -> Response:
         if code not in {method.code for method in payment_methods()}:

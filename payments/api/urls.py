@@ -1,8 +1,20 @@
 from django.urls import path
 
-from . import methods, views
+from . import methods, views, wallets_views
 
 urlpatterns = [
+    path("wallets", wallets_views.WalletListCreateView.as_view(), name="wallet-list"),
+    path("wallets/<str:public_id>", wallets_views.WalletDetailView.as_view(), name="wallet-detail"),
+    path(
+        "wallets/<str:public_id>/credits",
+        wallets_views.WalletCreditView.as_view(),
+        name="wallet-credits",
+    ),
+    path(
+        "wallets/<str:public_id>/adjustments",
+        wallets_views.WalletAdjustmentView.as_view(),
+        name="wallet-adjustments",
+    ),
     path("payment-methods", methods.PaymentMethodListView.as_view(), name="payment-method-list"),
     path(
         "payment-methods/<str:code>",

@@ -5,6 +5,11 @@ recovery after a crash (``recovery``), the payer's cancel (``abandon``) and refu
 Callers import from here.
 """
 
+from ..wallet.services import (
+    cashback_rule_set,
+    wallet_of_participant,
+    wallet_source_check,
+)
 from .abandon import PAYER_CANCELLED, checkout_abandon
 from .combinations import (
     combination_check,
@@ -54,6 +59,7 @@ __all__ = [
     "LegRequest",
     "PayLeg",
     "RefundLine",
+    "cashback_rule_set",
     "checkout_abandon",
     "checkout_open",
     "checkout_pay",
@@ -72,6 +78,8 @@ __all__ = [
     "payment_settings_update",
     "refunds_finish_pending",
     "refunds_recover_stale",
+    "wallet_of_participant",
+    "wallet_source_check",
 ]
 
 # Reconciliation ("lettrage"): fee rules, per-request statements, daily statements.

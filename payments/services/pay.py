@@ -17,7 +17,12 @@ from requests_app.models import Participant, PaymentRequest
 from smartforms import services as form_services
 
 from ..models import Checkout, Leg, MerchantPaymentSettings
-from ..registry import payment_method_available, payment_method_get, sandbox_owns_source
+from ..registry import (
+    participant_source_check,
+    payment_method_available,
+    payment_method_get,
+    sandbox_owns_source,
+)
 from ..selectors import checkout_held, payment_methods_enabled
 from .combinations import combination_check
 from .saga import LegRequest, checkout_open
@@ -153,6 +158,12 @@ def _refuse_before_writing(participant: Participant, leg: PayLeg) -> None:
             code="test_source_in_live_mode",
             field="source",
         )
+    participant_source_check(
+        payment_request=payment_request,
+        participant=participant,
+        method=leg.method,
+        source=leg.source,
+    )
 
 
 def checkout_pay(

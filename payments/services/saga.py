@@ -31,6 +31,7 @@ from ..models import Checkout, Leg, LegOperation
 from ..outbox import receipt_plan
 from ..registry import (
     adapter_for,
+    participant_source_check,
     payment_method_available,
     payment_method_get,
     sandbox_owns_source,
@@ -177,6 +178,12 @@ def checkout_open(
                     field="method",
                 )
             _refuse_across_modes(payment_request, leg.method, leg.source)
+            participant_source_check(
+                payment_request=payment_request,
+                participant=participant,
+                method=leg.method,
+                source=leg.source,
+            )
         by_participant, by_request = _in_flight(participant, payment_request)
         amounts = _leg_amounts(payment_request, participant, legs, by_participant)
         combination_check(

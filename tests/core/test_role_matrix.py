@@ -31,6 +31,10 @@ CHANGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "smartforms:form_edit": ("forms.manage", ("get", "post")),
     "smartforms:form_archive": ("forms.manage", ("get", "post")),
     "smartforms:form_preview": (None, ("post",)),
+    "wallets:wallet_create": ("wallets.manage", ("post",)),
+    "wallets:cashback_rule": ("wallets.manage", ("post",)),
+    "wallets:wallet_credit": ("wallets.manage", ("post",)),
+    "wallets:wallet_adjust": ("wallets.manage", ("post",)),
 }
 
 READS = {
@@ -50,6 +54,9 @@ READS = {
     "reconciliation:request_csv",
     "reconciliation:daily_list",
     "reconciliation:daily_csv",
+    "wallets:wallet_list",
+    "wallets:wallet_detail",
+    "wallets:wallet_export",
 }
 
 ALLOWED = {
@@ -58,6 +65,7 @@ ALLOWED = {
     "scenarios.manage": {"owner", "admin"},
     "templates.manage": {"owner", "admin"},
     "forms.manage": {"owner", "admin"},
+    "wallets.manage": {"owner", "admin"},
 }
 
 # Every back-office route by label (its name, or its pattern when it has none, so an unnamed
