@@ -481,9 +481,25 @@ def _methods_context(participant, offered, posted, errors) -> list[dict]:
                 "source_error": errors.get(_source_key(code), ""),
                 # The card's fields show their own error (the tokeniser writes there too).
                 "shows_own_error": code == CARD,
+                "held_balance": _held_balance(participant, method),
             }
         )
     return methods
+
+
+def _held_balance(participant, method: PayerMethod) -> str:
+    """What a payer found by their own email or phone holds there (a cashback wallet),
+    formatted for the page; "" for methods whose payer types their details."""
+    if not (method.source_from_participant and method.has_balance):
+        return ""
+    source = payment_selectors.payer_method_source(participant=participant, method=method)
+    try:
+        balance = payment_selectors.payment_source_balance(
+            payment_request=participant.request, method=method.code, source=source
+        )
+    except (DomainError, ProviderError):
+        return ""
+    return format_money(balance, participant.request.currency, translation.get_language())
 
 
 def _error_key(exc: DomainError, participant, choices: list[_Choice]) -> str:

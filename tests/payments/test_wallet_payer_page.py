@@ -29,6 +29,7 @@ def test_only_a_payer_holding_a_balance_sees_the_wallet(client, merchant, payer)
     assert "Cagnotte cashback" not in page(client, payer)  # an empty one
     wallet_services.wallet_credit(wallet=wallet, amount=1500, reason="welcome")
     assert "Cagnotte cashback" in page(client, payer)
+    assert "Votre solde : 15,00\xa0€." in page(client, payer)
     other = payer.request.participants.order_by("id").last()
     assert "Cagnotte cashback" not in page(client, other)  # not theirs
 
