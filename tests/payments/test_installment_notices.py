@@ -124,7 +124,7 @@ def test_a_plan_whose_second_charge_fails_once_then_succeeds_tells_the_payer_eac
     merchant, tokenise, monkeypatch
 ):
     scenario = scenario_of_installment_steps(merchant)
-    payment_request, (payer,) = plan_for(merchant, scenario=scenario)
+    _request, (payer,) = plan_for(merchant, scenario=scenario)
     token = at(START, lambda: tokenise(SUCCEEDS))
     at(
         START,
@@ -138,7 +138,7 @@ def test_a_plan_whose_second_charge_fails_once_then_succeeds_tells_the_payer_eac
     # payment_succeeded step): only the plan's notices are checked here.
     summary, first_receipt = [m for m in sent if not m.subject.startswith("Votre paiement à")]
     text = plain(summary.text)
-    assert summary.to == [payer.email] or payer.email in str(summary.to)
+    assert payer.email in str(summary.to)
     assert "Votre échéancier" in summary.subject
     for line in (
         "- 10 janvier 2030 : 100,00 €",
@@ -188,7 +188,7 @@ def test_a_plan_whose_second_charge_fails_once_then_succeeds_tells_the_payer_eac
 
 
 def test_installment_due_is_recorded_once_per_installment(merchant, tokenise):
-    payment_request, (payer,) = plan_for(merchant)
+    _request, (payer,) = plan_for(merchant)
     token = at(START, lambda: tokenise(SUCCEEDS))
     at(
         START,
@@ -214,7 +214,7 @@ def test_installment_due_is_recorded_once_per_installment(merchant, tokenise):
 
 def test_no_due_notice_when_the_setting_is_zero(merchant, tokenise, settings):
     settings.INSTALLMENT_DUE_NOTICE_DAYS = 0
-    payment_request, (payer,) = plan_for(merchant)
+    _request, (payer,) = plan_for(merchant)
     token = at(START, lambda: tokenise(SUCCEEDS))
     at(
         START,
