@@ -9,7 +9,10 @@ Variables by stage, beyond those every message has (payer, merchant, request, pa
 
 - ``installment_*``: ``amount_due`` and ``deadline`` are those of the installment concerned;
 - ``payment_failed`` and ``installment_failed``: ``failure_reason`` and ``retry_url``;
-- ``installment_plan_confirmed``: ``schedule``;
+- ``installment_plan_confirmed``: ``schedule`` lists every installment (deposit included);
+- the other ``installment_*`` stages: ``schedule`` lists what is still to be charged;
+- ``installment_succeeded``: ``amount_paid`` and ``payment.date`` are the installment's;
+- ``installment_failed``: ``retry_url`` is the payer's link, where they pay it another way;
 - ``participant_paid`` goes to whoever started the request: ``payer`` is the one who paid.
 
 SMS wordings stay within the GSM-7 alphabet (no ç, ê, ô …) so they cost single segments.
@@ -26,6 +29,10 @@ STAGES = (
     "installment_plan_confirmed",
     "installment_due_soon",
     "installment_failed",
+    "installment_succeeded",
+    "installment_plan_completed",
+    "installment_plan_defaulted",
+    "installment_plan_cancelled",
     "participant_paid",
     "request_completed",
     "request_expired",
@@ -40,6 +47,10 @@ STAGE_NAMES = {
     "installment_plan_confirmed": "Installment plan confirmed",
     "installment_due_soon": "Installment due soon",
     "installment_failed": "Installment failed",
+    "installment_succeeded": "Installment charged",
+    "installment_plan_completed": "Installment plan completed",
+    "installment_plan_defaulted": "Installment plan defaulted",
+    "installment_plan_cancelled": "Installment plan cancelled",
     "participant_paid": "Participant paid",
     "request_completed": "Request completed",
     "request_expired": "Request expired",
@@ -284,7 +295,9 @@ _WORDING: dict[str, dict[str, tuple[str, dict, list[str], tuple[str, str] | None
                 "Le prélèvement de votre échéance de {{ amount_due }} pour la demande "
                 "{{ request.reference }} n'a pas abouti"
                 "{% if failure_reason %} : {{ failure_reason }}{% endif %}.",
-                "Merci de mettre à jour votre moyen de paiement ou de régler cette échéance.",
+                "{% if deadline %}Nous réessaierons automatiquement le {{ deadline }}. "
+                "{% endif %}Vous pouvez aussi régler cette échéance dès maintenant avec un "
+                "autre moyen de paiement.",
             ],
             ("Régler l'échéance", "retry_url"),
             "{{ merchant.name }} : echeance de {{ amount_due }} impayee"
@@ -297,11 +310,127 @@ _WORDING: dict[str, dict[str, tuple[str, dict, list[str], tuple[str, str] | None
                 "We could not charge your installment of {{ amount_due }} for request "
                 "{{ request.reference }}"
                 "{% if failure_reason %}: {{ failure_reason }}{% endif %}.",
-                "Please update your payment method or pay this installment now.",
+                "{% if deadline %}We will try again automatically on {{ deadline }}. "
+                "{% endif %}You can also pay this installment now with another payment "
+                "method.",
             ],
             ("Pay this installment", "retry_url"),
             "{{ merchant.name }}: installment of {{ amount_due }} failed"
             "{% if failure_reason %} ({{ failure_reason }}){% endif %}. {{ retry_url }}",
+        ),
+    },
+    "installment_succeeded": {
+        "fr": (
+            "Échéance réglée : {{ request.reference }}",
+            _HELLO,
+            [
+                "Votre échéance de {{ amount_paid }} pour la demande {{ request.reference }} "
+                "a bien été prélevée{% if payment.date %} le {{ payment.date }}{% endif %}.",
+                "{% if schedule %}Prochaines échéances :{% else %}C'était la dernière "
+                "échéance. Merci !{% endif %}",
+                SCHEDULE,
+            ],
+            ("Voir mon échéancier", "pay_url"),
+            "{{ merchant.name }} : echeance de {{ amount_paid }} prelevee "
+            "(ref. {{ request.reference }}).{% for item in schedule %}{% if forloop.first %} "
+            "Prochaine : {{ item.amount }} le {{ item.due_date }}.{% endif %}{% endfor %}",
+        ),
+        "en": (
+            "Installment paid: {{ request.reference }}",
+            _HELLO,
+            [
+                "Your installment of {{ amount_paid }} for request {{ request.reference }} "
+                "has been charged{% if payment.date %} on {{ payment.date }}{% endif %}.",
+                "{% if schedule %}Next installments:{% else %}That was the last installment. "
+                "Thank you!{% endif %}",
+                SCHEDULE,
+            ],
+            ("View my schedule", "pay_url"),
+            "{{ merchant.name }}: installment of {{ amount_paid }} charged "
+            "(ref. {{ request.reference }}).{% for item in schedule %}{% if forloop.first %} "
+            "Next: {{ item.amount }} on {{ item.due_date }}.{% endif %}{% endfor %}",
+        ),
+    },
+    "installment_plan_completed": {
+        "fr": (
+            "Échéancier terminé : {{ request.reference }}",
+            _HELLO,
+            [
+                "Toutes les échéances de votre paiement pour la demande "
+                "{{ request.reference }} sont réglées. Votre part est entièrement payée.",
+                "Merci pour votre confiance !",
+            ],
+            None,
+            "{{ merchant.name }} : toutes vos echeances (ref. {{ request.reference }}) sont "
+            "reglees. Merci !",
+        ),
+        "en": (
+            "Installment plan complete: {{ request.reference }}",
+            _HELLO,
+            [
+                "Every installment of your payment for request {{ request.reference }} has "
+                "been paid. Your share is paid in full.",
+                "Thank you!",
+            ],
+            None,
+            "{{ merchant.name }}: every installment (ref. {{ request.reference }}) is paid. "
+            "Thank you!",
+        ),
+    },
+    "installment_plan_defaulted": {
+        "fr": (
+            "Paiement en plusieurs fois interrompu : {{ request.reference }}",
+            _HELLO,
+            [
+                "Malgré plusieurs tentatives, une échéance de votre paiement pour la demande "
+                "{{ request.reference }} n'a pas pu être prélevée. Aucun autre prélèvement "
+                "ne sera fait.",
+                "Il vous reste {{ amount_due }} à régler. Contactez {{ merchant.name }} ou "
+                "réglez le solde en ligne.",
+            ],
+            ("Régler le solde", "pay_url"),
+            "{{ merchant.name }} : echeancier interrompu (ref. {{ request.reference }}), "
+            "reste {{ amount_due }} a regler. {{ pay_url }}",
+        ),
+        "en": (
+            "Installment plan stopped: {{ request.reference }}",
+            _HELLO,
+            [
+                "Despite several attempts, an installment of your payment for request "
+                "{{ request.reference }} could not be charged. No further charges will be "
+                "made.",
+                "{{ amount_due }} is still to pay. Contact {{ merchant.name }} or pay the "
+                "balance online.",
+            ],
+            ("Pay the balance", "pay_url"),
+            "{{ merchant.name }}: installment plan stopped (ref. {{ request.reference }}), "
+            "{{ amount_due }} still to pay. {{ pay_url }}",
+        ),
+    },
+    "installment_plan_cancelled": {
+        "fr": (
+            "Échéancier annulé : {{ request.reference }}",
+            _HELLO,
+            [
+                "Votre paiement en plusieurs fois pour la demande {{ request.reference }} "
+                "a été annulé : aucune autre échéance ne sera prélevée.",
+                "Pour toute question, contactez directement {{ merchant.name }}.",
+            ],
+            None,
+            "{{ merchant.name }} : votre echeancier (ref. {{ request.reference }}) est annule, "
+            "plus aucun prelevement.",
+        ),
+        "en": (
+            "Installment plan cancelled: {{ request.reference }}",
+            _HELLO,
+            [
+                "Your installment plan for request {{ request.reference }} has been "
+                "cancelled: no further installments will be charged.",
+                "If you have any questions, please contact {{ merchant.name }} directly.",
+            ],
+            None,
+            "{{ merchant.name }}: your installment plan (ref. {{ request.reference }}) is "
+            "cancelled, no further charges.",
         ),
     },
     "participant_paid": {

@@ -13,8 +13,11 @@ def recover_stale_checkouts() -> int:
 
 
 def charge_due_installments() -> int:
+    """Tell payers of the charges coming soon (``installment_due``), then charge those due."""
+    from .installments.notices import installment_due_notices_emit
     from .installments.services import installments_charge_due
 
+    installment_due_notices_emit()
     return installments_charge_due(worker_id="q")
 
 

@@ -254,6 +254,12 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", defaul
 if WEBHOOK_ALLOW_PRIVATE_TARGETS and not DEBUG:
     raise ImproperlyConfigured("WEBHOOK_ALLOW_PRIVATE_TARGETS is for development only.")
 
+# The installment_due event (and the scenario messages it feeds) comes this many days before
+# each merchant-initiated installment charge; 0 sends none.
+INSTALLMENT_DUE_NOTICE_DAYS = env.int("INSTALLMENT_DUE_NOTICE_DAYS", default=3)
+if not 0 <= INSTALLMENT_DUE_NOTICE_DAYS <= 30:
+    raise ImproperlyConfigured("INSTALLMENT_DUE_NOTICE_DAYS must be between 0 and 30.")
+
 # --- API ------------------------------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 if IDEMPOTENCY_KEY_TTL_HOURS < 24:

@@ -141,7 +141,7 @@ CATALOGUE: dict[str, EventType] = {
             "installment.succeeded",
             1,
             ("plan", "installment", "amount"),
-            None,
+            "installment_succeeded",
             "An installment was charged.",
         ),
         EventType(
@@ -157,7 +157,7 @@ CATALOGUE: dict[str, EventType] = {
             "installment_plan.completed",
             1,
             ("plan",),
-            None,
+            "installment_plan_completed",
             "Every installment of a plan is paid.",
         ),
         EventType(
@@ -165,7 +165,7 @@ CATALOGUE: dict[str, EventType] = {
             "installment_plan.defaulted",
             1,
             ("plan",),
-            None,
+            "installment_plan_defaulted",
             "The last retry of an installment failed; the merchant is alerted.",
         ),
         EventType(
@@ -173,7 +173,7 @@ CATALOGUE: dict[str, EventType] = {
             "installment_plan.cancelled",
             1,
             ("plan",),
-            None,
+            "installment_plan_cancelled",
             "A plan was cancelled before it completed.",
         ),
     )

@@ -41,10 +41,25 @@ class Trigger(models.TextChoices):
     INSTALLMENT_PLAN_CONFIRMED = "installment_plan_confirmed"
     INSTALLMENT_DUE = "installment_due"
     INSTALLMENT_FAILED = "installment_failed"
+    INSTALLMENT_SUCCEEDED = "installment_succeeded"
+    INSTALLMENT_PLAN_COMPLETED = "installment_plan_completed"
+    INSTALLMENT_PLAN_DEFAULTED = "installment_plan_defaulted"
+    INSTALLMENT_PLAN_CANCELLED = "installment_plan_cancelled"
 
 
 # Planned from the request's own dates; replanned when those dates change.
 TIME_TRIGGERS = (Trigger.REQUEST_CREATED, Trigger.BEFORE_DEADLINE, Trigger.AFTER_DEADLINE)
+# An installment plan's own messages: they replace the request's "unpaid" reminders for a
+# payer on a running plan.
+INSTALLMENT_TRIGGERS = (
+    Trigger.INSTALLMENT_PLAN_CONFIRMED,
+    Trigger.INSTALLMENT_DUE,
+    Trigger.INSTALLMENT_SUCCEEDED,
+    Trigger.INSTALLMENT_FAILED,
+    Trigger.INSTALLMENT_PLAN_COMPLETED,
+    Trigger.INSTALLMENT_PLAN_DEFAULTED,
+    Trigger.INSTALLMENT_PLAN_CANCELLED,
+)
 # Messages that only make sense while money is still being collected.
 COLLECTING_TRIGGERS = (
     Trigger.REQUEST_CREATED,
@@ -164,6 +179,7 @@ class ScenarioBinding(TimeStamped):
 
 __all__ = [
     "COLLECTING_TRIGGERS",
+    "INSTALLMENT_TRIGGERS",
     "TIME_TRIGGERS",
     "Audience",
     "Channel",

@@ -5,19 +5,20 @@ request, the participant and the participant an event is about afresh, just befo
 send, so the re-check ("already paid? paused? cancelled?") never trusts what the batch read.
 """
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from django.utils import timezone
 
 from notifications.channels import OutgoingMessage
 from notifications.kinds import OutboxKind, outbox_kind_register
-from notifications.rendering import MessageData, render_message
+from notifications.rendering import MessageData, ScheduleItem, render_message
+from payments.installments import selectors as installment_selectors
 from payments.selectors import checkout_methods_paid
 from requests_app.links import payment_url
 from requests_app.models import Participant, PaymentRequest, RequestEvent
 
-from .models import COLLECTING_TRIGGERS, Channel, Dispatch
+from .models import COLLECTING_TRIGGERS, INSTALLMENT_TRIGGERS, Channel, Dispatch, Trigger
 
 KIND = "scenario_step"
 
@@ -28,9 +29,11 @@ def _prepare(dispatch: Dispatch) -> str:
     dispatch.request, dispatch.participant = fresh.request, fresh.participant
     dispatch.concerned = None
     dispatch.payment = None
+    dispatch.installment = None
     if dispatch.event_id:
         dispatch.concerned = Participant.objects.filter(events__pk=dispatch.event_id).first()
         dispatch.payment = _payment_of(dispatch)
+        dispatch.installment = _installment_of(dispatch)
     return _skip_reason(dispatch, dispatch.concerned)
 
 
@@ -67,6 +70,49 @@ def _payment_of(dispatch: Dispatch) -> _Payment | None:
             merchant_id=dispatch.request.merchant_id, public_id=event.payload["checkout"]
         )
     return _Payment(amount=event.payload["amount"], methods=methods, paid_at=paid_at)
+
+
+@dataclass(frozen=True)
+class _InstallmentNotice:
+    amount: int | None  # the installment concerned, when the event is about one
+    when: datetime | None  # its charge (installment_due) or next try (installment_failed)
+    schedule: tuple[ScheduleItem, ...] = field(default_factory=tuple)
+
+
+def _installment_of(dispatch: Dispatch) -> _InstallmentNotice | None:
+    """What an installment notice tells: the confirmation lists the schedule as confirmed
+    (from the event), the others what is still to be charged, read now."""
+    if dispatch.step.trigger not in INSTALLMENT_TRIGGERS:
+        return None
+    event = RequestEvent.objects.filter(
+        pk=dispatch.event_id, request_id=dispatch.request_id, type=dispatch.step.trigger
+    ).first()
+    payload = event.payload if event is not None else {}
+    if not isinstance(payload, dict) or not isinstance(payload.get("plan"), str):
+        return None
+    merchant_id = dispatch.request.merchant_id
+    if event.type == Trigger.INSTALLMENT_PLAN_CONFIRMED:
+        schedule = tuple(
+            ScheduleItem(due_date=date.fromisoformat(item["due_date"]), amount=item["amount"])
+            for item in payload.get("schedule") or ()
+        )
+    else:
+        schedule = tuple(
+            ScheduleItem(due_date=item.due_date, amount=item.amount)
+            for item in installment_selectors.installments_still_to_charge(
+                merchant_id=merchant_id, plan_public_id=payload["plan"]
+            )
+        )
+    amount = payload.get("amount") if isinstance(payload.get("amount"), int) else None
+    when = None
+    if event.type == Trigger.INSTALLMENT_FAILED and payload.get("retry_at"):
+        when = datetime.fromisoformat(payload["retry_at"])
+    elif event.type == Trigger.INSTALLMENT_DUE and payload.get("installment"):
+        installment = installment_selectors.installment_get(
+            merchant_id=merchant_id, public_id=payload["installment"]
+        )
+        when = installment.next_attempt_at if installment is not None else None
+    return _InstallmentNotice(amount=amount, when=when, schedule=schedule)
 
 
 def _build(dispatch: Dispatch) -> OutgoingMessage:
@@ -111,6 +157,13 @@ def _skip_reason(dispatch: Dispatch, concerned: Participant | None) -> str:
             Participant.Status.CANCELLED: "participant_cancelled",
             Participant.Status.EXPIRED: "request_expired",
         }.get(participant.status, "not_due")
+    if (
+        participant is not None
+        and needs_unpaid
+        and step.trigger not in INSTALLMENT_TRIGGERS
+        and installment_selectors.participant_on_running_plan(participant_id=participant.pk)
+    ):
+        return "on_installment_plan"  # the plan's own notices replace the reminders
     if step.min_amount is not None and participant is not None:
         owed = participant.amount_due
         if owed is not None and owed < step.min_amount:
@@ -145,6 +198,13 @@ def _message_data(dispatch: Dispatch, concerned: Participant | None) -> MessageD
         amount_due = max(request.total_amount - request.amount_paid, 0)
     pay_url = _pay_url(payer)
     payment = getattr(dispatch, "payment", None)
+    notice = getattr(dispatch, "installment", None)
+    deadline = request.deadline
+    if notice is not None:
+        # An installment notice speaks of that installment, not of the request's deadline.
+        if notice.amount is not None and dispatch.step.trigger != Trigger.INSTALLMENT_SUCCEEDED:
+            amount_due = notice.amount
+        deadline = notice.when
     return MessageData(
         payer_name=payer.name if payer else "",
         payer_email=payer.email if payer else "",
@@ -157,10 +217,11 @@ def _message_data(dispatch: Dispatch, concerned: Participant | None) -> MessageD
         payment_methods=payment.methods if payment else (),
         paid_at=payment.paid_at if payment else None,
         currency=request.currency,
-        deadline=request.deadline,
+        deadline=deadline,
         time_zone=merchant.time_zone,
         pay_url=pay_url,
         retry_url=pay_url,
+        schedule=notice.schedule if notice is not None else (),
     )
 
 

@@ -39,6 +39,10 @@ TRIGGER_LABELS = {
     Trigger.INSTALLMENT_PLAN_CONFIRMED: "Installment plan confirmed",
     Trigger.INSTALLMENT_DUE: "Installment due",
     Trigger.INSTALLMENT_FAILED: "Installment failed",
+    Trigger.INSTALLMENT_SUCCEEDED: "Installment charged",
+    Trigger.INSTALLMENT_PLAN_COMPLETED: "Installment plan completed",
+    Trigger.INSTALLMENT_PLAN_DEFAULTED: "Installment plan defaulted",
+    Trigger.INSTALLMENT_PLAN_CANCELLED: "Installment plan cancelled",
 }
 AUDIENCE_LABELS = {
     Audience.UNPAID_PARTICIPANTS: "Participants who still owe",

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 
 from merchants.models import Merchant
 
-from .models import InstallmentPlan
+from .models import Installment, InstallmentPlan
 
 
 def installment_plans(
@@ -26,3 +26,35 @@ def installment_plan_get(
     return (
         installment_plans(merchant=merchant, livemode=livemode).filter(public_id=public_id).first()
     )
+
+
+RUNNING = (InstallmentPlan.Status.PENDING, InstallmentPlan.Status.ACTIVE)
+STILL_TO_CHARGE = (
+    Installment.Status.SCHEDULED,
+    Installment.Status.PROCESSING,
+    Installment.Status.FAILED,
+)
+
+
+def participant_on_running_plan(*, participant_id: int) -> bool:
+    """Whether the payer's share is being collected by a plan: its own messages then
+    replace the request's "unpaid" reminders."""
+    return InstallmentPlan.objects.filter(
+        participant_id=participant_id, status__in=RUNNING
+    ).exists()
+
+
+def installments_still_to_charge(*, merchant_id: int, plan_public_id: str) -> list[Installment]:
+    """A plan's installments not yet paid (nor stopped), in date order, for a notice read
+    at send time: what the payer will still be charged."""
+    return list(
+        Installment.objects.filter(
+            plan__merchant_id=merchant_id,
+            plan__public_id=plan_public_id,
+            status__in=STILL_TO_CHARGE,
+        ).order_by("due_date", "position")
+    )
+
+
+def installment_get(*, merchant_id: int, public_id: str) -> Installment | None:
+    return Installment.objects.filter(plan__merchant_id=merchant_id, public_id=public_id).first()

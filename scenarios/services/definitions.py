@@ -73,9 +73,6 @@ STEP_FIELDS = (
 STEP_KEYS = frozenset(STEP_FIELDS)
 
 # The shipped default template for each trigger, used when a step names no template.
-
-
-# The shipped default template for each trigger, used when a step names no template.
 DEFAULT_STAGE = {
     Trigger.REQUEST_CREATED: "request_created",
     Trigger.BEFORE_DEADLINE: "reminder_before_deadline",
@@ -88,6 +85,10 @@ DEFAULT_STAGE = {
     Trigger.INSTALLMENT_PLAN_CONFIRMED: "installment_plan_confirmed",
     Trigger.INSTALLMENT_DUE: "installment_due_soon",
     Trigger.INSTALLMENT_FAILED: "installment_failed",
+    Trigger.INSTALLMENT_SUCCEEDED: "installment_succeeded",
+    Trigger.INSTALLMENT_PLAN_COMPLETED: "installment_plan_completed",
+    Trigger.INSTALLMENT_PLAN_DEFAULTED: "installment_plan_defaulted",
+    Trigger.INSTALLMENT_PLAN_CANCELLED: "installment_plan_cancelled",
 }
 
 

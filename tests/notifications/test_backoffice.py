@@ -494,8 +494,8 @@ def test_installing_the_defaults_adds_them_once(operator_client, merchant):
     response = operator_client.post(INSTALL_URL, follow=True)
 
     installed = MessageTemplate.objects.filter(merchant=merchant).count()
-    assert installed == 22
-    assert "22 default templates installed" in response.content.decode()
+    assert installed == 30
+    assert "30 default templates installed" in response.content.decode()
 
     again = operator_client.post(INSTALL_URL, follow=True)
     assert MessageTemplate.objects.filter(merchant=merchant).count() == installed

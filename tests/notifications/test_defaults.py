@@ -18,7 +18,7 @@ CASES = [
 
 def test_every_stage_has_email_and_sms_in_french_and_english():
     assert set(DEFAULT_TEMPLATES) == set(STAGES)
-    assert len(STAGES) == 11
+    assert len(STAGES) == 15
     for stage in STAGES:
         email, sms = DEFAULT_TEMPLATES[stage]["email"], DEFAULT_TEMPLATES[stage]["sms"]
         for field in ("subject", "body_text", "body_html"):
@@ -40,9 +40,9 @@ def test_installing_the_defaults_twice_creates_them_once(merchant):
     first = services.template_install_defaults(merchant=merchant)
     second = services.template_install_defaults(merchant=merchant)
 
-    assert len(first) == 22
+    assert len(first) == 30
     assert [t.pk for t in first] == [t.pk for t in second]
-    assert MessageTemplate.objects.filter(merchant=merchant).count() == 22
+    assert MessageTemplate.objects.filter(merchant=merchant).count() == 30
 
 
 @pytest.mark.django_db

@@ -1,0 +1,284 @@
+"""What a payer on an installment plan is told: the summary with every date and amount, a
+notice before each charge (once), the failure notice with a link to pay another way, the
+receipt of each charge; and no "unpaid" reminders of the request while the plan runs."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from notifications.dispatcher import dispatch_due
+from notifications.selectors import template_for_stage
+from payments.installments import services
+from payments.installments.notices import installment_due_notices_emit
+from requests_app.links import payment_url
+from requests_app.models import RequestEvent
+from scenarios.models import Dispatch, OutboxMessage
+from tests.factories import make_request, participants
+from tests.payments.conftest import SUCCEEDS
+from tests.payments.test_installment_plans import refuse_merchant_initiated_charges
+from tests.scenarios.helpers import make_scenario, step
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("outbox")]
+
+PARIS = ZoneInfo("Europe/Paris")
+START = datetime(2030, 1, 10, 12, 0, tzinfo=PARIS)
+INSTALLMENT_STEPS = (
+    "installment_plan_confirmed",
+    "installment_due",
+    "installment_failed",
+    "installment_succeeded",
+    "installment_plan_completed",
+)
+
+
+@pytest.fixture
+def outbox(settings):
+    settings.EMAIL_BACKEND = "notifications.outbox_backend.OutboxEmailBackend"
+    settings.SMS_BACKEND = "outbox"
+    settings.SCENARIOS_ENQUEUE_ON_COMMIT = False
+    return settings
+
+
+def plain(text: str) -> str:
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+def at(moment: datetime, job) -> object:
+    with time_machine.travel(moment, tick=False):
+        return job()
+
+
+def send(moment: datetime) -> list[OutboxMessage]:
+    before = set(OutboxMessage.objects.values_list("pk", flat=True))
+    at(moment, lambda: dispatch_due(worker_id="t"))
+    return list(OutboxMessage.objects.exclude(pk__in=before).order_by("id"))
+
+
+def charge(moment: datetime) -> int:
+    return at(moment, lambda: services.installments_charge_due(now=moment, worker_id="t"))
+
+
+def notices(moment: datetime) -> int:
+    return at(moment, lambda: installment_due_notices_emit(now=moment))
+
+
+def scenario_of_installment_steps(merchant, *extra):
+    steps = [
+        step(trigger, None, channel="email", audience="all_participants")
+        for trigger in INSTALLMENT_STEPS
+    ]
+    return make_scenario(merchant, [*steps, *extra])
+
+
+def plan_for(merchant, payer_count=1, scenario=None, language="fr"):
+    with time_machine.travel(START, tick=False):
+        payment_request = make_request(
+            merchant,
+            total_amount=30000 * payer_count,
+            participants=participants(payer_count, amount=30000),
+            deadline=START + timedelta(days=200),
+            expires_at=START + timedelta(days=300),
+            scenario=scenario,
+            language=language,
+        )
+    return payment_request, list(payment_request.participants.order_by("position"))
+
+
+def test_every_installment_trigger_has_a_french_and_english_email_and_sms_installed(merchant):
+    for stage in (
+        "installment_plan_confirmed",
+        "installment_due_soon",
+        "installment_failed",
+        "installment_succeeded",
+        "installment_plan_completed",
+        "installment_plan_defaulted",
+        "installment_plan_cancelled",
+    ):
+        for channel in ("email", "sms"):
+            template = template_for_stage(merchant=merchant, stage=stage, channel=channel)
+            assert template is not None, (stage, channel)
+            assert set(template.body_text) == {"fr", "en"}, (stage, channel)
+
+
+def test_a_scenario_step_may_name_each_new_trigger_and_gets_its_default(merchant):
+    scenario = scenario_of_installment_steps(
+        merchant,
+        step("installment_plan_defaulted", None, channel="sms"),
+        step("installment_plan_cancelled", None, channel="email"),
+    )
+    stages = [s.template.default_stage for s in scenario.steps.order_by("position")]
+    assert stages == [
+        "installment_plan_confirmed",
+        "installment_due_soon",
+        "installment_failed",
+        "installment_succeeded",
+        "installment_plan_completed",
+        "installment_plan_defaulted",
+        "installment_plan_cancelled",
+    ]
+
+
+def test_a_plan_whose_second_charge_fails_once_then_succeeds_tells_the_payer_each_step(
+    merchant, tokenise, monkeypatch
+):
+    scenario = scenario_of_installment_steps(merchant)
+    _request, (payer,) = plan_for(merchant, scenario=scenario)
+    token = at(START, lambda: tokenise(SUCCEEDS))
+    at(
+        START,
+        lambda: services.installment_plan_start(
+            participant=payer, source=token, count=3, interval_unit="month"
+        ),
+    )
+
+    sent = send(START)
+    # payments' own receipt of the first charge goes too (the scenario has no
+    # payment_succeeded step): only the plan's notices are checked here.
+    summary, first_receipt = [m for m in sent if not m.subject.startswith("Votre paiement à")]
+    text = plain(summary.text)
+    assert payer.email in str(summary.to)
+    assert "Votre échéancier" in summary.subject
+    for line in (
+        "- 10 janvier 2030 : 100,00 €",
+        "- 10 février 2030 : 100,00 €",
+        "- 10 mars 2030 : 100,00 €",
+    ):
+        assert line in text, text
+    assert plain(summary.html).count("<li>") == 3
+    assert "Échéance réglée" in first_receipt.subject
+    assert "100,00 €" in plain(first_receipt.text)
+    assert "- 10 février 2030 : 100,00 €" in plain(first_receipt.text)  # what comes next
+    assert "10 janvier 2030" not in plain(first_receipt.text).split("Prochaines")[1]
+
+    # Three days before the second charge (09:00 on 10 February, Paris).
+    assert notices(datetime(2030, 2, 6, 9, 0, tzinfo=PARIS)) == 0
+    assert notices(datetime(2030, 2, 7, 10, 0, tzinfo=PARIS)) == 1
+    (due,) = send(datetime(2030, 2, 7, 10, 0, tzinfo=PARIS))
+    assert "Prochaine échéance le 10 février 2030 à 09:00" in plain(due.subject)
+    assert "100,00 €" in plain(due.text)
+
+    refuse_merchant_initiated_charges(monkeypatch, times=1)
+    assert charge(datetime(2030, 2, 10, 9, 5, tzinfo=PARIS)) == 1
+    (failure,) = send(datetime(2030, 2, 10, 9, 5, tzinfo=PARIS))
+    text = plain(failure.text)
+    assert "Échéance impayée" in failure.subject
+    assert "100,00 €" in text
+    assert "11 février 2030 à 09:00" in text  # the next automatic try
+    assert payment_url(payer) in text
+    assert f'href="{payment_url(payer)}"' in failure.html
+
+    assert charge(datetime(2030, 2, 11, 9, 5, tzinfo=PARIS)) == 1
+    (receipt,) = [
+        m
+        for m in send(datetime(2030, 2, 11, 9, 5, tzinfo=PARIS))
+        if not m.subject.startswith("Votre paiement à")
+    ]
+    assert "Échéance réglée" in receipt.subject
+    assert "- 10 mars 2030 : 100,00 €" in plain(receipt.text)
+    assert "10 février 2030 :" not in plain(receipt.text)
+
+    plan_notices = [
+        m.subject
+        for m in OutboxMessage.objects.order_by("id")
+        if not m.subject.startswith("Votre paiement à")
+    ]
+    assert len(plan_notices) == 5  # summary, receipt, due, failure, receipt
+
+
+def test_installment_due_is_recorded_once_per_installment(merchant, tokenise):
+    _request, (payer,) = plan_for(merchant)
+    token = at(START, lambda: tokenise(SUCCEEDS))
+    at(
+        START,
+        lambda: services.installment_plan_start(
+            participant=payer, source=token, count=3, interval_unit="month"
+        ),
+    )
+    second, third = payer.installment_plans.get().installments.filter(position__gt=0)
+
+    assert notices(datetime(2030, 2, 7, 8, 59, tzinfo=PARIS)) == 0
+    assert notices(datetime(2030, 2, 7, 9, 0, tzinfo=PARIS)) == 1  # three days before
+    assert notices(datetime(2030, 2, 8, 9, 1, tzinfo=PARIS)) == 0
+    assert notices(datetime(2030, 2, 9, 9, 1, tzinfo=PARIS)) == 0
+    charge(datetime(2030, 2, 10, 9, 5, tzinfo=PARIS))
+    assert notices(datetime(2030, 3, 8, 9, 0, tzinfo=PARIS)) == 1
+    assert notices(datetime(2030, 3, 8, 9, 0, tzinfo=PARIS)) == 0
+
+    recorded = RequestEvent.objects.filter(type="installment_due").order_by("id")
+    assert [e.payload["installment"] for e in recorded] == [second.public_id, third.public_id]
+    assert recorded[0].payload["amount"] == 10000
+    assert recorded[0].payload["due_at"] == second.next_attempt_at.isoformat()
+
+
+def test_no_due_notice_when_the_setting_is_zero(merchant, tokenise, settings):
+    settings.INSTALLMENT_DUE_NOTICE_DAYS = 0
+    _request, (payer,) = plan_for(merchant)
+    token = at(START, lambda: tokenise(SUCCEEDS))
+    at(
+        START,
+        lambda: services.installment_plan_start(
+            participant=payer, source=token, count=3, interval_unit="month"
+        ),
+    )
+    assert notices(datetime(2030, 2, 9, 9, 0, tzinfo=PARIS)) == 0
+
+
+def test_a_payer_on_a_running_plan_gets_no_unpaid_reminders_but_the_others_do(merchant, tokenise):
+    reminder = template_for_stage(
+        merchant=merchant, stage="reminder_before_deadline", channel="email"
+    )
+    scenario = make_scenario(
+        merchant,
+        [
+            step("before_deadline", reminder, offset="P2D"),
+            step(
+                "before_deadline",
+                reminder,
+                offset="P1D",
+                audience="all_participants",
+                conditions={"only_if_unpaid": True},
+            ),
+        ],
+    )
+    payment_request, (on_plan, other) = plan_for(merchant, payer_count=2, scenario=scenario)
+    token = at(START, lambda: tokenise(SUCCEEDS))
+    at(
+        START,
+        lambda: services.installment_plan_start(
+            participant=on_plan, source=token, count=3, interval_unit="month"
+        ),
+    )
+
+    send(START)  # the first charge's receipt
+    sent = send(payment_request.deadline - timedelta(hours=1))
+
+    recipients = sorted(str(m.to) for m in sent)
+    assert len(sent) == 2
+    assert all(other.email in r for r in recipients)
+    skipped = Dispatch.objects.filter(participant=on_plan, step__trigger="before_deadline")
+    assert skipped.count() == 2
+    assert {d.status for d in skipped} == {"skipped"}
+    assert {d.skip_reason for d in skipped} == {"on_installment_plan"}
+
+
+def test_reminders_come_back_once_the_plan_is_cancelled(merchant, tokenise):
+    reminder = template_for_stage(
+        merchant=merchant, stage="reminder_before_deadline", channel="email"
+    )
+    scenario = make_scenario(merchant, [step("before_deadline", reminder, offset="P2D")])
+    payment_request, (payer,) = plan_for(merchant, scenario=scenario)
+    token = at(START, lambda: tokenise(SUCCEEDS))
+    plan = at(
+        START,
+        lambda: services.installment_plan_start(
+            participant=payer, source=token, count=3, interval_unit="month"
+        ),
+    )
+    at(START, lambda: services.installment_plan_cancel(plan=plan))
+
+    send(START)  # the first charge's receipt
+    sent = send(payment_request.deadline - timedelta(days=1))
+
+    assert len(sent) == 1
