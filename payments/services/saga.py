@@ -563,7 +563,9 @@ def _book(checkout: Checkout, *_args) -> Checkout:
                     "methods": [leg.method for leg in legs],
                 },
             )
-            if not sends_own_message(payment_request=checkout.request, trigger="payment_succeeded"):
+            # An installment's own message (when the scenario has one) is its receipt.
+            trigger = "installment_succeeded" if checkout.installment else "payment_succeeded"
+            if not sends_own_message(payment_request=checkout.request, trigger=trigger):
                 receipt_plan(checkout=checkout)
             return checkout
     except DomainError as exc:
