@@ -399,6 +399,9 @@ def _proceed(checkout: Checkout, *, payer_present: bool = True) -> Checkout:
         if leg.status not in (Leg.Status.CREATED, Leg.Status.UNKNOWN):
             return checkout  # failed or released: the unwinding has run
         adapter = adapter_for(merchant=checkout.merchant, method=leg.method, livemode=leg.livemode)
+        # Saved before the call: a created leg was never asked, an unknown one without a
+        # reference was asked and its answer is not known (a crash, a timeout).
+        leg_transition(leg, Leg.Status.UNKNOWN)
         try:
             result = _authorise(adapter, checkout, leg)
         except ProviderError as exc:
@@ -657,6 +660,8 @@ def _leg_lost(checkout: Checkout, leg: Leg, adapter, message: str) -> Checkout:
             PaymentStatus.AUTHORISED,
             PaymentStatus.REQUIRES_ACTION,
         ):
+            # Saved first: if the void's answer is lost too, the next run knows what to void.
+            Leg.objects.filter(pk=leg.pk).update(provider_reference=replay.provider_reference)
             leg.provider_reference = replay.provider_reference
             _void_quietly(adapter, leg, then=Leg.Status.FAILED)
     except (ProviderError, DomainError):
@@ -693,8 +698,19 @@ def _release(checkouts: list[Checkout], reason: str) -> int:
             if leg.status not in Leg.HOLDING:
                 continue
             adapter = _adapter_of(checkout, leg)
-            if adapter is None or not leg.provider_reference:
+            if adapter is None:
                 break
+            if not leg.provider_reference:
+                # Asked, answer lost: the same key makes the provider say what it did.
+                try:
+                    found = _authorise(adapter, checkout, leg)
+                except (ProviderError, DomainError):
+                    break
+                if not found.provider_reference or found.status == PaymentStatus.FAILED:
+                    voided.append(leg)  # it holds nothing
+                    continue
+                Leg.objects.filter(pk=leg.pk).update(provider_reference=found.provider_reference)
+                leg.provider_reference = found.provider_reference
             try:
                 _void(adapter, leg)
             except ProviderError:
