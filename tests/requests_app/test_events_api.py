@@ -286,3 +286,18 @@ def test_the_purge_is_scheduled():
     from pushpay.schedules import SCHEDULES
 
     assert any(s["func"] == "requests_app.tasks.purge_old_events" for s in SCHEDULES)
+
+
+def test_a_checkout_id_finds_its_payment_event(api, merchant):
+    payment_request = make_request(merchant)
+    participant = payment_request.participants.order_by("id").first()
+    services.participant_record_payment(
+        participant=participant,
+        amount=participant.amount,
+        payment={"checkout": "co_walkerCheckout", "method": "card"},
+    )
+
+    found = api.get(URL, {"object": "co_walkerCheckout"}).json()["results"]
+
+    assert [e["type"] for e in found] == ["checkout.succeeded"]
+    assert found[0]["data"] == {"checkout": "co_walkerCheckout", "amount": 1000, "method": "card"}
