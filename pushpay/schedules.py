@@ -35,6 +35,11 @@ SCHEDULES = [
         "minutes": 1,
     },
     {
+        "name": "purge-old-events",
+        "func": "requests_app.tasks.purge_old_events",
+        "schedule_type": Schedule.HOURLY,
+    },
+    {
         "name": "purge-idempotency-keys",
         "func": "merchants.tasks.purge_idempotency_keys",
         "schedule_type": Schedule.MINUTES,

@@ -264,6 +264,10 @@ if not 0 <= INSTALLMENT_DUE_NOTICE_DAYS <= 30:
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 if IDEMPOTENCY_KEY_TTL_HOURS < 24:
     raise ImproperlyConfigured("IDEMPOTENCY_KEY_TTL_HOURS must be at least 24.")
+# Events stay readable in the events API this long; integrators are promised at least 30 days.
+EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=90)
+if EVENTS_RETENTION_DAYS < 30:
+    raise ImproperlyConfigured("EVENTS_RETENTION_DAYS must be at least 30.")
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1200/min")
 # Per client address, on the sandbox tokeniser and the payer-link pages together; high enough
 # for a few dozen payers behind one office NAT (each payment is about five requests).

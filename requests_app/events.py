@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -316,3 +317,39 @@ CATALOGUE[T.RECONCILIATION_READY] = EventType(
     "A final request's statement (every captured or refunded leg with fee and net) is "
     "ready; a refund after it makes the next version. The merchant's contact is emailed.",
 )
+
+
+def integrator_types() -> list[str]:
+    """Internal names of the events integrators see (an event without an integrator name is
+    internal and stays out of the events API)."""
+    return [name for name, event in CATALOGUE.items() if event.integrator_name]
+
+
+def by_integrator_name() -> dict[str, EventType]:
+    return {e.integrator_name: e for e in CATALOGUE.values() if e.integrator_name}
+
+
+# Purging deletes in slices, so one run never holds a long lock over a busy table.
+PURGE_BATCH = 1000
+
+
+def events_purge(*, now=None, retention_days: int | None = None) -> int:
+    """Delete events older than ``EVENTS_RETENTION_DAYS``; return how many went.
+
+    An event whose after-commit reactions are still pending is kept whatever its age: the
+    redrive sweep still needs it, and deleting it would lose the reaction for good.
+    """
+    days = settings.EVENTS_RETENTION_DAYS if retention_days is None else retention_days
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted = 0
+    while True:
+        pks = list(
+            RequestEvent.objects.filter(created_at__lt=cutoff, reactions_pending=False)
+            .order_by("created_at", "id")
+            .values_list("pk", flat=True)[:PURGE_BATCH]
+        )
+        if not pks:
+            return deleted
+        # The condition is checked again: a row may have changed since it was read.
+        count, _ = RequestEvent.objects.filter(pk__in=pks, reactions_pending=False).delete()
+        deleted += count

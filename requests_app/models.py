@@ -16,6 +16,10 @@ def _participant_id() -> str:
     return new_public_id("pa")
 
 
+def _event_id() -> str:
+    return new_public_id("ev")
+
+
 class IllegalTransition(Exception):
     """A status change the lifecycle does not allow; carries both states for the message."""
 
@@ -305,6 +309,7 @@ class RequestEvent(models.Model):
         INSTALLMENT_PLAN_CANCELLED = "installment_plan_cancelled"
         RECONCILIATION_READY = "reconciliation_ready"  # a final request's statement is ready
 
+    public_id = models.CharField(max_length=40, unique=True, default=_event_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
     request = models.ForeignKey(PaymentRequest, on_delete=models.CASCADE, related_name="events")
     participant = models.ForeignKey(
@@ -332,6 +337,10 @@ class RequestEvent(models.Model):
                 fields=["created_at", "id"],
                 condition=Q(reactions_pending=True),
                 name="event_reactions_pending",
+            ),
+            # The events API: one merchant's events of one mode, newest first.
+            models.Index(
+                fields=["merchant", "livemode", "-created_at", "-id"], name="event_api_list"
             ),
         ]
 

@@ -3,11 +3,12 @@
 Another merchant's object is simply not found: callers turn that into a 404.
 """
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from merchants.models import Merchant
 
-from .models import Participant, PaymentRequest, StatusChange
+from .events import integrator_types
+from .models import Participant, PaymentRequest, RequestEvent, StatusChange
 
 
 def payment_request_list(*, merchant: Merchant, livemode: bool) -> QuerySet[PaymentRequest]:
@@ -82,3 +83,29 @@ def payment_requests_past_expiry(*, now, limit: int = 200) -> list[int]:
         .order_by("expires_at", "id")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+# Payload keys that hold the public id of another object (a checkout, a plan …): the events
+# API finds an object's events through them as well as through the request and participant.
+EVENT_OBJECT_KEYS = ("participant", "checkout", "plan", "installment", "reconciliation")
+
+
+def event_object_match(object_id: str) -> Q:
+    """Events about ``object_id``: as their request, their participant or in their payload."""
+    match = Q(request__public_id=object_id) | Q(participant__public_id=object_id)
+    for key in EVENT_OBJECT_KEYS:
+        match |= Q(**{f"payload__{key}": object_id})
+    return match
+
+
+def event_list(*, merchant: Merchant, livemode: bool) -> QuerySet[RequestEvent]:
+    """One merchant's events of one mode, with their request and participant joined; only
+    the types the catalogue shows integrators. Filters are requests_app.filters.EventFilter,
+    applied on top of this queryset."""
+    return RequestEvent.objects.filter(
+        merchant=merchant, livemode=livemode, type__in=integrator_types()
+    ).select_related("request", "participant")
+
+
+def event_get(*, merchant: Merchant, livemode: bool, public_id: str) -> RequestEvent | None:
+    return event_list(merchant=merchant, livemode=livemode).filter(public_id=public_id).first()

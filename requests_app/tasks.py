@@ -30,3 +30,7 @@ def event_react(event_pk: int) -> list[str]:
 
 def redrive_event_reactions() -> int:
     return events.events_redrive()
+
+
+def purge_old_events() -> int:
+    return events.events_purge()

@@ -64,6 +64,7 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("wallets", "public_id"): "wallet",
     ("v1", "anything"): "path",
     ("reconciliations", "public_id"): "daily_reconciliation",
+    ("events", "public_id"): "event",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
 # ones another merchant must get a 404 for.
@@ -80,11 +81,13 @@ MERCHANT_SCOPED = frozenset(
         "wallet",
     }
     | {"daily_reconciliation"}
+    | {"event"}
 )
 # Resources that exist in test or in live mode: a key (or a back-office session) of the other
 # mode must get a 404 for them, as if they belonged to someone else.
 MODE_BOUND = frozenset(
     {"request", "participant", "dispatch", "webhook_endpoint", "daily_reconciliation", "wallet"}
+    | {"event"}
 )
 
 # Values for any kwarg that no object has: wrong prefixes, empty-looking, long, encoded.
@@ -265,6 +268,7 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         "form": form.public_id,
         "webhook_endpoint": endpoint.public_id,
         "wallet": wallet.public_id,
+        "event": payment_request.events.order_by("id").first().public_id,
         "link_token": participant.link_token,
         "progress_token": payment_request.progress_token,
         "beneficiary": "1000000050",  # a documented sandbox number, the same for everyone

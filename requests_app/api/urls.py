@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import events_views, views
 
 urlpatterns = [
     path(
@@ -48,4 +48,6 @@ urlpatterns = [
         views.ParticipantQrCodeView.as_view(),
         name="participant-qr",
     ),
+    path("events", events_views.EventListView.as_view(), name="event-list"),
+    path("events/<str:public_id>", events_views.EventDetailView.as_view(), name="event-detail"),
 ]
