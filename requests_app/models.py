@@ -118,6 +118,12 @@ class PaymentRequest(TimeStamped):
     progress_token = models.CharField(
         max_length=64, unique=True, default=new_link_token, editable=False
     )
+    return_url = models.CharField(
+        max_length=500, blank=True, help_text="Where the payer is sent back after paying."
+    )
+    cancel_url = models.CharField(
+        max_length=500, blank=True, help_text="Where the payer goes on leaving without paying."
+    )
     form_version = models.ForeignKey(
         "smartforms.FormVersion",
         null=True,

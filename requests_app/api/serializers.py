@@ -58,6 +58,20 @@ class PaymentRequestCreateSerializer(StrictSerializer):
         max_length=40, required=False, allow_null=True, help_text="A scenario id (sc_…)."
     )
     public_progress = serializers.BooleanField(required=False, default=False)
+    return_url = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Where the payer is sent back after paying (https).",
+    )
+    cancel_url = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Where the payer goes on leaving without paying (https).",
+    )
 
 
 class PaymentRequestUpdateSerializer(StrictSerializer):
@@ -221,6 +235,8 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
             "expires_at",
             "allowed_payment_methods",
             "metadata",
+            "return_url",
+            "cancel_url",
             "form",
             "form_version",
             "scenario",

@@ -1,12 +1,17 @@
 from django.urls import path
 
-from . import events_views, views
+from . import batch_views, events_views, views
 
 urlpatterns = [
     path(
         "payment-requests",
         views.PaymentRequestListCreateView.as_view(),
         name="payment-request-list",
+    ),
+    path(
+        "payment-requests/batch",
+        batch_views.PaymentRequestBatchView.as_view(),
+        name="payment-request-batch",
     ),
     path(
         "payment-requests/<str:public_id>",

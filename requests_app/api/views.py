@@ -121,22 +121,28 @@ class PaymentRequestListCreateView(APIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        serializer = PaymentRequestCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        participants = [_participant_data(p) for p in data.pop("participants")]
-        form = _form_or_error(request, data.pop("form", None))
-        data["form_version"] = form.current_version if form else None
-        # The scenario is looked up (and an unknown one refused) by the reaction that plans
-        # its messages, inside the creation's transaction: one read, not two.
-        data["scenario"] = data.pop("scenario", None) or None
-        payment_request = services.payment_request_create(
-            merchant=request.auth.merchant,
-            livemode=request.auth.livemode,
-            participants=participants,
-            **data,
-        )
+        payment_request = create_from_body(request, request.data)
         return _render(payment_request, status.HTTP_201_CREATED)
+
+
+def create_from_body(request: Request, body) -> PaymentRequest:
+    """One creation from one body, shared by the single and the batch endpoints so that an
+    item of a batch is accepted or refused exactly as the same body alone would be."""
+    serializer = PaymentRequestCreateSerializer(data=body)
+    serializer.is_valid(raise_exception=True)
+    data = dict(serializer.validated_data)
+    participants = [_participant_data(p) for p in data.pop("participants")]
+    form = _form_or_error(request, data.pop("form", None))
+    data["form_version"] = form.current_version if form else None
+    # The scenario is looked up (and an unknown one refused) by the reaction that plans
+    # its messages, inside the creation's transaction: one read, not two.
+    data["scenario"] = data.pop("scenario", None) or None
+    return services.payment_request_create(
+        merchant=request.auth.merchant,
+        livemode=request.auth.livemode,
+        participants=participants,
+        **data,
+    )
 
 
 class PaymentRequestDetailView(APIView):

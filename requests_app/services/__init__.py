@@ -34,6 +34,7 @@ from .rules import (
     has_control_characters,
     validate_amount,
     validate_metadata,
+    validate_return_url,
 )
 
 __all__ = [
@@ -58,4 +59,5 @@ __all__ = [
     "payment_request_update",
     "validate_amount",
     "validate_metadata",
+    "validate_return_url",
 ]

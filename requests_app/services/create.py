@@ -24,6 +24,7 @@ from .rules import (
     has_control_characters,
     validate_amount,
     validate_metadata,
+    validate_return_url,
 )
 
 if TYPE_CHECKING:  # typing only: requests_app never imports smartforms at run time
@@ -53,6 +54,8 @@ def payment_request_create(
     public_progress: bool = False,
     scenario: str | None = None,
     livemode: bool = False,
+    return_url: str = "",
+    cancel_url: str = "",
 ) -> PaymentRequest:
     """Create a request and all its participants at once, or nothing.
 
@@ -102,6 +105,8 @@ def payment_request_create(
         _validate_participant(data, index, amount_mode) for index, data in enumerate(participants)
     ]
     metadata = validate_metadata(metadata)
+    return_url = validate_return_url(return_url, "return_url")
+    cancel_url = validate_return_url(cancel_url, "cancel_url")
     _validate_dates(send_at=send_at, deadline=deadline, expires_at=expires_at)
     allowed_payment_methods = _validate_payment_methods(merchant, allowed_payment_methods)
     methods = allowed_payment_methods or payment_method_rules().enabled(merchant=merchant)
@@ -192,6 +197,8 @@ def payment_request_create(
                 capture_mode=capture_mode,
                 public_progress=public_progress,
                 metadata=metadata,
+                return_url=return_url,
+                cancel_url=cancel_url,
             )
             Participant.objects.bulk_create(
                 Participant(

@@ -8,6 +8,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.utils import timezone
 
 from merchants.models import Merchant
@@ -119,6 +122,31 @@ def has_control_characters(text: str) -> bool:
 
 
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+RETURN_URL_MAX_LENGTH = 500
+
+
+def validate_return_url(url: str, field: str) -> str:
+    """A URL the payer's browser is sent to: https only, since a payer leaving a payment page
+    must not land on a downgraded or script URL; plain http only in development (DEBUG)."""
+    url = (url or "").strip()
+    if not url:
+        return ""
+    if len(url) > RETURN_URL_MAX_LENGTH:
+        raise InvalidInput(
+            f"{field} is at most {RETURN_URL_MAX_LENGTH} characters.",
+            code="url_too_long",
+            field=field,
+        )
+    schemes = ["https", "http"] if settings.DEBUG else ["https"]
+    try:
+        URLValidator(schemes=schemes)(url)
+    except ValidationError as exc:
+        raise InvalidInput(
+            f"{field} must be an {' or '.join(schemes)} URL.", code="invalid_url", field=field
+        ) from exc
+    return url
 
 
 def validate_metadata(metadata: Any) -> dict:
