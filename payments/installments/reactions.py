@@ -44,6 +44,9 @@ def _keeps_collecting(payment_request) -> bool:
 
 
 def register() -> None:
+    from . import outbox
+
+    outbox.register()
     keeps_collecting_register(_keeps_collecting)
     reaction_register(
         name="payments.installments.settle",

@@ -28,6 +28,7 @@ from requests_app.models import Participant
 
 from ..models import Checkout
 from .models import DEFAULT_RETRY_DAYS, Installment, InstallmentPlan
+from .outbox import default_alert_plan
 from .schedule import schedule_build
 
 logger = logging.getLogger(__name__)
@@ -264,6 +265,7 @@ def installment_settle(
     installment.save()
     plan.installments.filter(status__in=Installment.DUE).update(status=Installment.Status.CANCELLED)
     _plan_transition(plan, InstallmentPlan.Status.DEFAULTED)
+    default_alert_plan(plan=plan)
     _event(
         plan,
         "installment_failed",

@@ -399,3 +399,26 @@ def test_the_expiry_waits_for_a_running_plan(merchant, tokenise, clock):
     assert plan.status == "completed"
     assert pr.status == "paid"
     assert sandbox_card_balance(token=token).debited == 30000
+
+
+@pytest.mark.django_db
+def test_the_merchant_is_alerted_once_when_a_plan_defaults(merchant, payer, tokenise, monkeypatch):
+    from notifications.dispatcher import dispatch_due
+    from scenarios.models import OutboxMessage
+
+    merchant.contact_email = "ops@alpha.example"
+    merchant.default_language = "fr"
+    merchant.save(update_fields=["contact_email", "default_language"])
+    plan = start(payer, tokenise(SUCCEEDS), retry_days=[1])
+    refuse_merchant_initiated_charges(monkeypatch, times=10)
+    for day in (10, 11):
+        assert run_job(datetime(2030, 2, day, 9, 5, tzinfo=PARIS)) == 1
+    plan.refresh_from_db()
+    assert plan.status == "defaulted"
+    with time_machine.travel(datetime(2030, 2, 11, 9, 6, tzinfo=PARIS), tick=False):
+        dispatch_due(worker_id="t")
+        dispatch_due(worker_id="t")
+    (alert,) = OutboxMessage.objects.filter(to__contains="ops@alpha.example")
+    assert "Échéancier en défaut" in alert.subject
+    assert "200,00" in alert.text  # the two installments left unpaid
+    assert payer.request.public_id in alert.text
