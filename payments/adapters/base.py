@@ -86,6 +86,20 @@ class PaymentResult:
         return self.status != PaymentStatus.FAILED
 
 
+def movement_result(
+    status: PaymentStatus, *, provider_reference: str, currency: str, entry
+) -> PaymentResult:
+    """A capture, void or refund as the saga sees it, from a provider's statement line
+    (``entry``, with ``amount`` and ``public_id``; None when nothing moved)."""
+    return PaymentResult(
+        status=status,
+        provider_reference=provider_reference,
+        amount=entry.amount if entry else 0,
+        currency=currency,
+        operation_reference=entry.public_id if entry else "",
+    )
+
+
 class ProviderError(Exception):
     """The provider could not be reached or gave no usable answer."""
 

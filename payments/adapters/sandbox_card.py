@@ -12,7 +12,14 @@ from payments.sandbox import services as sandbox
 from payments.sandbox.models import SandboxAuthorisation, SandboxCard
 from payments.sandbox.selectors import sandbox_authorisation_get
 
-from .base import FailureReason, PaymentMethodAdapter, PaymentResult, PaymentStatus, ProviderTimeout
+from .base import (
+    FailureReason,
+    PaymentMethodAdapter,
+    PaymentResult,
+    PaymentStatus,
+    ProviderTimeout,
+    movement_result,
+)
 
 _STATUS = {
     SandboxAuthorisation.Status.REQUIRES_ACTION: PaymentStatus.REQUIRES_ACTION,
@@ -59,13 +66,9 @@ def _result_of(authorisation: SandboxAuthorisation) -> PaymentResult:
 
 
 def _result_of_movement(movement: sandbox.Movement, status: PaymentStatus) -> PaymentResult:
-    entry = movement.entry
-    return PaymentResult(
-        status=status,
-        provider_reference=movement.authorisation.public_id,
-        amount=entry.amount if entry else 0,
-        currency=movement.authorisation.currency,
-        operation_reference=entry.public_id if entry else "",
+    owner = movement.authorisation
+    return movement_result(
+        status, provider_reference=owner.public_id, currency=owner.currency, entry=movement.entry
     )
 
 

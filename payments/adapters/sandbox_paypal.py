@@ -20,7 +20,14 @@ from payments.sandbox import paypal as sandbox
 from payments.sandbox.paypal_models import SandboxPayPalOrder
 from payments.sandbox.paypal_selectors import sandbox_paypal_order_get
 
-from .base import FailureReason, PaymentMethodAdapter, PaymentResult, PaymentStatus, ProviderTimeout
+from .base import (
+    FailureReason,
+    PaymentMethodAdapter,
+    PaymentResult,
+    PaymentStatus,
+    ProviderTimeout,
+    movement_result,
+)
 
 Status = SandboxPayPalOrder.Status
 
@@ -69,13 +76,9 @@ def _result_of(order: SandboxPayPalOrder) -> PaymentResult:
 
 
 def _result_of_movement(movement: sandbox.PayPalMovement, status: PaymentStatus) -> PaymentResult:
-    entry = movement.entry
-    return PaymentResult(
-        status=status,
-        provider_reference=movement.order.public_id,
-        amount=entry.amount if entry else 0,
-        currency=movement.order.currency,
-        operation_reference=entry.public_id if entry else "",
+    owner = movement.order
+    return movement_result(
+        status, provider_reference=owner.public_id, currency=owner.currency, entry=movement.entry
     )
 
 

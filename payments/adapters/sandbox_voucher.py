@@ -10,7 +10,14 @@ from payments.sandbox.services import SandboxTimeout
 from payments.sandbox.voucher_models import SandboxVoucherHold
 from pushpay.errors import DoesNotExist, InvalidInput
 
-from .base import FailureReason, PaymentMethodAdapter, PaymentResult, PaymentStatus, ProviderTimeout
+from .base import (
+    FailureReason,
+    PaymentMethodAdapter,
+    PaymentResult,
+    PaymentStatus,
+    ProviderTimeout,
+    movement_result,
+)
 
 _STATUS = {
     SandboxVoucherHold.Status.AUTHORISED: PaymentStatus.AUTHORISED,
@@ -39,13 +46,9 @@ def _result_of(hold: SandboxVoucherHold) -> PaymentResult:
 
 
 def _result_of_movement(movement: vouchers.VoucherMovement, status: PaymentStatus) -> PaymentResult:
-    entry = movement.entry
-    return PaymentResult(
-        status=status,
-        provider_reference=movement.hold.public_id,
-        amount=entry.amount if entry else 0,
-        currency=movement.hold.currency,
-        operation_reference=entry.public_id if entry else "",
+    owner = movement.hold
+    return movement_result(
+        status, provider_reference=owner.public_id, currency=owner.currency, entry=movement.entry
     )
 
 

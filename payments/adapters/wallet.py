@@ -15,7 +15,13 @@ from pushpay.errors import DoesNotExist, InvalidInput
 
 from ..wallet import selectors, services
 from ..wallet.models import Wallet, WalletHold
-from .base import FailureReason, PaymentMethodAdapter, PaymentResult, PaymentStatus
+from .base import (
+    FailureReason,
+    PaymentMethodAdapter,
+    PaymentResult,
+    PaymentStatus,
+    movement_result,
+)
 
 _STATUS = {
     WalletHold.Status.AUTHORISED: PaymentStatus.AUTHORISED,
@@ -66,13 +72,9 @@ def _refused(amount: int, currency: str, message: str) -> PaymentResult:
 
 
 def _result_of_movement(movement: services.WalletMovement, status: PaymentStatus) -> PaymentResult:
-    entry = movement.entry
-    return PaymentResult(
-        status=status,
-        provider_reference=movement.hold.public_id,
-        amount=entry.amount if entry else 0,
-        currency=movement.hold.currency,
-        operation_reference=entry.public_id if entry else "",
+    owner = movement.hold
+    return movement_result(
+        status, provider_reference=owner.public_id, currency=owner.currency, entry=movement.entry
     )
 
 
