@@ -115,6 +115,17 @@ def checkout_methods_paid(*, merchant_id: int, public_id: str) -> tuple[str, ...
     return tuple(leg_description(leg) for leg in legs_paid(checkout=checkout))
 
 
+def leg_get(*, merchant: Merchant, livemode: bool, public_id: str) -> Leg | None:
+    """One leg of this merchant and mode, with its checkout's request and participant and its
+    operations (where a provider's fee is read): a payment as an integrator addresses it."""
+    return (
+        Leg.objects.filter(merchant=merchant, livemode=livemode, public_id=public_id)
+        .select_related("checkout__request", "checkout__participant")
+        .prefetch_related("operations")
+        .first()
+    )
+
+
 def checkouts_by_participant(
     *, merchant: Merchant, livemode: bool, participant_ids: list[str]
 ) -> dict[str, list[dict]]:

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostE
 from django.http.multipartparser import MultiPartParserError
 from rest_framework.views import APIView
 
-from pushpay.api.errors import error_body
+from pushpay.api.errors import COMPAT_PREFIX, compat_error_body, error_body
 
 MESSAGE = "The request contains a NUL character, which no field accepts."
 TOO_LARGE = "The request body is larger than this server accepts."
@@ -27,6 +27,8 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 def _refuse(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse(error_body(status, code, message), status=status)
+    if request.path.startswith(COMPAT_PREFIX):
+        return JsonResponse(compat_error_body(status, code, message), status=status)
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 

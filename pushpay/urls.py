@@ -30,6 +30,8 @@ api_v1 = [
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="backoffice:request_list"), name="home"),
     path("api/v1/", include(api_v1)),
+    # CentralPay's Push & Pay API, over our services (docs/migrating-from-centralpay.md).
+    path("v2/rest/", include("requests_app.centralpay.urls")),
     path("app/forms/", include("smartforms.urls")),
     path("app/templates/", include("notifications.urls")),
     path("app/scenarios/", include("scenarios.urls")),

@@ -45,6 +45,16 @@ def participant_get(
     ).first()
 
 
+def participant_find(*, merchant: Merchant, livemode: bool, public_id: str) -> Participant | None:
+    """A participant by its own id, without its request's: CentralPay clients address a
+    breakdown directly (``/paymentRequestBreakdown/{id}/qrcode``)."""
+    return (
+        Participant.objects.select_related("request")
+        .filter(merchant=merchant, livemode=livemode, public_id=public_id)
+        .first()
+    )
+
+
 def participant_by_link_token(*, token: str) -> Participant | None:
     """The payer's entry point: the unguessable token is the only credential."""
     return (

@@ -71,6 +71,24 @@ def error_body(status_code: int, code: str, message: str, field: str | None = No
     return {"error": body}
 
 
+# The CentralPay-compatible API (requests_app.centralpay) lives under this prefix; the door
+# middleware refuses its oversized bodies in that API's shape too.
+COMPAT_PREFIX = "/v2/rest/"
+
+
+def compat_error_body(
+    status_code: int, code: str, message: str, field: str | None = None, details=None
+) -> dict:
+    """``error_body`` plus the flat ``errors`` list CentralPay clients read: every problem
+    as ``{code, field, message}``, the first one repeated in ``error``."""
+    body = error_body(status_code, code, message, field, details)
+    body["errors"] = [
+        {"code": item["code"], "field": item["field"], "message": item["message"]}
+        for item in (details or [{"code": code, "field": field, "message": message}])
+    ]
+    return body
+
+
 def _join(path: str, key) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"

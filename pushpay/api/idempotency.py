@@ -7,8 +7,9 @@ errors are never recorded: a retry after a 500 runs again.
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
+from typing import Any
 
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter
@@ -38,20 +39,41 @@ class _ServerError(Exception):
         self.response = response
 
 
-def _fingerprint(request: Request) -> str:
-    payload = {"method": request.method, "path": request.path, "body": request.data}
+def _request_data(request: Request) -> Any:
+    return request.data
+
+
+def _fingerprint(request: Request, body: Any) -> str:
+    payload = {"method": request.method, "path": request.path, "body": body}
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _validated_key(raw: str) -> str:
+def _validated_key(raw: str, header: str = HEADER) -> str:
     if not raw or len(raw) > MAX_KEY_LENGTH or not raw.isascii() or not raw.isprintable():
         raise ApiError(
-            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
+            f"{header} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
             code="invalid_idempotency_key",
-            field=HEADER,
+            field=header,
         )
     return raw
+
+
+def _presented_key(request: Request, headers: Sequence[str]) -> str | None:
+    """The key from whichever of ``headers`` the client sent; two different keys at once
+    are refused rather than one of them silently preferred."""
+    found = [(name, request.headers[name]) for name in headers if name in request.headers]
+    if not found:
+        return None
+    keys = {_validated_key(raw, name) for name, raw in found}
+    if len(keys) > 1:
+        names = " and ".join(name for name, _ in found)
+        raise ApiError(
+            f"{names} carry different keys; send one key.",
+            code="conflicting_idempotency_keys",
+            field=found[0][0],
+        )
+    return keys.pop()
 
 
 def _replay(request: Request, key: str, fingerprint: str) -> Response:
@@ -80,16 +102,27 @@ def _replay(request: Request, key: str, fingerprint: str) -> Response:
     )
 
 
-def idempotent(method: Callable) -> Callable:
-    """Decorate an APIView handler (``post``) to honour the ``Idempotency-Key`` header."""
+def idempotent(
+    method: Callable | None = None,
+    *,
+    headers: Sequence[str] = (HEADER,),
+    body: Callable[[Request], Any] = _request_data,
+) -> Callable:
+    """Decorate an APIView handler (``post``) to honour the ``Idempotency-Key`` header.
+
+    ``headers`` are the names a key may come under (a compatibility API also reads its
+    provider's spelling); ``body`` is what the fingerprint compares, for views that read
+    their body themselves instead of through ``request.data``.
+    """
+    if method is None:
+        return lambda handler: idempotent(handler, headers=headers, body=body)
 
     @wraps(method)
     def wrapper(view, request: Request, *args, **kwargs) -> Response:
-        raw = request.headers.get(HEADER)
-        if raw is None:
+        key = _presented_key(request, headers)
+        if key is None:
             return method(view, request, *args, **kwargs)
-        key = _validated_key(raw)
-        fingerprint = _fingerprint(request)
+        fingerprint = _fingerprint(request, body(request))
         try:
             with transaction.atomic():
                 record = merchant_services.idempotency_claim(
