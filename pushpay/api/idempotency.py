@@ -140,9 +140,9 @@ def idempotent(
                     response = view.handle_exception(exc)
                 if response.status_code >= 500:
                     raise _ServerError(response)
-                body = json.loads(JSONRenderer().render(response.data) or b"null")
+                stored = json.loads(JSONRenderer().render(response.data) or b"null")
                 merchant_services.idempotency_record_response(
-                    record=record, status=response.status_code, body=body
+                    record=record, status=response.status_code, body=stored
                 )
                 return response
         except _ServerError as failure:
