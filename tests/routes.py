@@ -35,6 +35,7 @@ KINDS = (
     ("pay/", "payer"),
     ("progress/", "progress"),
     ("sandbox/", "sandbox"),
+    ("v2/rest/", "centralpay"),
 )
 PRODUCT_KINDS = frozenset(kind for _, kind in KINDS)
 
@@ -65,6 +66,10 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("v1", "anything"): "path",
     ("reconciliations", "public_id"): "daily_reconciliation",
     ("events", "public_id"): "event",
+    # The CentralPay-compatible API (requests_app/centralpay): a transaction is a leg.
+    ("paymentRequest", "public_id"): "request",
+    ("paymentRequestBreakdown", "public_id"): "participant",
+    ("transaction", "uuid"): "transaction",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
 # ones another merchant must get a 404 for.
@@ -82,12 +87,14 @@ MERCHANT_SCOPED = frozenset(
     }
     | {"daily_reconciliation"}
     | {"event"}
+    | {"transaction"}
 )
 # Resources that exist in test or in live mode: a key (or a back-office session) of the other
 # mode must get a 404 for them, as if they belonged to someone else.
 MODE_BOUND = frozenset(
     {"request", "participant", "dispatch", "webhook_endpoint", "daily_reconciliation", "wallet"}
     | {"event"}
+    | {"transaction"}
 )
 
 # Values for any kwarg that no object has: wrong prefixes, empty-looking, long, encoded.
@@ -224,7 +231,8 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
 
     ``livemode=True`` makes the mode-bound ones (``MODE_BOUND``) live; it needs the
     ``live_cards`` fixture, and has no checkout or challenge, since only the sandbox asks
-    for a 3-D Secure challenge."""
+    for a 3-D Secure challenge. A ``transaction`` is a captured leg: a live one is paid
+    through the live acquirer stub, a test one is the installment plan's first charge."""
     from django.utils import timezone
 
     from payments import services as payment_services
@@ -278,7 +286,13 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         ).public_id,
     }
     if livemode:
-        return objects
+        paid = payment_services.checkout_start(
+            participant=payment_request.participants.order_by("id")[2],
+            method="card",
+            source="live_card_walker",
+            return_url=lambda co: "https://shop.example/return",
+        )
+        return {**objects, "transaction": paid.legs.get().public_id}
     details = card_details(CHALLENGE)
     card = sandbox_card_tokenise(
         number=details["number"].replace(" ", ""),
@@ -315,8 +329,12 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         count=2,
         interval_unit="month",
     )
+    from payments.models import Leg
+
+    charged = Leg.objects.get(checkout__participant=plan.participant, status=Leg.Status.CAPTURED)
     return {
         **objects,
+        "transaction": charged.public_id,
         "checkout": checkout.public_id,
         "challenge": action_url.rstrip("/").rsplit("/", 1)[-1],
         "paypal_order": paypal_order.public_id,

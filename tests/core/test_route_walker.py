@@ -7,6 +7,7 @@ fails ``test_the_walker_knows_what_every_url_kwarg_designates`` until tests/rout
 what it is.
 """
 
+import base64
 import json
 import random
 from urllib.parse import urlencode
@@ -102,10 +103,13 @@ CALLS = [
     for route in WALKED
     for method in route.methods
 ]
+# Kinds answered in the API's JSON error shape; with the back office, the ones with ids.
+API_KINDS = ("api", "centralpay")
+ID_KINDS = (*API_KINDS, "backoffice")
 FOREIGN_CALLS = [
     pytest.param(route, method, id=f"{method} {route.label}")
     for route in WALKED
-    if route.kind in ("api", "backoffice") and route.scoped_kwargs
+    if route.kind in ID_KINDS and route.scoped_kwargs
     for method in route.methods
 ]
 
@@ -114,12 +118,12 @@ FOREIGN_CALLS = [
 MODE_LISTS = [
     pytest.param(route, id=route.label)
     for route in WALKED
-    if route.kind in ("api", "backoffice") and not route.kwargs_names and "GET" in route.methods
+    if route.kind in ID_KINDS and not route.kwargs_names and "GET" in route.methods
 ]
 MODE_CALLS = [
     pytest.param(route, method, id=f"{method} {route.label}")
     for route in WALKED
-    if route.kind in ("api", "backoffice") and route.mode_bound_kwargs
+    if route.kind in ID_KINDS and route.mode_bound_kwargs
     for method in route.methods
 ]
 
@@ -144,6 +148,8 @@ def test_the_walker_finds_every_kind_of_route_with_its_methods():
     assert by_name["backoffice:switch_merchant"].methods == ("GET", "POST")  # a function view
     assert by_name["payer:pay"].kind == "payer" and by_name["progress:page"].kind == "progress"
     assert by_name["sandbox:tokens"].kind == "sandbox" and by_name["healthz"].kind == "other"
+    assert by_name["centralpay:transaction"].scoped_kwargs == ("uuid",)
+    assert by_name["centralpay:breakdown_qrcode"].mode_bound_kwargs == ("public_id",)
     kinds = [route.kind for route in WALKED]
     assert kinds.count("api") >= 30 and kinds.count("backoffice") >= 25
 
@@ -157,8 +163,12 @@ def test_url_for_keeps_junk_inside_its_segment():
 
 
 def _client(route: Route, merchant, *, mode: str = "test") -> Client:
-    """A client of ``merchant`` in ``mode``: an API key of that mode, or an operator who
-    switched the back office to it with the mode toggle."""
+    """A client of ``merchant`` in ``mode``: an API key of that mode (as HTTP Basic on the
+    CentralPay-compatible routes), or an operator who switched the back office to it with
+    the mode toggle."""
+    if route.kind == "centralpay":
+        token = base64.b64encode(f"{api_secret_for(merchant, mode=mode)}:".encode()).decode()
+        return Client(HTTP_AUTHORIZATION=f"Basic {token}")
     if route.kind == "api":
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_secret_for(merchant, mode=mode)}")
@@ -174,7 +184,7 @@ def _client(route: Route, merchant, *, mode: str = "test") -> Client:
 def _check(route: Route, method: str, url: str, response, what: str) -> None:
     where = f"{method} {url} with {what}"
     assert response.status_code < 500, f"{where}: {response.status_code}"
-    if route.kind == "api" and response.status_code >= 400:
+    if route.kind in API_KINDS and response.status_code >= 400:
         assert "json" in response.get("Content-Type", ""), f"{where}: not JSON"
         error = response.json()["error"]
         assert {"type", "code", "message", "field"} <= set(error), f"{where}: {error}"
@@ -222,7 +232,7 @@ def test_another_merchants_ids_are_a_404_on_every_route_that_takes_one(
         body = b"{}" if route.kind == "api" else b""
         response = client.generic(method, url, body, JSON if route.kind == "api" else FORM)
         assert response.status_code == 404, f"{method} {url} ({what}): {response.status_code}"
-        if route.kind == "api":
+        if route.kind in API_KINDS:
             assert response.json()["error"]["code"] == "not_found"
 
 
@@ -259,7 +269,7 @@ def test_the_other_modes_ids_are_a_404_on_every_route_that_takes_one(
         assert response.status_code == 404, (
             f"{method} {url} in {mode} mode ({what}): {response.status_code}"
         )
-        if route.kind == "api":
+        if route.kind in API_KINDS:
             assert response.json()["error"]["code"] == "not_found"
     if method == "GET":
         # The same route with our own mode's ids does answer: the 404 above is the mode's.
