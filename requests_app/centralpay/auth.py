@@ -52,7 +52,9 @@ class BasicApiKeyAuthentication(BaseAuthentication):
         except ApiKeyInvalid:
             raise _invalid() from None
         except ApiKeyRevoked:
-            raise AuthenticationFailed("This API key has been revoked.", "api_key_revoked") from None
+            raise AuthenticationFailed(
+                "This API key has been revoked.", "api_key_revoked"
+            ) from None
         if merchant_login is not None and merchant_login not in (
             api_key.merchant.slug,
             api_key.merchant.public_id,

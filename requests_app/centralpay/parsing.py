@@ -287,11 +287,20 @@ def lenient_datetime(value: str, field: str, *, time_zone: str) -> datetime:
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     try:
         if hour is None:
-            moment = datetime.combine(datetime(int(year), int(month), int(day)), time(23, 59, 59))
+            moment = datetime.combine(
+                datetime(int(year), int(month), int(day), tzinfo=UTC), time(23, 59, 59)
+            )
         else:
             micro = int((fraction or "0")[:6].ljust(6, "0"))
             moment = datetime(
-                int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro
+                int(year),
+                int(month),
+                int(day),
+                int(hour),
+                int(minute),
+                int(second or 0),
+                micro,
+                tzinfo=UTC,  # the wall-clock fields; the real offset is set below
             )
         if offset is None:
             try:
@@ -310,7 +319,9 @@ def lenient_datetime(value: str, field: str, *, time_zone: str) -> datetime:
             raise ValueError("year out of range")
         moment.astimezone(UTC)
     except (ValueError, OverflowError):
-        raise invalid(f"{field} is not a valid date: {value[:40]!r}.", field, code="invalid_date")
+        raise invalid(
+            f"{field} is not a valid date: {value[:40]!r}.", field, code="invalid_date"
+        ) from None
     return moment
 
 
@@ -346,7 +357,7 @@ def breakdown_object(text: str, field: str) -> dict:
         return _loose_object(text, field)
     if not isinstance(value, dict):
         raise invalid(
-            f"{field} must be an object such as {{\"amount\":1000,\"email\":\"a@b.c\"}}.",
+            f'{field} must be an object such as {{"amount":1000,"email":"a@b.c"}}.',
             field,
             code="invalid_breakdown",
         )
@@ -633,9 +644,7 @@ def requested_format(pairs: Pairs) -> str:
     """The QR code's format: PNG, CentralPay's default and the only one we draw."""
     value = (Form.of(pairs).scalar("format") or "PNG").upper()
     if value != "PNG":
-        raise invalid(
-            f"format must be PNG, not {value[:20]!r}.", "format", code="invalid_choice"
-        )
+        raise invalid(f"format must be PNG, not {value[:20]!r}.", "format", code="invalid_choice")
     return value
 
 

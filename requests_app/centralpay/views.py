@@ -117,9 +117,7 @@ def _render(payment_request: PaymentRequest) -> Response:
         merchant=fresh.merchant, livemode=fresh.livemode, participant_ids=ids
     )
     return Response(
-        representation.payment_request(
-            fresh, checkouts_by_participant=checkouts, taken=Leg.TAKEN
-        )
+        representation.payment_request(fresh, checkouts_by_participant=checkouts, taken=Leg.TAKEN)
     )
 
 

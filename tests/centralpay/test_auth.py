@@ -64,7 +64,9 @@ def test_wrong_credentials_are_a_401_in_the_error_shape(merchant, other_merchant
 
 
 def test_no_credentials_are_a_401_asking_for_basic(client):
-    response = client.post("/v2/rest/paymentRequest", "totalAmount=1", content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/v2/rest/paymentRequest", "totalAmount=1", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == 'Basic realm="centralpay"'
 

@@ -14,6 +14,10 @@ from .conftest import deadline, multipart, simple_fields
 pytestmark = pytest.mark.django_db
 
 
+# The fields before the breakdown: paymentMethod, currency, totalAmount of 1000.
+HEAD = simple_fields()[:3]
+
+
 def error_of(response) -> dict:
     body = response.json()
     assert {"type", "code", "message", "field"} <= set(body["error"])
@@ -32,7 +36,12 @@ def test_a_form_with_a_strict_breakdown_string_creates_the_request(cp):
 
     pr = PaymentRequest.objects.get()
     assert created["paymentRequestId"] == pr.public_id
-    assert (pr.reference, pr.total_amount, pr.currency, pr.livemode) == ("ORDER-1", 1000, "EUR", False)
+    assert (pr.reference, pr.total_amount, pr.currency, pr.livemode) == (
+        "ORDER-1",
+        1000,
+        "EUR",
+        False,
+    )
     assert pr.deadline == datetime(2030, 6, 1, 10, 0, 0, 123456, tzinfo=UTC)
     assert created["deadline"] == "2030-06-01T10:00:00.123456+00:00"
     assert created["paymentRequestStatus"] == "ACTIVE"
@@ -126,7 +135,9 @@ def test_a_multipart_body_labelled_application_json_without_a_boundary(cp):
 
 
 def test_a_url_encoded_body_labelled_application_json(cp):
-    fields = "totalAmount=500&currency=EUR&breakdown%5B%5D=%7Bamount%3A500%2C+email%3Ax%40example.com%7D"
+    fields = (
+        "totalAmount=500&currency=EUR&breakdown%5B%5D=%7Bamount%3A500%2C+email%3Ax%40example.com%7D"
+    )
     response = cp.form("/paymentRequest", fields, content_type="application/json")
     assert response.status_code == 200, response.content
     assert PaymentRequest.objects.get().participants.get().email == "x@example.com"
@@ -152,7 +163,10 @@ def test_query_parameters_are_honoured_or_ignored_never_refused(cp):
     )
     assert response.status_code == 200, response.content
     pr = PaymentRequest.objects.get()
-    assert (pr.return_url, pr.cancel_url) == ("https://shop.example/paid", "https://shop.example/cart")
+    assert (pr.return_url, pr.cancel_url) == (
+        "https://shop.example/paid",
+        "https://shop.example/cart",
+    )
     assert response.json()["redirectUrl"] == "https://shop.example/paid"
 
     ignored = cp.form(
@@ -187,25 +201,48 @@ def test_one_of_our_smart_forms_is_the_payment_form_template(cp, merchant):
     ("fields", "status", "field"),
     [
         ([("currency", "EUR"), ("breakdown[]", "{amount:1}")], 422, "totalAmount"),
-        (simple_fields()[:3] + [("breakdown[]", "{amount:10.5}")], 422, "breakdown[0].amount"),
+        ([*HEAD, ("breakdown[]", "{amount:10.5}")], 422, "breakdown[0].amount"),
         ([("totalAmount", "10.50"), ("breakdown[]", "{}")], 422, "totalAmount"),
         ([("totalAmount", "1000"), ("currency", "EUR")], 422, "breakdown"),
-        (simple_fields()[:3] + [("breakdown[]", "{amount:1000, email:{x:1}}")], 422, "breakdown[0]"),
-        (simple_fields()[:3] + [("breakdown[]", '{"amount":1000,"email":"a@b.c"')], 422, "breakdown[0]"),
-        (simple_fields()[:3] + [("breakdown[]", "[1,2]")], 422, "breakdown[0]"),
-        (simple_fields()[:3] + [("breakdown[]", "{amount:900, email:a@example.com}")], 422, "breakdown"),
-        (simple_fields()[:3] + [("breakdown[]", "{amount:1000, email:not-an-email}")], 422, "breakdown[0].email"),
-        (simple_fields()[:3] + [("breakdown[]", "{amount:1000}")], 422, "breakdown[0].email"),
+        (
+            [*HEAD, ("breakdown[]", "{amount:1000, email:{x:1}}")],
+            422,
+            "breakdown[0]",
+        ),
+        (
+            [*HEAD, ("breakdown[]", '{"amount":1000,"email":"a@b.c"')],
+            422,
+            "breakdown[0]",
+        ),
+        ([*HEAD, ("breakdown[]", "[1,2]")], 422, "breakdown[0]"),
+        (
+            [*HEAD, ("breakdown[]", "{amount:900, email:a@example.com}")],
+            422,
+            "breakdown",
+        ),
+        (
+            [*HEAD, ("breakdown[]", "{amount:1000, email:not-an-email}")],
+            422,
+            "breakdown[0].email",
+        ),
+        ([*HEAD, ("breakdown[]", "{amount:1000}")], 422, "breakdown[0].email"),
         (simple_fields(deadline="31/12/2030"), 422, "deadline"),
         (simple_fields(deadline="2030-02-30T10:00:00.000000+01:00"), 422, "deadline"),
-        (simple_fields(linkExpirationDate="2020-01-01T10:00:00.000000+01:00"), 422, "linkExpirationDate"),
+        (
+            simple_fields(linkExpirationDate="2020-01-01T10:00:00.000000+01:00"),
+            422,
+            "linkExpirationDate",
+        ),
         (simple_fields(currency="ZZZ"), 422, "currency"),
         (simple_fields(paymentMethod="SEPA"), 422, "paymentMethod"),
         (simple_fields(merchantPaymentRequestId="x" * 101), 422, "merchantPaymentRequestId"),
         (simple_fields(scenarioId="sc_nope"), 422, "scenarioId"),
         (
-            simple_fields()
-            + [("breakdown[]", "{amount:1, email:b@example.com}"), ("breakdown[email]", "c@x.io")],
+            [
+                *simple_fields(),
+                ("breakdown[]", "{amount:1, email:b@example.com}"),
+                ("breakdown[email]", "c@x.io"),
+            ],
             422,
             "breakdown",
         ),
@@ -246,7 +283,7 @@ def test_a_huge_body_is_a_413_in_the_same_shape(cp, settings):
     assert response.status_code == 413
     assert error_of(response)["code"] == "request_too_large"
 
-    fields, boundary = multipart([("description", "x" * 60_000)])
+    fields, _ = multipart([("description", "x" * 60_000)])
     response = cp.form("/paymentRequest", fields, content_type="application/json")
     assert response.status_code == 413
     assert error_of(response)["code"] == "request_too_large"
@@ -327,7 +364,9 @@ def subscription(**settings) -> list:
 def test_subscription_is_refused_clearly_until_installments_reach_requests(cp):
     response = cp.form(
         "/paymentRequest",
-        subscription(intervalUnit="MONTH", intervalCount="1", iterationCount="3", depositAmount="0"),
+        subscription(
+            intervalUnit="MONTH", intervalCount="1", iterationCount="3", depositAmount="0"
+        ),
     )
     assert response.status_code == 422
     error = error_of(response)
@@ -341,9 +380,18 @@ def test_subscription_is_refused_clearly_until_installments_reach_requests(cp):
     [
         ({"intervalUnit": "YEAR", "iterationCount": "3"}, "subscription[intervalUnit]"),
         ({"intervalUnit": "MONTH", "iterationCount": "40"}, "subscription[iterationCount]"),
-        ({"intervalUnit": "DAY", "intervalCount": "400", "iterationCount": "3"}, "subscription[intervalCount]"),
-        ({"intervalUnit": "MONTH", "iterationCount": "3", "depositAmount": "30000"}, "subscription[depositAmount]"),
-        ({"intervalUnit": "MONTH", "iterationCount": "3", "feeAmount": "x"}, "subscription[feeAmount]"),
+        (
+            {"intervalUnit": "DAY", "intervalCount": "400", "iterationCount": "3"},
+            "subscription[intervalCount]",
+        ),
+        (
+            {"intervalUnit": "MONTH", "iterationCount": "3", "depositAmount": "30000"},
+            "subscription[depositAmount]",
+        ),
+        (
+            {"intervalUnit": "MONTH", "iterationCount": "3", "feeAmount": "x"},
+            "subscription[feeAmount]",
+        ),
         ({"intervalUnit": "MONTH"}, "subscription[iterationCount]"),
         ({"subscriptionModelId": "a1b2"}, "subscription[subscriptionModelId]"),
     ],

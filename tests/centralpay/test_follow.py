@@ -109,9 +109,10 @@ def test_cancel_with_an_empty_form_post(cp):
     assert cancelled.json()["paymentRequestStatus"] == "CANCELED"
     assert cancelled.json()["paymentStatus"] == "UNPAID"
     assert PaymentRequest.objects.get().status == "cancelled"
-    assert cp.get(f"/paymentRequest/{created['paymentRequestId']}").json()[
-        "paymentRequestStatus"
-    ] == "CANCELED"
+    assert (
+        cp.get(f"/paymentRequest/{created['paymentRequestId']}").json()["paymentRequestStatus"]
+        == "CANCELED"
+    )
 
     again = cp.form(path, "")
     assert again.status_code == 409
@@ -158,7 +159,9 @@ def test_the_qr_code_encodes_the_breakdowns_endpoint(cp, monkeypatch):
     monkeypatch.setattr(views, "qr_png", lambda data: encoded.append(data) or b"png")
     created = cp.create(simple_fields())
     breakdown = created["breakdowns"][0]
-    cp.form(f"/paymentRequestBreakdown/{breakdown['paymentRequestBreakdownId']}/qrcode", "format=PNG")
+    cp.form(
+        f"/paymentRequestBreakdown/{breakdown['paymentRequestBreakdownId']}/qrcode", "format=PNG"
+    )
     assert encoded == [breakdown["endpoint"]]
 
 
@@ -201,7 +204,9 @@ def test_the_other_modes_ids_are_a_404(cp, live_cp, tokenise, live_cards):
     assert PaymentRequest.objects.get().status == "paid"
 
 
-@pytest.mark.parametrize("junk", ["x", "pr_" + "A" * 24, "..", "é☃", "9" * 400, "'; DROP TABLE x; --"])
+@pytest.mark.parametrize(
+    "junk", ["x", "pr_" + "A" * 24, "..", "é☃", "9" * 400, "'; DROP TABLE x; --"]
+)
 def test_unknown_ids_are_a_404(cp, junk):
     for method, path in [
         ("GET", f"/paymentRequest/{junk}"),

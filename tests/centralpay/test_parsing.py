@@ -21,8 +21,14 @@ from requests_app.centralpay.parsing import (
         ('{"amount":1000,"email":"a@b.c"}', {"amount": 1000, "email": "a@b.c"}),
         ("{amount:1000, email:a@b.c}", {"amount": 1000, "email": "a@b.c"}),
         ('{"amount":1000,"email":a@b.c}', {"amount": 1000, "email": "a@b.c"}),
-        ("{ amount : 1000 , firstName : Jean Pierre , }", {"amount": 1000, "firstName": "Jean Pierre"}),
-        ('{lastName:"Dupont, Martin", note:\'a:b\'}', {"lastName": "Dupont, Martin", "note": "a:b"}),
+        (
+            "{ amount : 1000 , firstName : Jean Pierre , }",
+            {"amount": 1000, "firstName": "Jean Pierre"},
+        ),
+        (
+            "{lastName:\"Dupont, Martin\", note:'a:b'}",
+            {"lastName": "Dupont, Martin", "note": "a:b"},
+        ),
         ("{initiator:true, phone:+33612345678}", {"initiator": True, "phone": "+33612345678"}),
         ("{}", {}),
         ("", {}),

@@ -66,7 +66,9 @@ def test_create_pay_in_the_browser_poll_and_read_the_transaction(page, live_serv
 
     polled = None
     for _ in range(20):
-        _, polled = call(live_server, secret, "GET", f"/paymentRequest/{created['paymentRequestId']}")
+        _, polled = call(
+            live_server, secret, "GET", f"/paymentRequest/{created['paymentRequestId']}"
+        )
         if polled["paymentRequestStatus"] == "CLOSED":
             break
         time.sleep(0.25)
