@@ -436,7 +436,8 @@ def _loose_scalar(raw: str, field: str):
         return lowered == "true"
     if lowered == "null":
         return None
-    if re.fullmatch(r"-?\d{1,20}", text):
+    # A leading zero is text (a phone number, "0612345678"), not a number.
+    if re.fullmatch(r"-?(?:0|[1-9]\d{0,19})", text):
         return int(text)
     return text
 

@@ -1,6 +1,7 @@
 """HTTP Basic with our API keys; the key's mode applies; wrong credentials are a 401."""
 
 import pytest
+from django.test import Client
 
 from merchants.services import api_key_create, api_key_revoke
 from requests_app.models import PaymentRequest
@@ -26,6 +27,13 @@ def test_the_merchant_login_with_the_key_as_the_password(merchant, secret):
             "/paymentRequest", simple_fields(merchantPaymentRequestId=f"O-{login}")
         )
         assert response.status_code == 200, response.content
+
+
+def test_no_csrf_token_is_asked_of_an_api_client(secret):
+    client = CentralPayClient(basic(secret))
+    client.client = Client(enforce_csrf_checks=True)
+    response = client.form("/paymentRequest", simple_fields())
+    assert response.status_code == 200, response.content
 
 
 def test_a_bearer_key_works_too(secret):

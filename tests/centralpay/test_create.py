@@ -234,6 +234,11 @@ def test_one_of_our_smart_forms_is_the_payment_form_template(cp, merchant):
             "linkExpirationDate",
         ),
         (simple_fields(currency="ZZZ"), 422, "currency"),
+        (
+            [("totalAmount", "9" * 20), ("breakdown[]", "{amount:1, email:a@example.com}")],
+            422,
+            "totalAmount",
+        ),
         (simple_fields(paymentMethod="SEPA"), 422, "paymentMethod"),
         (simple_fields(merchantPaymentRequestId="x" * 101), 422, "merchantPaymentRequestId"),
         (simple_fields(scenarioId="sc_nope"), 422, "scenarioId"),
@@ -425,3 +430,41 @@ def test_subscription_settings_reach_the_service_once_it_takes_installments(cp, 
         "deposit_amount": 0,
         "fee_amount": 90,
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_posts_under_the_two_spellings_create_one_request(postgres_only, merchant):
+    """The same key sent once as Idempotence-Key and once as Idempotency-Key, at the same
+    instant: one request, and both answers show it."""
+    import threading
+
+    from django.db import connection
+
+    from tests.factories import api_secret_for
+
+    from .conftest import CentralPayClient, basic
+
+    authorization = basic(api_secret_for(merchant))
+    barrier = threading.Barrier(2)
+    responses = []
+
+    def post(header: str):
+        client = CentralPayClient(authorization)
+        barrier.wait()
+        try:
+            responses.append(client.form("/paymentRequest", simple_fields(), **{header: "race"}))
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=post, args=(header,))
+        for header in ("HTTP_IDEMPOTENCE_KEY", "HTTP_IDEMPOTENCY_KEY")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert PaymentRequest.objects.count() == 1
+    assert sorted(r.status_code for r in responses) == [200, 200]
+    assert responses[0].json() == responses[1].json()

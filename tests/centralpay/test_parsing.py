@@ -30,6 +30,7 @@ from requests_app.centralpay.parsing import (
             {"lastName": "Dupont, Martin", "note": "a:b"},
         ),
         ("{initiator:true, phone:+33612345678}", {"initiator": True, "phone": "+33612345678"}),
+        ("{phone:0612345678, amount:0}", {"phone": "0612345678", "amount": 0}),
         ("{}", {}),
         ("", {}),
     ],
