@@ -70,6 +70,7 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("paymentRequest", "public_id"): "request",
     ("paymentRequestBreakdown", "public_id"): "participant",
     ("transaction", "uuid"): "transaction",
+    ("rest", "anything"): "path",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
 # ones another merchant must get a 404 for.

@@ -25,4 +25,5 @@ urlpatterns = [
         views.BreakdownQrCodeView.as_view(),
         name="breakdown_qrcode",
     ),
+    path("<path:anything>", views.not_found),
 ]

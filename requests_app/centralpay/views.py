@@ -9,7 +9,7 @@ with the CentralPay field names and CentralPay's flat ``errors`` list added
 
 import inspect
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -240,3 +240,9 @@ class BreakdownQrCodeView(CentralPayView):
         response = HttpResponse(qr_png(payment_url(participant)), content_type="image/png")
         response["Cache-Control"] = "private, max-age=3600"
         return response
+
+
+def not_found(request: HttpRequest, anything: str) -> JsonResponse:
+    """Any other CentralPay route (customers, cards, subscription models …): not served."""
+    body = compat_error_body(404, "not_found", "No such endpoint in the CentralPay-compatible API.")
+    return JsonResponse(body, status=404)

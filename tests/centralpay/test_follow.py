@@ -216,3 +216,16 @@ def test_unknown_ids_are_a_404(cp, junk):
     ]:
         response = call(cp, method, path)
         assert response.status_code == 404, (method, path)
+
+
+def test_other_centralpay_routes_and_methods_are_json_errors(cp):
+    for response in (
+        cp.get("/customer/123"),
+        cp.form("/subscriptionModel/", "name=x"),
+        cp.get("/paymentRequest/"),
+    ):
+        assert response.status_code == 404
+        assert response.json()["errors"][0]["code"] == "not_found"
+    listing = cp.get("/paymentRequest")
+    assert listing.status_code == 405
+    assert listing.json()["error"]["code"] == "method_not_allowed"
