@@ -229,3 +229,21 @@ def test_other_centralpay_routes_and_methods_are_json_errors(cp):
     listing = cp.get("/paymentRequest")
     assert listing.status_code == 405
     assert listing.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_reading_a_request_costs_the_same_queries_for_2_or_40_participants(cp):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def created_with(n: int) -> str:
+        fields = [("totalAmount", str(100 * n)), ("currency", "EUR")]
+        fields += [("breakdown[]", f"{{amount:100, email:p{i}@example.com}}") for i in range(n)]
+        return cp.create(fields)["paymentRequestId"]
+
+    counts = []
+    for n in (2, 40):
+        request_id = created_with(n)
+        with CaptureQueriesContext(connection) as queries:
+            assert cp.get(f"/paymentRequest/{request_id}").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
