@@ -288,10 +288,11 @@ def test_a_huge_body_is_a_413_in_the_same_shape(cp, settings):
     assert response.status_code == 413
     assert error_of(response)["code"] == "request_too_large"
 
-    fields, _ = multipart([("description", "x" * 60_000)])
-    response = cp.form("/paymentRequest", fields, content_type="application/json")
-    assert response.status_code == 413
-    assert error_of(response)["code"] == "request_too_large"
+    fields, boundary = multipart([("description", "x" * 60_000)])
+    for label in ("application/json", f"multipart/form-data; boundary={boundary}"):
+        response = cp.form("/paymentRequest", fields, content_type=label)
+        assert response.status_code == 413, label
+        assert error_of(response)["code"] == "request_too_large"
 
 
 def test_too_many_fields_is_a_400(cp, settings):
