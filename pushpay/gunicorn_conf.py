@@ -60,8 +60,12 @@ if (os.environ.get("LOG_FORMAT", "").strip() or ("text" if _debug else "json")) 
                 "stream": "ext://sys.stderr",
             },
         },
+        # gunicorn merges this over its defaults, whose root and access loggers name handlers
+        # of theirs; both are replaced (the access log is off, Django writes one line).
+        "root": {"level": "INFO", "handlers": ["error_console"]},
         "loggers": {
-            "gunicorn.error": {"handlers": ["error_console"], "level": "INFO", "propagate": False}
+            "gunicorn.error": {"handlers": ["error_console"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         },
     }
 
@@ -72,3 +76,4 @@ def child_exit(server, worker) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+control_socket_disable = True  # no shared socket in $HOME; the process manager drives it

@@ -20,6 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+@require_safe
 @never_cache
 def livez(request: HttpRequest) -> JsonResponse:
     """The process is up and serving; nothing else is asked."""
@@ -86,6 +88,7 @@ CHECKS: dict[str, Callable[[], None]] = {
 }
 
 
+@require_safe
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
     """Every check in turn; 503 naming the failed ones. Migrations are not checked while the

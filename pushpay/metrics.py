@@ -28,6 +28,7 @@ from django.db.models import Count, Max, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -123,6 +124,7 @@ def _refusal(status: int, code: str, message: str) -> JsonResponse:
     return response
 
 
+@require_safe
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
     """The exposition, for a scraper holding ``METRICS_TOKEN``."""

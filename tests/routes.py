@@ -35,6 +35,11 @@ KINDS = (
     ("pay/", "payer"),
     ("progress/", "progress"),
     ("sandbox/", "sandbox"),
+    # Probes and metrics (pushpay.health, pushpay.metrics): walked with junk like the rest.
+    ("healthz", "operations"),
+    ("livez", "operations"),
+    ("readyz", "operations"),
+    ("metrics", "operations"),
 )
 PRODUCT_KINDS = frozenset(kind for _, kind in KINDS)
 
@@ -197,7 +202,7 @@ def _walk(resolver: URLResolver, prefix: str, namespaces: tuple[str, ...]) -> It
 
 def iter_routes(kinds: Iterable[str] | None = None) -> Iterator[Route]:
     """Every route of the root URLconf in resolution order, optionally of some kinds only
-    (``api``, ``backoffice``, ``payer``, ``progress``, ``sandbox``, ``other``)."""
+    (``api``, ``backoffice``, ``payer``, ``progress``, ``sandbox``, ``operations``, ``other``)."""
     wanted = set(kinds) if kinds is not None else None
     for route in _walk(get_resolver(), "", ()):
         if wanted is None or route.kind in wanted:

@@ -8,6 +8,7 @@ Workers (``manage.py qcluster``) are started apart, as many as wanted, on any ma
 """
 
 import importlib
+import io
 import os
 import shutil
 import sys
@@ -71,7 +72,7 @@ class Command(BaseCommand):
         if migrate:
             self.stdout.write("serve: applying migrations")
             call_command("migrate", "--noinput", verbosity=0)
-            call_command("install_schedules", verbosity=0)
+            call_command("install_schedules", stdout=io.StringIO())
         pending = unapplied_migrations()
         if pending:
             raise CommandError(
