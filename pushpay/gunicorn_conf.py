@@ -45,6 +45,9 @@ accesslog = None
 errorlog = "-"
 # Behind a proxy, X-Forwarded-* are trusted by Django's settings (BEHIND_TLS_PROXY), not here.
 forwarded_allow_ips = "127.0.0.1"
+# No control socket in $HOME shared by every gunicorn of the user; the process manager (or
+# a signal) drives the server. gunicorn before 25.1 ignores the name.
+control_socket_disable = True
 
 # The master's own lines (start, worker boots and timeouts) in the same shape as the app's.
 _debug = os.environ.get("DEBUG", "").strip().lower() in ("1", "true", "yes", "y", "on", "ok")
@@ -76,4 +79,3 @@ def child_exit(server, worker) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
-control_socket_disable = True  # no shared socket in $HOME; the process manager drives it

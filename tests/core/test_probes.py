@@ -94,7 +94,9 @@ def test_readyz_is_a_503_while_a_migration_is_unapplied(client):
     assert response.status_code == 503
     body = response.json()
     assert body["failed"] == ["migrations"]
-    assert body["checks"]["migrations"] == "1 unapplied, starting with notifications.0099_new_column"
+    assert body["checks"]["migrations"] == (
+        "1 unapplied, starting with notifications.0099_new_column"
+    )
     # Once applied, it is remembered: the migration graph is not loaded on every probe.
     assert client.get("/readyz").status_code == 200
     with mock.patch.object(health.MigrationExecutor, "migration_plan", return_value=pending):
