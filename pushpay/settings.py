@@ -406,6 +406,8 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         # runserver's per-request lines repeat pushpay.access (and show payer-link paths).
         "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
+        # One "AXES: BEGIN" line per process start says nothing; its warnings still show.
+        "axes.apps": {"level": "WARNING"},
     },
 }
 
