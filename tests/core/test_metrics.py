@@ -238,8 +238,7 @@ def test_the_request_metrics_count_views_by_status(client):
         if k[0] == "django_http_responses_total_by_status_view_method_total"
     ]
     assert any(
-        labels["status"] == "302" and labels["method"] == "GET" and v >= 1
-        for labels, v in by_view
+        labels["status"] == "302" and labels["method"] == "GET" and v >= 1 for labels, v in by_view
     ), by_view
 
 
