@@ -31,6 +31,13 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
 if not DEBUG and SECRET_KEY == _DEV_SECRET:
     raise ImproperlyConfigured("The development SECRET_KEY cannot be used when DEBUG is false.")
+# Rotation: the new key in SECRET_KEY, the previous ones here (comma-separated) until the
+# sessions and links they signed have expired (docs/operations.md, "Key rotation").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+if not DEBUG and _DEV_SECRET in SECRET_KEY_FALLBACKS:
+    raise ImproperlyConfigured("The development SECRET_KEY cannot be a fallback in production.")
+if SECRET_KEY in SECRET_KEY_FALLBACKS:
+    raise ImproperlyConfigured("SECRET_KEY_FALLBACKS must not repeat SECRET_KEY.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -21,6 +21,7 @@ from django.core.management import CommandError, call_command
 from django.db.migrations import Migration
 
 from pushpay import gunicorn_conf
+from pushpay import settings as settings_module
 from tests.core.test_commands import PRODUCTION_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -262,6 +263,11 @@ def test_redis_becomes_the_broker_when_configured():
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN"),
         ({"METRICS_SETTLE_SECONDS": "-5"}, "METRICS_SETTLE_SECONDS"),
+        ({"SECRET_KEY_FALLBACKS": PRODUCTION_ENV["SECRET_KEY"]}, "SECRET_KEY_FALLBACKS"),
+        (
+            {"SECRET_KEY_FALLBACKS": settings_module._DEV_SECRET},
+            "fallback",
+        ),
     ],
 )  # fmt: skip
 def test_bad_production_values_stop_the_process_by_name(override, message):
@@ -275,6 +281,27 @@ def test_bad_production_values_stop_the_process_by_name(override, message):
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_a_rotated_secret_key_still_reads_what_the_previous_one_signed():
+    old = "r" * 30 + "Old-Key-7#x!Qz@9Lp$2Wm&5Vn^8Bc*3Dk"
+    script = (
+        "import django; django.setup(); from django.core import signing; "
+        f"print(signing.loads(signing.dumps('session', key={old!r})))"
+    )
+    env = {**PRODUCTION_ENV, "DJANGO_SETTINGS_MODULE": "pushpay.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "SECRET_KEY_FALLBACKS": old},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout.strip() == "session", result.stderr
+    refused = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "BadSignature" in refused.stderr
 
 
 def test_the_scaled_out_configuration_passes_the_deployment_checklist():
