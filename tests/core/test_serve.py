@@ -198,7 +198,11 @@ def test_the_production_command_serves_probes_metrics_and_json_logs(tmp_path):
         assert status == 200 and b"pushpay_outbox_pending" in content
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
     lines = (tmp_path / "stderr").read_text().splitlines()
     entries = [json.loads(line) for line in lines if line.strip()]
     assert any(
