@@ -410,7 +410,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Django's own console handler would print its lines a second time in DEBUG.
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         # runserver's per-request lines repeat pushpay.access (and show payer-link paths).
         "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
         # One "AXES: BEGIN" line per process start says nothing; its warnings still show.
