@@ -79,6 +79,7 @@ class ContextFilter(logging.Filter):
         record.request_id = context.request_id if context else None
         record.merchant = context.merchant_id() if context else None
         record.task = context.task if context else None
+        record.request_id_or_dash = record.request_id or "-"  # for the text format
         return True
 
 
@@ -87,6 +88,7 @@ _STANDARD = set(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, Non
     "message",
     "asctime",
     "request_id",
+    "request_id_or_dash",
     "merchant",
     "task",
 }

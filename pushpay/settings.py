@@ -397,7 +397,7 @@ LOGGING = {
     "formatters": {
         "json": {"()": "pushpay.logs.JsonFormatter"},
         "text": {
-            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id_or_dash)s] %(message)s",
         },
     },
     "handlers": {

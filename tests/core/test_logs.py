@@ -72,7 +72,7 @@ def test_debug_settings_write_readable_lines():
         text=True,
         timeout=120,
     )
-    assert result.stderr.strip().endswith("WARNING p [None] hi"), result.stderr
+    assert result.stderr.strip().endswith("WARNING p [-] hi"), result.stderr
 
 
 @pytest.mark.django_db
