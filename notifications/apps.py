@@ -18,3 +18,9 @@ class NotificationsConfig(AppConfig):
         # Every merchant starts with the shipped templates, so a first scenario needs no
         # writing.
         merchant_created_register(lambda merchant: template_install_defaults(merchant=merchant))
+
+        from pushpay.metrics import register_collector
+
+        from .metrics import OutboxCollector
+
+        register_collector("notifications.outbox", OutboxCollector())

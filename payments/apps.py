@@ -23,3 +23,9 @@ class PaymentsConfig(AppConfig):
         reconciliation_outbox.register()
         wallet_reactions.register()
         wallet_outbox.register()
+
+        from pushpay.metrics import register_collector
+
+        from .metrics import PaymentCollector
+
+        register_collector("payments.operations", PaymentCollector())

@@ -6,6 +6,7 @@ ImproperlyConfigured rather than running half-configured. See .env.example and t
 configuration table.
 """
 
+import importlib.util
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,6 +31,13 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
 if not DEBUG and SECRET_KEY == _DEV_SECRET:
     raise ImproperlyConfigured("The development SECRET_KEY cannot be used when DEBUG is false.")
+# Rotation: the new key in SECRET_KEY, the previous ones here (comma-separated) until the
+# sessions and links they signed have expired (docs/operations.md, "Key rotation").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+if not DEBUG and _DEV_SECRET in SECRET_KEY_FALLBACKS:
+    raise ImproperlyConfigured("The development SECRET_KEY cannot be a fallback in production.")
+if SECRET_KEY in SECRET_KEY_FALLBACKS:
+    raise ImproperlyConfigured("SECRET_KEY_FALLBACKS must not repeat SECRET_KEY.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -55,6 +63,7 @@ INSTALLED_APPS = [
     "django_q",
     "anymail",
     "axes",
+    "django_prometheus",
     "pushpay",
     "merchants",
     "requests_app",
@@ -65,8 +74,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "pushpay.request_id.RequestIdMiddleware",
     "pushpay.middleware.SecurityHeadersMiddleware",
+    # /livez, /readyz, /healthz and /metrics, before the host check and the HTTPS redirect.
+    "pushpay.health.ProbeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     "pushpay.middleware.RejectNulCharactersMiddleware",
     "pushpay.ratelimit.PublicRateLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -77,6 +90,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Outside axes, so a lockout page is counted with its 429.
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes requires: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -119,11 +134,42 @@ elif DATABASES["default"]["ENGINE"] in (
     "django.db.backends.postgresql",
     "django.db.backends.postgresql_psycopg2",
 ):
-    DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # psycopg 3. Each web thread keeps its connection CONN_MAX_AGE seconds (checked before
+    # reuse when CONN_HEALTH_CHECKS), or, with DB_POOL, borrows one from a psycopg pool per
+    # process (Django then needs CONN_MAX_AGE 0). Behind PgBouncer in transaction mode, set
+    # DB_DISABLE_SERVER_SIDE_CURSORS.
+    database = DATABASES["default"]
+    database["ENGINE"] = "django.db.backends.postgresql"
+    database["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+    database["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DB_DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
+    if env.bool("DB_POOL", default=False):
+        if importlib.util.find_spec("psycopg_pool") is None:
+            raise ImproperlyConfigured("DB_POOL needs the psycopg-pool package.")
+        if env.int("CONN_MAX_AGE", default=0) != 0:
+            raise ImproperlyConfigured("CONN_MAX_AGE must be 0 (or unset) with DB_POOL.")
+        pool = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+            "timeout": env.int("DB_POOL_TIMEOUT", default=10),
+        }
+        if not 0 <= pool["min_size"] <= pool["max_size"] or pool["max_size"] < 1:
+            raise ImproperlyConfigured(
+                "DB_POOL_MIN_SIZE and DB_POOL_MAX_SIZE: 0 <= min <= max, max at least 1."
+            )
+        if pool["timeout"] < 1:
+            raise ImproperlyConfigured("DB_POOL_TIMEOUT must be at least 1 second.")
+        database["CONN_MAX_AGE"] = 0
+        database.setdefault("OPTIONS", {})["pool"] = pool
+    else:
+        database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+        if database["CONN_MAX_AGE"] < 0:
+            raise ImproperlyConfigured("CONN_MAX_AGE must be 0 or more seconds.")
 else:
     raise ImproperlyConfigured("DATABASE_URL must point to SQLite or PostgreSQL.")
+if env.bool("DB_POOL", default=False) and DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    raise ImproperlyConfigured("DB_POOL needs PostgreSQL.")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -333,9 +379,52 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# --- Logs -----------------------------------------------------------------------------------
+# json: one JSON object per line (time, level, logger, message, request_id, merchant, ...),
+# for a log shipper; text: for a terminal. Every request writes one access line
+# (logger pushpay.access) naming its route pattern, never its path.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'json' or 'text'.")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+ACCESS_LOG = env.bool("ACCESS_LOG", default=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "filters": {"context": {"()": "pushpay.logs.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "pushpay.logs.JsonFormatter"},
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id_or_dash)s] %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": LOG_FORMAT,
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own console handler would print its lines a second time in DEBUG.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # runserver's per-request lines repeat pushpay.access (and show payer-link paths).
+        "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
+        # One "AXES: BEGIN" line per process start says nothing; its warnings still show.
+        "axes.apps": {"level": "WARNING"},
+    },
 }
+
+# --- Metrics --------------------------------------------------------------------------------
+# /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" (a 404 without a token
+# unless DEBUG). Counters read from the database count rows this many seconds old.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters.")
+METRICS_SETTLE_SECONDS = env.int("METRICS_SETTLE_SECONDS", default=60)
+if METRICS_SETTLE_SECONDS < 0:
+    raise ImproperlyConfigured("METRICS_SETTLE_SECONDS must be 0 or more.")
+PROMETHEUS_EXPORT_MIGRATIONS = False

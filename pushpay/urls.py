@@ -12,7 +12,8 @@ from drf_spectacular.views import (
 from notifications.esp_callbacks import esp_tracking
 from pushpay.api.errors import api_not_found
 from pushpay.favicon import favicon
-from pushpay.health import healthz
+from pushpay.health import healthz, livez, readyz
+from pushpay.metrics import metrics
 
 api_v1 = [
     path("", include("requests_app.api.urls")),
@@ -46,7 +47,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Only the configured ESP's tracking route answers, and only once a secret is set.
     path("anymail/<slug:esp>/tracking/", esp_tracking, name="esp_tracking"),
+    # Answered by pushpay.health.ProbeMiddleware before the host check; routed too, so
+    # they can be reversed and other methods get a 405.
     path("healthz", healthz, name="healthz"),
+    path("livez", livez, name="livez"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("favicon.ico", favicon, name="favicon"),
 ]
 

@@ -36,6 +36,11 @@ KINDS = (
     ("progress/", "progress"),
     ("sandbox/", "sandbox"),
     ("v2/rest/", "centralpay"),
+    # Probes and metrics (pushpay.health, pushpay.metrics): walked with junk like the rest.
+    ("healthz", "operations"),
+    ("livez", "operations"),
+    ("readyz", "operations"),
+    ("metrics", "operations"),
 )
 PRODUCT_KINDS = frozenset(kind for _, kind in KINDS)
 
@@ -205,7 +210,7 @@ def _walk(resolver: URLResolver, prefix: str, namespaces: tuple[str, ...]) -> It
 
 def iter_routes(kinds: Iterable[str] | None = None) -> Iterator[Route]:
     """Every route of the root URLconf in resolution order, optionally of some kinds only
-    (``api``, ``backoffice``, ``payer``, ``progress``, ``sandbox``, ``other``)."""
+    (``api``, ``backoffice``, ``payer``, ``progress``, ``sandbox``, ``operations``, ``other``)."""
     wanted = set(kinds) if kinds is not None else None
     for route in _walk(get_resolver(), "", ()):
         if wanted is None or route.kind in wanted:

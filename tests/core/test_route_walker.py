@@ -147,7 +147,10 @@ def test_the_walker_finds_every_kind_of_route_with_its_methods():
     assert by_name["scenarios:scenario_pause"].methods == ("POST",)
     assert by_name["backoffice:switch_merchant"].methods == ("GET", "POST")  # a function view
     assert by_name["payer:pay"].kind == "payer" and by_name["progress:page"].kind == "progress"
-    assert by_name["sandbox:tokens"].kind == "sandbox" and by_name["healthz"].kind == "other"
+    assert by_name["sandbox:tokens"].kind == "sandbox" and by_name["esp_tracking"].kind == "other"
+    assert {by_name[name].kind for name in ("healthz", "livez", "readyz", "metrics")} == {
+        "operations"
+    }
     assert by_name["centralpay:transaction"].scoped_kwargs == ("uuid",)
     assert by_name["centralpay:breakdown_qrcode"].mode_bound_kwargs == ("public_id",)
     kinds = [route.kind for route in WALKED]
