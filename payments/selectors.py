@@ -137,6 +137,7 @@ def checkouts_by_participant(
                 "id": checkout.public_id,
                 "status": checkout.status,
                 "amount": checkout.amount,
+                "installment_fee": checkout.fee_amount,
                 "currency": checkout.currency,
                 "failure_reason": checkout.failure_reason or None,
                 "created_at": checkout.created_at,
@@ -276,6 +277,8 @@ def reconciliation_statement(
                 "currency": leg.currency,
                 "amount": leg.amount,
                 "amount_refunded": leg.amount_refunded,
+                # An installment plan's fee the payer paid in this leg, on top of the share.
+                "installment_fee": leg.checkout.fee_amount,
                 "fee": fee,
                 "fee_source": source,
                 "net": leg.amount - leg.amount_refunded - fee,

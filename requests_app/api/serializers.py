@@ -139,6 +139,10 @@ class CheckoutSummarySerializer(serializers.Serializer):
     id = serializers.CharField()
     status = serializers.CharField()
     amount = serializers.IntegerField()
+    installment_fee = serializers.IntegerField(
+        default=0,
+        help_text="An installment plan's fee included in amount, paid on top of the share.",
+    )
     currency = serializers.CharField()
     failure_reason = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
