@@ -58,3 +58,33 @@ def installments_still_to_charge(*, merchant_id: int, plan_public_id: str) -> li
 
 def installment_get(*, merchant_id: int, public_id: str) -> Installment | None:
     return Installment.objects.filter(plan__merchant_id=merchant_id, public_id=public_id).first()
+
+
+def installment_plans_by_participant(
+    *, merchant: Merchant, livemode: bool, participant_ids: list[str]
+) -> dict[str, InstallmentPlan]:
+    """Each participant's latest plan (running or finished) with its installments, keyed by
+    participant public id: what the request API shows per payer (two queries in all)."""
+    if not participant_ids:
+        return {}
+    found: dict[str, InstallmentPlan] = {}
+    plans = installment_plans(merchant=merchant, livemode=livemode).filter(
+        participant__public_id__in=participant_ids
+    )
+    for plan in plans.order_by("-created_at", "-id"):
+        found.setdefault(plan.participant.public_id, plan)
+    return found
+
+
+def installment_plan_latest(*, participant) -> InstallmentPlan | None:
+    """The payer's latest plan, for their own page (reached by their link's token)."""
+    return (
+        InstallmentPlan.objects.filter(
+            merchant_id=participant.merchant_id,
+            livemode=participant.livemode,
+            participant=participant,
+        )
+        .prefetch_related("installments")
+        .order_by("-created_at", "-id")
+        .first()
+    )
