@@ -47,6 +47,16 @@ def checkout_for_participant(*, participant, public_id: str) -> Checkout | None:
     )
 
 
+def checkout_for_installment(*, participant, installment: str) -> Checkout | None:
+    """The latest checkout of one of the payer's installments (its first charge, say)."""
+    return (
+        Checkout.objects.filter(participant=participant, installment=installment)
+        .prefetch_related("legs")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
 def checkout_last_succeeded(*, participant) -> Checkout | None:
     return Checkout.objects.filter(
         participant=participant, status=Checkout.Status.SUCCEEDED

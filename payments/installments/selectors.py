@@ -1,10 +1,18 @@
 """Merchant- and mode-scoped reads of installment plans."""
 
+import hashlib
+import json
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from merchants.models import Merchant
 
 from .models import Installment, InstallmentPlan
+from .offers import InstallmentOffer, installment_offer_schedule
+from .schedule import Schedule, ScheduleLine
 
 
 def installment_plans(
@@ -88,3 +96,61 @@ def installment_plan_latest(*, participant) -> InstallmentPlan | None:
         .order_by("-created_at", "-id")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class PayerOffer:
+    """The plan a payer may choose today: the offer and the exact schedule it gives for
+    what is left of their share, in the merchant's time zone."""
+
+    offer: InstallmentOffer
+    schedule: Schedule
+
+    @property
+    def lines(self) -> list[ScheduleLine]:
+        return ([self.schedule.deposit] if self.schedule.deposit else []) + list(
+            self.schedule.installments
+        )
+
+    @property
+    def first(self) -> ScheduleLine:
+        return self.lines[0]
+
+    @property
+    def share(self) -> int:
+        return self.schedule.total - self.schedule.fee_amount
+
+    def fingerprint(self) -> str:
+        """Names this exact schedule: a payer agrees to the one they saw, not to one that
+        changed in between (a new day moves the dates)."""
+        text = json.dumps(self.schedule.as_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def payer_installment_offer(*, participant) -> PayerOffer | None:
+    """The plan this payer may choose now, or None: no offer, nothing left to spread, or
+    an offer that no longer fits (its dates have passed)."""
+    stored = participant.installment_offer
+    due = participant.amount_due
+    if not stored or not due:
+        return None
+    offer = InstallmentOffer.from_stored(stored)
+    payment_request = participant.request
+    today = timezone.localdate(timezone=ZoneInfo(payment_request.merchant.time_zone))
+    schedule = installment_offer_schedule(
+        offer, amount=due, currency=payment_request.currency, today=today
+    )
+    return PayerOffer(offer=offer, schedule=schedule) if schedule is not None else None
+
+
+def installment_plan_for_checkout(*, checkout) -> InstallmentPlan | None:
+    """The plan a checkout charged (one installment, or a pay-off of the rest), if any."""
+    tag = checkout.installment
+    if not tag:
+        return None
+    plans = InstallmentPlan.objects.filter(
+        merchant_id=checkout.merchant_id, participant_id=checkout.participant_id
+    ).prefetch_related("installments")
+    if tag.startswith("ip_"):
+        return plans.filter(public_id=tag).first()
+    return plans.filter(installments__public_id=tag).first()
