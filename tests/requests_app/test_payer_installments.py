@@ -270,3 +270,53 @@ def test_a_share_under_a_running_plan_cannot_be_paid_again_at_once(client, merch
     assert Checkout.objects.filter(participant=payer).count() == 1
     payer.refresh_from_db()
     assert payer.amount_paid == 20000
+
+
+@pytest.mark.django_db
+def test_a_second_post_of_the_same_schedule_charges_nothing_more(client, merchant, tokenise):
+    payer = make(merchant)
+    html = client.get(plan_page(payer)).content.decode()
+    first = client.post(
+        plan_page(payer), {"card_token": tokenise(SUCCEEDS), "schedule": fingerprint(html)}
+    )
+    assert first.status_code == 302
+    token = tokenise(SUCCEEDS)
+    again = client.post(plan_page(payer), {"card_token": token, "schedule": fingerprint(html)})
+    assert again.status_code == 409
+    assert 'data-testid="plan-unavailable"' in again.content.decode()
+    assert InstallmentPlan.objects.count() == 1
+    assert Checkout.objects.filter(participant=payer).count() == 1
+    assert sandbox_card_balance(token=token).debited == 20000  # the same card: one deposit
+
+
+@pytest.mark.django_db
+def test_an_expired_request_offers_no_plan_and_charges_nothing(client, merchant, tokenise, clock):
+    payer = make(merchant)
+    html = client.get(plan_page(payer)).content.decode()
+    clock.shift(timedelta(days=31))
+    from requests_app.tasks import close_expired_requests
+
+    close_expired_requests()
+    token = tokenise(SUCCEEDS)
+    response = client.post(plan_page(payer), {"card_token": token, "schedule": fingerprint(html)})
+    assert response.status_code == 409
+    assert client.get(plan_page(payer)).status_code == 302
+    assert sandbox_card_balance(token=token).debited == 0
+    assert not InstallmentPlan.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_live_key_never_reads_a_test_requests_plans(merchant, live_cards, client, tokenise):
+    from rest_framework.test import APIClient
+
+    from tests.factories import api_secret_for
+
+    payer = make(merchant)
+    assert pay_plan(client, payer, tokenise(SUCCEEDS)).status_code == 302
+    test_api, live_api = APIClient(), APIClient()
+    test_api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_secret_for(merchant, mode='test')}")
+    live_api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_secret_for(merchant, mode='live')}")
+    url = f"/api/v1/payment-requests/{payer.request.public_id}"
+    assert test_api.get(url).json()["participants"][0]["installment_plan"]["status"] == "active"
+    assert live_api.get(url).status_code == 404
+    assert live_api.get("/api/v1/installment-plans").json()["results"] == []
