@@ -320,3 +320,44 @@ def test_a_live_key_never_reads_a_test_requests_plans(merchant, live_cards, clie
     assert test_api.get(url).json()["participants"][0]["installment_plan"]["status"] == "active"
     assert live_api.get(url).status_code == 404
     assert live_api.get("/api/v1/installment-plans").json()["results"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_tabs_starting_the_same_plan_take_the_deposit_once(postgres_only, merchant):
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    from payments.sandbox.services import sandbox_card_tokenise
+
+    payer = make(merchant)
+    seen = fingerprint(Client().get(plan_page(payer)).content.decode())
+    tokens = [
+        sandbox_card_tokenise(
+            number=SUCCEEDS.replace(" ", ""), exp_month=12, exp_year=2040, cvc="123"
+        ).token
+        for _ in range(2)
+    ]
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def tab(token):
+        try:
+            barrier.wait()
+            response = Client().post(plan_page(payer), {"card_token": token, "schedule": seen})
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=tab, args=(t,)) for t in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [302, 409]
+    assert InstallmentPlan.objects.count() == 1
+    assert sandbox_card_balance(token=tokens[0]).debited == 20000
+    payer.refresh_from_db()
+    assert payer.amount_paid == 20000
