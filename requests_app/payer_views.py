@@ -457,10 +457,7 @@ class PayerPageView(View):
 
 def _plan_offer(participant, offered) -> "installment_selectors.PayerOffer | None":
     """The plan this payer may choose on their page: offered, fitting today, and payable by
-    card here. A request with a smart form keeps to paying at once: a plan's first charge
-    does not carry the form's answers."""
-    if participant.request.form_version is not None:
-        return None
+    card here (``payer_installment_offer`` says when not)."""
     if not any(m.code == CARD for m in offered):
         return None
     return installment_selectors.payer_installment_offer(participant=participant)

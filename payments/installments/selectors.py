@@ -128,14 +128,23 @@ class PayerOffer:
 
 
 def payer_installment_offer(*, participant) -> PayerOffer | None:
-    """The plan this payer may choose now, or None: no offer, nothing left to spread, or
-    an offer that no longer fits (its dates have passed)."""
+    """The plan this payer may choose now, or None: no offer, nothing left to spread, an
+    offer that no longer fits (its dates have passed), no card to pay it with in the
+    request's mode, or a smart form to answer (a plan's first charge does not carry the
+    answers). The payer page and ``checkout_pay`` both ask this, so a payer is never told
+    to pay in installments where no plan can be started."""
+    from ..selectors import payment_methods_for_request  # payments.selectors reads models
+
     stored = participant.installment_offer
     due = participant.amount_due
     if not stored or not due:
         return None
-    offer = InstallmentOffer.from_stored(stored)
     payment_request = participant.request
+    if payment_request.form_version_id is not None:
+        return None
+    if "card" not in payment_methods_for_request(payment_request=payment_request):
+        return None
+    offer = InstallmentOffer.from_stored(stored)
     today = timezone.localdate(timezone=ZoneInfo(payment_request.merchant.time_zone))
     schedule = installment_offer_schedule(
         offer, amount=due, currency=payment_request.currency, today=today

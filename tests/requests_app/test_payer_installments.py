@@ -361,3 +361,24 @@ def test_two_tabs_starting_the_same_plan_take_the_deposit_once(postgres_only, me
     assert sandbox_card_balance(token=tokens[0]).debited == 20000
     payer.refresh_from_db()
     assert payer.amount_paid == 20000
+
+
+@pytest.mark.django_db
+def test_a_request_with_a_smart_form_keeps_to_paying_at_once_even_plan_only(
+    client, merchant, tokenise
+):
+    from smartforms.services import form_create
+
+    form = form_create(
+        merchant=merchant,
+        name="Notes",
+        fields=[{"key": "note", "type": "text", "label": {"en": "Note"}, "required": False}],
+    )
+    payer = make(merchant, offer={**OFFER, "pay_at_once_allowed": False}, form=form)
+    html = client.get(page(payer)).content.decode()
+    assert 'data-testid="plan-offer"' not in html and 'data-testid="pay-button"' in html
+    assert client.get(plan_page(payer)).status_code == 302
+    token = tokenise(SUCCEEDS)
+    response = client.post(page(payer), {"card_token": token, "sf_note": "hi"})
+    assert response.status_code == 302 and "/receipt/" in response["Location"]
+    assert sandbox_card_balance(token=token).debited == 100000
