@@ -190,6 +190,16 @@ def payment_request_create(
         methods=methods,
     )
 
+    if form_version is not None and (request_offer or any(own_offers)):
+        # A plan's first charge does not carry the form's answers: the payer page would
+        # never offer the plan, so the merchant hears it now rather than the payer never.
+        raise InvalidInput(
+            "Installment plans cannot be offered on a request with a smart form.",
+            code="installments_with_form",
+            field="installments"
+            if request_offer
+            else f"participants[{next(i for i, o in enumerate(own_offers) if o)}].installments",
+        )
     request_language = language or merchant.default_language
     try:
         with transaction.atomic():

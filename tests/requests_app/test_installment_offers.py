@@ -377,3 +377,21 @@ def test_the_parser_is_one_function_other_apis_call_with_a_dict():
             field="plan",
         )
     assert exc.value.field == "plan"  # the currency is the caller's, not one of the settings
+
+
+@pytest.mark.django_db
+def test_a_request_with_a_smart_form_cannot_offer_installments(api, merchant, future):
+    from smartforms.services import form_create
+
+    form = form_create(
+        merchant=merchant,
+        name="Notes",
+        fields=[{"key": "note", "type": "text", "label": {"en": "Note"}, "required": False}],
+    )
+    response = api.post(URL, body(future, installments=OFFER, form=form.public_id), format="json")
+    assert response.status_code == 422, response.content
+    assert (error_of(response)["code"], error_of(response)["field"]) == (
+        "installments_with_form",
+        "installments",
+    )
+    assert not PaymentRequest.objects.exists()

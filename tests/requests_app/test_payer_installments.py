@@ -364,7 +364,7 @@ def test_two_tabs_starting_the_same_plan_take_the_deposit_once(postgres_only, me
 
 
 @pytest.mark.django_db
-def test_a_request_with_a_smart_form_keeps_to_paying_at_once_even_plan_only(
+def test_a_request_with_a_smart_form_still_pays_at_once_even_when_plan_only(
     client, merchant, tokenise
 ):
     from smartforms.services import form_create
@@ -374,7 +374,11 @@ def test_a_request_with_a_smart_form_keeps_to_paying_at_once_even_plan_only(
         name="Notes",
         fields=[{"key": "note", "type": "text", "label": {"en": "Note"}, "required": False}],
     )
-    payer = make(merchant, offer={**OFFER, "pay_at_once_allowed": False}, form=form)
+    payer = make(merchant)
+    # Made before forms and plans were kept apart at creation: the page must still work.
+    payer.request.form_version = form.current_version
+    payer.request.installments = {**payer.request.installments, "pay_at_once_allowed": False}
+    payer.request.save(update_fields=["form_version", "installments"])
     html = client.get(page(payer)).content.decode()
     assert 'data-testid="plan-offer"' not in html and 'data-testid="pay-button"' in html
     assert client.get(plan_page(payer)).status_code == 302
