@@ -61,6 +61,12 @@ def participant_add(*, payment_request: PaymentRequest, data: ParticipantData) -
         or payment_method_rules().enabled(merchant=payment_request.merchant),
         indexes=[None],
     )
+    if own_offer and payment_request.form_version_id is not None:
+        raise InvalidInput(
+            "Installment plans cannot be offered on a request with a smart form.",
+            code="installments_with_form",
+            field="installments",
+        )
     participant = Participant.objects.create(
         merchant_id=payment_request.merchant_id,
         livemode=payment_request.livemode,

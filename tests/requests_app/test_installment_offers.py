@@ -395,3 +395,12 @@ def test_a_request_with_a_smart_form_cannot_offer_installments(api, merchant, fu
         "installments",
     )
     assert not PaymentRequest.objects.exists()
+    created = api.post(URL, body(future, form=form.public_id), format="json").json()
+    added = api.post(
+        f"{URL}/{created['id']}/participants",
+        {"name": "Cleo", "email": "cleo@example.com", "amount": 9000, "installments": OFFER},
+        format="json",
+    )
+    assert added.status_code == 422, added.content
+    assert error_of(added)["code"] == "installments_with_form"
+    assert not Participant.objects.filter(name="Cleo").exists()
