@@ -181,6 +181,12 @@ class Checkout(TimeStamped):
         "requests_app.Participant", on_delete=models.PROTECT, related_name="checkouts"
     )
     amount = models.BigIntegerField(help_text="Integer amount in minor units.")
+    fee_amount = models.BigIntegerField(
+        default=0,
+        help_text="Integer amount in minor units: the part of amount that is an installment "
+        "plan's fee. It is charged with the rest but never booked on the share, and kept "
+        "when the share is refunded.",
+    )
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     failure_reason = models.CharField(max_length=32, blank=True)
@@ -201,6 +207,10 @@ class Checkout(TimeStamped):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="checkout_amount_gt_0"),
+            models.CheckConstraint(
+                condition=models.Q(fee_amount__gte=0, fee_amount__lt=models.F("amount")),
+                name="checkout_fee_within_amount",
+            ),
         ]
         indexes = [models.Index(fields=["participant", "status"])]
 

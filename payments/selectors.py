@@ -47,6 +47,16 @@ def checkout_for_participant(*, participant, public_id: str) -> Checkout | None:
     )
 
 
+def checkout_for_installment(*, participant, installment: str) -> Checkout | None:
+    """The latest checkout of one of the payer's installments (its first charge, say)."""
+    return (
+        Checkout.objects.filter(participant=participant, installment=installment)
+        .prefetch_related("legs")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
 def checkout_last_succeeded(*, participant) -> Checkout | None:
     return Checkout.objects.filter(
         participant=participant, status=Checkout.Status.SUCCEEDED
@@ -148,6 +158,7 @@ def checkouts_by_participant(
                 "id": checkout.public_id,
                 "status": checkout.status,
                 "amount": checkout.amount,
+                "installment_fee": checkout.fee_amount,
                 "currency": checkout.currency,
                 "failure_reason": checkout.failure_reason or None,
                 "created_at": checkout.created_at,
@@ -287,6 +298,8 @@ def reconciliation_statement(
                 "currency": leg.currency,
                 "amount": leg.amount,
                 "amount_refunded": leg.amount_refunded,
+                # An installment plan's fee the payer paid in this leg, on top of the share.
+                "installment_fee": leg.checkout.fee_amount,
                 "fee": fee,
                 "fee_source": source,
                 "net": leg.amount - leg.amount_refunded - fee,

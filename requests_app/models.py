@@ -97,6 +97,13 @@ class PaymentRequest(TimeStamped):
     language = models.CharField(max_length=2, choices=LANGUAGES, default="fr")
     allowed_payment_methods = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    installments = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The installment plan offered to every participant without one of their "
+        "own (payments.installments.offers): count, interval, dates, deposit, fee and "
+        "pay_at_once_allowed; null: none.",
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     capture_mode = models.CharField(
         max_length=16, choices=CaptureMode.choices, default=CaptureMode.IMMEDIATE
@@ -242,6 +249,11 @@ class Participant(TimeStamped):
     show_name = models.BooleanField(
         default=False, help_text="The participant agreed to appear on the public progress page."
     )
+    installments = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="This share's own installment offer (the request's applies when null).",
+    )
     link_token = models.CharField(
         max_length=64, unique=True, default=new_link_token, editable=False
     )
@@ -267,6 +279,14 @@ class Participant(TimeStamped):
         if self.amount is None:
             return None
         return max(self.amount - self.amount_paid, 0)
+
+    @property
+    def installment_offer(self) -> dict | None:
+        """The plan this payer is offered, as stored: their own, else the request's (a
+        free-amount share has none)."""
+        if self.amount is None:
+            return None
+        return self.installments if self.installments is not None else self.request.installments
 
 
 class StatusChange(models.Model):

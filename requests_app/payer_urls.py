@@ -8,6 +8,11 @@ urlpatterns = [
     path("<str:token>/", payer_views.PayerPageView.as_view(), name="pay"),
     path("<str:token>/balance/", payer_views.balance, name="balance"),
     path(
+        "<str:token>/installments/",
+        payer_views.InstallmentPlanPayView.as_view(),
+        name="installments",
+    ),
+    path(
         "<str:token>/return/<str:checkout_id>/", payer_views.checkout_return, name="checkout_return"
     ),
     path("<str:token>/cancel/<str:checkout_id>/", payer_views.checkout_cancel, name="cancel"),

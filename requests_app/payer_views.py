@@ -22,6 +22,9 @@ from django.views.decorators.http import require_GET, require_POST
 from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.adapters.base import ProviderError
+from payments.installments import selectors as installment_selectors
+from payments.installments import services as installment_services
+from payments.installments.models import Installment, InstallmentPlan
 from payments.models import Checkout, Leg
 from payments.selectors import PayerMethod
 from pushpay.api.errors import error_body
@@ -410,7 +413,18 @@ class PayerPageView(View):
         )
         offered = _offered(participant)
         can_pay = selectors.participant_can_pay(participant=participant) and held is None
+        plan = installment_selectors.installment_plan_latest(participant=participant)
+        running = (
+            plan if plan is not None and plan.status == InstallmentPlan.Status.ACTIVE else None
+        )
+        offer = _plan_offer(participant, offered) if can_pay and running is None else None
         context = {
+            "running_plan": running,
+            "plan_lines": _plan_lines(running) if running else [],
+            "plan_offer": offer,
+            "plan_url": _plan_url(participant) if offer else "",
+            # The whole share at once stays offered unless the merchant's plan is the only way.
+            "pay_at_once": offer is None or offer.offer.pay_at_once_allowed,
             "form_fields": form_fields,
             "participant": participant,
             "payment_request": payment_request,
@@ -439,6 +453,78 @@ class PayerPageView(View):
             ),
         }
         return render(request, self.template_name, context, status=status)
+
+
+def _plan_offer(participant, offered) -> "installment_selectors.PayerOffer | None":
+    """The plan this payer may choose on their page: offered, fitting today, and payable by
+    card here (``payer_installment_offer`` says when not)."""
+    if not any(m.code == CARD for m in offered):
+        return None
+    return installment_selectors.payer_installment_offer(participant=participant)
+
+
+def _plan_url(participant: Participant) -> str:
+    return reverse("payer:installments", args=[participant.link_token]) + (
+        f"?{LANGUAGE_PARAM}={_lang()}"
+    )
+
+
+def _offer_lines(offer) -> list[dict]:
+    """The schedule as the payer reads it, before paying: what, when, how much, and the part
+    of it that is the plan's fee."""
+    lines = []
+    for index, line in enumerate(offer.lines):
+        is_deposit = offer.schedule.deposit is not None and index == 0
+        number = index if offer.schedule.deposit is not None else index + 1
+        fee = offer.schedule.fee_amount if index == (1 if offer.schedule.deposit else 0) else 0
+        lines.append(
+            {
+                "label": _("Deposit")
+                if is_deposit
+                else _("Installment %(number)s") % {"number": number},
+                "due_date": line.due_date,
+                "amount": line.amount,
+                "fee": fee,
+                "now": index == 0,
+            }
+        )
+    return lines
+
+
+def _installment_state(item: Installment) -> str:
+    states = {
+        Installment.Status.SCHEDULED: pgettext("installment", "scheduled"),
+        Installment.Status.PROCESSING: pgettext("installment", "being charged"),
+        Installment.Status.PAID: pgettext("installment", "paid"),
+        Installment.Status.FAILED: pgettext("installment", "failed, will be retried"),
+        Installment.Status.DEFAULTED: pgettext("installment", "unpaid"),
+        Installment.Status.CANCELLED: pgettext("installment", "cancelled"),
+    }
+    return states.get(item.status, item.status)
+
+
+def _plan_lines(plan: InstallmentPlan) -> list[dict]:
+    """A plan's installments for the payer: the label, date, amount, fee and state."""
+    lines = []
+    number = 0
+    for item in plan.installments.all():
+        if item.status == Installment.Status.CANCELLED and plan.status != "cancelled":
+            continue  # replaced by a re-split: not part of what the payer owes
+        if not item.is_deposit:
+            number += 1
+        lines.append(
+            {
+                "label": _("Deposit")
+                if item.is_deposit
+                else _("Installment %(number)s") % {"number": number},
+                "due_date": item.due_date,
+                "amount": item.amount,
+                "fee": item.fee_amount,
+                "state": _installment_state(item),
+                "status": item.status,
+            }
+        )
+    return lines
 
 
 def _left_to_pay(participant, offered, posted) -> int | None:
@@ -555,8 +641,14 @@ def _after_checkout(request, participant, checkout: Checkout, language: str) -> 
             + f"?{LANGUAGE_PARAM}={language}"
         )
     participant.refresh_from_db()
-    view = PayerPageView()
     message = checkout_failure_message(checkout)
+    if checkout.installment and checkout.installment.startswith("in_"):
+        # A refused first charge of a plan: back to the schedule the payer agreed to, with
+        # the reason; the plan was cancelled, so paying again starts it afresh.
+        return InstallmentPlanPayView()._render(
+            request, participant, errors={"form": message}, status=402
+        )
+    view = PayerPageView()
     if checkout.status == Checkout.Status.REFUNDED:
         message = _("This request closed while you were paying; your payment was refunded.")
     # A refused card is no reason to make the payer type their answers (and amount) again:
@@ -662,6 +754,11 @@ def _payer_error(exc: DomainError) -> str:
         "no_balance": _("This payment method keeps no balance."),
         "request_expired": _("This payment request has expired."),
         "source_not_yours": _("Only the balance of your own email or phone can pay."),
+        "plan_running": _("This share is being paid in installments; nothing more is due now."),
+        "plan_already_running": _(
+            "This share is being paid in installments; nothing more is due now."
+        ),
+        "pay_at_once_not_allowed": _("This share is paid in installments only."),
     }
     return known.get(exc.code, exc.message)
 
@@ -771,6 +868,7 @@ def receipt(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
     )
     if checkout is None or checkout.status != Checkout.Status.SUCCEEDED:
         raise Http404("No such receipt.")
+    plan = installment_selectors.installment_plan_for_checkout(checkout=checkout)
     with translation.override(_language(request, participant)):
         return render(
             request,
@@ -781,6 +879,8 @@ def receipt(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:
                 "merchant": participant.request.merchant,
                 "checkout": checkout,
                 "legs": _receipt_lines(checkout),
+                "plan": plan,
+                "plan_lines": _plan_lines(plan) if plan else [],
                 "language": translation.get_language(),
             },
         )
@@ -854,3 +954,108 @@ def public_progress(request: HttpRequest, token: str) -> HttpResponse:
                 "language": translation.get_language(),
             },
         )
+
+
+PLAN_FINGERPRINT = "schedule"
+
+
+class InstallmentPlanPayView(View):
+    """Paying in installments: the exact schedule first (every date and amount, the deposit
+    and the fee, in the payer's language and the merchant's time zone), then the card, and
+    the first charge taken at once by ``installment_plan_start``. The payer agrees to the
+    schedule they saw: if it changed since (a new day moves the dates), they see the new
+    one before anything is charged."""
+
+    template_name = "requests_app/payer_installments.html"
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        participant = _participant_or_404(token)
+        with translation.override(_language(request, participant)):
+            return self._render(request, participant)
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        participant = _participant_or_404(token)
+        language = _language(request, participant)
+        with translation.override(language):
+            offer = self._offer(participant)
+            if offer is None:
+                return self._render(request, participant, status=409)
+            if request.POST.get(PLAN_FINGERPRINT, "") != offer.fingerprint():
+                return self._render(
+                    request,
+                    participant,
+                    errors={"form": _("The schedule has changed; please check it again.")},
+                    status=409,
+                )
+            source = request.POST.get(CARD_TOKEN_FIELD, "").strip()
+            if not source:
+                return self._render(
+                    request, participant, errors={"card": _source_missing(CARD)}, status=422
+                )
+            try:
+                plan = installment_services.installment_plan_start(
+                    participant=participant,
+                    source=source,
+                    language=language,
+                    return_url=lambda co: request.build_absolute_uri(
+                        reverse("payer:checkout_return", args=[token, co.public_id])
+                    ),
+                    **offer.offer.plan_settings(),
+                )
+            except DomainError as exc:
+                key = "card" if exc.field == "source" else "form"
+                return self._render(
+                    request,
+                    participant,
+                    errors={key: _payer_error(exc)},
+                    status=409 if exc.http_status == 409 else 422,
+                )
+            first = plan.installments.order_by("position").first()
+            checkout = (
+                payment_selectors.checkout_for_installment(
+                    participant=participant, installment=first.public_id
+                )
+                if first
+                else None
+            )
+            if checkout is None:  # refused before any checkout existed
+                return self._render(
+                    request,
+                    participant,
+                    errors={"form": failure_message("declined")},
+                    status=402,
+                )
+            return _after_checkout(request, participant, checkout, language)
+
+    @staticmethod
+    def _offer(participant: Participant):
+        if not _can_pay(participant) or installment_selectors.participant_on_running_plan(
+            participant_id=participant.pk
+        ):
+            return None
+        return _plan_offer(participant, _offered(participant))
+
+    def _render(self, request, participant, *, errors=None, status=200) -> HttpResponse:
+        payment_request = participant.request
+        offer = self._offer(participant)
+        if offer is None and not errors and request.method == "GET":
+            # Nothing to choose here (paid, plan running, no offer): the payer's page says why.
+            return redirect(
+                reverse("payer:pay", args=[participant.link_token]) + f"?{LANGUAGE_PARAM}={_lang()}"
+            )
+        card = next((m for m in _offered(participant) if m.code == CARD), None)
+        context = {
+            "participant": participant,
+            "payment_request": payment_request,
+            "merchant": payment_request.merchant,
+            "offer": offer,
+            "lines": _offer_lines(offer) if offer else [],
+            "fingerprint": offer.fingerprint() if offer else "",
+            "card_template": card.fields_template if card else "",
+            "pay_at_once": offer is not None and offer.offer.pay_at_once_allowed,
+            "errors": errors or {},
+            "language": translation.get_language(),
+            "other_language": other_languages(translation.get_language())[0],
+            "time_zone": payment_request.merchant.time_zone,
+        }
+        return render(request, self.template_name, context, status=status)

@@ -9,7 +9,7 @@ Nothing here imports a downstream app, so the direction of knowledge stays one w
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Protocol
 
 from django.core.exceptions import ImproperlyConfigured
@@ -35,6 +35,8 @@ class _Ports:
     sends_own_message: Callable[[object, str], bool] | None = None
     # payment_request -> whether some app still collects for it (an installment plan)
     keeps_collecting: Callable[[object], bool] | None = None
+    # (data, amount=, currency=, today=, field=) -> the offer normalised for storage, or None
+    installment_offers: Callable[..., dict | None] | None = None
 
 
 _ports = _Ports()
@@ -63,6 +65,24 @@ def sends_own_message(*, payment_request, trigger: str) -> bool:
 
 def keeps_collecting_register(answer: Callable[[object], bool]) -> None:
     _ports.keeps_collecting = answer
+
+
+def installment_offers_register(parse: Callable[..., dict | None]) -> None:
+    _ports.installment_offers = parse
+
+
+def installment_offer_check(
+    *, data, amount: int | None, currency: str, today: date, field: str
+) -> dict | None:
+    """Check installment settings against the share they spread and return them as stored
+    (payments.installments.offers.installment_offer_parse does the reading)."""
+    if data is None:
+        return None
+    if _ports.installment_offers is None:
+        raise ImproperlyConfigured("No app registered the installment offers (payments).")
+    return _ports.installment_offers(
+        data, amount=amount, currency=currency, today=today, field=field
+    )
 
 
 def keeps_collecting(*, payment_request) -> bool:

@@ -15,6 +15,11 @@ class ReconciliationLineSerializer(serializers.Serializer):
     currency = serializers.CharField()
     amount = serializers.IntegerField(help_text="Captured, in minor units.")
     amount_refunded = serializers.IntegerField(help_text="Given back, in minor units.")
+    installment_fee = serializers.IntegerField(
+        required=False,
+        help_text="The installment plan's fee included in amount (paid on top of the share, "
+        "never refunded), in minor units.",
+    )
     fee = serializers.IntegerField(help_text="The provider's fee, in minor units.")
     fee_source = serializers.ChoiceField(choices=["provider", "rule", "none"])
     net = serializers.IntegerField(help_text="amount - amount_refunded - fee.")

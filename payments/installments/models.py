@@ -48,7 +48,13 @@ class InstallmentPlan(TimeStamped):
         "requests_app.Participant", on_delete=models.PROTECT, related_name="installment_plans"
     )
     currency = models.CharField(max_length=3)
-    amount = models.BigIntegerField(help_text=MINOR_UNITS_HELP + " The share spread.")
+    amount = models.BigIntegerField(
+        help_text=MINOR_UNITS_HELP + " What the payer is charged in all: the share + the fee."
+    )
+    fee_amount = models.BigIntegerField(
+        default=0,
+        help_text=MINOR_UNITS_HELP + " The plan's fee, paid on top of the share (in amount).",
+    )
     count = models.PositiveSmallIntegerField(help_text="Installments after the deposit.")
     interval_unit = models.CharField(max_length=5)
     interval_count = models.PositiveSmallIntegerField(default=1)
@@ -64,6 +70,10 @@ class InstallmentPlan(TimeStamped):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="installment_plan_amount_gt_0"),
+            models.CheckConstraint(
+                condition=Q(fee_amount__gte=0, fee_amount__lt=models.F("amount")),
+                name="installment_plan_fee_within_amount",
+            ),
             # One plan at a time per payer: a second would charge the same share twice.
             models.UniqueConstraint(
                 fields=["participant"],
@@ -97,7 +107,11 @@ class Installment(TimeStamped):
     position = models.PositiveSmallIntegerField(help_text="0 for the deposit or the first.")
     is_deposit = models.BooleanField(default=False)
     due_date = models.DateField()
-    amount = models.BigIntegerField(help_text=MINOR_UNITS_HELP)
+    amount = models.BigIntegerField(help_text=MINOR_UNITS_HELP + " Fee included.")
+    fee_amount = models.BigIntegerField(
+        default=0,
+        help_text=MINOR_UNITS_HELP + " The part of amount that is the plan's fee, not the share.",
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -110,6 +124,10 @@ class Installment(TimeStamped):
         ordering = ["plan_id", "position"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="installment_amount_gt_0"),
+            models.CheckConstraint(
+                condition=Q(fee_amount__gte=0, fee_amount__lt=models.F("amount")),
+                name="installment_fee_within_amount",
+            ),
             models.UniqueConstraint(fields=["plan", "position"], name="installment_position"),
         ]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]

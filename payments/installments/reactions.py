@@ -2,10 +2,11 @@
 
 from requests_app.events import reaction_register
 from requests_app.models import RequestEvent
-from requests_app.ports import keeps_collecting_register
+from requests_app.ports import installment_offers_register, keeps_collecting_register
 
 from ..models import Checkout
 from .models import InstallmentPlan
+from .offers import installment_offer_parse
 from .services import installment_payoff_settle, installment_settle
 
 T = RequestEvent.Type
@@ -48,6 +49,7 @@ def register() -> None:
 
     outbox.register()
     keeps_collecting_register(_keeps_collecting)
+    installment_offers_register(installment_offer_parse)
     reaction_register(
         name="payments.installments.settle",
         handler=_settle,

@@ -1,10 +1,18 @@
 """Merchant- and mode-scoped reads of installment plans."""
 
+import hashlib
+import json
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from merchants.models import Merchant
 
 from .models import Installment, InstallmentPlan
+from .offers import InstallmentOffer, installment_offer_schedule
+from .schedule import Schedule, ScheduleLine
 
 
 def installment_plans(
@@ -58,3 +66,100 @@ def installments_still_to_charge(*, merchant_id: int, plan_public_id: str) -> li
 
 def installment_get(*, merchant_id: int, public_id: str) -> Installment | None:
     return Installment.objects.filter(plan__merchant_id=merchant_id, public_id=public_id).first()
+
+
+def installment_plans_by_participant(
+    *, merchant: Merchant, livemode: bool, participant_ids: list[str]
+) -> dict[str, InstallmentPlan]:
+    """Each participant's latest plan (running or finished) with its installments, keyed by
+    participant public id: what the request API shows per payer (two queries in all)."""
+    if not participant_ids:
+        return {}
+    found: dict[str, InstallmentPlan] = {}
+    plans = installment_plans(merchant=merchant, livemode=livemode).filter(
+        participant__public_id__in=participant_ids
+    )
+    for plan in plans.order_by("-created_at", "-id"):
+        found.setdefault(plan.participant.public_id, plan)
+    return found
+
+
+def installment_plan_latest(*, participant) -> InstallmentPlan | None:
+    """The payer's latest plan, for their own page (reached by their link's token)."""
+    return (
+        InstallmentPlan.objects.filter(
+            merchant_id=participant.merchant_id,
+            livemode=participant.livemode,
+            participant=participant,
+        )
+        .prefetch_related("installments")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class PayerOffer:
+    """The plan a payer may choose today: the offer and the exact schedule it gives for
+    what is left of their share, in the merchant's time zone."""
+
+    offer: InstallmentOffer
+    schedule: Schedule
+
+    @property
+    def lines(self) -> list[ScheduleLine]:
+        return ([self.schedule.deposit] if self.schedule.deposit else []) + list(
+            self.schedule.installments
+        )
+
+    @property
+    def first(self) -> ScheduleLine:
+        return self.lines[0]
+
+    @property
+    def share(self) -> int:
+        return self.schedule.total - self.schedule.fee_amount
+
+    def fingerprint(self) -> str:
+        """Names this exact schedule: a payer agrees to the one they saw, not to one that
+        changed in between (a new day moves the dates)."""
+        text = json.dumps(self.schedule.as_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def payer_installment_offer(*, participant) -> PayerOffer | None:
+    """The plan this payer may choose now, or None: no offer, nothing left to spread, an
+    offer that no longer fits (its dates have passed), no card to pay it with in the
+    request's mode, or a smart form to answer (a plan's first charge does not carry the
+    answers). The payer page and ``checkout_pay`` both ask this, so a payer is never told
+    to pay in installments where no plan can be started."""
+    from ..selectors import payment_methods_for_request  # payments.selectors reads models
+
+    stored = participant.installment_offer
+    due = participant.amount_due
+    if not stored or not due:
+        return None
+    payment_request = participant.request
+    if payment_request.form_version_id is not None:
+        return None
+    if "card" not in payment_methods_for_request(payment_request=payment_request):
+        return None
+    offer = InstallmentOffer.from_stored(stored)
+    today = timezone.localdate(timezone=ZoneInfo(payment_request.merchant.time_zone))
+    schedule = installment_offer_schedule(
+        offer, amount=due, currency=payment_request.currency, today=today
+    )
+    return PayerOffer(offer=offer, schedule=schedule) if schedule is not None else None
+
+
+def installment_plan_for_checkout(*, checkout) -> InstallmentPlan | None:
+    """The plan a checkout charged (one installment, or a pay-off of the rest), if any."""
+    tag = checkout.installment
+    if not tag:
+        return None
+    plans = InstallmentPlan.objects.filter(
+        merchant_id=checkout.merchant_id, participant_id=checkout.participant_id
+    ).prefetch_related("installments")
+    if tag.startswith("ip_"):
+        return plans.filter(public_id=tag).first()
+    return plans.filter(installments__public_id=tag).first()

@@ -10,6 +10,12 @@ in the booking transaction from the ``payment_succeeded`` / ``payment_failed`` e
 Charging claims due installments as the outbox claims its rows: ``SKIP LOCKED`` under a
 short transaction, a lease, and our own attempt counter, so several clusters never charge
 one twice and a worker that dies mid-charge leaves a lease that runs out.
+
+A plan's fee is money the payer pays for the plan, on top of their share. It rides on the
+first installment after the deposit (with the rounding remainder), is kept apart on that
+installment and its checkout (``fee_amount``), and is never booked on the share: the
+participant's ``amount_paid`` reaches exactly the share on the last installment, which is
+when the share counts as paid. Refunds give back the share collected, never the fee.
 """
 
 import logging
@@ -108,12 +114,6 @@ def installment_plan_start(
         raise InvalidInput(
             "Installments spread a fixed share.", code="installments_need_a_share", field="amount"
         )
-    if fee_amount:
-        raise InvalidInput(
-            "Plans with a fee cannot be started yet; preview them only.",
-            code="installment_fee_unavailable",
-            field="fee_amount",
-        )
     retry_days = DEFAULT_RETRY_DAYS if retry_days is None else retry_days
     if not isinstance(retry_days, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 60 for d in retry_days
@@ -131,6 +131,7 @@ def installment_plan_start(
         start_date=start_date,
         deposit_amount=deposit_amount,
         deposit_date=deposit_date,
+        fee_amount=fee_amount,
         today=timezone.localdate(timezone=zone),
     )
     lines = ([schedule.deposit] if schedule.deposit else []) + list(schedule.installments)
@@ -152,6 +153,7 @@ def installment_plan_start(
             participant=participant,
             currency=payment_request.currency,
             amount=schedule.total,
+            fee_amount=schedule.fee_amount,
             count=count,
             interval_unit=interval_unit,
             interval_count=interval_count,
@@ -159,6 +161,8 @@ def installment_plan_start(
             retry_days=retry_days,
             language=language or participant.language,
         )
+        # The fee rides on the first installment after the deposit (schedule_build's rule).
+        fee_at = 1 if schedule.deposit else 0
         items = [
             Installment.objects.create(
                 plan=plan,
@@ -166,6 +170,7 @@ def installment_plan_start(
                 is_deposit=bool(schedule.deposit) and index == 0,
                 due_date=line.due_date,
                 amount=line.amount,
+                fee_amount=schedule.fee_amount if index == fee_at else 0,
                 next_attempt_at=_charge_at(line.due_date, zone),
             )
             for index, line in enumerate(lines)
@@ -182,6 +187,7 @@ def installment_plan_start(
             language=plan.language,
             return_url=return_url,
             installment=first.public_id,
+            fee_amount=first.fee_amount,
         )
     except DomainError:
         with transaction.atomic():
@@ -336,6 +342,7 @@ def _charge(installment_pk: int) -> None:
             amount=installment.amount,
             language=plan.language,
             installment=installment.public_id,
+            fee_amount=installment.fee_amount,
         )
     except DomainError as exc:  # refused before any checkout existed
         with transaction.atomic():
@@ -477,6 +484,8 @@ def installment_plan_resplit(
         plan = _running(plan)
         remaining = _remaining(plan)
         left = sum(row.amount for row in remaining)
+        # A fee not yet collected stays a fee: it rides on the first new installment.
+        fee_left = sum(row.fee_amount for row in remaining)
         if not left:
             raise StateConflict(
                 "Nothing is left to collect.", code="nothing_left", field="installments"
@@ -484,12 +493,13 @@ def installment_plan_resplit(
         zone = _zone(plan)
         today = timezone.localdate(timezone=zone)
         schedule = schedule_build(
-            amount=left,
+            amount=left - fee_left,
             currency=plan.currency,
             count=count,
             interval_unit=interval_unit,
             interval_count=interval_count,
             start_date=start_date or today + timedelta(days=1),
+            fee_amount=fee_left,
             today=today + timedelta(days=1),
         )
         for row in remaining:
@@ -502,6 +512,7 @@ def installment_plan_resplit(
                 position=last + offset,
                 due_date=line.due_date,
                 amount=line.amount,
+                fee_amount=fee_left if offset == 1 else 0,
                 next_attempt_at=_charge_at(line.due_date, zone),
             )
         plan.count, plan.interval_unit, plan.interval_count = count, interval_unit, interval_count
@@ -551,6 +562,7 @@ def installment_plan_pay_off(
             language=plan.language,
             return_url=return_url,
             installment=plan.public_id,
+            fee_amount=sum(row.fee_amount for row in remaining),
         )
     except DomainError:
         checkout = None

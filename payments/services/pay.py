@@ -16,6 +16,7 @@ from pushpay.errors import InvalidFields, InvalidInput, StateConflict
 from requests_app.models import Participant, PaymentRequest
 from smartforms import services as form_services
 
+from ..installments.selectors import participant_on_running_plan, payer_installment_offer
 from ..models import Checkout, Leg, MerchantPaymentSettings
 from ..registry import (
     participant_source_check,
@@ -118,6 +119,18 @@ def _refuse_before_writing(participant: Participant, leg: PayLeg) -> None:
     if not payment_request.is_collecting or participant.status not in Participant.UNPAID:
         raise StateConflict(
             "This payment is no longer expected.", code="payment_not_expected", field="amount"
+        )
+    if participant_on_running_plan(participant_id=participant.pk):
+        # The plan charges the share on its dates; paying it again would take it twice.
+        raise StateConflict(
+            "This share is being paid in installments.", code="plan_running", field="installments"
+        )
+    offer = payer_installment_offer(participant=participant)
+    if offer is not None and not offer.offer.pay_at_once_allowed:
+        raise StateConflict(
+            "This share is paid in installments only.",
+            code="pay_at_once_not_allowed",
+            field="installments",
         )
     if checkout_held(participant=participant) is not None:
         # on_completion: the payer's share is already held; a second hold would take twice.

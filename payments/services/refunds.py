@@ -14,6 +14,10 @@ closed, cancelled, or still collecting). It runs in three steps:
 
 A participant's partial refund is taken from their most recent captured legs first (the
 newest checkout, then its last leg), so the oldest payment is the last one touched.
+
+An installment plan's fee (``Checkout.fee_amount``) is paid for the plan itself, on top of
+the share: a refund gives back the share collected, never the fee, so what a participant
+gets back never exceeds what was booked on their share (docs/payments-sandbox.md).
 """
 
 from dataclasses import dataclass
@@ -133,6 +137,12 @@ def _validate(payment_request: PaymentRequest, lines: list[RefundLine] | None) -
         request_services.validate_amount(line.amount, f"{field}.amount")
 
 
+def _refundable(leg: Leg) -> int:
+    """What a refund may take from this leg: the fee a checkout carries stays (a fee
+    checkout has one leg, and refunds never touch its fee, so it is all still there)."""
+    return max(0, leg.amount_refundable - leg.checkout.fee_amount)
+
+
 def _reserve(payment_request: PaymentRequest, lines: list[RefundLine] | None) -> list[Leg]:
     """Decide and write down, under the request's lock, what each leg gives back."""
     with transaction.atomic():
@@ -162,7 +172,7 @@ def _reserve(payment_request: PaymentRequest, lines: list[RefundLine] | None) ->
         reserved: list[Leg] = []
         for participant_pk, amount, index in wanted:
             own = by_participant.get(participant_pk, [])
-            available = sum(leg.amount_refundable for leg in own)
+            available = sum(_refundable(leg) for leg in own)
             in_flight = any(leg.amount_refund_pending for leg in own)
             if amount is not None and amount > available:
                 if in_flight:
@@ -174,7 +184,7 @@ def _reserve(payment_request: PaymentRequest, lines: list[RefundLine] | None) ->
                 )
             left = available if amount is None else amount
             for leg in own:
-                part = min(left, leg.amount_refundable)
+                part = min(left, _refundable(leg))
                 if part <= 0 or leg.amount_refund_pending:
                     continue
                 leg.amount_refund_pending = part

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 from pushpay.errors import DomainError, InvalidInput, StateConflict
@@ -47,11 +47,12 @@ IN_FLIGHT_STATUSES = Checkout.IN_FLIGHT
 
 
 def _in_flight(participant: Participant, payment_request: PaymentRequest) -> tuple[int, int]:
+    # What in-flight checkouts hold against the dues: an installment fee is paid on top of
+    # the share, so it never counts against it.
     rows = Checkout.objects.filter(request=payment_request, status__in=IN_FLIGHT_STATUSES)
-    by_request = rows.aggregate(total=Sum("amount"))["total"] or 0
-    by_participant = (
-        rows.filter(participant=participant).aggregate(total=Sum("amount"))["total"] or 0
-    )
+    share = Sum(F("amount") - F("fee_amount"))
+    by_request = rows.aggregate(total=share)["total"] or 0
+    by_participant = rows.filter(participant=participant).aggregate(total=share)["total"] or 0
     return by_participant, by_request
 
 
@@ -95,6 +96,7 @@ def checkout_start(
     return_url: Callable[[Checkout], str] | None = None,
     form_submission: str = "",
     installment: str = "",
+    fee_amount: int = 0,
 ) -> Checkout:
     """Pay with one method: ``checkout_open`` with a single leg.
 
@@ -107,6 +109,7 @@ def checkout_start(
         return_url=return_url,
         form_submission=form_submission,
         installment=installment,
+        fee_amount=fee_amount,
     )
 
 
@@ -118,6 +121,7 @@ def checkout_open(
     return_url: Callable[[Checkout], str] | None = None,
     form_submission: str = "",
     installment: str = "",
+    fee_amount: int = 0,
 ) -> Checkout:
     """Reserve the amount, save the checkout and every leg, then authorise the legs one
     after the other and capture them all once every one is held.
@@ -128,9 +132,19 @@ def checkout_open(
     requires_action (send the payer to the waiting leg's ``action_url``; their return goes
     on with ``checkout_resume``). A payer is never partially debited: a refusal of any leg
     releases or gives back every other.
+
+    ``fee_amount`` (installments only) is the part of the legs' amounts that is the plan's
+    fee: charged with the rest, never counted against the share nor booked on it.
     """
     if not legs:
         raise InvalidInput("Choose how to pay.", code="legs_invalid", field="legs")
+    if isinstance(fee_amount, bool) or not isinstance(fee_amount, int) or fee_amount < 0:
+        raise InvalidInput("The fee is not valid.", code="invalid_integer", field="fee_amount")
+    if fee_amount and (not installment or len(legs) != 1 or legs[0].amount is None):
+        # Only an installment charge carries a fee, on its one card leg of a known amount.
+        raise InvalidInput(
+            "Only an installment charge carries a fee.", code="fee_not_allowed", field="fee_amount"
+        )
     for leg in legs:
         payment_method_get(leg.method)
     # A payer who starts again has left the 3-D Secure page of their earlier attempt.
@@ -191,10 +205,14 @@ def checkout_open(
             legs=[(leg.method, amount) for leg, amount in zip(legs, amounts, strict=True)],
             currency=payment_request.currency,
         )
+        if fee_amount >= sum(amounts):
+            raise InvalidInput(
+                "The fee must be less than the charge.", code="out_of_range", field="fee_amount"
+            )
         check_payable_amount(
             payment_request,
             participant,
-            sum(amounts),
+            sum(amounts) - fee_amount,
             reserved_by_participant=by_participant,
             reserved_by_request=by_request,
         )
@@ -204,6 +222,7 @@ def checkout_open(
             request=payment_request,
             participant=participant,
             amount=sum(amounts),
+            fee_amount=fee_amount,
             currency=payment_request.currency,
             language=language or participant.language,
             form_submission=form_submission,
@@ -521,7 +540,7 @@ def _capture_if_complete(request_pk: int) -> None:
         )
         if not payment_request.is_collecting or payment_request.total_amount is None:
             return
-        covered = payment_request.amount_paid + sum(c.amount for c in held)
+        covered = payment_request.amount_paid + sum(c.amount - c.fee_amount for c in held)
         if covered < payment_request.total_amount:
             return
     for checkout in held:
@@ -557,14 +576,18 @@ def _book(checkout: Checkout, *_args) -> Checkout:
             checkout_sync(checkout)
             if checkout.status != Checkout.Status.SUCCEEDED:
                 return checkout  # other legs still to capture
+            payment = {
+                "checkout": checkout.public_id,
+                "method": legs[0].method,
+                "methods": [leg.method for leg in legs],
+            }
+            if checkout.fee_amount:
+                # The share is booked without the plan's fee; the event names both.
+                payment.update(fee_amount=checkout.fee_amount, charged=checkout.amount)
             participant_record_payment(
                 participant=checkout.participant,
-                amount=checkout.amount,
-                payment={
-                    "checkout": checkout.public_id,
-                    "method": legs[0].method,
-                    "methods": [leg.method for leg in legs],
-                },
+                amount=checkout.amount - checkout.fee_amount,
+                payment=payment,
             )
             # An installment's own message (when the scenario has one) is its receipt.
             trigger = "installment_succeeded" if checkout.installment else "payment_succeeded"

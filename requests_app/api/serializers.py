@@ -3,6 +3,8 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from payments.installments.api import PlanSerializer
+from payments.installments.schedule import INTERVAL_UNITS, MAX_COUNT, MIN_COUNT
 from pushpay.api.fields import (
     EmailField,
     LiveModeField,
@@ -15,6 +17,31 @@ from requests_app.links import payment_url
 from requests_app.models import Participant, PaymentRequest
 
 
+class InstallmentSettingsSchema(serializers.Serializer):
+    """The shape of ``installments`` for the schema; the values are read and checked by
+    ``payments.installments.offers.installment_offer_parse`` (with the share they spread)."""
+
+    count = serializers.IntegerField(
+        min_value=MIN_COUNT, max_value=MAX_COUNT, help_text="Installments after the deposit."
+    )
+    interval_unit = serializers.ChoiceField(choices=INTERVAL_UNITS)
+    interval_count = serializers.IntegerField(required=False, default=1)
+    start_date = serializers.DateField(required=False, allow_null=True)
+    deposit_amount = serializers.IntegerField(required=False, default=0)
+    deposit_date = serializers.DateField(required=False, allow_null=True)
+    fee_amount = serializers.IntegerField(
+        required=False, default=0, help_text="Paid by the payer on top of the share."
+    )
+    pay_at_once_allowed = serializers.BooleanField(
+        required=False, default=True, help_text="Whether the payer may still pay all at once."
+    )
+
+
+@extend_schema_field(InstallmentSettingsSchema(allow_null=True))
+class InstallmentSettingsField(serializers.JSONField):
+    """Passed on as received: the service checks it against the share, naming the field."""
+
+
 class ParticipantInputSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     email = EmailField(required=False, allow_blank=True, default="")
@@ -23,6 +50,9 @@ class ParticipantInputSerializer(StrictSerializer):
     amount = MinorUnitsField(required=False, allow_null=True)
     show_name = serializers.BooleanField(
         required=False, default=False, help_text="Agreed to appear on the public progress page."
+    )
+    installments = InstallmentSettingsField(
+        required=False, allow_null=True, default=None, help_text="This share's own plan offer."
     )
 
 
@@ -58,6 +88,12 @@ class PaymentRequestCreateSerializer(StrictSerializer):
         max_length=40, required=False, allow_null=True, help_text="A scenario id (sc_…)."
     )
     public_progress = serializers.BooleanField(required=False, default=False)
+    installments = InstallmentSettingsField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The plan offered to every participant without settings of their own.",
+    )
     return_url = serializers.CharField(
         max_length=500,
         required=False,
@@ -139,6 +175,10 @@ class CheckoutSummarySerializer(serializers.Serializer):
     id = serializers.CharField()
     status = serializers.CharField()
     amount = serializers.IntegerField()
+    installment_fee = serializers.IntegerField(
+        default=0,
+        help_text="An installment plan's fee included in amount, paid on top of the share.",
+    )
     currency = serializers.CharField()
     failure_reason = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -154,6 +194,8 @@ class ParticipantSerializer(serializers.ModelSerializer):
     payment_url = serializers.SerializerMethodField()
     form_answers = serializers.SerializerMethodField()
     checkouts = serializers.SerializerMethodField()
+    installments = serializers.SerializerMethodField()
+    installment_plan = serializers.SerializerMethodField()
 
     class Meta:
         model = Participant
@@ -173,6 +215,8 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "payment_url",
             "form_answers",
             "checkouts",
+            "installments",
+            "installment_plan",
             "created_at",
             "updated_at",
         ]
@@ -183,6 +227,18 @@ class ParticipantSerializer(serializers.ModelSerializer):
         """The participant's checkouts, newest first; the view supplies them in bulk."""
         rows = self.context.get("checkouts", {}).get(participant.public_id, [])
         return CheckoutSummarySerializer(rows, many=True).data
+
+    @extend_schema_field(InstallmentSettingsSchema(allow_null=True))
+    def get_installments(self, participant: Participant) -> dict | None:
+        """The plan this payer is offered: their own settings, else the request's."""
+        return participant.installment_offer
+
+    @extend_schema_field(PlanSerializer(allow_null=True))
+    def get_installment_plan(self, participant: Participant) -> dict | None:
+        """The payer's latest plan (running or over) with its installments; the view
+        supplies them in bulk."""
+        plan = self.context.get("installment_plans", {}).get(participant.public_id)
+        return PlanSerializer(plan).data if plan is not None else None
 
     def get_payment_url(self, participant: Participant) -> str:
         return payment_url(participant)
@@ -234,6 +290,7 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
             "deadline",
             "expires_at",
             "allowed_payment_methods",
+            "installments",
             "metadata",
             "return_url",
             "cancel_url",

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from payments import selectors as payment_selectors
 from payments import services as payment_services
+from payments.installments import selectors as installment_selectors
 from pushpay.api.errors import ApiError, NotFound
 from pushpay.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from pushpay.api.pagination import NewestFirstPagination
@@ -59,6 +60,7 @@ def _participant_data(data: dict) -> services.ParticipantData:
         language=data.get("language"),
         amount=data.get("amount"),
         show_name=data.get("show_name", False),
+        installments=data.get("installments"),
     )
 
 
@@ -68,6 +70,9 @@ def _context(merchant, payment_requests) -> dict:
     return {
         "form_answers": latest_answers_by_participant(merchant=merchant, participant_ids=ids),
         "checkouts": payment_selectors.checkouts_by_participant(
+            merchant=merchant, livemode=livemode, participant_ids=ids
+        ),
+        "installment_plans": installment_selectors.installment_plans_by_participant(
             merchant=merchant, livemode=livemode, participant_ids=ids
         ),
     }

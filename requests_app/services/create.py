@@ -23,6 +23,7 @@ from .rules import (
     _validate_payment_methods,
     has_control_characters,
     validate_amount,
+    validate_installment_offers,
     validate_metadata,
     validate_return_url,
 )
@@ -56,6 +57,7 @@ def payment_request_create(
     livemode: bool = False,
     return_url: str = "",
     cancel_url: str = "",
+    installments: dict | None = None,
 ) -> PaymentRequest:
     """Create a request and all its participants at once, or nothing.
 
@@ -65,6 +67,10 @@ def payment_request_create(
     are recorded with the ``request_created`` event, whose reactions (scenarios planning the
     messages, smartforms locking the version) run in this same transaction and can still
     refuse the whole creation.
+
+    ``installments`` (and each participant's ``installments``) are the plan settings
+    offered to payers, checked against every share they would spread (see
+    ``validate_installment_offers``).
     """
     if not reference or not reference.strip():
         raise InvalidInput("A reference is required.", code="required", field="reference")
@@ -175,6 +181,25 @@ def payment_request_create(
             )
         shares = [None] * len(participants)
 
+    request_offer, own_offers = validate_installment_offers(
+        merchant=merchant,
+        currency=currency,
+        request_offer=installments,
+        participants=participants,
+        shares=shares,
+        methods=methods,
+    )
+
+    if form_version is not None and (request_offer or any(own_offers)):
+        # A plan's first charge does not carry the form's answers: the payer page would
+        # never offer the plan, so the merchant hears it now rather than the payer never.
+        raise InvalidInput(
+            "Installment plans cannot be offered on a request with a smart form.",
+            code="installments_with_form",
+            field="installments"
+            if request_offer
+            else f"participants[{next(i for i, o in enumerate(own_offers) if o)}].installments",
+        )
     request_language = language or merchant.default_language
     try:
         with transaction.atomic():
@@ -199,6 +224,7 @@ def payment_request_create(
                 metadata=metadata,
                 return_url=return_url,
                 cancel_url=cancel_url,
+                installments=request_offer,
             )
             Participant.objects.bulk_create(
                 Participant(
@@ -212,8 +238,11 @@ def payment_request_create(
                     language=data.language or request_language,
                     amount=share,
                     show_name=data.show_name,
+                    installments=offer,
                 )
-                for index, (data, share) in enumerate(zip(participants, shares, strict=True))
+                for index, (data, share, offer) in enumerate(
+                    zip(participants, shares, own_offers, strict=True)
+                )
             )
             event_record(
                 type=RequestEvent.Type.REQUEST_CREATED,

@@ -8,6 +8,7 @@ from pushpay.errors import InvalidInput, StateConflict
 from ..events import event_record
 from ..locks import lock_participants, lock_request
 from ..models import Participant, PaymentRequest, RequestEvent
+from ..ports import payment_method_rules
 from .rules import (
     MAX_PARTICIPANTS,
     ParticipantData,
@@ -19,6 +20,7 @@ from .rules import (
     check_payable_amount,
     participant_refund_status,
     validate_amount,
+    validate_installment_offers,
 )
 
 
@@ -47,6 +49,24 @@ def participant_add(*, payment_request: PaymentRequest, data: ParticipantData) -
                 "In fixed mode the participant needs an amount.", code="required", field="amount"
             )
         payment_request.total_amount += data.amount
+    # The request's own offer was checked when it was made; whether it still fits this
+    # share is seen when the payer comes (payments.installments.offers).
+    _none, (own_offer,) = validate_installment_offers(
+        merchant=payment_request.merchant,
+        currency=payment_request.currency,
+        request_offer=None,
+        participants=[data],
+        shares=[data.amount],
+        methods=payment_request.allowed_payment_methods
+        or payment_method_rules().enabled(merchant=payment_request.merchant),
+        indexes=[None],
+    )
+    if own_offer and payment_request.form_version_id is not None:
+        raise InvalidInput(
+            "Installment plans cannot be offered on a request with a smart form.",
+            code="installments_with_form",
+            field="installments",
+        )
     participant = Participant.objects.create(
         merchant_id=payment_request.merchant_id,
         livemode=payment_request.livemode,
@@ -58,6 +78,7 @@ def participant_add(*, payment_request: PaymentRequest, data: ParticipantData) -
         language=data.language or payment_request.language,
         amount=data.amount,
         show_name=data.show_name,
+        installments=own_offer,
     )
     _refresh_request_status(payment_request, [*existing, participant], "participant added")
     payment_request.save()

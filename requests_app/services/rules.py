@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,7 +21,7 @@ from pushpay.i18n import language_checked
 
 from ..events import event_record
 from ..models import IllegalTransition, Participant, PaymentRequest, RequestEvent, StatusChange
-from ..ports import payment_method_rules
+from ..ports import installment_offer_check, payment_method_rules
 
 MAX_PARTICIPANTS = 1000
 
@@ -48,6 +49,8 @@ class ParticipantData:
     language: str | None = None
     amount: int | None = None
     show_name: bool = False
+    # Installment settings as received (payments.installments.offers reads them).
+    installments: dict | None = None
 
 
 def _transition_request(payment_request: PaymentRequest, target: str, reason: str = "") -> None:
@@ -431,3 +434,75 @@ def participant_refund_status(participant: Participant) -> str:
     if participant.amount_refunded >= participant.amount_paid:
         return Participant.Status.REFUNDED
     return Participant.Status.PARTIALLY_REFUNDED
+
+
+def validate_installment_offers(
+    *,
+    merchant: Merchant,
+    currency: str,
+    request_offer: Any,
+    participants: list[ParticipantData],
+    shares: list[int | None],
+    methods: list[str],
+    indexes: list[int | None] | None = None,
+) -> tuple[dict | None, list[dict | None]]:
+    """The request's installment offer and each participant's own, checked against every
+    share they would spread and returned as stored.
+
+    A participant without settings of their own is offered the request's, so the request's
+    are checked against each such share. Plans are charged by card: an offer on a request
+    whose payers cannot pay by card is refused. ``indexes`` names participants in error
+    fields (``participants[1].installments.count``; None: a lone participant).
+    """
+    indexes = indexes if indexes is not None else list(range(len(participants)))
+    today = timezone.localdate(timezone=ZoneInfo(merchant.time_zone))
+
+    def prefix(index: int | None) -> str:
+        return f"participants[{index}].installments" if index is not None else "installments"
+
+    own = [
+        installment_offer_check(
+            data=data.installments,
+            amount=share,
+            currency=currency,
+            today=today,
+            field=prefix(index),
+        )
+        for data, share, index in zip(participants, shares, indexes, strict=True)
+    ]
+    checked_request_offer = None
+    if request_offer is not None:
+        inheriting = [
+            (share, index)
+            for data, share, index in zip(participants, shares, indexes, strict=True)
+            if data.installments is None
+        ]
+        fixed = [share for share in shares if share is not None]
+        for share, index in inheriting or [(min(fixed, default=None), None)]:
+            try:
+                checked_request_offer = installment_offer_check(
+                    data=request_offer,
+                    amount=share,
+                    currency=currency,
+                    today=today,
+                    field="installments",
+                )
+            except InvalidInput as exc:
+                if index is None or exc.code in ("unknown_field", "not_an_object"):
+                    raise
+                raise InvalidInput(
+                    f"{exc.message} (for the share of participants[{index}])",
+                    code=exc.code,
+                    field=exc.field,
+                ) from exc
+    if "card" not in methods:
+        offered = [prefix(i) for i, offer in zip(indexes, own, strict=True) if offer]
+        if checked_request_offer:
+            offered.insert(0, "installments")
+        if offered:
+            raise InvalidInput(
+                "Installment plans are paid by card: allow the payment method 'card'.",
+                code="installments_need_card",
+                field=offered[0],
+            )
+    return checked_request_offer, own

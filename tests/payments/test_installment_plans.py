@@ -207,7 +207,7 @@ def test_one_running_plan_per_share(payer, tokenise):
     ("kwargs", "code"),
     [
         ({"count": 1}, "out_of_range"),
-        ({"fee_amount": 100}, "installment_fee_unavailable"),
+        ({"fee_amount": 30001}, "out_of_range"),
         ({"retry_days": [0]}, "invalid"),
         ({"retry_days": "1,3"}, "invalid"),
         ({"interval_unit": "year"}, "invalid_choice"),
