@@ -5,6 +5,8 @@ in-process, but keeps the same contract: sandbox states in, ``PaymentResult`` ou
 answer surfaces as ``ProviderTimeout``.
 """
 
+from datetime import date
+
 from django.conf import settings
 from django.urls import reverse
 
@@ -88,6 +90,11 @@ class SandboxCardAdapter(PaymentMethodAdapter):
         """Brand and last four digits for receipts; ("", "") for an unknown token."""
         card = SandboxCard.objects.filter(token=source).only("brand", "last4").first()
         return (card.brand, card.last4) if card else ("", "")
+
+    def expires_before(self, source: str, day: date) -> bool:
+        """A card is good until the last day of its expiry month (as the acquirer rules)."""
+        card = SandboxCard.objects.filter(token=source).only("exp_month", "exp_year").first()
+        return card is not None and (card.exp_year, card.exp_month) < (day.year, day.month)
 
     def authorise(
         self,

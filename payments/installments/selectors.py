@@ -1,8 +1,11 @@
 """Merchant- and mode-scoped reads of installment plans."""
 
+from datetime import date
+
 from django.db.models import QuerySet
 
 from merchants.models import Merchant
+from pushpay.errors import DomainError
 
 from .models import Installment, InstallmentPlan
 
@@ -58,3 +61,66 @@ def installments_still_to_charge(*, merchant_id: int, plan_public_id: str) -> li
 
 def installment_get(*, merchant_id: int, public_id: str) -> Installment | None:
     return Installment.objects.filter(plan__merchant_id=merchant_id, public_id=public_id).first()
+
+
+def installment_plan_for_participant(*, participant, public_id: str) -> InstallmentPlan | None:
+    """A plan as its payer's link reaches it: only the link's own participant's plans, so
+    another payer's plan id behind this link is simply not found."""
+    if not isinstance(public_id, str) or len(public_id) > 40:
+        return None
+    return (
+        InstallmentPlan.objects.filter(participant_id=participant.pk, public_id=public_id)
+        .select_related("merchant")
+        .prefetch_related("installments")
+        .first()
+    )
+
+
+def installment_plan_of_checkout(*, plan: InstallmentPlan, checkout) -> bool:
+    """Whether ``checkout`` charged one of ``plan``'s installments (or paid it off)."""
+    if not checkout.installment:
+        return False
+    if checkout.installment == plan.public_id:
+        return True
+    return any(item.public_id == checkout.installment for item in plan.installments.all())
+
+
+def card_expires_before(
+    *, merchant: Merchant, livemode: bool, source: str, day: date, method: str = "card"
+) -> bool:
+    """Whether the card behind ``source`` expires before ``day`` (a plan's last charge):
+    the payer is warned and may give another card, or go on (a charge refused for expiry
+    then takes the failure path, whose notice lets them pay with another card). Asked of
+    the method's adapter; a method that cannot tell is never flagged."""
+    from ..registry import adapter_for  # the registry reads the adapters, which read us
+
+    if not source:
+        return False
+    try:
+        adapter = adapter_for(merchant=merchant, method=method, livemode=livemode)
+    except DomainError:
+        return False
+    return adapter.expires_before(source, day)
+
+
+def plan_card_expires_before(*, plan: InstallmentPlan, day: date) -> bool:
+    """Whether the plan's card on file expires before ``day``."""
+    return card_expires_before(
+        merchant=plan.merchant,
+        livemode=plan.livemode,
+        source=plan.source,
+        day=day,
+        method=plan.method,
+    )
+
+
+def plan_card_label(*, plan: InstallmentPlan) -> str:
+    """The plan's card as the payer knows it ("visa •••• 4242"), "" when unknown."""
+    from ..registry import adapter_for
+
+    try:
+        adapter = adapter_for(merchant=plan.merchant, method=plan.method, livemode=plan.livemode)
+    except DomainError:
+        return ""
+    brand, last4 = adapter.describe_source(plan.source)
+    return f"{brand} •••• {last4}" if last4 else ""

@@ -12,7 +12,8 @@ from notifications.dispatcher import dispatch_due
 from notifications.selectors import template_for_stage
 from payments.installments import services
 from payments.installments.notices import installment_due_notices_emit
-from requests_app.links import payment_url
+from payments.models import InstallmentPlan
+from requests_app.links import plan_url
 from requests_app.models import RequestEvent
 from scenarios.models import Dispatch, OutboxMessage
 from tests.factories import make_request, participants
@@ -167,8 +168,10 @@ def test_a_plan_whose_second_charge_fails_once_then_succeeds_tells_the_payer_eac
     assert "Échéance impayée" in failure.subject
     assert "100,00 €" in text
     assert "11 février 2030 à 09:00" in text  # the next automatic try
-    assert payment_url(payer) in text
-    assert f'href="{payment_url(payer)}"' in failure.html
+    # The link goes to the plan's own page, where this installment is paid another way.
+    link = plan_url(payer, InstallmentPlan.objects.get(participant=payer).public_id)
+    assert link in text
+    assert f'href="{link}"' in failure.html
 
     assert charge(datetime(2030, 2, 11, 9, 5, tzinfo=PARIS)) == 1
     (receipt,) = send(datetime(2030, 2, 11, 9, 5, tzinfo=PARIS))
