@@ -34,6 +34,7 @@ from .payer_views import (
     _payer_error,
     _waiting_for_payer,
     checkout_failure_message,
+    failure_message,
 )
 
 PAID_PARAM = "paid"
@@ -241,7 +242,17 @@ def _render(
         (item.pk for item in items if active and item.status == Installment.Status.FAILED), None
     )
     rows = [
-        {"item": item, "state": installment_state(item.status), "payable": item.pk == payable}
+        {
+            "item": item,
+            "state": installment_state(item.status),
+            "payable": item.pk == payable,
+            "reason": (
+                failure_message(item.failure_reason)
+                if item.failure_reason
+                and item.status in (Installment.Status.FAILED, Installment.Status.DEFAULTED)
+                else ""
+            ),
+        }
         for item in items
         # A re-split cancels what it replaced: a running plan shows its schedule as it is.
         if not (active and item.status == Installment.Status.CANCELLED)

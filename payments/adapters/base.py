@@ -51,6 +51,7 @@ class FailureReason(StrEnum):
     FRAUD = "fraud"
     NOT_ACCEPTED = "not_accepted"  # this method, card brand or currency is not accepted
     PROVIDER_ERROR = "provider_error"  # the provider answered, with an error of its own
+    EXPIRED_CARD = "expired_card"  # the card's expiry date has passed (a later charge)
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,13 @@ _REASONS = {
     SandboxAuthorisation.FailureReason.DECLINED: FailureReason.DECLINED,
     SandboxAuthorisation.FailureReason.INSUFFICIENT_FUNDS: FailureReason.INSUFFICIENT_FUNDS,
     SandboxAuthorisation.FailureReason.AUTHENTICATION_FAILED: FailureReason.AUTHENTICATION_FAILED,
+    SandboxAuthorisation.FailureReason.EXPIRED_CARD: FailureReason.EXPIRED_CARD,
 }
 _MESSAGES = {
     FailureReason.DECLINED: "The card was declined.",
     FailureReason.INSUFFICIENT_FUNDS: "The card has insufficient funds.",
     FailureReason.AUTHENTICATION_FAILED: "The payer did not pass 3-D Secure authentication.",
+    FailureReason.EXPIRED_CARD: "The card has expired.",
 }
 
 
