@@ -60,6 +60,7 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("holiday-vouchers", "number"): "beneficiary",
     ("installment-plans", "public_id"): "installment_plan",
     ("plan", "plan_id"): "installment_plan",
+    ("installments", "public_id"): "installment_plan",
     ("payment-methods", "code"): "payment_method",
     ("paypal", "public_id"): "paypal_order",
     ("wallets", "public_id"): "wallet",

@@ -1,8 +1,9 @@
 """Merchant- and mode-scoped reads of installment plans."""
 
-from datetime import date
+from datetime import date, datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from merchants.models import Merchant
 from pushpay.errors import DomainError
@@ -124,3 +125,37 @@ def plan_card_label(*, plan: InstallmentPlan) -> str:
         return ""
     brand, last4 = adapter.describe_source(plan.source)
     return f"{brand} •••• {last4}" if last4 else ""
+
+
+def installments_due_between(
+    *, merchant: Merchant, livemode: bool, start: datetime, end: datetime
+) -> QuerySet[Installment]:
+    """Installments of running plans whose next charge (first try or retry) falls in
+    [start, end): what the charging job will take, for the back office's week view."""
+    return (
+        Installment.objects.filter(
+            plan__merchant=merchant,
+            plan__livemode=livemode,
+            plan__status=InstallmentPlan.Status.ACTIVE,
+            status__in=STILL_TO_CHARGE,
+            next_attempt_at__gte=start,
+            next_attempt_at__lt=end,
+        )
+        .select_related("plan", "plan__request", "plan__participant")
+        .order_by("next_attempt_at", "id")
+    )
+
+
+def installment_plans_defaulted(*, merchant: Merchant, livemode: bool) -> QuerySet:
+    """Defaulted plans, latest first, each with what was collected and what was left."""
+    paid = Q(installments__status=Installment.Status.PAID)
+    return (
+        InstallmentPlan.objects.filter(
+            merchant=merchant, livemode=livemode, status=InstallmentPlan.Status.DEFAULTED
+        )
+        .select_related("request", "participant")
+        .annotate(
+            collected=Coalesce(Sum("installments__amount", filter=paid), 0),
+        )
+        .order_by("-updated_at", "-id")
+    )
