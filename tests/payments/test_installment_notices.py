@@ -384,3 +384,31 @@ def test_reminders_come_back_once_the_plan_is_cancelled(merchant, tokenise):
     sent = send(payment_request.deadline - timedelta(days=1))
 
     assert len(sent) == 1
+
+
+def test_the_defaulted_notice_links_to_the_plan_page_which_offers_the_balance(
+    merchant, tokenise, client, monkeypatch
+):
+    scenario = scenario_of_installment_steps(
+        merchant, step("installment_plan_defaulted", None, channel="email")
+    )
+    _request, (payer,) = plan_for(merchant, scenario=scenario)
+    token = at(START, lambda: tokenise(SUCCEEDS))
+    plan = at(
+        START,
+        lambda: services.installment_plan_start(
+            participant=payer, source=token, count=3, interval_unit="month"
+        ),
+    )
+    refuse_merchant_initiated_charges(monkeypatch, times=10)
+    for day in (10, 11, 13, 17):
+        charge(datetime(2030, 2, day, 9, 5, tzinfo=PARIS))
+    sent = send(datetime(2030, 2, 17, 9, 5, tzinfo=PARIS))
+
+    (stopped,) = [m for m in sent if "interrompu" in m.subject]
+    link = plan_url(payer, plan.public_id)
+    assert f'href="{link}"' in stopped.html and link in stopped.text
+    with time_machine.travel(datetime(2030, 2, 17, 10, 0, tzinfo=PARIS), tick=False):
+        html = client.get(link).content.decode()
+    assert 'data-status="defaulted"' in html
+    assert f'href="/pay/{payer.link_token}/?lang=fr"' in html  # pay the balance there
