@@ -12,7 +12,8 @@ Variables by stage, beyond those every message has (payer, merchant, request, pa
 - ``installment_plan_confirmed``: ``schedule`` lists every installment (deposit included);
 - the other ``installment_*`` stages: ``schedule`` lists what is still to be charged;
 - ``installment_succeeded``: ``amount_paid`` and ``payment.date`` are the installment's;
-- ``installment_failed``: ``retry_url`` is the payer's link, where they pay it another way;
+- ``installment_*``: ``retry_url`` is the payer's page for the plan (its schedule), where a
+  failed installment is paid with another card and the balance paid off early;
 - ``participant_paid`` goes to whoever started the request: ``payer`` is the one who paid.
 
 SMS wordings stay within the GSM-7 alphabet (no ç, ê, ô …) so they cost single segments.
@@ -239,7 +240,7 @@ _WORDING: dict[str, dict[str, tuple[str, dict, list[str], tuple[str, str] | None
                 SCHEDULE,
                 "Chaque échéance sera prélevée automatiquement à sa date.",
             ],
-            ("Voir mon échéancier", "pay_url"),
+            ("Voir mon échéancier", "retry_url"),
             "{{ merchant.name }} : paiement en {{ schedule|length }} fois confirme "
             "(ref. {{ request.reference }}).{% for item in schedule %}"
             "{% if forloop.first %} 1re echeance : {{ item.amount }} le {{ item.due_date }}."
@@ -254,7 +255,7 @@ _WORDING: dict[str, dict[str, tuple[str, dict, list[str], tuple[str, str] | None
                 SCHEDULE,
                 "Each installment will be charged automatically on its date.",
             ],
-            ("View my schedule", "pay_url"),
+            ("View my schedule", "retry_url"),
             "{{ merchant.name }}: {{ schedule|length }}-installment plan confirmed "
             "(ref. {{ request.reference }}).{% for item in schedule %}"
             "{% if forloop.first %} First: {{ item.amount }} on {{ item.due_date }}."
@@ -270,7 +271,7 @@ _WORDING: dict[str, dict[str, tuple[str, dict, list[str], tuple[str, str] | None
                 "{{ request.reference }} sera prélevée le {{ deadline }}.",
                 "Vous n'avez rien à faire si votre moyen de paiement est toujours valable.",
             ],
-            ("Voir mon échéancier", "pay_url"),
+            ("Voir mon échéancier", "retry_url"),
             "{{ merchant.name }} : echeance de {{ amount_due }} le {{ deadline }} "
             "(ref. {{ request.reference }}).",
         ),
@@ -282,7 +283,7 @@ _WORDING: dict[str, dict[str, tuple[str, dict, list[str], tuple[str, str] | None
                 "{{ request.reference }} will be charged on {{ deadline }}.",
                 "There is nothing to do if your payment method is still valid.",
             ],
-            ("View my schedule", "pay_url"),
+            ("View my schedule", "retry_url"),
             "{{ merchant.name }}: installment of {{ amount_due }} on {{ deadline }} "
             "(ref. {{ request.reference }}).",
         ),
@@ -330,7 +331,7 @@ _WORDING: dict[str, dict[str, tuple[str, dict, list[str], tuple[str, str] | None
                 "échéance. Merci !{% endif %}",
                 SCHEDULE,
             ],
-            ("Voir mon échéancier", "pay_url"),
+            ("Voir mon échéancier", "retry_url"),
             "{{ merchant.name }} : echeance de {{ amount_paid }} prelevee "
             "(ref. {{ request.reference }}).{% for item in schedule %}{% if forloop.first %} "
             "Prochaine : {{ item.amount }} le {{ item.due_date }}.{% endif %}{% endfor %}",
@@ -345,7 +346,7 @@ _WORDING: dict[str, dict[str, tuple[str, dict, list[str], tuple[str, str] | None
                 "Thank you!{% endif %}",
                 SCHEDULE,
             ],
-            ("View my schedule", "pay_url"),
+            ("View my schedule", "retry_url"),
             "{{ merchant.name }}: installment of {{ amount_paid }} charged "
             "(ref. {{ request.reference }}).{% for item in schedule %}{% if forloop.first %} "
             "Next: {{ item.amount }} on {{ item.due_date }}.{% endif %}{% endfor %}",
@@ -388,9 +389,9 @@ _WORDING: dict[str, dict[str, tuple[str, dict, list[str], tuple[str, str] | None
                 "Il vous reste {{ amount_due }} à régler. Contactez {{ merchant.name }} ou "
                 "réglez le solde en ligne.",
             ],
-            ("Régler le solde", "pay_url"),
+            ("Régler le solde", "retry_url"),
             "{{ merchant.name }} : echeancier interrompu (ref. {{ request.reference }}), "
-            "reste {{ amount_due }} a regler. {{ pay_url }}",
+            "reste {{ amount_due }} a regler. {{ retry_url }}",
         ),
         "en": (
             "Installment plan stopped: {{ request.reference }}",
@@ -402,9 +403,9 @@ _WORDING: dict[str, dict[str, tuple[str, dict, list[str], tuple[str, str] | None
                 "{{ amount_due }} is still to pay. Contact {{ merchant.name }} or pay the "
                 "balance online.",
             ],
-            ("Pay the balance", "pay_url"),
+            ("Pay the balance", "retry_url"),
             "{{ merchant.name }}: installment plan stopped (ref. {{ request.reference }}), "
-            "{{ amount_due }} still to pay. {{ pay_url }}",
+            "{{ amount_due }} still to pay. {{ retry_url }}",
         ),
     },
     "installment_plan_cancelled": {

@@ -61,6 +61,7 @@ CAPABILITIES: dict[str, str] = {
     "webhooks.manage": "change webhook endpoints",
     "payment_methods.manage": "change payment methods",
     "wallets.manage": "credit or adjust cashback wallets",
+    "installments.manage": "change installment plans",
     "branding.manage": "change the branding",
     # the merchant itself: owners only
     "team.manage": "change the team",
@@ -79,6 +80,7 @@ _ADMIN = _AGENT | {
     "webhooks.manage",
     "payment_methods.manage",
     "wallets.manage",
+    "installments.manage",
     "branding.manage",
 }
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {

@@ -26,3 +26,9 @@ def payment_url(participant: Participant) -> str:
     """The absolute address of the participant's payment page (the token is the credential)."""
     path = _pay_path(get_script_prefix())
     return settings.PUBLIC_BASE_URL + path.replace(_TOKEN, participant.link_token, 1)
+
+
+def plan_url(participant: Participant, plan_public_id: str) -> str:
+    """The absolute address of the payer's page for one of their installment plans."""
+    path = reverse("payer:plan", args=[participant.link_token, plan_public_id])
+    return settings.PUBLIC_BASE_URL + path

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import payer_views
+from . import payer_plan_views, payer_views
 
 app_name = "payer"
 
@@ -18,4 +18,14 @@ urlpatterns = [
     path("<str:token>/cancel/<str:checkout_id>/", payer_views.checkout_cancel, name="cancel"),
     path("<str:token>/receipt/<str:checkout_id>/", payer_views.receipt, name="receipt"),
     path("<str:token>/held/<str:checkout_id>/", payer_views.held, name="held"),
+    path(
+        "<str:token>/plan/<str:plan_id>/",
+        payer_plan_views.PlanPageView.as_view(),
+        name="plan",
+    ),
+    path(
+        "<str:token>/plan/<str:plan_id>/return/<str:checkout_id>/",
+        payer_plan_views.plan_checkout_return,
+        name="plan_return",
+    ),
 ]

@@ -83,6 +83,7 @@ def failure_message(reason: str, method: str = CARD) -> str:
         ),
         "fraud": _("The payment was refused for security reasons. Nothing was charged."),
         "not_accepted": _("This card cannot be used for this payment. Nothing was charged."),
+        "expired_card": _("This card has expired. Nothing was charged; please use another card."),
         "provider_error": _(
             "The bank did not answer in time. Nothing was charged; please try again."
         ),

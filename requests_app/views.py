@@ -12,6 +12,7 @@ from django.views import View
 from django.views.decorators.http import require_POST
 
 from merchants.selectors import merchants_for_user
+from payments.installments.selectors import installment_plans
 from pushpay.errors import DomainError
 from pushpay.qr import qr_png
 from pushpay.tenancy import MODE_SESSION_KEY, SESSION_KEY, MerchantViewMixin, require
@@ -86,6 +87,12 @@ class PaymentRequestDetailView(MerchantViewMixin, View):
                 },
                 "percent": payment_request.collected_percent,
                 "history": selectors.status_history(payment_request=payment_request),
+                # Every plan of the request, oldest first, its installments prefetched.
+                "installment_plans": list(
+                    installment_plans(merchant=request.merchant, livemode=request.livemode)
+                    .filter(request=payment_request)
+                    .order_by("created_at", "id")
+                ),
             },
         )
 

@@ -15,7 +15,7 @@ from notifications.kinds import OutboxKind, outbox_kind_register
 from notifications.rendering import MessageData, ScheduleItem, render_message
 from payments.installments import selectors as installment_selectors
 from payments.selectors import checkout_methods_paid
-from requests_app.links import payment_url
+from requests_app.links import payment_url, plan_url
 from requests_app.models import Participant, PaymentRequest, RequestEvent
 
 from .models import COLLECTING_TRIGGERS, INSTALLMENT_TRIGGERS, Channel, Dispatch, Trigger
@@ -77,6 +77,7 @@ class _InstallmentNotice:
     amount: int | None  # the installment concerned, when the event is about one
     when: datetime | None  # its charge (installment_due) or next try (installment_failed)
     schedule: tuple[ScheduleItem, ...] = field(default_factory=tuple)
+    plan: str = ""  # ip_… of the plan, whose payer page the notice links to
 
 
 def _installment_of(dispatch: Dispatch) -> _InstallmentNotice | None:
@@ -112,7 +113,7 @@ def _installment_of(dispatch: Dispatch) -> _InstallmentNotice | None:
             merchant_id=merchant_id, public_id=payload["installment"]
         )
         when = installment.next_attempt_at if installment is not None else None
-    return _InstallmentNotice(amount=amount, when=when, schedule=schedule)
+    return _InstallmentNotice(amount=amount, when=when, schedule=schedule, plan=payload["plan"])
 
 
 def _build(dispatch: Dispatch) -> OutgoingMessage:
@@ -200,6 +201,11 @@ def _message_data(dispatch: Dispatch, concerned: Participant | None) -> MessageD
     payment = getattr(dispatch, "payment", None)
     notice = getattr(dispatch, "installment", None)
     deadline = request.deadline
+    retry_url = pay_url
+    if notice is not None and notice.plan and payer is not None:
+        # The plan's own page: where a failed installment is paid with another card and
+        # the balance paid off (the request's page knows nothing of the schedule).
+        retry_url = plan_url(payer, notice.plan)
     if notice is not None:
         # An installment notice speaks of that installment, not of the request's deadline.
         if notice.amount is not None and dispatch.step.trigger != Trigger.INSTALLMENT_SUCCEEDED:
@@ -220,7 +226,7 @@ def _message_data(dispatch: Dispatch, concerned: Participant | None) -> MessageD
         deadline=deadline,
         time_zone=merchant.time_zone,
         pay_url=pay_url,
-        retry_url=pay_url,
+        retry_url=retry_url,
         schedule=notice.schedule if notice is not None else (),
     )
 

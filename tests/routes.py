@@ -65,6 +65,8 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("3ds", "public_id"): "challenge",
     ("holiday-vouchers", "number"): "beneficiary",
     ("installment-plans", "public_id"): "installment_plan",
+    ("plan", "plan_id"): "installment_plan",
+    ("installments", "public_id"): "installment_plan",
     ("payment-methods", "code"): "payment_method",
     ("paypal", "public_id"): "paypal_order",
     ("wallets", "public_id"): "wallet",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
@@ -51,6 +51,7 @@ class FailureReason(StrEnum):
     FRAUD = "fraud"
     NOT_ACCEPTED = "not_accepted"  # this method, card brand or currency is not accepted
     PROVIDER_ERROR = "provider_error"  # the provider answered, with an error of its own
+    EXPIRED_CARD = "expired_card"  # the card's expiry date has passed (a later charge)
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,12 @@ class PaymentMethodAdapter(ABC):
         """The source that belongs to this participant ("" when none), for
         ``source_from_participant`` methods; a payer can never name another's."""
         return ""
+
+    def expires_before(self, source: str, day: date) -> bool:
+        """Whether the card behind ``source`` stops working before ``day``, so a plan whose
+        last charge falls later can warn the payer now rather than fail then. False when
+        the method has no expiry or the provider does not tell it."""
+        return False
 
     def describe_source(self, source: str) -> tuple[str, str]:
         """Brand and last four digits of a source, for receipts; empty when unknown."""

@@ -5,6 +5,8 @@ in-process, but keeps the same contract: sandbox states in, ``PaymentResult`` ou
 answer surfaces as ``ProviderTimeout``.
 """
 
+from datetime import date
+
 from django.conf import settings
 from django.urls import reverse
 
@@ -33,11 +35,13 @@ _REASONS = {
     SandboxAuthorisation.FailureReason.DECLINED: FailureReason.DECLINED,
     SandboxAuthorisation.FailureReason.INSUFFICIENT_FUNDS: FailureReason.INSUFFICIENT_FUNDS,
     SandboxAuthorisation.FailureReason.AUTHENTICATION_FAILED: FailureReason.AUTHENTICATION_FAILED,
+    SandboxAuthorisation.FailureReason.EXPIRED_CARD: FailureReason.EXPIRED_CARD,
 }
 _MESSAGES = {
     FailureReason.DECLINED: "The card was declined.",
     FailureReason.INSUFFICIENT_FUNDS: "The card has insufficient funds.",
     FailureReason.AUTHENTICATION_FAILED: "The payer did not pass 3-D Secure authentication.",
+    FailureReason.EXPIRED_CARD: "The card has expired.",
 }
 
 
@@ -88,6 +92,11 @@ class SandboxCardAdapter(PaymentMethodAdapter):
         """Brand and last four digits for receipts; ("", "") for an unknown token."""
         card = SandboxCard.objects.filter(token=source).only("brand", "last4").first()
         return (card.brand, card.last4) if card else ("", "")
+
+    def expires_before(self, source: str, day: date) -> bool:
+        """A card is good until the last day of its expiry month (as the acquirer rules)."""
+        card = SandboxCard.objects.filter(token=source).only("exp_month", "exp_year").first()
+        return card is not None and (card.exp_year, card.exp_month) < (day.year, day.month)
 
     def authorise(
         self,

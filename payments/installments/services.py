@@ -32,7 +32,7 @@ from requests_app.events import event_record
 from requests_app.locks import lock_request
 from requests_app.models import Participant
 
-from ..models import Checkout
+from ..models import Checkout, Leg
 from .models import DEFAULT_RETRY_DAYS, Installment, InstallmentPlan
 from .outbox import default_alert_plan
 from .schedule import schedule_build
@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)
 # ``leased_by`` of installments a pay-off holds while it runs.
 PAYOFF = "payoff"
+# ``leased_by`` of a failed installment the payer is paying from their link with another card.
+PAYER = "payer"
+HELD_BY_PAYER = (PAYOFF, PAYER)
 # Merchant-initiated charges run at this local hour on their due date.
 CHARGE_HOUR = time(9, 0)
 
@@ -218,11 +221,21 @@ def installment_settle(
     ):
         return
     plan = InstallmentPlan.objects.select_for_update().get(pk=installment.plan_id)
+    by_payer = installment.leased_by == PAYER
     installment.checkout = checkout_public_id
     installment.lease_until, installment.leased_by = None, ""
+    if by_payer and not paid:
+        # The payer's other card was refused while they were on the page, which tells them:
+        # the installment waits for its next automatic try as before, and this attempt
+        # counts against no retry (a payer trying cards must never default their plan).
+        installment.status = Installment.Status.FAILED
+        installment.save()
+        return
     if paid:
         installment.status, installment.failure_reason = Installment.Status.PAID, ""
         installment.save()
+        if by_payer:
+            _source_replace(plan, checkout_public_id)
         if plan.status == InstallmentPlan.Status.PENDING:
             _plan_transition(plan, InstallmentPlan.Status.ACTIVE)
             _event(
@@ -283,13 +296,27 @@ def installment_settle(
     _event(plan, "installment_plan_defaulted", installment=installment.public_id)
 
 
+def _source_replace(plan: InstallmentPlan, checkout_public_id: str) -> None:
+    """The card that just paid becomes the plan's card for the charges still to come; only
+    once it has paid, so a mistyped or refused card never replaces one that works."""
+    source = (
+        Leg.objects.filter(checkout__public_id=checkout_public_id, method=plan.method)
+        .values_list("source", flat=True)
+        .first()
+    )
+    if source and source != plan.source:
+        plan.source = source
+        plan.save(update_fields=["source", "updated_at"])
+
+
 def installments_claim(*, now: datetime, worker_id: str, batch_size: int = 50) -> list[int]:
     """Lease due installments of active plans (and those whose lease ran out)."""
     with transaction.atomic():
         rows = list(
             Installment.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(plan__status=InstallmentPlan.Status.ACTIVE)
-            .exclude(leased_by=PAYOFF)  # held by a pay-off: see _payoffs_sweep
+            # Held by a pay-off or by the payer on their page: see the sweeps.
+            .exclude(leased_by__in=HELD_BY_PAYER)
             .filter(
                 Q(status__in=Installment.DUE, next_attempt_at__lte=now)
                 | Q(status=Installment.Status.PROCESSING, lease_until__lt=now)
@@ -360,6 +387,7 @@ def installments_charge_due(
     """Charge the installments that fall due; returns how many were attempted."""
     now = now or timezone.now()
     _payoffs_sweep(now)
+    _payer_holds_sweep(now)
     claimed = installments_claim(now=now, worker_id=worker_id or "worker", batch_size=batch_size)
     for pk in claimed:
         try:
@@ -621,3 +649,88 @@ def _payoffs_sweep(now: datetime) -> None:
                 )
             else:
                 rows.update(status=Installment.Status.SCHEDULED, leased_by="", lease_until=None)
+
+
+def installment_pay_now(
+    *,
+    plan: InstallmentPlan,
+    installment_public_id: str,
+    source: str,
+    return_url: Callable[[Checkout], str] | None = None,
+) -> Checkout:
+    """The payer pays one failed installment from their link, with another card.
+
+    The installment is taken by a conditional UPDATE from ``failed`` to ``processing``
+    (held by the payer), so two posts (or a post and the charging job) charge it once.
+    Its outcome is settled like any charge's: paid, the card replaces the plan's token;
+    refused, the installment waits for its next automatic try as before.
+    """
+    from .. import services as payment_services
+
+    if not source:
+        raise InvalidInput("Enter your card details.", code="source_required", field="source")
+    with transaction.atomic():
+        plan = _running(plan)
+        installment = plan.installments.filter(public_id=installment_public_id).first()
+        if installment is None:
+            raise InvalidInput(
+                "No such installment in this plan.", code="unknown_installment", field="installment"
+            )
+        taken = Installment.objects.filter(
+            pk=installment.pk, status=Installment.Status.FAILED
+        ).update(
+            status=Installment.Status.PROCESSING,
+            leased_by=PAYER,
+            lease_until=timezone.now() + LEASE,
+            updated_at=timezone.now(),
+        )
+        if not taken:
+            installment.refresh_from_db()
+            raise StateConflict(
+                f"This installment is {installment.status}: it is not waiting for a payment.",
+                code="installment_not_failed",
+                field="installment",
+            )
+    try:
+        return payment_services.checkout_start(
+            participant=plan.participant,
+            method=plan.method,
+            source=source,
+            amount=installment.amount,
+            language=plan.language,
+            return_url=return_url,
+            installment=installment.public_id,
+        )
+    except DomainError:
+        # Refused before any checkout existed (an unknown token …): nothing was charged.
+        Installment.objects.filter(
+            pk=installment.pk, status=Installment.Status.PROCESSING, leased_by=PAYER
+        ).update(status=Installment.Status.FAILED, leased_by="", lease_until=None)
+        raise
+
+
+def _payer_holds_sweep(now: datetime) -> None:
+    """Installments the payer took whose hold ran out: a checkout still waiting (3-D
+    Secure) keeps it, a paid one is settled, and anything else goes back to ``failed``
+    and its automatic retries."""
+    held = list(
+        Installment.objects.filter(
+            status=Installment.Status.PROCESSING, leased_by=PAYER, lease_until__lt=now
+        ).values_list("pk", "public_id")
+    )
+    for pk, public_id in held:
+        last = Checkout.objects.filter(installment=public_id).order_by("-id").first()
+        with transaction.atomic():
+            rows = Installment.objects.select_for_update().filter(
+                pk=pk, status=Installment.Status.PROCESSING, leased_by=PAYER
+            )
+            if not rows.exists():
+                continue
+            if last is not None and last.status in Checkout.IN_FLIGHT:
+                rows.update(lease_until=now + LEASE)
+            elif last is not None and last.status == Checkout.Status.SUCCEEDED:
+                installment_settle(
+                    checkout_public_id=last.public_id, installment_public_id=public_id, paid=True
+                )
+            else:
+                rows.update(status=Installment.Status.FAILED, leased_by="", lease_until=None)

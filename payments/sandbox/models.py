@@ -41,6 +41,7 @@ class SandboxCard(TimeStamped):
         INSUFFICIENT_FUNDS = "insufficient_funds", "Insufficient funds"
         CHALLENGE = "challenge", "3-D Secure challenge"
         TIMEOUT = "timeout", "Times out at the provider"
+        EXPIRED = "expired", "Refused as expired by the issuer"
 
     token = models.CharField(max_length=40, unique=True, default=_token, editable=False)
     brand = models.CharField(max_length=20)
@@ -102,6 +103,7 @@ class SandboxAuthorisation(TimeStamped):
         DECLINED = "declined", "Declined"
         INSUFFICIENT_FUNDS = "insufficient_funds", "Insufficient funds"
         AUTHENTICATION_FAILED = "authentication_failed", "Authentication failed"
+        EXPIRED_CARD = "expired_card", "Expired card"
 
     public_id = models.CharField(
         max_length=40, unique=True, default=_authorisation_id, editable=False

@@ -34,6 +34,9 @@ TEST_CARDS = {
     "4000000000009995": Behaviour.INSUFFICIENT_FUNDS,
     "4000000000003220": Behaviour.CHALLENGE,
     "4000000000000119": Behaviour.TIMEOUT,
+    # Tokenises with any future expiry, but the issuer says it has expired (as a card
+    # replaced early does): how a merchant-initiated charge meets an expired card today.
+    "4000000000000069": Behaviour.EXPIRED,
 }
 MAX_AMOUNT = 10**13
 MAX_KEY_LENGTH = 255
@@ -298,9 +301,11 @@ def sandbox_authorise(
     refusals = {
         Behaviour.DECLINE: SandboxAuthorisation.FailureReason.DECLINED,
         Behaviour.INSUFFICIENT_FUNDS: SandboxAuthorisation.FailureReason.INSUFFICIENT_FUNDS,
+        Behaviour.EXPIRED: SandboxAuthorisation.FailureReason.EXPIRED_CARD,
     }
     if _expired(card.exp_month, card.exp_year, timezone.now()):
-        refusal = SandboxAuthorisation.FailureReason.DECLINED
+        # A token outlives its card: a plan's later charge meets the expiry date.
+        refusal = SandboxAuthorisation.FailureReason.EXPIRED_CARD
     else:
         refusal = refusals.get(card.behaviour, "")
     try:

@@ -36,6 +36,12 @@ STATUS_COLOURS = {
     "sending": "info",
     "sent": "success",
     "skipped": "secondary",
+    # installment plans and their installments
+    "scheduled": "primary",
+    "processing": "info",
+    "active": "primary",
+    "completed": "success",
+    "defaulted": "danger",
 }
 
 

@@ -32,7 +32,7 @@ NEVER = {"notifications": {"scenarios"}, "payments": {"scenarios"}}
 # Composition layers: they put apps together for a page, a route or a command.
 # (pushpay.tenancy is the back office's view mixins: which merchant a page works for.)
 COMPOSITION = ("views", "payer_views", "urls", "payer_urls", "progress_urls", "outbox_urls")
-COMPOSITION += ("tenancy",)
+COMPOSITION += ("tenancy", "payer_plan_views")
 COMPOSITION_DIRS = ("api", "management", "migrations", "templatetags")
 PROJECT_GLUE = {"pushpay/urls.py", "pushpay/settings.py", "pushpay/test_settings.py"}
 

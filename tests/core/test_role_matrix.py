@@ -35,6 +35,9 @@ CHANGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "wallets:cashback_rule": ("wallets.manage", ("post",)),
     "wallets:wallet_credit": ("wallets.manage", ("post",)),
     "wallets:wallet_adjust": ("wallets.manage", ("post",)),
+    "installments:plan_cancel": ("installments.manage", ("post",)),
+    "installments:plan_reschedule": ("installments.manage", ("post",)),
+    "installments:plan_resplit": ("installments.manage", ("post",)),
 }
 
 READS = {
@@ -57,6 +60,9 @@ READS = {
     "wallets:wallet_list",
     "wallets:wallet_detail",
     "wallets:wallet_export",
+    "installments:due_list",
+    "installments:defaulted_list",
+    "installments:plan_detail",
 }
 
 ALLOWED = {
@@ -66,6 +72,7 @@ ALLOWED = {
     "templates.manage": {"owner", "admin"},
     "forms.manage": {"owner", "admin"},
     "wallets.manage": {"owner", "admin"},
+    "installments.manage": {"owner", "admin"},
 }
 
 # Every back-office route by label (its name, or its pattern when it has none, so an unnamed

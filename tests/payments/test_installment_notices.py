@@ -2,7 +2,9 @@
 notice before each charge (once), the failure notice with a link to pay another way, the
 receipt of each charge; and no "unpaid" reminders of the request while the plan runs."""
 
+import re
 from datetime import datetime, timedelta
+from html import unescape
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +14,9 @@ from notifications.dispatcher import dispatch_due
 from notifications.selectors import template_for_stage
 from payments.installments import services
 from payments.installments.notices import installment_due_notices_emit
-from requests_app.links import payment_url
+from payments.models import InstallmentPlan, SandboxLedgerEntry
+from payments.sandbox.selectors import sandbox_card_balance
+from requests_app.links import plan_url
 from requests_app.models import RequestEvent
 from scenarios.models import Dispatch, OutboxMessage
 from tests.factories import make_request, participants
@@ -167,8 +171,10 @@ def test_a_plan_whose_second_charge_fails_once_then_succeeds_tells_the_payer_eac
     assert "Échéance impayée" in failure.subject
     assert "100,00 €" in text
     assert "11 février 2030 à 09:00" in text  # the next automatic try
-    assert payment_url(payer) in text
-    assert f'href="{payment_url(payer)}"' in failure.html
+    # The link goes to the plan's own page, where this installment is paid another way.
+    link = plan_url(payer, InstallmentPlan.objects.get(participant=payer).public_id)
+    assert link in text
+    assert f'href="{link}"' in failure.html
 
     assert charge(datetime(2030, 2, 11, 9, 5, tzinfo=PARIS)) == 1
     (receipt,) = send(datetime(2030, 2, 11, 9, 5, tzinfo=PARIS))
@@ -182,6 +188,105 @@ def test_a_plan_whose_second_charge_fails_once_then_succeeds_tells_the_payer_eac
         if not m.subject.startswith("Votre paiement à")
     ]
     assert len(plan_notices) == 5  # summary, receipt, due, failure, receipt
+
+
+def test_a_second_charge_that_fails_twice_is_paid_from_the_failure_notices_link(
+    merchant, tokenise, client, settings
+):
+    """The issue's scenario, end to end with the real sandbox: a card that expires in
+    January pays the first of three installments, is refused for expiry on 10 and 11
+    February, and the payer follows the second failure notice's link and pays that
+    installment with another card, which then pays the third."""
+    scenario = scenario_of_installment_steps(merchant)
+    _request, (payer,) = plan_for(merchant, scenario=scenario)
+    expiring = at(START, lambda: tokenise(SUCCEEDS, exp_month=1, exp_year=2030))
+    plan = at(
+        START,
+        lambda: services.installment_plan_start(
+            participant=payer, source=expiring, count=3, interval_unit="month"
+        ),
+    )
+    summary, first_receipt = send(START)
+    assert "Votre échéancier" in summary.subject
+    assert "Échéance réglée" in first_receipt.subject
+
+    failures = []
+    for day in (10, 11):
+        moment = datetime(2030, 2, day, 9, 5, tzinfo=PARIS)
+        assert charge(moment) == 1
+        (failure,) = send(moment)
+        failures.append(failure)
+    second = plan.installments.get(position=1)
+    assert (second.status, second.attempts, second.failure_reason) == (
+        "failed",
+        2,
+        "expired_card",
+    )
+    assert all("Échéance impayée" in f.subject for f in failures)
+    assert "13 février 2030 à 09:00" in plain(failures[1].text)  # the next automatic try
+
+    # The payer follows the link of the last notice, as their mail client would.
+    link = re.search(r'href="([^"]+/plan/[^"]+)"', failures[1].html)[1]
+    assert link == plan_url(payer, plan.public_id)
+    assert link.startswith(settings.PUBLIC_BASE_URL)
+    later = datetime(2030, 2, 11, 18, 0, tzinfo=PARIS)
+    with time_machine.travel(later, tick=False):
+        page = client.get(link)
+        assert page.status_code == 200
+        html = unescape(page.content.decode())
+        assert "Cette carte a expiré" in html  # why the charge failed
+        assert 'data-testid="card-expiry"' in html  # the card on file will not last
+        other = tokenise("5555 5555 5555 4444")
+        paid = client.post(
+            link,
+            {"action": "pay_installment", "installment": second.public_id, "card_token": other},
+        )
+    assert paid.status_code == 302
+    (receipt,) = send(later)
+    assert "Échéance réglée" in receipt.subject
+    assert "- 10 mars 2030 : 100,00 €" in plain(receipt.text)
+
+    third_day = datetime(2030, 3, 10, 9, 5, tzinfo=PARIS)
+    assert charge(third_day) == 1
+    last_receipt, completed = send(third_day)
+    assert "Échéance réglée" in last_receipt.subject
+    assert "Échéancier terminé" in completed.subject
+
+    # The acquirer's books: one debit on the expiring card, two refused holds, two debits
+    # on the card that replaced it; nothing else.
+    assert sandbox_card_balance(token=expiring).debited == 10000
+    assert sandbox_card_balance(token=other).debited == 20000
+    entries = [
+        (e.kind, e.amount, e.status, e.failure_reason)
+        for e in SandboxLedgerEntry.objects.filter(merchant=merchant).order_by("id")
+    ]
+    assert entries == [
+        ("hold", 10000, "succeeded", ""),
+        ("capture", 10000, "succeeded", ""),
+        ("hold", 10000, "failed", "expired_card"),
+        ("hold", 10000, "failed", "expired_card"),
+        ("hold", 10000, "succeeded", ""),
+        ("capture", 10000, "succeeded", ""),
+        ("hold", 10000, "succeeded", ""),
+        ("capture", 10000, "succeeded", ""),
+    ]
+    # And the payer's messages: exactly these, in this order.
+    subjects = [
+        re.split(r" pour | :", m.subject)[0]
+        for m in OutboxMessage.objects.order_by("id")
+        if not m.subject.startswith("Votre paiement à")
+    ]
+    assert subjects == [
+        "Votre échéancier",
+        "Échéance réglée",
+        "Échéance impayée",
+        "Échéance impayée",
+        "Échéance réglée",
+        "Échéance réglée",
+        "Échéancier terminé",
+    ], subjects
+    plan.refresh_from_db()
+    assert (plan.status, plan.source) == ("completed", other)
 
 
 def test_installment_due_is_recorded_once_per_installment(merchant, tokenise):
@@ -279,3 +384,31 @@ def test_reminders_come_back_once_the_plan_is_cancelled(merchant, tokenise):
     sent = send(payment_request.deadline - timedelta(days=1))
 
     assert len(sent) == 1
+
+
+def test_the_defaulted_notice_links_to_the_plan_page_which_offers_the_balance(
+    merchant, tokenise, client, monkeypatch
+):
+    scenario = scenario_of_installment_steps(
+        merchant, step("installment_plan_defaulted", None, channel="email")
+    )
+    _request, (payer,) = plan_for(merchant, scenario=scenario)
+    token = at(START, lambda: tokenise(SUCCEEDS))
+    plan = at(
+        START,
+        lambda: services.installment_plan_start(
+            participant=payer, source=token, count=3, interval_unit="month"
+        ),
+    )
+    refuse_merchant_initiated_charges(monkeypatch, times=10)
+    for day in (10, 11, 13, 17):
+        charge(datetime(2030, 2, day, 9, 5, tzinfo=PARIS))
+    sent = send(datetime(2030, 2, 17, 9, 5, tzinfo=PARIS))
+
+    (stopped,) = [m for m in sent if "interrompu" in m.subject]
+    link = plan_url(payer, plan.public_id)
+    assert f'href="{link}"' in stopped.html and link in stopped.text
+    with time_machine.travel(datetime(2030, 2, 17, 10, 0, tzinfo=PARIS), tick=False):
+        html = client.get(link).content.decode()
+    assert 'data-status="defaulted"' in html
+    assert f'href="/pay/{payer.link_token}/?lang=fr"' in html  # pay the balance there
