@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0013_wallet'),
+        ('payments', '0014_installment_fees'),
     ]
 
     operations = [
