@@ -187,12 +187,16 @@ class BackOfficeRequestFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        payers = Participant.objects.filter(request=OuterRef("pk")).filter(
-            Q(name__icontains=value) | Q(email__icontains=value) | Q(phone__icontains=value)
-        )
-        return queryset.filter(
-            Q(reference__icontains=value) | Q(description__icontains=value) | Exists(payers)
-        )
+        # SQLite's LIKE folds ASCII only: "LEFÈ" must still find "Lefèvre", so the lower-
+        # and upper-case forms are asked too (PostgreSQL's ILIKE folds them itself).
+        terms = {value, value.lower(), value.upper()}
+        on_payer, on_request = Q(), Q()
+        for term in terms:
+            on_payer |= Q(name__icontains=term) | Q(email__icontains=term)
+            on_payer |= Q(phone__icontains=term)
+            on_request |= Q(reference__icontains=term) | Q(description__icontains=term)
+        payers = Participant.objects.filter(request=OuterRef("pk")).filter(on_payer)
+        return queryset.filter(on_request | Exists(payers))
 
     def _created_from(self, queryset: QuerySet, name: str, value: date) -> QuerySet:
         start = _day_start(value)

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import template
 from django.utils import timezone
@@ -61,7 +61,7 @@ def when(value: datetime | None, seconds: str = "") -> str:
     if not isinstance(value, datetime):
         return "—"
     if timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.utc)
+        value = timezone.make_aware(value, UTC)
     local = timezone.localtime(value)
     shown = date_format(local, "Y-m-d H:i:s" if seconds else "Y-m-d H:i")
     return format_html(
