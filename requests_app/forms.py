@@ -53,7 +53,7 @@ class PaymentRequestForm(forms.Form):
     )
     currency = forms.CharField(label=_("Currency"), min_length=3, max_length=3)
     amount_mode = forms.ChoiceField(
-        label=_("Amounts"),
+        label=_("Kind of amounts"),
         choices=[
             (PaymentRequest.AmountMode.FIXED, _("Fixed shares")),
             (PaymentRequest.AmountMode.FREE, _("Free amounts")),

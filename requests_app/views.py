@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, pgettext
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.http import require_POST
@@ -67,7 +67,7 @@ def _scenario_choices(merchant) -> list[tuple[str, str]]:
 
 def _method_choices(merchant) -> list[tuple[str, str]]:
     return [
-        (code, payment_selectors.payment_method_label(code))
+        (code, pgettext("payment method", payment_selectors.payment_method_label(code)))
         for code in payment_selectors.payment_methods_enabled(merchant=merchant)
     ]
 
