@@ -19,8 +19,13 @@ MODE_SESSION_KEY = "livemode"
 
 
 def resolve_merchant(request: HttpRequest) -> tuple[Merchant, Membership] | None:
-    merchants = merchants_for_user(user=request.user)
-    merchant = merchants.filter(pk=request.session.get(SESSION_KEY)).first() or merchants.first()
+    # One query for all of them: the bar's merchant switcher lists them on every page.
+    merchants = list(merchants_for_user(user=request.user))
+    request.operator_merchants = merchants
+    chosen = request.session.get(SESSION_KEY)
+    merchant = next((m for m in merchants if m.pk == chosen), None) or (
+        merchants[0] if merchants else None
+    )
     if merchant is None:
         return None
     request.session[SESSION_KEY] = merchant.pk

@@ -167,6 +167,26 @@ def test_an_operator_works_through_the_day_in_french(
         screenshot(name)
         axe_check()
 
+    # --- Every other back-office page, in English then in French --------------------------------
+    others = [
+        "/app/outbox/",
+        "/app/reconciliations/",
+        "/app/scenarios/",
+        "/app/templates/",
+        "/app/forms/",
+        "/app/wallets/",
+        f"/app/requests/{whole.public_id}/",
+        f"/app/requests/{partial.public_id}/reconciliation/",
+    ]
+    for language in ("en", "fr"):
+        if language == "fr":
+            page.get_by_test_id("language-switch").get_by_role("button", name="Français").click()
+        for path in others:
+            page.goto(live_server.url + path)
+            expect(page.locator("html")).to_have_attribute("lang", language)
+            axe_check()
+    page.get_by_test_id("language-switch").get_by_role("button", name="English").click()
+
     # --- A phone: 360 px --------------------------------------------------------------------
     page.set_viewport_size({"width": 360, "height": 780})
     for path, name in [
