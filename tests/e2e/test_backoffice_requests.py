@@ -13,14 +13,12 @@ from tests.payments.conftest import tokenise  # noqa: F401 (a fixture)
 from tests.scenarios.helpers import make_scenario, step
 
 
-
 def fits_the_screen(page, width: int = 360) -> None:
     """No sideways scrolling of the page itself (wide tables scroll inside their region)."""
     wide = page.evaluate(
         """() => [...document.querySelectorAll('body *')]
-            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
-                )
-            .slice(0, 8).map(e => e.tagName + '.' + e.className + ':' + e.getBoundingClientRect().right)"""
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 8).map(e => e.tagName + '.' + e.className)"""
     )
     scrolled = page.evaluate("() => document.documentElement.scrollWidth")
     assert scrolled <= width, f"{page.url} is {scrolled}px wide: {wide}"
@@ -44,10 +42,10 @@ def test_an_operator_works_through_the_day_in_french(
     live_server,
     merchant,
     email_template,
-    tokenise,
+    tokenise,  # noqa: F811 (the imported fixture)
     screenshot,
     axe_check,
-    settings,  # noqa: F811
+    settings,
 ):
     settings.SCENARIOS_ENQUEUE_ON_COMMIT = False
     owner = MembershipFactory(merchant=merchant, role="owner").user
