@@ -14,9 +14,7 @@ from tests.factories import MembershipFactory, make_request, participants
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def test_one_confirmation_posted_six_times_at_once_refunds_once(
-    postgres_only, merchant, tokenise
-):
+def test_one_confirmation_posted_six_times_at_once_refunds_once(postgres_only, merchant, tokenise):
     payment_request = make_request(
         merchant, total_amount=1000, participants=participants(1, amount=1000)
     )

@@ -534,3 +534,43 @@ def test_the_page_shows_the_timeline_and_planned_messages(operator_client, merch
     assert 'data-testid="timeline"' in html
     assert "Request created" in html and "Payment received" in html
     assert "Open → Partially paid" in html
+
+
+def test_the_form_binds_the_scenario_and_the_smart_form_and_plans_the_messages(
+    operator_client, merchant, email_template, settings
+):
+    from notifications.models import Dispatch
+    from smartforms.services import form_create
+    from tests.scenarios.helpers import make_scenario, step
+
+    settings.SCENARIOS_ENQUEUE_ON_COMMIT = False
+    scenario = make_scenario(merchant, [step("request_created", email_template)])
+    form = form_create(
+        merchant=merchant,
+        name="Diet",
+        fields=[{"key": "diet", "type": "text", "label": {"en": "Diet"}}],
+    )
+    data = new_request_post(scenario=scenario.public_id, form=form.public_id)
+    assert operator_client.post("/app/requests/new/", data).status_code == 302
+    created = PaymentRequest.objects.get()
+    assert created.form_version == form.current_version
+    assert set(Dispatch.objects.filter(request=created).values_list("recipient", flat=True)) >= {
+        "ann@example.com"
+    }
+    page = operator_client.get(f"/app/requests/{created.public_id}/").content.decode()
+    assert 'data-testid="messages"' in page and "ann@example.com" in page
+
+
+def test_another_merchants_scenario_is_refused_at_its_field(
+    operator_client, merchant, other_merchant
+):
+    from tests.routes import _template
+    from tests.scenarios.helpers import make_scenario, step
+
+    their_template = _template(other_merchant, name="Theirs")
+    theirs = make_scenario(other_merchant, [step("request_created", their_template)])
+    response = operator_client.post(
+        "/app/requests/new/", new_request_post(scenario=theirs.public_id)
+    )
+    assert response.status_code == 422 and "scenario" in response.context["form"].errors
+    assert not PaymentRequest.objects.exists()
