@@ -761,9 +761,9 @@ def switch_mode(request: HttpRequest) -> HttpResponse:
         return HttpResponse("Choose test or live.", status=400, content_type="text/plain")
     request.session[MODE_SESSION_KEY] = mode == "live"
     if mode == "live":
-        messages.warning(request, "Live mode: these requests move real money.")
+        messages.warning(request, _("Live mode: these requests move real money."))
     else:
-        messages.info(request, "Test mode: nothing here moves real money.")
+        messages.info(request, _("Test mode: nothing here moves real money."))
     return redirect("backoffice:request_list")
 
 
@@ -775,7 +775,7 @@ def switch_merchant(request: HttpRequest) -> HttpResponse:
     if merchant is None:
         raise Http404("No such merchant.")
     request.session[SESSION_KEY] = merchant.pk
-    messages.info(request, f"You are now working for {merchant.name}.")
+    messages.info(request, _("You are now working for %(name)s.") % {"name": merchant.name})
     return redirect("backoffice:request_list")
 
 
@@ -910,5 +910,9 @@ class DispatchResendView(MerchantViewMixin, View):
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"The notification to {dispatch.recipient} is queued.")
+            messages.success(
+                request,
+                _("The notification to %(recipient)s is queued.")
+                % {"recipient": dispatch.recipient},
+            )
         return redirect("backoffice:request_detail", public_id=public_id)
