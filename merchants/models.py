@@ -137,3 +137,19 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} -> {self.response_status}"
+
+
+class OperatorPreference(TimeStamped):
+    """What one back-office user chose for themselves, whatever merchant they work for: the
+    language of the back office (a user of two merchants reads both in the same language)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_preference"
+    )
+    language = models.CharField(max_length=2, choices=LANGUAGES)
+
+    class Meta:
+        ordering = ["user_id"]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language}"

@@ -3,7 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from .models import ApiKey, IdempotencyRecord, Membership, Merchant
+from .models import ApiKey, IdempotencyRecord, Membership, Merchant, OperatorPreference
 
 
 def merchants_for_user(*, user: AbstractBaseUser) -> QuerySet[Merchant]:
@@ -22,3 +22,8 @@ def idempotency_record_get(
     *, merchant: Merchant, livemode: bool, key: str
 ) -> IdempotencyRecord | None:
     return IdempotencyRecord.objects.filter(merchant=merchant, livemode=livemode, key=key).first()
+
+
+def operator_language(*, user: AbstractBaseUser) -> str | None:
+    """The back-office language the user chose, or None if they never chose one."""
+    return OperatorPreference.objects.filter(user=user).values_list("language", flat=True).first()

@@ -17,10 +17,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from pushpay.i18n import language_checked
 from pushpay.ids import random_string
 from pushpay.money import is_currency
 
-from .models import ApiKey, IdempotencyRecord, Membership, Merchant
+from .models import ApiKey, IdempotencyRecord, Membership, Merchant, OperatorPreference
 
 API_SECRET_LENGTH = 40
 # last_used_at is informative; writing it on every request would turn reads into writes.
@@ -196,3 +197,16 @@ def idempotency_record_response(*, record: IdempotencyRecord, status: int, body)
 def idempotency_purge_expired() -> int:
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=idempotency_cutoff()).delete()
     return deleted
+
+
+# --- Operators' own preferences -----------------------------------------------------------------
+
+
+def operator_language_set(*, user: AbstractBaseUser, language: str) -> OperatorPreference:
+    """Remember the back-office language a user chose, for every browser they log in from
+    (a cookie alone would be forgotten on the next machine)."""
+    language = language_checked(language, field="language")
+    preference, _ = OperatorPreference.objects.update_or_create(
+        user=user, defaults={"language": language}
+    )
+    return preference

@@ -1,12 +1,17 @@
 """Back-office tenancy: every view works for exactly one merchant, chosen from the user's
 memberships and remembered in the session."""
 
+import zoneinfo
+from collections.abc import Callable
+
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone, translation
 
 from merchants.models import Membership, Merchant
-from merchants.selectors import membership_get, merchants_for_user
+from merchants.selectors import membership_get, merchants_for_user, operator_language
+from pushpay.i18n import is_supported_language
 
 SESSION_KEY = "merchant_id"
 # The back office's mode toggle: which book (test or live) every page shows and acts on.
@@ -14,8 +19,13 @@ MODE_SESSION_KEY = "livemode"
 
 
 def resolve_merchant(request: HttpRequest) -> tuple[Merchant, Membership] | None:
-    merchants = merchants_for_user(user=request.user)
-    merchant = merchants.filter(pk=request.session.get(SESSION_KEY)).first() or merchants.first()
+    # One query for all of them: the bar's merchant switcher lists them on every page.
+    merchants = list(merchants_for_user(user=request.user))
+    request.operator_merchants = merchants
+    chosen = request.session.get(SESSION_KEY)
+    merchant = next((m for m in merchants if m.pk == chosen), None) or (
+        merchants[0] if merchants else None
+    )
     if merchant is None:
         return None
     request.session[SESSION_KEY] = merchant.pk
@@ -39,7 +49,62 @@ class MerchantViewMixin(LoginRequiredMixin):
             raise PermissionDenied("Your login is not attached to any merchant.")
         request.merchant, request.membership = resolved
         request.livemode = current_livemode(request)
-        return super().dispatch(request, *args, **kwargs)
+        # Every date on the page in the merchant's zone (the one its messages use); the
+        # templates print the zone beside each time. Deactivated after: threads are reused.
+        timezone.activate(merchant_zone(request.merchant))
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            timezone.deactivate()
+
+
+def merchant_zone(merchant: Merchant) -> zoneinfo.ZoneInfo:
+    """The merchant's time zone; UTC for a name the system does not know (a stored value
+    from before zones were checked must not turn every page into a 500)."""
+    try:
+        return zoneinfo.ZoneInfo(merchant.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+# --- The operator's language ------------------------------------------------------------------
+# Chosen once per user (merchants.OperatorPreference) and cached in the session, so a page
+# costs no query for it; LocaleMiddleware's cookie and Accept-Language only decide for users
+# who never chose. Payer pages speak the payer's language and are left alone.
+
+LANGUAGE_SESSION_KEY = "operator_language"
+OPERATOR_PATHS = ("/app/", "/accounts/", "/admin/")
+
+
+def operator_language_remember(request: HttpRequest, language: str) -> None:
+    request.session[LANGUAGE_SESSION_KEY] = language
+
+
+class OperatorLanguageMiddleware:
+    """After authentication: activate the language the logged-in operator chose."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = self._chosen(request)
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        return self.get_response(request)
+
+    def _chosen(self, request: HttpRequest) -> str | None:
+        if not request.path.startswith(OPERATOR_PATHS):
+            return None
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        cached = request.session.get(LANGUAGE_SESSION_KEY)
+        if cached is None:
+            # "" remembers "never chose" for this session: one query per login, not per page.
+            cached = operator_language(user=user) or ""
+            request.session[LANGUAGE_SESSION_KEY] = cached
+        return cached if is_supported_language(cached) else None
 
 
 # --- Roles ------------------------------------------------------------------------------------
@@ -50,6 +115,7 @@ class MerchantViewMixin(LoginRequiredMixin):
 CAPABILITIES: dict[str, str] = {
     # requests: agents and up
     "requests.create": "create payment requests",
+    "requests.edit": "change payment requests (deadline, participants)",
     "requests.resend": "resend notifications",
     "requests.pause_reminders": "pause or resume reminders",
     "requests.cancel": "cancel payment requests",
@@ -70,7 +136,13 @@ CAPABILITIES: dict[str, str] = {
 }
 
 _AGENT = frozenset(
-    {"requests.create", "requests.resend", "requests.pause_reminders", "requests.cancel"}
+    {
+        "requests.create",
+        "requests.edit",
+        "requests.resend",
+        "requests.pause_reminders",
+        "requests.cancel",
+    }
 )
 _ADMIN = _AGENT | {
     "requests.refund",

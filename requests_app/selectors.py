@@ -119,3 +119,10 @@ def event_list(*, merchant: Merchant, livemode: bool) -> QuerySet[RequestEvent]:
 
 def event_get(*, merchant: Merchant, livemode: bool, public_id: str) -> RequestEvent | None:
     return event_list(merchant=merchant, livemode=livemode).filter(public_id=public_id).first()
+
+
+def request_events(*, payment_request: PaymentRequest) -> QuerySet[RequestEvent]:
+    """Everything recorded about one request, oldest first, for its timeline."""
+    return RequestEvent.objects.filter(
+        merchant_id=payment_request.merchant_id, request=payment_request
+    ).select_related("participant")

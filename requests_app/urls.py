@@ -6,6 +6,8 @@ app_name = "backoffice"
 
 urlpatterns = [
     path("", views.PaymentRequestListView.as_view(), name="request_list"),
+    # Before requests/<public_id>/, which would otherwise read "new" as an id.
+    path("requests/new/", views.PaymentRequestCreateView.as_view(), name="request_create"),
     path(
         "requests/<str:public_id>/", views.PaymentRequestDetailView.as_view(), name="request_detail"
     ),
@@ -24,6 +26,34 @@ urlpatterns = [
         views.DispatchResendView.as_view(),
         name="dispatch_resend",
     ),
+    path(
+        "requests/<str:public_id>/deadline/",
+        views.RequestDeadlineView.as_view(),
+        name="request_deadline",
+    ),
+    path(
+        "requests/<str:public_id>/reminders/",
+        views.RequestRemindersView.as_view(),
+        name="request_reminders",
+    ),
+    path(
+        "requests/<str:public_id>/cancel/", views.RequestCancelView.as_view(), name="request_cancel"
+    ),
+    path(
+        "requests/<str:public_id>/refund/", views.RequestRefundView.as_view(), name="request_refund"
+    ),
+    path(
+        "requests/<str:public_id>/participants/new/",
+        views.ParticipantAddView.as_view(),
+        name="participant_add",
+    ),
+    path(
+        "requests/<str:public_id>/participants/<str:participant_id>/remove/",
+        views.ParticipantRemoveView.as_view(),
+        name="participant_remove",
+    ),
+    path("configuration/", views.ConfigurationView.as_view(), name="configuration"),
+    path("language/", views.set_language, name="set_language"),
     path("merchant/switch/", views.switch_merchant, name="switch_merchant"),
     path("mode/", views.switch_mode, name="switch_mode"),
 ]

@@ -1,4 +1,9 @@
+from datetime import UTC, datetime
+
 from django import template
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html
 from django.utils.translation import get_language
 
 from pushpay.money import format_money
@@ -52,3 +57,23 @@ def status_badge(status: str, label: str = "") -> dict:
         "label": label or status.replace("_", " "),
         "colour": STATUS_COLOURS.get(status, "secondary"),
     }
+
+
+@register.filter
+def when(value: datetime | None, seconds: str = "") -> str:
+    """{{ dt|when }}: a <time> in the active time zone (the merchant's, on back-office pages)
+    with the zone's name beside it, so an operator in Paris reading a request of a merchant
+    in Montreal knows which clock is meant. ``|when:"s"`` adds the seconds."""
+    if not isinstance(value, datetime):
+        return "—"
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    local = timezone.localtime(value)
+    shown = date_format(local, "Y-m-d H:i:s" if seconds else "Y-m-d H:i")
+    return format_html(
+        '<time datetime="{}">{} <abbr title="{}">{}</abbr></time>',
+        value.isoformat(),
+        shown,
+        timezone.get_current_timezone_name(),
+        date_format(local, "T"),
+    )

@@ -241,6 +241,20 @@ def _validate_participant(
     return replace(data, email=email, phone=phone)
 
 
+def participants_refusals(
+    participants: list[ParticipantData], amount_mode: str
+) -> list[InvalidInput]:
+    """Every participant's refusal at once (the rules ``payment_request_create`` applies one
+    at a time), so that a form can flag each wrong row in one round trip."""
+    refusals = []
+    for index, data in enumerate(participants):
+        try:
+            _validate_participant(data, index, amount_mode)
+        except InvalidInput as refusal:
+            refusals.append(refusal)
+    return refusals
+
+
 def _validate_capture_mode(
     capture_mode: str,
     *,

@@ -16,6 +16,14 @@ CHANGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "backoffice:dispatch_resend": ("requests.resend", ("post",)),
     "backoffice:switch_merchant": (None, ("post",)),
     "backoffice:switch_mode": (None, ("post",)),
+    "backoffice:set_language": (None, ("post",)),
+    "backoffice:request_create": ("requests.create", ("get", "post")),
+    "backoffice:request_deadline": ("requests.edit", ("post",)),
+    "backoffice:request_reminders": ("requests.pause_reminders", ("post",)),
+    "backoffice:request_cancel": ("requests.cancel", ("get", "post")),
+    "backoffice:request_refund": ("requests.refund", ("get", "post")),
+    "backoffice:participant_add": ("requests.edit", ("post",)),
+    "backoffice:participant_remove": ("requests.edit", ("get", "post")),
     "scenarios:scenario_create": ("scenarios.manage", ("get", "post")),
     "scenarios:scenario_edit": ("scenarios.manage", ("get", "post")),
     "scenarios:scenario_pause": ("scenarios.manage", ("post",)),
@@ -45,6 +53,7 @@ READS = {
     "backoffice:request_detail",
     "backoffice:participant_qr",
     "backoffice:request_export",
+    "backoffice:configuration",
     "outbox:outbox_list",
     "scenarios:scenario_list",
     "scenarios:scenario_detail",
@@ -68,6 +77,11 @@ READS = {
 ALLOWED = {
     None: set(ROLES),
     "requests.resend": {"owner", "admin", "agent"},
+    "requests.create": {"owner", "admin", "agent"},
+    "requests.edit": {"owner", "admin", "agent"},
+    "requests.pause_reminders": {"owner", "admin", "agent"},
+    "requests.cancel": {"owner", "admin", "agent"},
+    "requests.refund": {"owner", "admin"},
     "scenarios.manage": {"owner", "admin"},
     "templates.manage": {"owner", "admin"},
     "forms.manage": {"owner", "admin"},
@@ -128,6 +142,7 @@ def test_each_role_may_only_do_what_its_capabilities_allow(
     data = {
         "backoffice:switch_merchant": {"slug": merchant.slug},
         "backoffice:switch_mode": {"mode": "live"},
+        "backoffice:set_language": {"language": "fr"},
     }.get(name, {})
     response = getattr(client, method)(url_of(name, world), data)
     if role in ALLOWED[capability]:

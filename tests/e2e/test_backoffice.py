@@ -53,7 +53,7 @@ def test_an_operator_lists_filters_and_opens_a_request(
     participants = page.get_by_test_id("participant-table")
     expect(participants.locator("tbody tr")).to_have_count(3)
     expect(participants).to_contain_text("Paid")
-    expect(page.get_by_test_id("history")).to_contain_text("open → partially_paid")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Open → Partially paid")
     screenshot("backoffice-request-detail")
     axe_check()
 

@@ -86,7 +86,9 @@ def test_an_operator_writes_templates_sends_a_test_and_builds_a_scenario(
     expect(page.get_by_role("status").first).to_contain_text("created")
 
     # --- An email template: refused once, with the line, then saved -------------------------
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Templates").click()
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("button", name="Configuration").click()
+    nav.get_by_role("link", name="Message templates").click()
     expect(page.get_by_test_id("template-table")).to_contain_text("Friendly nudge")
     screenshot("notifications-template-list")
     axe_check()
@@ -145,7 +147,7 @@ def test_an_operator_writes_templates_sends_a_test_and_builds_a_scenario(
     screenshot("notifications-template-detail")
     axe_check()
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Outbox").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Payers' messages").click()
     expect(page.get_by_role("heading", name="Outbox")).to_be_visible()
     card = page.get_by_test_id("outbox-message").first
     expect(card).to_contain_text("[Test] Reminder: INV-2026-0042")
@@ -160,7 +162,9 @@ def test_an_operator_writes_templates_sends_a_test_and_builds_a_scenario(
     # --- A scenario using both templates ----------------------------------------------------
     email = MessageTemplate.objects.get(name="Payment reminder")
     sms = MessageTemplate.objects.get(name="Friendly nudge")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Scenarios").click()
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("button", name="Configuration").click()
+    nav.get_by_role("link", name="Scenarios").click()
     expect(page.get_by_role("heading", name="Scenarios")).to_be_visible()
     axe_check()
     page.get_by_role("link", name="New scenario").click()
