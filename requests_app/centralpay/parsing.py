@@ -638,6 +638,8 @@ def payment_request_input(
             path[0]: value for path, value in form.entries("subscription") if len(path) == 1
         }
         installments = installments_from_subscription(subscription)
+        # SUBSCRIPTION alone: the payer must take the plan; with TRANSACTION too, they choose.
+        installments["pay_at_once_allowed"] = TRANSACTION in methods
     return CreateInput(body=body, installments=installments)
 
 

@@ -7,8 +7,6 @@ with the CentralPay field names and CentralPay's flat ``errors`` list added
 (``pushpay.api.errors.compat_error_body``).
 """
 
-import inspect
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import IsAuthenticated
@@ -130,15 +128,12 @@ def _get_request_of(payment_request: PaymentRequest) -> PaymentRequest:
     )
 
 
-def _installments_available() -> bool:
-    return "installments" in inspect.signature(services.payment_request_create).parameters
-
-
 def _check_installments(body: dict, installments: dict) -> None:
-    """A SUBSCRIPTION's plan checked by the schedule's own rules, so a wrong setting is named
-    even while installments cannot be asked for through requests yet."""
+    """A SUBSCRIPTION's plan checked by the schedule's own rules first, so a wrong setting is
+    named as CentralPay calls it (``subscription[iterationCount]``)."""
+    schedule_settings = {k: v for k, v in installments.items() if k != "pay_at_once_allowed"}
     try:
-        schedule_build(amount=body["total_amount"], currency=body["currency"], **installments)
+        schedule_build(amount=body["total_amount"], currency=body["currency"], **schedule_settings)
     except InvalidInput as exc:
         raise ApiError(
             exc.message,
@@ -146,13 +141,6 @@ def _check_installments(body: dict, installments: dict) -> None:
             status_code=422,
             field=parsing.subscription_field(exc.field),
         ) from None
-    if not _installments_available():
-        raise ApiError(
-            "paymentMethod SUBSCRIPTION: installments are not available yet.",
-            code="installments_unavailable",
-            status_code=422,
-            field="paymentMethod",
-        )
 
 
 class PaymentRequestCreateView(CentralPayView):

@@ -367,17 +367,36 @@ def subscription(**settings) -> list:
     return fields + [(f"subscription[{name}]", value) for name, value in settings.items()]
 
 
-def test_subscription_is_refused_clearly_until_installments_reach_requests(cp):
+def test_a_subscription_offers_its_plan_to_the_payer(cp):
+    """SUBSCRIPTION alone: the request carries our installment settings, and the payer is
+    offered that plan and only that plan (paying at once is not allowed)."""
     response = cp.form(
         "/paymentRequest",
         subscription(
-            intervalUnit="MONTH", intervalCount="1", iterationCount="3", depositAmount="0"
+            intervalUnit="MONTH", intervalCount="1", iterationCount="3", depositAmount="6000"
         ),
     )
-    assert response.status_code == 422
-    error = error_of(response)
-    assert error["field"] == "paymentMethod"
-    assert "installments are not available yet" in error["message"]
+    assert response.status_code == 200, response.content
+    payment_request = PaymentRequest.objects.get()
+    offer = payment_request.participants.get().installment_offer
+    assert offer["count"] == 3 and offer["interval_unit"] == "month"
+    assert offer["deposit_amount"] == 6000 and offer["pay_at_once_allowed"] is False
+
+
+def test_a_subscription_beside_a_transaction_lets_the_payer_choose(cp):
+    fields = subscription(intervalUnit="WEEK", iterationCount="2")
+    fields.insert(1, ("paymentMethod[]", "TRANSACTION"))
+    response = cp.form("/paymentRequest", fields)
+    assert response.status_code == 200, response.content
+    offer = PaymentRequest.objects.get().participants.get().installment_offer
+    assert offer["interval_unit"] == "week" and offer["pay_at_once_allowed"] is True
+
+
+def test_a_subscription_with_a_smart_form_is_refused_without_creating(cp):
+    fields = subscription(intervalUnit="MONTH", iterationCount="3")
+    fields.append(("paymentFormTemplateId", "sf_unknown"))
+    response = cp.form("/paymentRequest", fields)
+    assert response.status_code in (404, 422)
     assert PaymentRequest.objects.count() == 0
 
 
@@ -418,7 +437,6 @@ def test_subscription_settings_reach_the_service_once_it_takes_installments(cp, 
         seen.update(body)
         raise views.ApiError("stop here", code="stop", status_code=422)
 
-    monkeypatch.setattr(views, "_installments_available", lambda: True)
     monkeypatch.setattr(views, "create_from_body", create_from_body)
     cp.form(
         "/paymentRequest",
@@ -430,6 +448,7 @@ def test_subscription_settings_reach_the_service_once_it_takes_installments(cp, 
         "interval_count": 2,
         "deposit_amount": 0,
         "fee_amount": 90,
+        "pay_at_once_allowed": False,
     }
 
 
