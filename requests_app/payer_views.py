@@ -43,6 +43,9 @@ LANGUAGE_PARAM = "lang"
 # The field that carried the card token before payments were combined; links and tests
 # that post a card payment still use it.
 CARD_TOKEN_FIELD = "card_token"
+# Posted with the card token when the payer goes on with a card flagged as expiring before
+# the plan's last charge.
+KEEP_CARD_FIELD = "keep_card"
 # Set on the page's address after "Cancel this payment", to say that nothing was charged.
 CANCELLED_PARAM = "cancelled"
 CARD = "card"
@@ -993,6 +996,18 @@ class InstallmentPlanPayView(View):
                 return self._render(
                     request, participant, errors={"card": _source_missing(CARD)}, status=422
                 )
+            last_charge = offer.lines[-1].due_date
+            if request.POST.get(KEEP_CARD_FIELD) != source and (
+                installment_selectors.card_expires_before(
+                    merchant=participant.request.merchant,
+                    livemode=participant.livemode,
+                    source=source,
+                    day=last_charge,
+                )
+            ):
+                # Flagged before anything is charged: another card, or this one knowingly
+                # (a charge it can no longer pay then takes the failure path).
+                return self._render(request, participant, expiring_source=source)
             try:
                 plan = installment_services.installment_plan_start(
                     participant=participant,
@@ -1036,7 +1051,9 @@ class InstallmentPlanPayView(View):
             return None
         return _plan_offer(participant, _offered(participant))
 
-    def _render(self, request, participant, *, errors=None, status=200) -> HttpResponse:
+    def _render(
+        self, request, participant, *, errors=None, status=200, expiring_source: str = ""
+    ) -> HttpResponse:
         payment_request = participant.request
         offer = self._offer(participant)
         if offer is None and not errors and request.method == "GET":
@@ -1058,5 +1075,7 @@ class InstallmentPlanPayView(View):
             "language": translation.get_language(),
             "other_language": other_languages(translation.get_language())[0],
             "time_zone": payment_request.merchant.time_zone,
+            "expiring_source": expiring_source,
+            "keep_card_field": KEEP_CARD_FIELD,
         }
         return render(request, self.template_name, context, status=status)

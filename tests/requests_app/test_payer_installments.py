@@ -386,3 +386,47 @@ def test_a_request_with_a_smart_form_still_pays_at_once_even_when_plan_only(
     response = client.post(page(payer), {"card_token": token, "sf_note": "hi"})
     assert response.status_code == 302 and "/receipt/" in response["Location"]
     assert sandbox_card_balance(token=token).debited == 100000
+
+
+@pytest.mark.django_db
+def test_a_card_expiring_before_the_last_charge_is_flagged_before_anything_is_charged(
+    client, merchant, tokenise
+):
+    payer = make(merchant)  # the last installment falls on 2030-03-31
+    expiring = tokenise(SUCCEEDS, exp_month=2, exp_year=2030)
+
+    flagged = pay_plan(client, payer, expiring)
+
+    assert flagged.status_code == 200
+    html = flagged.content.decode()
+    assert 'data-testid="card-expires"' in html and "expire avant la dernière" in html
+    assert not InstallmentPlan.objects.filter(participant=payer).exists()
+    assert sandbox_card_balance(token=expiring).debited == 0
+
+    kept = client.post(
+        plan_page(payer),
+        {"card_token": expiring, "keep_card": expiring, "schedule": fingerprint(html)},
+    )
+    assert kept.status_code == 302
+    assert InstallmentPlan.objects.get(participant=payer).status == "active"
+    assert sandbox_card_balance(token=expiring).debited == 20000
+
+
+@pytest.mark.django_db
+def test_keeping_a_card_acknowledges_only_that_card(client, merchant, tokenise):
+    payer = make(merchant)
+    first = tokenise(SUCCEEDS, exp_month=2, exp_year=2030)
+    other = tokenise(SUCCEEDS, exp_month=1, exp_year=2030)
+
+    response = pay_plan(client, payer, other, keep_card=first)
+
+    assert 'data-testid="card-expires"' in response.content.decode()
+    assert not InstallmentPlan.objects.filter(participant=payer).exists()
+
+
+@pytest.mark.django_db
+def test_a_card_valid_past_the_last_charge_is_not_flagged(client, merchant, tokenise):
+    payer = make(merchant)
+    response = pay_plan(client, payer, tokenise(SUCCEEDS, exp_month=4, exp_year=2030))
+    assert response.status_code == 302
+    assert InstallmentPlan.objects.get(participant=payer).status == "active"
