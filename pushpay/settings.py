@@ -316,6 +316,10 @@ SPECTACULAR_SETTINGS = {
     },
     "SECURITY": [{"ApiKey": []}],
     "ENUM_NAME_OVERRIDES": {"LanguageEnum": "pushpay.i18n.LANGUAGES"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pushpay.api.schema.add_error_responses",
+    ],
 }
 
 # --- Production hardening -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pushpay.favicon import favicon
 from pushpay.health import healthz
 
 api_v1 = [
+    path("", include("merchants.api.urls")),
     path("", include("requests_app.api.urls")),
     path("", include("notifications.api.urls")),
     path("", include("scenarios.api.urls")),

@@ -65,6 +65,7 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("v1", "anything"): "path",
     ("reconciliations", "public_id"): "daily_reconciliation",
     ("events", "public_id"): "event",
+    ("api-keys", "public_id"): "api_key",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
 # ones another merchant must get a 404 for.
@@ -82,12 +83,14 @@ MERCHANT_SCOPED = frozenset(
     }
     | {"daily_reconciliation"}
     | {"event"}
+    | {"api_key"}
 )
 # Resources that exist in test or in live mode: a key (or a back-office session) of the other
 # mode must get a 404 for them, as if they belonged to someone else.
 MODE_BOUND = frozenset(
     {"request", "participant", "dispatch", "webhook_endpoint", "daily_reconciliation", "wallet"}
     | {"event"}
+    | {"api_key"}
 )
 
 # Values for any kwarg that no object has: wrong prefixes, empty-looking, long, encoded.
@@ -227,6 +230,7 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     for a 3-D Secure challenge."""
     from django.utils import timezone
 
+    from merchants.services import api_key_create
     from payments import services as payment_services
     from payments.sandbox.paypal import sandbox_paypal_order_create
     from payments.sandbox.services import sandbox_card_tokenise
@@ -269,6 +273,9 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         "webhook_endpoint": endpoint.public_id,
         "wallet": wallet.public_id,
         "event": payment_request.events.order_by("id").first().public_id,
+        "api_key": api_key_create(
+            merchant=merchant, name=f"Walker key ({mode})", mode=mode
+        ).api_key.public_id,
         "link_token": participant.link_token,
         "progress_token": payment_request.progress_token,
         "beneficiary": "1000000050",  # a documented sandbox number, the same for everyone

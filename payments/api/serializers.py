@@ -47,3 +47,22 @@ class ReconciliationSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(allow_null=True)
     lines = ReconciliationLineSerializer(many=True)
     totals = ReconciliationTotalsSerializer()
+
+
+class DailyReconciliationSerializer(serializers.Serializer):
+    """A day's statement without its text; ``download`` is where the CSV is."""
+
+    id = serializers.CharField(source="public_id", help_text="dr_…")
+    object = serializers.SerializerMethodField()
+    livemode = serializers.BooleanField()
+    day = serializers.DateField(help_text="The day, in the merchant's time zone.")
+    row_count = serializers.IntegerField(help_text="Captures and refunds in the CSV.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField(help_text="Last built (a day may be rebuilt).")
+    download = serializers.SerializerMethodField()
+
+    def get_object(self, daily) -> str:
+        return "daily_reconciliation"
+
+    def get_download(self, daily) -> str:
+        return f"/api/v1/reconciliations/{daily.public_id}/download"

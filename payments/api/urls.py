@@ -31,4 +31,19 @@ urlpatterns = [
         views.ReconciliationCsvView.as_view(),
         name="payment-request-reconciliation-csv",
     ),
+    path(
+        "reconciliations",
+        views.DailyReconciliationListView.as_view(),
+        name="daily-reconciliation-list",
+    ),
+    path(
+        "reconciliations/<str:public_id>",
+        views.DailyReconciliationDetailView.as_view(),
+        name="daily-reconciliation-detail",
+    ),
+    path(
+        "reconciliations/<str:public_id>/download",
+        views.DailyReconciliationDownloadView.as_view(),
+        name="daily-reconciliation-download",
+    ),
 ]

@@ -80,8 +80,15 @@ def _replay(request: Request, key: str, fingerprint: str) -> Response:
     )
 
 
-def idempotent(method: Callable) -> Callable:
-    """Decorate an APIView handler (``post``) to honour the ``Idempotency-Key`` header."""
+def idempotent(method: Callable | None = None, *, stored_without: tuple[str, ...] = ()):
+    """Decorate an APIView handler (``post``) to honour the ``Idempotency-Key`` header.
+
+    ``stored_without`` names top-level response fields that must never be written to the
+    database (an API key's secret): the record keeps them as null, so a replay answers the
+    same object without them.
+    """
+    if method is None:
+        return lambda inner: idempotent(inner, stored_without=stored_without)
 
     @wraps(method)
     def wrapper(view, request: Request, *args, **kwargs) -> Response:
@@ -108,6 +115,8 @@ def idempotent(method: Callable) -> Callable:
                 if response.status_code >= 500:
                     raise _ServerError(response)
                 body = json.loads(JSONRenderer().render(response.data) or b"null")
+                if isinstance(body, dict):
+                    body.update({name: None for name in stored_without if name in body})
                 merchant_services.idempotency_record_response(
                     record=record, status=response.status_code, body=body
                 )
