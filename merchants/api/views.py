@@ -68,7 +68,9 @@ class ApiKeyListCreateView(APIView):
         responses={201: CreatedApiKeySerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
         examples=[
-            OpenApiExample("A key for a service", value={"name": "Shop backend"}, request_only=True),
+            OpenApiExample(
+                "A key for a service", value={"name": "Shop backend"}, request_only=True
+            ),
             OpenApiExample(
                 "The new key, with its secret shown once",
                 value={**_KEY_EXAMPLE, "secret": "sk_test_Ab12" + "x" * 36},

@@ -107,9 +107,7 @@ class DailyReconciliationListView(APIView):
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(statements, request, view=self)
-        return paginator.get_paginated_response(
-            DailyReconciliationSerializer(page, many=True).data
-        )
+        return paginator.get_paginated_response(DailyReconciliationSerializer(page, many=True).data)
 
 
 class DailyReconciliationDetailView(APIView):

@@ -12,6 +12,8 @@ each view.
 
 from copy import deepcopy
 
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+
 API_PREFIX = "/api/v1/"
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 
@@ -130,11 +132,7 @@ RESPONSES: dict[str, tuple[str, dict, dict]] = {
     "404": (
         "Nothing with this id for this merchant in this mode (another merchant's object, or "
         "the other mode's, is a 404 too).",
-        {
-            "not_found": _example(
-                "not_found_error", "not_found", "No such payment request: 'pr_x'."
-            )
-        },
+        {"not_found": _example("not_found_error", "not_found", "No such payment request: 'pr_x'.")},
         {},
     ),
     "409": (
@@ -235,6 +233,8 @@ def statuses_for(path: str, method: str, operation: dict) -> list[str]:
         statuses.append("404")
     if method in WRITE_METHODS:
         statuses += ["409", "422"]
+    elif any(p.get("in") == "query" for p in operation.get("parameters", [])):
+        statuses.append("422")  # a filter value refused (an unknown event type)
     if "requestBody" in operation or method in WRITE_METHODS:
         statuses += ["413", "415"]
     return sorted(statuses)
@@ -287,3 +287,17 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
                     continue
                 responses[status] = {"$ref": f"#/components/responses/Error{status}"}
     return result
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """Every list of the API is a cursor page (``NewestFirstPagination``: next, previous,
+    results). Our list views are plain ``APIView``s that page by hand, which drf-spectacular
+    cannot see, so it described them as bare arrays; a view under /api/v1/ that answers a list
+    any other way says so with its own ``pagination_class`` (None for a bare array)."""
+
+    def _get_paginator(self):
+        if self.path.startswith(API_PREFIX) and not hasattr(self.view, "pagination_class"):
+            from .pagination import NewestFirstPagination
+
+            return NewestFirstPagination()
+        return super()._get_paginator()
