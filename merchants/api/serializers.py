@@ -38,18 +38,29 @@ class CreatedApiKeySerializer(ApiKeySerializer):
     )
 
 
+class KeyNameField(serializers.CharField):
+    """A name a person reads in a list: a JSON string (5 is not coerced to "5") of printable
+    characters, not only spaces."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_blank=True, trim_whitespace=False, **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        if data is not serializers.empty and (
+            not isinstance(data, str) or not data.strip() or not data.isprintable()
+        ):
+            raise serializers.ValidationError(
+                "Give the key a name of printable characters.", code="invalid_name"
+            )
+        if isinstance(data, str):
+            data = data.strip()
+        return super().run_validation(data)
+
+
 class ApiKeyCreateSerializer(StrictSerializer):
-    name = serializers.CharField(
+    name = KeyNameField(
         max_length=100,
         required=False,
         default="Default",
         help_text="What the key is for, shown in lists (the secret never is).",
     )
-
-    def validate_name(self, value: str) -> str:
-        value = value.strip()
-        if not value or not value.isprintable():
-            raise serializers.ValidationError(
-                "Give the key a name of printable characters.", code="invalid_name"
-            )
-        return value
