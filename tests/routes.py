@@ -66,6 +66,7 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("reconciliations", "public_id"): "daily_reconciliation",
     ("events", "public_id"): "event",
     ("api-keys", "public_id"): "api_key",
+    ("versions", "number"): "form_version",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
 # ones another merchant must get a 404 for.
@@ -280,6 +281,7 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         "progress_token": payment_request.progress_token,
         "beneficiary": "1000000050",  # a documented sandbox number, the same for everyone
         "payment_method": "holiday_voucher",  # registry codes are the same for everyone
+        "form_version": "1",  # a number within the form, which is the scoped part
         "daily_reconciliation": payment_services.daily_reconciliation_build(
             merchant=merchant, livemode=livemode, day=timezone.localdate()
         ).public_id,

@@ -182,9 +182,7 @@ def test_a_key_cannot_revoke_itself(api, caller):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("action", ["get", "revoke"])
-def test_another_merchants_key_and_the_other_modes_are_404(
-    api, merchant, other_merchant, action
-):
+def test_another_merchants_key_and_the_other_modes_are_404(api, merchant, other_merchant, action):
     foreign = api_key_create(merchant=other_merchant).api_key
     live = api_key_create(merchant=merchant, mode="live").api_key
 

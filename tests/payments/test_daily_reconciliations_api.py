@@ -94,9 +94,7 @@ def test_the_download_is_the_days_csv(api, merchant, tokenise, rules):  # noqa: 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("suffix", ["", "/download"])
-def test_another_merchants_day_and_the_other_modes_are_404(
-    api, merchant, other_merchant, suffix
-):
+def test_another_merchants_day_and_the_other_modes_are_404(api, merchant, other_merchant, suffix):
     day = date(2026, 3, 10)
     theirs = services.daily_reconciliation_build(merchant=other_merchant, livemode=False, day=day)
     live = services.daily_reconciliation_build(merchant=merchant, livemode=True, day=day)
