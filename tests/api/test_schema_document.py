@@ -157,3 +157,15 @@ def test_every_example_matches_its_own_schema(document):
         assert not errors, f"{where}: {errors[0].message}"
         seen += 1
     assert seen > 20
+
+
+def test_docs_api_md_lists_every_path_of_the_schema(document):
+    from pathlib import Path
+
+    table = Path(__file__).resolve().parents[2].joinpath("docs", "api.md").read_text()
+    missing = [
+        path
+        for path in document["paths"]
+        if path.startswith(API_PREFIX) and f"| `{path}` |" not in table
+    ]
+    assert not missing, f"Add these to the 'Every endpoint' table of docs/api.md: {missing}"
