@@ -235,3 +235,33 @@ def test_two_concurrent_revocations_keep_one_date(merchant):
     victim.refresh_from_db()
     assert len(dates) == 2 and len(set(dates)) == 1
     assert dates[0] == victim.revoked_at.isoformat().replace("+00:00", "Z")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_creations_at_the_cap_make_one_key(merchant):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer: nothing runs concurrently")
+    callers = [api_key_create(merchant=merchant).secret for _ in range(2)]
+    for n in range(MAX_ACTIVE_API_KEYS - 3):  # one place left
+        api_key_create(merchant=merchant, name=f"k{n}")
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def create(secret):
+        try:
+            barrier.wait()
+            response = client_for(secret).post(URL, {"name": "Race"}, format="json")
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(secret,)) for secret in callers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [201, 409]
+    assert ApiKey.objects.filter(merchant=merchant, revoked_at__isnull=True).count() == (
+        MAX_ACTIVE_API_KEYS
+    )
