@@ -66,3 +66,35 @@ class DailyReconciliationSerializer(serializers.Serializer):
 
     def get_download(self, daily) -> str:
         return f"/api/v1/reconciliations/{daily.public_id}/download"
+
+
+class RefundSerializer(serializers.Serializer):
+    """One refund call to a provider for one leg (a request's refund makes one per leg)."""
+
+    object = serializers.SerializerMethodField()
+    livemode = serializers.BooleanField()
+    request = serializers.CharField(source="leg.checkout.request.public_id")
+    participant = serializers.CharField(source="leg.checkout.participant.public_id")
+    checkout = serializers.CharField(source="leg.checkout.public_id")
+    leg = serializers.CharField(source="leg.public_id")
+    method = serializers.CharField(source="leg.method")
+    currency = serializers.CharField(source="leg.currency")
+    amount = serializers.IntegerField(help_text="Asked to give back, in minor units.")
+    amount_refunded = serializers.IntegerField(
+        source="amount_moved", help_text="Given back by this call, in minor units."
+    )
+    status = serializers.ChoiceField(
+        source="result",
+        choices=["succeeded", "failed", "no_answer", "rejected"],
+        help_text="succeeded; failed (the provider refused); no_answer (a timeout: the same "
+        "refund is asked again with the same idempotency key, a new row); rejected (the "
+        "call itself was refused).",
+    )
+    provider_reference = serializers.CharField(
+        source="operation_reference", help_text="The provider's refund id; empty if none."
+    )
+    failure_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+    def get_object(self, operation) -> str:
+        return "refund"

@@ -31,6 +31,7 @@ urlpatterns = [
         views.ReconciliationCsvView.as_view(),
         name="payment-request-reconciliation-csv",
     ),
+    path("refunds", views.RefundListView.as_view(), name="refund-list"),
     path(
         "reconciliations",
         views.DailyReconciliationListView.as_view(),

@@ -9,12 +9,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from payments import selectors, services
-from pushpay.api.errors import NotFound
+from pushpay.api.errors import ApiError, NotFound
 from pushpay.api.pagination import NewestFirstPagination
 from requests_app import selectors as request_selectors
 from requests_app.models import PaymentRequest
 
-from .serializers import DailyReconciliationSerializer, ReconciliationSerializer
+from .serializers import (
+    DailyReconciliationSerializer,
+    ReconciliationSerializer,
+    RefundSerializer,
+)
 
 
 def _get_request(request: Request, public_id: str) -> PaymentRequest:
@@ -138,3 +142,33 @@ class DailyReconciliationDownloadView(APIView):
             f'attachment; filename="reconciliation-{daily.day.isoformat()}-{mode}.csv"'
         )
         return response
+
+
+class RefundListView(APIView):
+    """Refunds, newest first, in the key's mode; ``?request=pr_…`` for one request's."""
+
+    pagination_class = NewestFirstPagination
+
+    @extend_schema(
+        operation_id="refunds_list",
+        responses=RefundSerializer(many=True),
+        parameters=[
+            OpenApiParameter("request", str, description="Only this request's (pr_…)."),
+            OpenApiParameter("limit", int, description="Page size, at most 100."),
+            OpenApiParameter("cursor", str),
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        request_id = request.query_params.get("request")
+        if request_id is not None and not (0 < len(request_id) <= 40 and request_id.isascii()):
+            raise ApiError(
+                "request: give a payment request id (pr_…).", code="invalid_filter", field="request"
+            )
+        refunds = selectors.refund_list(
+            merchant=request.auth.merchant,
+            livemode=request.auth.livemode,
+            request_public_id=request_id,
+        )
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(refunds, request, view=self)
+        return paginator.get_paginated_response(RefundSerializer(page, many=True).data)
