@@ -26,7 +26,8 @@ def test_a_refund_of_a_request_lists_one_refund_per_leg(api, merchant, tokenise)
     for item in body["results"]:
         assert item["object"] == "refund" and item["livemode"] is False
         assert item["request"] == payment_request.public_id
-        assert (item["amount"], item["amount_refunded"], item["status"]) == (1000, 1000, "succeeded")
+        assert (item["amount"], item["amount_refunded"]) == (1000, 1000)
+        assert item["status"] == "succeeded"
         assert item["currency"] == "EUR" and item["method"] == "card"
         assert item["leg"].startswith("lg_") and item["checkout"].startswith("co_")
         assert item["provider_reference"]
