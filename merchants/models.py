@@ -11,6 +11,10 @@ def _merchant_id() -> str:
     return new_public_id("mc")
 
 
+def _api_key_id() -> str:
+    return new_public_id("ak")
+
+
 class TimeStamped(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -81,6 +85,8 @@ class ApiKey(TimeStamped):
         LIVE = "live", "Live"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="api_keys")
+    # How the API and the back office name a key: never the secret, never a guessable integer.
+    public_id = models.CharField(max_length=40, unique=True, default=_api_key_id, editable=False)
     name = models.CharField(max_length=100, default="Default")
     mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.TEST)
     prefix = models.CharField(max_length=20)

@@ -14,8 +14,23 @@ def membership_get(*, user: AbstractBaseUser, merchant: Merchant) -> Membership 
     return Membership.objects.filter(user=user, merchant=merchant).first()
 
 
-def api_key_list(*, merchant: Merchant) -> QuerySet[ApiKey]:
-    return ApiKey.objects.filter(merchant=merchant)
+def _mode(livemode: bool) -> str:
+    return ApiKey.Mode.LIVE if livemode else ApiKey.Mode.TEST
+
+
+def api_key_list(*, merchant: Merchant, livemode: bool | None = None) -> QuerySet[ApiKey]:
+    """The merchant's keys, newest first; with ``livemode``, only that mode's (a test key
+    never learns what live keys exist)."""
+    keys = ApiKey.objects.filter(merchant=merchant)
+    if livemode is not None:
+        keys = keys.filter(mode=_mode(livemode))
+    return keys
+
+
+def api_key_get(*, merchant: Merchant, livemode: bool, public_id: str) -> ApiKey | None:
+    return ApiKey.objects.filter(
+        merchant=merchant, mode=_mode(livemode), public_id=public_id
+    ).first()
 
 
 def idempotency_record_get(

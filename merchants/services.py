@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from pushpay.errors import StateConflict
 from pushpay.i18n import language_checked
 from pushpay.ids import random_string
 from pushpay.money import is_currency
@@ -24,6 +25,9 @@ from pushpay.money import is_currency
 from .models import ApiKey, IdempotencyRecord, Membership, Merchant, OperatorPreference
 
 API_SECRET_LENGTH = 40
+# Active keys per merchant and mode: enough for one key per service and a rotation each, few
+# enough that a script creating keys in a loop is stopped long before the table suffers.
+MAX_ACTIVE_API_KEYS = 50
 # last_used_at is informative; writing it on every request would turn reads into writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -117,6 +121,7 @@ class CreatedApiKey:
     secret: str  # shown once; never stored
 
 
+@transaction.atomic
 def api_key_create(
     *,
     merchant: Merchant,
@@ -124,8 +129,18 @@ def api_key_create(
     mode: str = ApiKey.Mode.TEST,
     created_by: AbstractBaseUser | None = None,
 ) -> CreatedApiKey:
+    """A new key; its secret is in the result only, the database keeps its hash."""
     if mode not in ApiKey.Mode.values:
         raise ValueError(f"Unknown API key mode {mode!r}.")
+    # The merchant's row is the lock that keeps two concurrent creations under the cap.
+    Merchant.objects.select_for_update().filter(pk=merchant.pk).exists()
+    active = ApiKey.objects.filter(merchant=merchant, mode=mode, revoked_at__isnull=True)
+    if active.count() >= MAX_ACTIVE_API_KEYS:
+        raise StateConflict(
+            f"This merchant already has {MAX_ACTIVE_API_KEYS} active {mode} keys; "
+            "revoke one before creating another.",
+            code="too_many_api_keys",
+        )
     secret = f"sk_{mode}_{random_string(API_SECRET_LENGTH)}"
     api_key = ApiKey.objects.create(
         merchant=merchant,
@@ -138,10 +153,25 @@ def api_key_create(
     return CreatedApiKey(api_key=api_key, secret=secret)
 
 
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    if api_key.revoked_at is None:
-        api_key.revoked_at = timezone.now()
-        api_key.save(update_fields=["revoked_at", "updated_at"])
+def api_key_revoke(*, api_key: ApiKey, revoked_by: ApiKey | None = None) -> ApiKey:
+    """Revoke at once: authentication reads the row on every call, so the next call with
+    the secret is a 401. Revoking twice keeps the first date (a conditional UPDATE, so two
+    concurrent revocations cannot overwrite each other's).
+
+    ``revoked_by`` is the key making the call, when an API call does it: a key may not
+    revoke itself, because the answer to that call would be the last thing the integration
+    ever hears; rotating is create, switch, then revoke the old key with the new one.
+    """
+    if revoked_by is not None and revoked_by.pk == api_key.pk:
+        raise StateConflict(
+            "A key cannot revoke itself; revoke it with another key of this merchant.",
+            code="cannot_revoke_own_key",
+        )
+    now = timezone.now()
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=now, updated_at=now
+    )
+    api_key.refresh_from_db(fields=["revoked_at", "updated_at"])
     return api_key
 
 

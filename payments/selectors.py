@@ -358,6 +358,19 @@ def reconciliation_get(*, merchant_id: int, public_id: str) -> Reconciliation | 
     )
 
 
+def refund_list(*, merchant: Merchant, livemode: bool, request_public_id: str | None = None):
+    """Every refund asked of a provider for the merchant in one mode, newest first: the
+    refund rows of the legs' ledger (``LegOperation``), whatever the provider answered."""
+    from .models import LegOperation
+
+    refunds = LegOperation.objects.filter(
+        merchant=merchant, livemode=livemode, operation=LegOperation.Operation.REFUND
+    ).select_related("leg__checkout__request", "leg__checkout__participant")
+    if request_public_id is not None:
+        refunds = refunds.filter(leg__checkout__request__public_id=request_public_id)
+    return refunds
+
+
 def daily_reconciliation_list(*, merchant: Merchant, livemode: bool):
     return DailyReconciliation.objects.filter(merchant=merchant, livemode=livemode).defer(
         "csv_text"

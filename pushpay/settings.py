@@ -340,7 +340,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["pushpay.api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "pushpay.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "pushpay.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -364,6 +364,10 @@ SPECTACULAR_SETTINGS = {
     },
     "SECURITY": [{"ApiKey": []}],
     "ENUM_NAME_OVERRIDES": {"LanguageEnum": "pushpay.i18n.LANGUAGES"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pushpay.api.schema.add_error_responses",
+    ],
 }
 
 # --- Production hardening -------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pushpay.health import healthz, livez, readyz
 from pushpay.metrics import metrics
 
 api_v1 = [
+    path("", include("merchants.api.urls")),
     path("", include("requests_app.api.urls")),
     path("", include("notifications.api.urls")),
     path("", include("scenarios.api.urls")),

@@ -22,6 +22,11 @@ def form_get(*, merchant: Merchant, public_id: str) -> Form | None:
     return form_list(merchant=merchant).filter(public_id=public_id).first()
 
 
+def form_version_list(*, merchant: Merchant, form: Form) -> QuerySet[FormVersion]:
+    """Every version of a form: a submission or a request may refer to any of them."""
+    return FormVersion.objects.select_related("form").filter(form=form, form__merchant=merchant)
+
+
 def form_version_get(*, merchant: Merchant, form: Form, number: int) -> FormVersion | None:
     """A given version of a form, for a submission made against an older one."""
     return (

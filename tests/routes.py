@@ -78,6 +78,8 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("paymentRequestBreakdown", "public_id"): "participant",
     ("transaction", "uuid"): "transaction",
     ("rest", "anything"): "path",
+    ("api-keys", "public_id"): "api_key",
+    ("versions", "number"): "form_version",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
 # ones another merchant must get a 404 for.
@@ -96,6 +98,7 @@ MERCHANT_SCOPED = frozenset(
     | {"daily_reconciliation"}
     | {"event"}
     | {"transaction"}
+    | {"api_key"}
 )
 # Resources that exist in test or in live mode: a key (or a back-office session) of the other
 # mode must get a 404 for them, as if they belonged to someone else.
@@ -103,6 +106,7 @@ MODE_BOUND = frozenset(
     {"request", "participant", "dispatch", "webhook_endpoint", "daily_reconciliation", "wallet"}
     | {"event"}
     | {"transaction"}
+    | {"api_key"}
 )
 
 # Values for any kwarg that no object has: wrong prefixes, empty-looking, long, encoded.
@@ -243,6 +247,7 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     through the live acquirer stub, a test one is the installment plan's first charge."""
     from django.utils import timezone
 
+    from merchants.services import api_key_create
     from payments import services as payment_services
     from payments.sandbox.paypal import sandbox_paypal_order_create
     from payments.sandbox.services import sandbox_card_tokenise
@@ -285,10 +290,14 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         "webhook_endpoint": endpoint.public_id,
         "wallet": wallet.public_id,
         "event": payment_request.events.order_by("id").first().public_id,
+        "api_key": api_key_create(
+            merchant=merchant, name=f"Walker key ({mode})", mode=mode
+        ).api_key.public_id,
         "link_token": participant.link_token,
         "progress_token": payment_request.progress_token,
         "beneficiary": "1000000050",  # a documented sandbox number, the same for everyone
         "payment_method": "holiday_voucher",  # registry codes are the same for everyone
+        "form_version": "1",  # a number within the form, which is the scoped part
         "daily_reconciliation": payment_services.daily_reconciliation_build(
             merchant=merchant, livemode=livemode, day=timezone.localdate()
         ).public_id,

@@ -52,3 +52,54 @@ class ReconciliationSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(allow_null=True)
     lines = ReconciliationLineSerializer(many=True)
     totals = ReconciliationTotalsSerializer()
+
+
+class DailyReconciliationSerializer(serializers.Serializer):
+    """A day's statement without its text; ``download`` is where the CSV is."""
+
+    id = serializers.CharField(source="public_id", help_text="dr_…")
+    object = serializers.SerializerMethodField()
+    livemode = serializers.BooleanField()
+    day = serializers.DateField(help_text="The day, in the merchant's time zone.")
+    row_count = serializers.IntegerField(help_text="Captures and refunds in the CSV.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField(help_text="Last built (a day may be rebuilt).")
+    download = serializers.SerializerMethodField()
+
+    def get_object(self, daily) -> str:
+        return "daily_reconciliation"
+
+    def get_download(self, daily) -> str:
+        return f"/api/v1/reconciliations/{daily.public_id}/download"
+
+
+class RefundSerializer(serializers.Serializer):
+    """One refund call to a provider for one leg (a request's refund makes one per leg)."""
+
+    object = serializers.SerializerMethodField()
+    livemode = serializers.BooleanField()
+    request = serializers.CharField(source="leg.checkout.request.public_id")
+    participant = serializers.CharField(source="leg.checkout.participant.public_id")
+    checkout = serializers.CharField(source="leg.checkout.public_id")
+    leg = serializers.CharField(source="leg.public_id")
+    method = serializers.CharField(source="leg.method")
+    currency = serializers.CharField(source="leg.currency")
+    amount = serializers.IntegerField(help_text="Asked to give back, in minor units.")
+    amount_refunded = serializers.IntegerField(
+        source="amount_moved", help_text="Given back by this call, in minor units."
+    )
+    status = serializers.ChoiceField(
+        source="result",
+        choices=["succeeded", "failed", "no_answer", "rejected"],
+        help_text="succeeded; failed (the provider refused); no_answer (a timeout: the same "
+        "refund is asked again with the same idempotency key, a new row); rejected (the "
+        "call itself was refused).",
+    )
+    provider_reference = serializers.CharField(
+        source="operation_reference", help_text="The provider's refund id; empty if none."
+    )
+    failure_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+    def get_object(self, operation) -> str:
+        return "refund"

@@ -31,4 +31,20 @@ urlpatterns = [
         views.ReconciliationCsvView.as_view(),
         name="payment-request-reconciliation-csv",
     ),
+    path("refunds", views.RefundListView.as_view(), name="refund-list"),
+    path(
+        "reconciliations",
+        views.DailyReconciliationListView.as_view(),
+        name="daily-reconciliation-list",
+    ),
+    path(
+        "reconciliations/<str:public_id>",
+        views.DailyReconciliationDetailView.as_view(),
+        name="daily-reconciliation-detail",
+    ),
+    path(
+        "reconciliations/<str:public_id>/download",
+        views.DailyReconciliationDownloadView.as_view(),
+        name="daily-reconciliation-download",
+    ),
 ]

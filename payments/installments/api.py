@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from pushpay.api.errors import NotFound
 from pushpay.api.fields import MinorUnitsField, StrictSerializer
+from pushpay.api.pagination import NewestFirstPagination
 from pushpay.money import MAX_MINOR_UNITS
 
 from . import selectors, services
@@ -145,7 +146,11 @@ def _render(request: Request, plan) -> Response:
 class PlanListView(APIView):
     @extend_schema(
         responses=PlanSerializer(many=True),
-        parameters=[OpenApiParameter("participant", str, description="pa_… id")],
+        parameters=[
+            OpenApiParameter("participant", str, description="pa_… id"),
+            OpenApiParameter("limit", int, description="Page size, at most 100."),
+            OpenApiParameter("cursor", str),
+        ],
         summary="List installment plans",
     )
     def get(self, request: Request) -> Response:
@@ -154,8 +159,11 @@ class PlanListView(APIView):
             merchant=request.auth.merchant,
             livemode=request.auth.livemode,
             participant_public_id=participant[:40] if participant else None,
-        )[:100]
-        return Response({"results": PlanSerializer(plans, many=True).data})
+        )
+        # A cursor page like every other list (it used to stop at 100 plans, silently).
+        paginator = NewestFirstPagination()
+        page = paginator.paginate_queryset(plans, request, view=self)
+        return paginator.get_paginated_response(PlanSerializer(page, many=True).data)
 
 
 class PlanDetailView(APIView):

@@ -107,15 +107,20 @@ def idempotent(
     *,
     headers: Sequence[str] = (HEADER,),
     body: Callable[[Request], Any] = _request_data,
+    stored_without: tuple[str, ...] = (),
 ) -> Callable:
     """Decorate an APIView handler (``post``) to honour the ``Idempotency-Key`` header.
 
     ``headers`` are the names a key may come under (a compatibility API also reads its
     provider's spelling); ``body`` is what the fingerprint compares, for views that read
-    their body themselves instead of through ``request.data``.
+    their body themselves instead of through ``request.data``. ``stored_without`` names
+    top-level response fields that must never be written to the database (an API key's
+    secret): the record keeps them as null, so a replay answers the same object without them.
     """
     if method is None:
-        return lambda handler: idempotent(handler, headers=headers, body=body)
+        return lambda handler: idempotent(
+            handler, headers=headers, body=body, stored_without=stored_without
+        )
 
     @wraps(method)
     def wrapper(view, request: Request, *args, **kwargs) -> Response:
@@ -141,6 +146,8 @@ def idempotent(
                 if response.status_code >= 500:
                     raise _ServerError(response)
                 stored = json.loads(JSONRenderer().render(response.data) or b"null")
+                if isinstance(stored, dict):
+                    stored.update({name: None for name in stored_without if name in stored})
                 merchant_services.idempotency_record_response(
                     record=record, status=response.status_code, body=stored
                 )

@@ -22,6 +22,7 @@ from pushpay.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from pushpay.errors import DomainError
 from requests_app import selectors
 
+from . import examples
 from .serializers import PaymentRequestCreateSerializer, PaymentRequestSerializer
 from .views import _context, create_from_body
 
@@ -118,7 +119,12 @@ class PaymentRequestBatchView(APIView):
                     "created": 1,
                     "refused": 1,
                     "results": [
-                        {"index": 0, "status": "created", "request": {"id": "pr_…"}, "error": None},
+                        {
+                            "index": 0,
+                            "status": "created",
+                            "request": examples.PAYMENT_REQUEST,
+                            "error": None,
+                        },
                         {
                             "index": 1,
                             "status": "refused",

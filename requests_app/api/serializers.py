@@ -188,6 +188,8 @@ class CheckoutSummarySerializer(serializers.Serializer):
 class ParticipantSerializer(serializers.ModelSerializer):
     livemode = LiveModeField()
     id = serializers.CharField(source="public_id", read_only=True)
+    # Not format "email": a payer reached by SMS only has "" here.
+    email = serializers.CharField(read_only=True, help_text="Empty when only a phone is set.")
     amount = serializers.IntegerField(read_only=True, allow_null=True)
     amount_paid = serializers.IntegerField(read_only=True)
     amount_due = serializers.IntegerField(read_only=True, allow_null=True)

@@ -2,7 +2,7 @@
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +21,7 @@ from requests_app.links import payment_url
 from requests_app.models import PaymentRequest
 from smartforms.selectors import form_get, latest_answers_by_participant
 
+from . import examples
 from .serializers import (
     CancelSerializer,
     ParticipantInputSerializer,
@@ -123,6 +124,19 @@ class PaymentRequestListCreateView(APIView):
         request=PaymentRequestCreateSerializer,
         responses={201: PaymentRequestSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
+        examples=[
+            OpenApiExample(
+                "A dinner split between two payers",
+                value=examples.PAYMENT_REQUEST_CREATE,
+                request_only=True,
+            ),
+            OpenApiExample(
+                "The request, open, with each payer's link",
+                value=examples.PAYMENT_REQUEST,
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -151,7 +165,10 @@ def create_from_body(request: Request, body) -> PaymentRequest:
 
 
 class PaymentRequestDetailView(APIView):
-    @extend_schema(responses=PaymentRequestSerializer)
+    @extend_schema(
+        responses=PaymentRequestSerializer,
+        examples=[OpenApiExample("A request", value=examples.PAYMENT_REQUEST, response_only=True)],
+    )
     def get(self, request: Request, public_id: str) -> Response:
         payment_request = _get_request(request, public_id)
         context = _context(request.auth.merchant, [payment_request])
@@ -190,6 +207,12 @@ class PaymentRequestRefundView(APIView):
         request=RefundSerializer,
         responses=PaymentRequestSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
+        examples=[
+            OpenApiExample(
+                "Give 15.00 back to one payer", value=examples.REFUND_SOME, request_only=True
+            ),
+            OpenApiExample("Give everything back", value=examples.REFUND_ALL, request_only=True),
+        ],
     )
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
@@ -237,7 +260,8 @@ class ParticipantCollectionView(APIView):
 
 
 class ParticipantDetailView(APIView):
-    @extend_schema(responses=PaymentRequestSerializer)
+    # The request without the participant, so a 200 (drf-spectacular assumes a 204 for DELETE).
+    @extend_schema(responses={200: PaymentRequestSerializer})
     def delete(self, request: Request, public_id: str, participant_id: str) -> Response:
         payment_request = _get_request(request, public_id)
         participant = selectors.participant_get(

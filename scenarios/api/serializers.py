@@ -1,4 +1,3 @@
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -23,7 +22,7 @@ class DurationInputField(serializers.Field):
 class ConditionsSerializer(StrictSerializer):
     only_if_unpaid = serializers.BooleanField(required=False)
     min_amount = serializers.JSONField(required=False, help_text="Minor units.")
-    language = serializers.CharField(required=False, allow_blank=True)
+    language = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 
 
 class QuietHoursSerializer(StrictSerializer):
@@ -71,8 +70,10 @@ class StepSerializer(serializers.ModelSerializer):
     repeat_every = serializers.IntegerField(
         source="repeat_every_seconds", read_only=True, allow_null=True
     )
-    template = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
-    webhook_endpoint = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    template = serializers.SlugRelatedField(slug_field="public_id", read_only=True, allow_null=True)
+    webhook_endpoint = serializers.SlugRelatedField(
+        slug_field="public_id", read_only=True, allow_null=True
+    )
     conditions = serializers.SerializerMethodField()
     quiet_hours = serializers.SerializerMethodField()
 
@@ -145,7 +146,9 @@ class NotificationSerializer(serializers.ModelSerializer):
     step = serializers.SerializerMethodField()
     skip_reason = serializers.SerializerMethodField()
     cancel_reason = serializers.SerializerMethodField()
-    resend_of = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    resend_of = serializers.SlugRelatedField(
+        slug_field="public_id", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Dispatch
@@ -185,11 +188,11 @@ class NotificationSerializer(serializers.ModelSerializer):
             "trigger": step.trigger,
         }
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_skip_reason(self, dispatch: Dispatch) -> str | None:
         return dispatch.skip_reason if dispatch.status == Dispatch.Status.SKIPPED else None
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_cancel_reason(self, dispatch: Dispatch) -> str | None:
         return dispatch.skip_reason if dispatch.status == Dispatch.Status.CANCELLED else None
 

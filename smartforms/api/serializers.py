@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from pushpay.api.fields import LiveModeField, StrictSerializer
 from pushpay.i18n import LANGUAGES
-from smartforms.models import Form, Submission
+from smartforms.models import Form, FormVersion, Submission
 
 _TRANSLATED = {
     "type": "object",
@@ -115,6 +115,24 @@ class FormSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        read_only_fields = fields
+
+
+class FormVersionSerializer(serializers.ModelSerializer):
+    """One numbered set of fields: what a submission of that version was checked against."""
+
+    livemode = LiveModeField()
+    form = serializers.CharField(source="form.public_id", read_only=True)
+    locked = serializers.BooleanField(
+        source="is_locked",
+        read_only=True,
+        help_text="True once a submission or a request uses it: its fields never change again.",
+    )
+    fields = FieldDefinitionsField(read_only=True)
+
+    class Meta:
+        model = FormVersion
+        fields = ["form", "number", "livemode", "locked", "locked_at", "fields", "created_at"]
         read_only_fields = fields
 
 

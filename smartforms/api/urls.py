@@ -11,5 +11,15 @@ urlpatterns = [
         views.FormSubmissionListView.as_view(),
         name="form-submission-list",
     ),
+    path(
+        "forms/<str:public_id>/versions",
+        views.FormVersionListView.as_view(),
+        name="form-version-list",
+    ),
+    path(
+        "forms/<str:public_id>/versions/<str:number>",
+        views.FormVersionDetailView.as_view(),
+        name="form-version-detail",
+    ),
     path("forms/<str:public_id>/validate", views.FormValidateView.as_view(), name="form-validate"),
 ]

@@ -16,6 +16,7 @@ from .serializers import (
     FormCreateSerializer,
     FormSerializer,
     FormUpdateSerializer,
+    FormVersionSerializer,
     SubmissionSerializer,
     ValidateAnswersSerializer,
     ValidationResultSerializer,
@@ -127,6 +128,46 @@ class FormSubmissionListView(APIView):
         return paginator.get_paginated_response(
             SubmissionSerializer(page, many=True, context={"request": request}).data
         )
+
+
+class NewestVersionFirstPagination(NewestFirstPagination):
+    ordering = ("-number", "-id")
+
+
+class FormVersionListView(APIView):
+    pagination_class = NewestVersionFirstPagination
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="forms_versions_list",
+        responses=FormVersionSerializer(many=True),
+        parameters=PAGE_PARAMETERS,
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        form = _get_form(request, public_id)
+        versions = selectors.form_version_list(merchant=request.auth.merchant, form=form)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(versions, request, view=self)
+        return paginator.get_paginated_response(
+            FormVersionSerializer(page, many=True, context={"request": request}).data
+        )
+
+
+class FormVersionDetailView(APIView):
+    @extend_schema(
+        tags=TAGS, operation_id="forms_versions_retrieve", responses=FormVersionSerializer
+    )
+    def get(self, request: Request, public_id: str, number: str) -> Response:
+        form = _get_form(request, public_id)
+        # A str in the URL, so "v2" or "1e9" is this API's 404 rather than the router's.
+        version = None
+        if number.isascii() and number.isdigit() and len(number) <= 9:
+            version = selectors.form_version_get(
+                merchant=request.auth.merchant, form=form, number=int(number)
+            )
+        if version is None:
+            raise NotFound(f"Form '{public_id}' has no version '{number}'.")
+        return Response(FormVersionSerializer(version, context={"request": request}).data)
 
 
 class FormValidateView(APIView):

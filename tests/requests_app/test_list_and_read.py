@@ -28,11 +28,13 @@ def test_cursor_pagination_walks_every_request_once_newest_first(api, merchant):
 
 
 @pytest.mark.django_db
-def test_a_tampered_cursor_is_a_clear_404(api, merchant):
+def test_a_tampered_cursor_is_a_clear_400_naming_the_cursor(api, merchant):
+    # Not a 404: the list exists, the query parameter is what is wrong.
     make_request(merchant)
     response = api.get(URL, {"cursor": "garbage"})
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_cursor"
+    assert response.json()["error"]["field"] == "cursor"
 
 
 @pytest.mark.django_db
