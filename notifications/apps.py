@@ -18,3 +18,16 @@ class NotificationsConfig(AppConfig):
         # Every merchant starts with the shipped templates, so a first scenario needs no
         # writing.
         merchant_created_register(lambda merchant: template_install_defaults(merchant=merchant))
+
+        from requests_app.events import integrator_types, reaction_register
+
+        from . import webhook_outbox
+        from .webhooks import webhook_deliveries_plan
+
+        # In the event's transaction: a subscribed endpoint's delivery commits with the fact.
+        reaction_register(
+            name="notifications.webhook_deliveries",
+            handler=webhook_deliveries_plan,
+            types=tuple(integrator_types()),
+        )
+        webhook_outbox.register()

@@ -7,11 +7,19 @@ class TransportError(Exception):
     """A send that did not go through. ``permanent`` errors are never retried (an invalid
     number, a refused address, a blocked webhook target); the others are, with backoff."""
 
-    def __init__(self, message: str, *, permanent: bool = False, status_code: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        status_code: int | None = None,
+        response_excerpt: str = "",
+    ):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.status_code = status_code  # the receiver's HTTP answer, when there was one
+        self.response_excerpt = response_excerpt  # the start of its body, sanitised
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,8 @@ class OutgoingMessage:
     reply_to: str = ""
     payload: dict = field(default_factory=dict)  # webhook body
     secret: str = ""  # webhook signing secret
+    # Secrets that sign too (the previous one during a rotation's overlap).
+    extra_secrets: tuple[str, ...] = ()
     livemode: bool = False
 
 
@@ -35,6 +45,7 @@ class OutgoingMessage:
 class SendResult:
     provider_message_id: str = ""
     status_code: int | None = None
+    response_excerpt: str = ""
 
 
 class Transport:
