@@ -300,9 +300,11 @@ def webhook_endpoint_record_attempt(
     ):
         return "failing"
     cutoff = now - timedelta(days=settings.WEBHOOK_DISABLE_AFTER_DAYS)
-    if WebhookEndpoint.objects.filter(
-        pk=endpoint_id, is_active=True, failing_since__lte=cutoff
-    ).exists():
+    state = WebhookEndpoint.objects.filter(pk=endpoint_id).values("is_active", "failing_since")
+    state = state.first()
+    if state is None or not state["is_active"]:
+        return "unchanged"
+    if state["failing_since"] is not None and state["failing_since"] <= cutoff:
         return "disabled" if _disable(endpoint_id, Disabled.FAILING, now) else "unchanged"
     return "failing"
 

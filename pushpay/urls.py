@@ -32,6 +32,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("app/forms/", include("smartforms.urls")),
     path("app/templates/", include("notifications.urls")),
+    path("app/webhooks/", include("notifications.webhook_urls")),
     path("app/scenarios/", include("scenarios.urls")),
     path("app/outbox/", include("scenarios.outbox_urls")),
     path("app/wallets/", include("payments.wallet.urls")),
