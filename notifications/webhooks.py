@@ -164,17 +164,17 @@ def webhook_endpoint_create(
     *,
     merchant: Merchant,
     url: str,
-    events: Iterable[str] = (),
+    events: Iterable[str] | None = None,
     description: str = "",
     livemode: bool = False,
 ) -> WebhookEndpoint:
     """Register an endpoint with a fresh secret (shown once, by the caller).
 
-    ``events`` empty makes an endpoint that only scenario webhook steps use; the API and the
-    back office require at least one name (or ``*``).
+    ``events`` None makes an endpoint that only scenario webhook steps use; a list (the API,
+    the back office) needs at least one name, or ``*``.
     """
     url = webhook_url_checked(url)
-    events = webhook_events_checked(list(events)) if events else []
+    events = [] if events is None else webhook_events_checked(list(events))
     return WebhookEndpoint.objects.create(
         merchant=merchant,
         livemode=livemode,

@@ -431,7 +431,7 @@ def webhook_endpoint_create(
     url: str,
     description: str = "",
     livemode: bool = False,
-    events: tuple[str, ...] = (),
+    events: list[str] | None = None,
 ) -> WebhookEndpoint:
     """Kept for the scenario steps' callers: endpoints belong to notifications."""
     return notifications_webhooks.webhook_endpoint_create(

@@ -3,6 +3,7 @@ the ``standardwebhooks`` package, as an integrator's server would, and answers f
 one (status, body bytes) per call, the last one repeating."""
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,13 +35,18 @@ class Receiver:
 
 
 @contextmanager
-def receiver(script: list[tuple[int, bytes]] | None = None) -> Iterator[Receiver]:
+def receiver(
+    script: list[tuple[int, bytes]] | None = None, *, delay: float = 0.0
+) -> Iterator[Receiver]:
+    """``delay`` seconds per call make a slow receiver (so that two workers overlap)."""
     state = Receiver(script=list(script or [(200, b'{"ok":true}')]))
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            if delay:
+                time.sleep(delay)
             with state.lock:
                 state.calls.append(Call({k.lower(): v for k, v in self.headers.items()}, body))
                 status, data = state.script.pop(0) if len(state.script) > 1 else state.script[0]
