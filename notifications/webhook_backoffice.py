@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -221,7 +222,11 @@ class EndpointRotateView(EndpointActionView):
         messages.success(
             request,
             _("New secret made. The previous one keeps signing until %(when)s.")
-            % {"when": timezone.localtime(endpoint.previous_secret_expires_at).strftime("%c")}
+            % {
+                "when": date_format(
+                    timezone.localtime(endpoint.previous_secret_expires_at), "Y-m-d H:i"
+                )
+            }
             if endpoint.previous_secret_expires_at
             else _("New secret made."),
         )
@@ -283,18 +288,27 @@ class EndpointReplayView(EndpointDetailView):
 
 
 class DeliveryReplayView(EndpointActionView):
-    def post(self, request: HttpRequest, public_id: str, delivery_id: str) -> HttpResponse:
-        require(request, "webhooks.manage")
-        endpoint = self.get_endpoint_or_404(public_id)
+    def _delivery_or_404(self, endpoint: WebhookEndpoint, delivery_id: str):
         delivery = (
             selectors.webhook_delivery_list(
-                merchant=request.merchant, livemode=request.livemode, endpoint=endpoint
+                merchant=self.request.merchant, livemode=self.request.livemode, endpoint=endpoint
             )
             .filter(public_id=delivery_id)
             .first()
         )
         if delivery is None:
             raise Http404("No such delivery.")
+        return delivery
+
+    def get(self, request: HttpRequest, public_id: str, delivery_id: str) -> HttpResponse:
+        endpoint = self.get_endpoint_or_404(public_id)
+        self._delivery_or_404(endpoint, delivery_id)
+        return redirect("webhooks:endpoint_detail", endpoint.public_id)
+
+    def post(self, request: HttpRequest, public_id: str, delivery_id: str) -> HttpResponse:
+        require(request, "webhooks.manage")
+        endpoint = self.get_endpoint_or_404(public_id)
+        delivery = self._delivery_or_404(endpoint, delivery_id)
         try:
             webhooks.webhook_delivery_replay(delivery=delivery)
         except DomainError as exc:

@@ -336,7 +336,10 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer"}},
     },
     "SECURITY": [{"ApiKey": []}],
-    "ENUM_NAME_OVERRIDES": {"LanguageEnum": "pushpay.i18n.LANGUAGES"},
+    "ENUM_NAME_OVERRIDES": {
+        "LanguageEnum": "pushpay.i18n.LANGUAGES",
+        "WebhookDeliveryStatusEnum": "notifications.api.webhook_serializers.DELIVERY_STATUSES",
+    },
 }
 
 # --- Production hardening -------------------------------------------------------------------
