@@ -39,7 +39,7 @@ TEXT = {
         "succeeded": "Réussi",
         "replay": "Renvoyer",
         "rotate": "Renouveler le secret",
-        "overlap": "l’ancien secret signe aussi",
+        "overlap": "ancien secret signe aussi",
     },
 }
 

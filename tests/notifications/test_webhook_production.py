@@ -26,7 +26,8 @@ for url in ("https://10.0.0.1/hook", "https://169.254.169.254/latest/meta-data/"
         print("refused", url, refusal.code)
     else:
         print("ACCEPTED", url)
-socket.getaddrinfo = lambda *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 443))]
+LOOPBACK = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 443))]
+socket.getaddrinfo = lambda *a, **k: LOOPBACK
 try:
     resolve_target("https://inward.example.com/hook")
 except TransportError as refusal:
