@@ -24,8 +24,9 @@ class TransportError(Exception):
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """A rendered message. ``message_id`` is the dispatch's public id: it travels with the
-    message (webhook-id, email metadata) so receivers can drop a duplicate."""
+    """A rendered message. ``message_id`` is the dispatch's public id (for a replayed
+    webhook, the first delivery's): it travels with the message (webhook-id, email
+    metadata) so receivers can drop a duplicate."""
 
     message_id: str
     merchant_id: int | None
