@@ -301,3 +301,20 @@ def test_a_name_resolving_to_loopback_is_refused_at_send_time_in_production(
     row = deliveries().get()
     assert (row.status, row.attempts) == ("failed", 1)  # permanent: not retried
     assert "non-public" in row.last_error and connected == []
+
+
+def test_the_first_attempt_is_nudged_on_commit(
+    merchant, settings, django_capture_on_commit_callbacks
+):
+    settings.SCENARIOS_ENQUEUE_ON_COMMIT = True  # the sweep is handed to the (inline) cluster
+    with receiver() as hook:
+        endpoint_for(merchant, hook.url, ["payment_request.created"])
+        with django_capture_on_commit_callbacks(execute=True):
+            make_request(merchant)
+    assert len(hook.calls) == 1
+    assert deliveries().get().status == "sent"
+
+
+def test_repeated_event_names_are_kept_once(merchant):
+    endpoint = endpoint_for(merchant, "https://hooks.example.com/in", ["participant.paid"] * 3)
+    assert endpoint.events == ["participant.paid"]

@@ -90,3 +90,44 @@ def test_two_workers_deliver_each_event_once_per_endpoint(settings):
     assert len(pairs) == rows.count()  # once per event and endpoint, never twice
     shares = dict(rows.values_list("leased_by").annotate(n=Count("id")))
     assert len(shares) == 2, f"the workers did not overlap: {shares}"
+
+
+def test_concurrent_replays_of_one_delivery_make_one_new_delivery(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://…)")
+    import threading
+
+    from django.db import close_old_connections
+
+    from pushpay.errors import StateConflict
+
+    settings.SCENARIOS_ENQUEUE_ON_COMMIT = False
+    merchant = MerchantFactory()
+    webhooks.webhook_endpoint_create(
+        merchant=merchant, url="https://hooks.example.com/in", events=["payment_request.created"]
+    )
+    make_request(merchant)
+    original = Dispatch.objects.get(kind="webhook")
+    Dispatch.objects.filter(pk=original.pk).update(status="failed")
+    original.refresh_from_db()
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def replay() -> None:
+        barrier.wait()
+        try:
+            webhooks.webhook_delivery_replay(delivery=original)
+            outcomes.append("replayed")
+        except StateConflict as refusal:
+            outcomes.append(refusal.code)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=replay) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["delivery_pending"] * 5 + ["replayed"]
+    assert Dispatch.objects.filter(kind="webhook", resend_of=original).count() == 1
