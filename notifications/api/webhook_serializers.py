@@ -1,6 +1,5 @@
 """Shapes of the webhook endpoint and delivery API (input checked by the services)."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -77,7 +76,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_previous_secret_expires_at(self, endpoint: WebhookEndpoint):
         expires = endpoint.previous_secret_expires_at
         if not endpoint.previous_secret or expires is None:
@@ -169,6 +168,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     def get_webhook_id(self, delivery: Dispatch) -> str:
         return delivery.resend_of.public_id if delivery.resend_of_id else delivery.public_id
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_replay_of(self, delivery: Dispatch) -> str | None:
         return delivery.resend_of.public_id if delivery.resend_of_id else None
 
@@ -176,7 +176,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     def get_status(self, delivery: Dispatch) -> str:
         return DELIVERY_STATUS[delivery.status]
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_next_attempt_at(self, delivery: Dispatch):
         if delivery.status != Dispatch.Status.PLANNED:
             return None
@@ -191,3 +191,16 @@ class WebhookDeliveryDetailSerializer(WebhookDeliverySerializer):
     class Meta(WebhookDeliverySerializer.Meta):
         fields = [*WebhookDeliverySerializer.Meta.fields, "attempts"]
         read_only_fields = fields
+
+
+class _CursorPage(serializers.Serializer):
+    next = serializers.CharField(allow_null=True, help_text="URL of the next page, if any.")
+    previous = serializers.CharField(allow_null=True, help_text="URL of the previous page.")
+
+
+class WebhookEndpointPageSerializer(_CursorPage):
+    results = WebhookEndpointSerializer(many=True)
+
+
+class WebhookDeliveryPageSerializer(_CursorPage):
+    results = WebhookDeliverySerializer(many=True)

@@ -22,8 +22,10 @@ from .webhook_serializers import (
     DELIVERY_STATUS,
     DELIVERY_STATUSES,
     WebhookDeliveryDetailSerializer,
+    WebhookDeliveryPageSerializer,
     WebhookDeliverySerializer,
     WebhookEndpointCreateSerializer,
+    WebhookEndpointPageSerializer,
     WebhookEndpointSerializer,
     WebhookEndpointUpdateSerializer,
     WebhookEndpointWithSecretSerializer,
@@ -77,6 +79,21 @@ DISABLED = _error(
     "This endpoint is disabled; enable it before replaying its deliveries.",
     type_="conflict_error",
 )
+# What the Idempotency-Key header can earn any POST: a malformed key, or one reused.
+BAD_KEY = _error(
+    "Malformed Idempotency-Key", "invalid_idempotency_key", "Idempotency-Key is too long."
+)
+KEY_REUSED = _error(
+    "Idempotency-Key reused with another body",
+    "idempotency_key_reused",
+    "This Idempotency-Key was used with another request.",
+)
+KEY_IN_USE = _error(
+    "The same Idempotency-Key is being processed",
+    "idempotency_key_in_use",
+    "A request with this Idempotency-Key is still being processed.",
+    type_="conflict_error",
+)
 IN_USE = _error(
     "A scenario step sends to this endpoint",
     "endpoint_in_use",
@@ -107,7 +124,7 @@ def _delivery(request: Request, public_id: str) -> Dispatch:
 class WebhookEndpointListCreateView(APIView):
     @extend_schema(
         operation_id="webhook_endpoints_list",
-        responses={200: WebhookEndpointSerializer(many=True), 404: NOT_FOUND},
+        responses={200: WebhookEndpointPageSerializer, 404: NOT_FOUND},
         parameters=PAGE_PARAMETERS,
     )
     def get(self, request: Request) -> Response:
@@ -121,7 +138,12 @@ class WebhookEndpointListCreateView(APIView):
     @extend_schema(
         operation_id="webhook_endpoints_create",
         request=WebhookEndpointCreateSerializer,
-        responses={201: WebhookEndpointWithSecretSerializer, 400: MALFORMED, 422: INVALID},
+        responses={
+            201: WebhookEndpointWithSecretSerializer,
+            400: MALFORMED,
+            409: KEY_IN_USE,
+            422: INVALID,
+        },
         parameters=[IDEMPOTENCY_PARAMETER],
         description="Register an endpoint for the given event types (required; ['*'] for "
         "all) in the key's mode. The answer is the only one that shows its secret.",
@@ -177,7 +199,13 @@ class WebhookEndpointRotateSecretView(APIView):
     @extend_schema(
         operation_id="webhook_endpoints_rotate_secret",
         request=None,
-        responses={200: WebhookEndpointWithSecretSerializer, 404: NOT_FOUND},
+        responses={
+            200: WebhookEndpointWithSecretSerializer,
+            400: BAD_KEY,
+            404: NOT_FOUND,
+            409: KEY_IN_USE,
+            422: KEY_REUSED,
+        },
         parameters=[IDEMPOTENCY_PARAMETER],
         description="A new secret, shown once. The previous one keeps signing until "
         "previous_secret_expires_at: meanwhile webhook-signature carries both signatures.",
@@ -225,7 +253,7 @@ class WebhookDeliveryListView(APIView):
     @extend_schema(
         operation_id="webhook_deliveries_list",
         responses={
-            200: WebhookDeliverySerializer(many=True),
+            200: WebhookDeliveryPageSerializer,
             400: _error("Bad filter", "invalid_filter", "Unknown status 'done'.", "status"),
             404: NOT_FOUND,
             422: _error(
@@ -297,7 +325,13 @@ class WebhookDeliveryReplayView(APIView):
     @extend_schema(
         operation_id="webhook_deliveries_replay",
         request=None,
-        responses={201: WebhookDeliveryDetailSerializer, 404: NOT_FOUND, 409: DISABLED},
+        responses={
+            201: WebhookDeliveryDetailSerializer,
+            400: BAD_KEY,
+            404: NOT_FOUND,
+            409: DISABLED,
+            422: KEY_REUSED,
+        },
         parameters=[IDEMPOTENCY_PARAMETER],
         description="Send the event to the endpoint again, as a new delivery with the same "
         "webhook-id (receivers that already have it drop it). Refused (409) while the "
