@@ -35,6 +35,13 @@ CHANGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "wallets:cashback_rule": ("wallets.manage", ("post",)),
     "wallets:wallet_credit": ("wallets.manage", ("post",)),
     "wallets:wallet_adjust": ("wallets.manage", ("post",)),
+    "webhooks:endpoint_create": ("webhooks.manage", ("get", "post")),
+    "webhooks:endpoint_edit": ("webhooks.manage", ("get", "post")),
+    "webhooks:endpoint_rotate_secret": ("webhooks.manage", ("post",)),
+    "webhooks:endpoint_toggle": ("webhooks.manage", ("post",)),
+    "webhooks:endpoint_delete": ("webhooks.manage", ("post",)),
+    "webhooks:endpoint_replay": ("webhooks.manage", ("post",)),
+    "webhooks:delivery_replay": ("webhooks.manage", ("post",)),
 }
 
 READS = {
@@ -57,6 +64,8 @@ READS = {
     "wallets:wallet_list",
     "wallets:wallet_detail",
     "wallets:wallet_export",
+    "webhooks:endpoint_list",
+    "webhooks:endpoint_detail",
 }
 
 ALLOWED = {
@@ -66,6 +75,7 @@ ALLOWED = {
     "templates.manage": {"owner", "admin"},
     "forms.manage": {"owner", "admin"},
     "wallets.manage": {"owner", "admin"},
+    "webhooks.manage": {"owner", "admin"},
 }
 
 # Every back-office route by label (its name, or its pattern when it has none, so an unnamed
@@ -147,6 +157,7 @@ CONFIGURATION_BUTTONS = {
     "/app/scenarios/": ["New scenario"],
     "/app/templates/": ["Install default templates"],
     "/app/forms/": ["New form"],
+    "/app/webhooks/": ["New endpoint"],
 }
 
 
