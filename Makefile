@@ -31,6 +31,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
+# Webhooks to a receiver on this machine (http, loopback); settings refuse it without DEBUG.
+run: export WEBHOOK_ALLOW_PRIVATE_TARGETS ?= true
 run: install
 	@echo "==> Applying migrations"
 	@LOG_LEVEL=WARNING $(BIN)/python manage.py migrate --noinput -v0

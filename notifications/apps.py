@@ -24,3 +24,16 @@ class NotificationsConfig(AppConfig):
         from .metrics import OutboxCollector
 
         register_collector("notifications.outbox", OutboxCollector())
+
+        from requests_app.events import integrator_types, reaction_register
+
+        from . import webhook_outbox
+        from .webhooks import webhook_deliveries_plan
+
+        # In the event's transaction: a subscribed endpoint's delivery commits with the fact.
+        reaction_register(
+            name="notifications.webhook_deliveries",
+            handler=webhook_deliveries_plan,
+            types=tuple(integrator_types()),
+        )
+        webhook_outbox.register()

@@ -36,15 +36,17 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 # Wait after attempt n failed: 1 min, 5 min, 25 min, about 2 h.
 BACKOFF_SECONDS = (60, 300, 1_500, 7_500)
-# Webhook receivers are the integrator's own servers, which go down for maintenance: they get
-# retries spread over about three days (ARCHITECTURE.md), email and SMS providers a few hours.
-WEBHOOK_BACKOFF_SECONDS = (60, 300, 1_800, 7_200, 21_600, 43_200, 86_400, 86_400)
 
 
 def retry_policy(channel: str) -> tuple[int, tuple[int, ...]]:
-    """How many attempts a message of this channel gets, and the waits between them."""
+    """How many attempts a message of this channel gets, and the waits between them.
+
+    Webhook receivers are the integrator's own servers, which go down for maintenance: every
+    webhook (subscribed endpoints and scenario steps alike) follows WEBHOOK_RETRY_SCHEDULE,
+    about three days by default; email and SMS providers get a few hours."""
     if channel == Channel.WEBHOOK:
-        return len(WEBHOOK_BACKOFF_SECONDS) + 1, WEBHOOK_BACKOFF_SECONDS
+        schedule = tuple(settings.WEBHOOK_RETRY_SCHEDULE)
+        return len(schedule) + 1, schedule
     return MAX_ATTEMPTS, BACKOFF_SECONDS
 
 
@@ -124,6 +126,7 @@ def _process(dispatch: Dispatch, worker_id: str) -> str:
         _finish(dispatch, worker_id, Dispatch.Status.FAILED, last_error=f"template: {exc.message}")
         return Dispatch.Status.FAILED
     transport = transport_for(dispatch.channel, livemode=dispatch.livemode)
+    dispatch.attempt_started_at = timezone.now()
     started = time.monotonic()
     try:
         if transport.is_local:
@@ -144,6 +147,7 @@ def _process(dispatch: Dispatch, worker_id: str) -> str:
         _attempt(dispatch, outcome, started, error=exc)
         if final:
             _finish(dispatch, worker_id, Dispatch.Status.FAILED, last_error=exc.message[:2000])
+            _after_attempt(kind, dispatch, exc)
             return Dispatch.Status.FAILED
         wait = backoff[min(dispatch.attempts, len(backoff)) - 1]
         _finish(
@@ -154,10 +158,21 @@ def _process(dispatch: Dispatch, worker_id: str) -> str:
             next_attempt_at=timezone.now() + timedelta(seconds=wait),
             leased_by="",
         )
+        _after_attempt(kind, dispatch, exc)
         return Dispatch.Status.PLANNED
     _attempt(dispatch, DeliveryAttempt.Outcome.SENT, started, result=result)
     _record_sent(dispatch, worker_id, message, result.provider_message_id)
+    _after_attempt(kind, dispatch, None)
     return Dispatch.Status.SENT
+
+
+def _after_attempt(kind, dispatch: Dispatch, error: TransportError | None) -> None:
+    if kind.after_attempt is None:
+        return
+    try:
+        kind.after_attempt(dispatch, error)
+    except Exception:  # bookkeeping about the receiver must not undo a recorded send
+        logger.exception("after_attempt of %s failed for %s", kind.name, dispatch.public_id)
 
 
 def _attempt(
@@ -177,6 +192,10 @@ def _attempt(
         provider_message_id=(result.provider_message_id if result else "")[:200],
         duration_ms=int((time.monotonic() - started) * 1000),
         error=error.message[:2000] if error else "",
+        response_excerpt=(
+            result.response_excerpt if result else error.response_excerpt if error else ""
+        )[:1024],
+        started_at=getattr(dispatch, "attempt_started_at", None),
     )
 
 

@@ -10,7 +10,7 @@ this interface, so a new kind of message needs no change here.
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .channels import OutgoingMessage
+from .channels import OutgoingMessage, TransportError
 from .models import Dispatch
 
 
@@ -20,12 +20,15 @@ class OutboxKind:
     as they are now, not as the batch found them) and returns the skip reason, or "" to
     send; ``build`` then renders the message. ``batch_related`` names what the dispatcher
     loads once per batch for rows of this kind (configuration that does not change
-    between two sends)."""
+    between two sends). ``after_attempt``, when given, hears of every transport outcome
+    (``error`` None: accepted) once it is recorded, e.g. to disable a webhook endpoint that
+    answered 410 Gone."""
 
     name: str
     prepare: Callable[[Dispatch], str]
     build: Callable[[Dispatch], OutgoingMessage]
     batch_related: tuple[str, ...] = ()
+    after_attempt: Callable[[Dispatch, "TransportError | None"], None] | None = None
 
 
 _kinds: dict[str, OutboxKind] = {}

@@ -99,10 +99,48 @@ class WebhookEndpoint(TimeStamped):
     )
     description = models.CharField(max_length=200, blank=True)
     is_active = models.BooleanField(default=True)
+    events = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Integrator event names delivered here, or ["*"] for all; empty: only '
+        "the scenario steps that name this endpoint.",
+    )
+    previous_secret = models.CharField(
+        max_length=100, blank=True, help_text="The secret before the last rotation."
+    )
+    previous_secret_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Until then the previous secret signs too."
+    )
+    failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="First failed attempt since the last success."
+    )
+    disabled_reason = models.CharField(
+        max_length=20, blank=True, help_text="operator, gone (HTTP 410) or failing."
+    )
+    disabled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "scenarios_webhookendpoint"  # moved from scenarios; the table kept its name
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["merchant", "livemode"],
+                condition=Q(is_active=True),
+                name="webhook_endpoint_active",
+            ),
+        ]
+
+    def signing_secrets(self, now) -> list[str]:
+        """The secrets a message sent at ``now`` is signed with: during the overlap after a
+        rotation the previous one too, so receivers can switch at their own pace."""
+        secrets = [self.secret]
+        if (
+            self.previous_secret
+            and self.previous_secret_expires_at
+            and now < (self.previous_secret_expires_at)
+        ):
+            secrets.append(self.previous_secret)
+        return secrets
 
     def __str__(self) -> str:
         return f"{self.public_id} ({self.url})"
@@ -185,6 +223,17 @@ class Dispatch(TimeStamped):
     resend_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    webhook_endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        help_text="For kind webhook: the subscribed endpoint this event goes to.",
+    )
+    event_type = models.CharField(
+        max_length=64, blank=True, help_text="For kind webhook: the event's integrator name."
+    )
     last_error = models.TextField(blank=True)
     subject = models.CharField(max_length=300, blank=True)
     body_text = models.TextField(blank=True)
@@ -217,6 +266,12 @@ class Dispatch(TimeStamped):
                 name="dispatch_sending_lease",
             ),
             models.Index(fields=["request", "due_at"], name="dispatch_request_due"),
+            # The delivery log: one endpoint's deliveries, newest first.
+            models.Index(
+                fields=["webhook_endpoint", "-created_at", "-id"],
+                condition=Q(webhook_endpoint__isnull=False),
+                name="dispatch_endpoint_log",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -273,6 +328,12 @@ class DeliveryAttempt(models.Model):
     provider_message_id = models.CharField(max_length=200, blank=True)
     duration_ms = models.PositiveIntegerField()
     error = models.TextField(blank=True)
+    response_excerpt = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="The start of the receiver's answer (webhooks), control characters removed.",
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

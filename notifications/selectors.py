@@ -3,11 +3,11 @@
 Another merchant's template is simply not found: callers turn that into a 404.
 """
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from merchants.models import Merchant
 
-from .models import MessageTemplate
+from .models import DeliveryAttempt, Dispatch, MessageTemplate, WebhookEndpoint
 
 
 def template_list(
@@ -31,5 +31,55 @@ def template_for_stage(*, merchant: Merchant, stage: str, channel: str) -> Messa
     return (
         template_list(merchant=merchant, channel=channel, archived=False)
         .filter(default_stage=stage)
+        .first()
+    )
+
+
+# --- Webhook endpoints and deliveries (bound to one mode: the other mode's are not found) ---
+
+
+def webhook_endpoint_list(*, merchant: Merchant, livemode: bool) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(merchant=merchant, livemode=livemode)
+
+
+def webhook_endpoint_get(
+    *, merchant: Merchant, livemode: bool, public_id: str
+) -> WebhookEndpoint | None:
+    return (
+        webhook_endpoint_list(merchant=merchant, livemode=livemode)
+        .filter(public_id=public_id)
+        .first()
+    )
+
+
+def webhook_delivery_list(
+    *,
+    merchant: Merchant,
+    livemode: bool,
+    endpoint: WebhookEndpoint | None = None,
+    statuses: list[str] | None = None,
+    event_types: list[str] | None = None,
+) -> QuerySet[Dispatch]:
+    """Deliveries to subscribed endpoints (kind webhook), newest first by the caller's
+    pagination. ``statuses`` are the outbox's own states."""
+    queryset = Dispatch.objects.filter(
+        merchant=merchant, livemode=livemode, kind="webhook", webhook_endpoint__isnull=False
+    )
+    if endpoint is not None:
+        queryset = queryset.filter(webhook_endpoint=endpoint)
+    if statuses:
+        queryset = queryset.filter(status__in=statuses)
+    if event_types:
+        queryset = queryset.filter(event_type__in=event_types)
+    return queryset.select_related("webhook_endpoint", "resend_of")
+
+
+def webhook_delivery_get(*, merchant: Merchant, livemode: bool, public_id: str) -> Dispatch | None:
+    return (
+        webhook_delivery_list(merchant=merchant, livemode=livemode)
+        .filter(public_id=public_id)
+        .prefetch_related(
+            Prefetch("delivery_attempts", queryset=DeliveryAttempt.objects.order_by("id"))
+        )
         .first()
     )

@@ -301,6 +301,27 @@ SCENARIOS_ENQUEUE_ON_COMMIT = env.bool("SCENARIOS_ENQUEUE_ON_COMMIT", default=Tr
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 if WEBHOOK_ALLOW_PRIVATE_TARGETS and not DEBUG:
     raise ImproperlyConfigured("WEBHOOK_ALLOW_PRIVATE_TARGETS is for development only.")
+# Waits (seconds) between the attempts of one webhook, for subscribed endpoints and scenario
+# webhook steps alike: nine attempts over about three days by default. Tests shorten it.
+WEBHOOK_RETRY_SCHEDULE = tuple(
+    env.list(
+        "WEBHOOK_RETRY_SCHEDULE",
+        cast=int,
+        default=[60, 300, 1800, 7200, 21600, 43200, 86400, 86400],
+    )
+)
+if not WEBHOOK_RETRY_SCHEDULE or any(wait < 0 for wait in WEBHOOK_RETRY_SCHEDULE):
+    raise ImproperlyConfigured("WEBHOOK_RETRY_SCHEDULE is a comma-separated list of seconds >= 0.")
+# After a secret rotation the previous secret keeps signing (both signatures in one header)
+# this long, so a receiver can switch without dropping a message.
+WEBHOOK_SECRET_OVERLAP_HOURS = env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
+if not 0 <= WEBHOOK_SECRET_OVERLAP_HOURS <= 24 * 7:
+    raise ImproperlyConfigured("WEBHOOK_SECRET_OVERLAP_HOURS must be between 0 and 168.")
+# An endpoint whose deliveries have failed without a single success for this long is
+# disabled and the merchant's contact emailed.
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=5)
+if WEBHOOK_DISABLE_AFTER_DAYS < 1:
+    raise ImproperlyConfigured("WEBHOOK_DISABLE_AFTER_DAYS must be at least 1.")
 
 # The installment_due event (and the scenario messages it feeds) comes this many days before
 # each merchant-initiated installment charge; 0 sends none.
@@ -363,7 +384,10 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer"}},
     },
     "SECURITY": [{"ApiKey": []}],
-    "ENUM_NAME_OVERRIDES": {"LanguageEnum": "pushpay.i18n.LANGUAGES"},
+    "ENUM_NAME_OVERRIDES": {
+        "LanguageEnum": "pushpay.i18n.LANGUAGES",
+        "WebhookDeliveryStatusEnum": "notifications.api.webhook_serializers.DELIVERY_STATUSES",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pushpay.api.schema.add_error_responses",

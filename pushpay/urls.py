@@ -36,6 +36,7 @@ urlpatterns = [
     path("v2/rest/", include("requests_app.centralpay.urls")),
     path("app/forms/", include("smartforms.urls")),
     path("app/templates/", include("notifications.urls")),
+    path("app/webhooks/", include("notifications.webhook_urls")),
     path("app/scenarios/", include("scenarios.urls")),
     path("app/outbox/", include("scenarios.outbox_urls")),
     path("app/wallets/", include("payments.wallet.urls")),

@@ -13,6 +13,7 @@ from django.utils import timezone
 from notifications.channels import OutgoingMessage
 from notifications.kinds import OutboxKind, outbox_kind_register
 from notifications.rendering import MessageData, ScheduleItem, render_message
+from notifications.webhooks import webhook_endpoint_record_attempt
 from payments.installments import selectors as installment_selectors
 from payments.selectors import checkout_methods_paid
 from requests_app.links import payment_url, plan_url
@@ -132,8 +133,16 @@ def register() -> None:
                 "step__template",
                 "step__webhook_endpoint",
             ),
+            after_attempt=_after_attempt,
         )
     )
+
+
+def _after_attempt(dispatch: Dispatch, error) -> None:
+    """A scenario's webhook step keeps the endpoint's health too: a 410 Gone from it
+    disables the endpoint for subscriptions and steps alike."""
+    if dispatch.channel == Channel.WEBHOOK and dispatch.step.webhook_endpoint_id:
+        webhook_endpoint_record_attempt(endpoint_id=dispatch.step.webhook_endpoint_id, error=error)
 
 
 def _skip_reason(dispatch: Dispatch, concerned: Participant | None) -> str:

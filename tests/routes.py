@@ -56,6 +56,9 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("templates", "public_id"): "template",
     ("forms", "public_id"): "form",
     ("webhook-endpoints", "public_id"): "webhook_endpoint",
+    ("webhooks", "public_id"): "webhook_endpoint",
+    ("webhook-deliveries", "public_id"): "webhook_delivery",
+    ("deliveries", "delivery_id"): "webhook_delivery",
     ("pay", "token"): "link_token",
     ("return", "checkout_id"): "checkout",
     ("receipt", "checkout_id"): "checkout",
@@ -99,6 +102,7 @@ MERCHANT_SCOPED = frozenset(
     | {"event"}
     | {"transaction"}
     | {"api_key"}
+    | {"webhook_delivery"}
 )
 # Resources that exist in test or in live mode: a key (or a back-office session) of the other
 # mode must get a 404 for them, as if they belonged to someone else.
@@ -107,6 +111,7 @@ MODE_BOUND = frozenset(
     | {"event"}
     | {"transaction"}
     | {"api_key"}
+    | {"webhook_delivery"}
 )
 
 # Values for any kwarg that no object has: wrong prefixes, empty-looking, long, encoded.
@@ -274,8 +279,11 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     participant = payment_request.participants.order_by("id").first()
     dispatch = Dispatch.objects.filter(request=payment_request).order_by("id").first()
     endpoint = scenario_services.webhook_endpoint_create(
-        merchant=merchant, url="https://hooks.example.com/in", livemode=livemode
+        merchant=merchant, url="https://hooks.example.com/in", livemode=livemode, events=["*"]
     )
+    # A second request, so that the endpoint has a delivery (of its request_created event).
+    make_request(merchant, livemode=livemode)
+    delivery = Dispatch.objects.filter(webhook_endpoint=endpoint).order_by("id").first()
     wallet = wallet_services.wallet_create(
         merchant=merchant, livemode=livemode, holder_email=f"walker-{mode}@example.com"
     )
@@ -288,6 +296,7 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         "template": template.public_id,
         "form": form.public_id,
         "webhook_endpoint": endpoint.public_id,
+        "webhook_delivery": delivery.public_id,
         "wallet": wallet.public_id,
         "event": payment_request.events.order_by("id").first().public_id,
         "api_key": api_key_create(

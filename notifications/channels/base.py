@@ -7,17 +7,26 @@ class TransportError(Exception):
     """A send that did not go through. ``permanent`` errors are never retried (an invalid
     number, a refused address, a blocked webhook target); the others are, with backoff."""
 
-    def __init__(self, message: str, *, permanent: bool = False, status_code: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        status_code: int | None = None,
+        response_excerpt: str = "",
+    ):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.status_code = status_code  # the receiver's HTTP answer, when there was one
+        self.response_excerpt = response_excerpt  # the start of its body, sanitised
 
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """A rendered message. ``message_id`` is the dispatch's public id: it travels with the
-    message (webhook-id, email metadata) so receivers can drop a duplicate."""
+    """A rendered message. ``message_id`` is the dispatch's public id (for a replayed
+    webhook, the first delivery's): it travels with the message (webhook-id, email
+    metadata) so receivers can drop a duplicate."""
 
     message_id: str
     merchant_id: int | None
@@ -28,6 +37,8 @@ class OutgoingMessage:
     reply_to: str = ""
     payload: dict = field(default_factory=dict)  # webhook body
     secret: str = ""  # webhook signing secret
+    # Secrets that sign too (the previous one during a rotation's overlap).
+    extra_secrets: tuple[str, ...] = ()
     livemode: bool = False
 
 
@@ -35,6 +46,7 @@ class OutgoingMessage:
 class SendResult:
     provider_message_id: str = ""
     status_code: int | None = None
+    response_excerpt: str = ""
 
 
 class Transport:

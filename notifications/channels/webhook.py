@@ -111,13 +111,47 @@ def resolve_target(url: str) -> tuple[str, str, int, str]:
     return scheme, host, port, str(addresses[0])
 
 
-def sign(*, secret: str, message_id: str, timestamp: datetime, body: str) -> dict[str, str]:
-    signature = Webhook(secret).sign(message_id, timestamp, body)
+def sign(
+    *,
+    secret: str,
+    message_id: str,
+    timestamp: datetime,
+    body: str,
+    extra_secrets: tuple[str, ...] = (),
+) -> dict[str, str]:
+    """Standard Webhooks headers. Several secrets give several signatures, space-separated,
+    as the specification allows: a receiver accepts the message if any one verifies."""
+    signatures = [
+        Webhook(key).sign(message_id, timestamp, body) for key in (secret, *extra_secrets)
+    ]
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(timestamp.timestamp())),
-        "webhook-signature": signature,
+        "webhook-signature": " ".join(signatures),
     }
+
+
+# What an attempt keeps of the receiver's answer: enough to see "502 Bad Gateway" or an
+# error message, never a whole page.
+EXCERPT_BYTES = 1024
+_CONTROL = {c: None for c in range(32) if c not in (9, 10)} | {127: None}
+
+
+def response_excerpt(data: bytes) -> str:
+    """The start of a response body, decoded leniently, without control characters (they
+    could forge lines in a log or a terminal)."""
+    text = data[:EXCERPT_BYTES].decode("utf-8", errors="replace").translate(_CONTROL)
+    return text[:EXCERPT_BYTES]
+
+
+def _read_excerpt(response) -> str:
+    try:
+        data = response.read(EXCERPT_BYTES, decode_content=True)
+    except Exception:  # a receiver closing mid-body: its status code still counts
+        return ""
+    finally:
+        response.release_conn()
+    return response_excerpt(data or b"")
 
 
 class WebhookTransport(Transport):
@@ -132,6 +166,7 @@ class WebhookTransport(Transport):
             message_id=message.message_id,
             timestamp=timezone.now(),
             body=body,
+            extra_secrets=message.extra_secrets,
         )
         default_port = 443 if scheme == "https" else 80
         headers |= {
@@ -154,17 +189,28 @@ class WebhookTransport(Transport):
             pool = urllib3.HTTPConnectionPool(ip, port, timeout=TIMEOUT, retries=False)
         try:
             response = pool.urlopen(
-                "POST", path, body=body.encode(), headers=headers, redirect=False
+                "POST",
+                path,
+                body=body.encode(),
+                headers=headers,
+                redirect=False,
+                preload_content=False,
             )
+            excerpt = _read_excerpt(response)
         except urllib3.exceptions.HTTPError as exc:
             raise TransportError(f"webhook not delivered: {exc}") from exc
         finally:
             pool.close()
         if 200 <= response.status < 300:
-            return SendResult(provider_message_id=message.message_id, status_code=response.status)
+            return SendResult(
+                provider_message_id=message.message_id,
+                status_code=response.status,
+                response_excerpt=excerpt,
+            )
         # 410 Gone is the receiver saying "stop"; anything else may be temporary.
         raise TransportError(
             f"webhook answered HTTP {response.status}",
             permanent=response.status == 410,
             status_code=response.status,
+            response_excerpt=excerpt,
         )

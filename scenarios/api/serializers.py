@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from pushpay.api.fields import LiveModeField, StrictSerializer
-from scenarios.models import Dispatch, OutboxMessage, Scenario, Step, WebhookEndpoint
+from scenarios.models import Dispatch, OutboxMessage, Scenario, Step
 from scenarios.services import STEP_FIELDS
 
 
@@ -216,29 +216,4 @@ class OutboxMessageSerializer(serializers.ModelSerializer):
             "notification",
             "created_at",
         ]
-        read_only_fields = fields
-
-
-class WebhookEndpointCreateSerializer(StrictSerializer):
-    url = serializers.CharField(max_length=500)
-    description = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default=""
-    )
-
-
-class WebhookEndpointSerializer(serializers.ModelSerializer):
-    livemode = LiveModeField()
-    id = serializers.CharField(source="public_id", read_only=True)
-
-    class Meta:
-        model = WebhookEndpoint
-        fields = ["id", "livemode", "url", "description", "is_active", "created_at"]
-        read_only_fields = fields
-
-
-class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
-    secret = serializers.CharField(read_only=True, help_text="Shown once, at creation.")
-
-    class Meta(WebhookEndpointSerializer.Meta):
-        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
         read_only_fields = fields

@@ -26,9 +26,4 @@ urlpatterns = [
         name="notification-resend",
     ),
     path("outbox", views.OutboxListView.as_view(), name="outbox-list"),
-    path(
-        "webhook-endpoints",
-        views.WebhookEndpointListCreateView.as_view(),
-        name="webhook-endpoint-list",
-    ),
 ]

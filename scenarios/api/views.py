@@ -21,9 +21,6 @@ from .serializers import (
     ScenarioCreateSerializer,
     ScenarioSerializer,
     ScenarioUpdateSerializer,
-    WebhookEndpointCreatedSerializer,
-    WebhookEndpointCreateSerializer,
-    WebhookEndpointSerializer,
 )
 
 PAGE_PARAMETERS = [
@@ -192,31 +189,3 @@ class OutboxListView(APIView):
             merchant=request.auth.merchant, livemode=request.auth.livemode
         )
         return _paginate(self, request, queryset, OutboxMessageSerializer, NewestFirstPagination)
-
-
-class WebhookEndpointListCreateView(APIView):
-    @extend_schema(responses=WebhookEndpointSerializer(many=True), parameters=PAGE_PARAMETERS)
-    def get(self, request: Request) -> Response:
-        queryset = selectors.webhook_endpoint_list(
-            merchant=request.auth.merchant, livemode=request.auth.livemode
-        )
-        return _paginate(self, request, queryset, WebhookEndpointSerializer, NewestFirstPagination)
-
-    @extend_schema(
-        request=WebhookEndpointCreateSerializer,
-        responses={201: WebhookEndpointCreatedSerializer},
-        parameters=[IDEMPOTENCY_PARAMETER],
-    )
-    @idempotent
-    def post(self, request: Request) -> Response:
-        serializer = WebhookEndpointCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        endpoint = services.webhook_endpoint_create(
-            merchant=request.auth.merchant,
-            livemode=request.auth.livemode,
-            **serializer.validated_data,
-        )
-        return Response(
-            WebhookEndpointCreatedSerializer(endpoint, context={"request": request}).data,
-            status=status.HTTP_201_CREATED,
-        )

@@ -2,19 +2,14 @@
 anything is stored, and webhook endpoints (checked again at every send)."""
 
 import logging
-import secrets
-from base64 import b64encode
 from collections.abc import Iterable, Mapping
 from datetime import time
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import transaction
 
 from merchants.models import Merchant
-from notifications.channels.base import TransportError
-from notifications.channels.webhook import split_target
+from notifications import webhooks as notifications_webhooks
 from notifications.models import MessageTemplate
 from notifications.selectors import template_for_stage
 from pushpay.errors import InvalidInput
@@ -431,32 +426,14 @@ def scenario_resume(*, scenario: Scenario) -> Scenario:
 
 
 def webhook_endpoint_create(
-    *, merchant: Merchant, url: str, description: str = "", livemode: bool = False
+    *,
+    merchant: Merchant,
+    url: str,
+    description: str = "",
+    livemode: bool = False,
+    events: list[str] | None = None,
 ) -> WebhookEndpoint:
-    """Register an endpoint with a fresh Standard Webhooks secret.
-
-    Only the shape is checked here; the address is checked at every send, after DNS
-    resolution, because what a name resolves to can change after registration.
-    """
-    try:
-        scheme, _host, _port, _path = split_target(url or "")
-    except TransportError:
-        raise InvalidInput(
-            "Enter a valid https:// URL (a host name, a port up to 65535, no spaces).",
-            code="invalid_url",
-            field="url",
-        ) from None
-    parts = urlsplit(url)
-    allow_http = getattr(settings, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
-    if scheme not in (("https", "http") if allow_http else ("https",)):
-        raise InvalidInput("Webhook URLs use https://.", code="invalid_url", field="url")
-    if parts.username or parts.password:
-        raise InvalidInput("Webhook URLs carry no credentials.", code="invalid_url", field="url")
-    secret = "whsec_" + b64encode(secrets.token_bytes(32)).decode()
-    return WebhookEndpoint.objects.create(
-        merchant=merchant,
-        livemode=livemode,
-        url=url,
-        secret=secret,
-        description=description[:200],
+    """Kept for the scenario steps' callers: endpoints belong to notifications."""
+    return notifications_webhooks.webhook_endpoint_create(
+        merchant=merchant, url=url, description=description, livemode=livemode, events=events
     )

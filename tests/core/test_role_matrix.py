@@ -46,6 +46,13 @@ CHANGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "installments:plan_cancel": ("installments.manage", ("post",)),
     "installments:plan_reschedule": ("installments.manage", ("post",)),
     "installments:plan_resplit": ("installments.manage", ("post",)),
+    "webhooks:endpoint_create": ("webhooks.manage", ("get", "post")),
+    "webhooks:endpoint_edit": ("webhooks.manage", ("get", "post")),
+    "webhooks:endpoint_rotate_secret": ("webhooks.manage", ("post",)),
+    "webhooks:endpoint_toggle": ("webhooks.manage", ("post",)),
+    "webhooks:endpoint_delete": ("webhooks.manage", ("post",)),
+    "webhooks:endpoint_replay": ("webhooks.manage", ("post",)),
+    "webhooks:delivery_replay": ("webhooks.manage", ("post",)),
 }
 
 READS = {
@@ -72,6 +79,8 @@ READS = {
     "installments:due_list",
     "installments:defaulted_list",
     "installments:plan_detail",
+    "webhooks:endpoint_list",
+    "webhooks:endpoint_detail",
 }
 
 ALLOWED = {
@@ -87,6 +96,7 @@ ALLOWED = {
     "forms.manage": {"owner", "admin"},
     "wallets.manage": {"owner", "admin"},
     "installments.manage": {"owner", "admin"},
+    "webhooks.manage": {"owner", "admin"},
 }
 
 # Every back-office route by label (its name, or its pattern when it has none, so an unnamed
@@ -169,6 +179,7 @@ CONFIGURATION_BUTTONS = {
     "/app/scenarios/": ["New scenario"],
     "/app/templates/": ["Install default templates"],
     "/app/forms/": ["New form"],
+    "/app/webhooks/": ["New endpoint"],
 }
 
 

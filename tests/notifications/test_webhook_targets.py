@@ -135,7 +135,7 @@ def test_metadata_and_tunnels_stay_refused_when_private_targets_are_allowed(sett
     ],
 )
 def test_a_url_that_cannot_be_parsed_is_refused_at_registration(api, url):
-    response = api.post("/api/v1/webhook-endpoints", {"url": url}, format="json")
+    response = api.post("/api/v1/webhook-endpoints", {"url": url, "events": ["*"]}, format="json")
     assert response.status_code == 422, response.content
     assert response.json()["error"]["code"] == "invalid_url"
     assert response.json()["error"]["field"] == "url"

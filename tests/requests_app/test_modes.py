@@ -189,7 +189,9 @@ def test_every_object_the_api_returns_carries_its_livemode(merchant, live_cards,
     api = client_with(api_secret_for(merchant, mode=mode))
     livemode = mode == "live"
     endpoint = api.post(
-        "/api/v1/webhook-endpoints", {"url": "https://hooks.example.com/x"}, format="json"
+        "/api/v1/webhook-endpoints",
+        {"url": "https://hooks.example.com/x", "events": ["*"]},
+        format="json",
     )
     template = api.post(
         "/api/v1/templates",

@@ -217,14 +217,18 @@ def test_the_outbox_is_not_there_when_providers_are_used(api, settings):
 
 def test_webhook_endpoints_show_their_secret_once(api, other_api):
     response = api.post(
-        "/api/v1/webhook-endpoints", {"url": "https://hooks.example.com/in"}, format="json"
+        "/api/v1/webhook-endpoints",
+        {"url": "https://hooks.example.com/in", "events": ["*"]},
+        format="json",
     )
     assert response.status_code == 201
     assert response.json()["secret"].startswith("whsec_")
     listed = api.get("/api/v1/webhook-endpoints").json()["results"]
     assert len(listed) == 1 and "secret" not in listed[0]
     assert other_api.get("/api/v1/webhook-endpoints").json()["results"] == []
-    refused = api.post("/api/v1/webhook-endpoints", {"url": "ftp://x"}, format="json")
+    refused = api.post(
+        "/api/v1/webhook-endpoints", {"url": "ftp://x", "events": ["*"]}, format="json"
+    )
     assert error_of(refused)["code"] == "invalid_url"
 
 
