@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 TEXT = {
     "en": {
-        "nav": "Webhooks",
+        "main": "Main",
         "list": "Webhook endpoints",
         "new": "New endpoint",
         "create": "Create endpoint",
@@ -29,7 +29,7 @@ TEXT = {
         "overlap": "the previous secret also signs",
     },
     "fr": {
-        "nav": "Webhooks",
+        "main": "Principal",
         "list": "Points de réception webhook",
         "new": "Nouveau point de réception",
         "create": "Créer le point de réception",
@@ -65,11 +65,16 @@ def admin(merchant):
 def test_an_admin_registers_an_endpoint_and_replays_a_failed_delivery(
     page, live_server, merchant, admin, screenshot, axe_check, language
 ):
+    from merchants.models import OperatorPreference
+
     text = TEXT[language]
+    OperatorPreference.objects.create(user=admin, language=language)
     log_in(page, live_server, admin)
     speaks(page, language)
     with receiver([(503, b"maintenance until 14:00"), (503, b"still down"), (200, b"ok")]) as hook:
-        page.get_by_role("link", name=text["nav"], exact=True).click()
+        nav = page.get_by_role("navigation", name=text["main"])
+        nav.get_by_role("button", name="Configuration").click()
+        nav.get_by_role("link", name=text["list"]).click()
         expect(page.get_by_role("heading", name=text["list"])).to_be_visible()
         axe_check()
         page.get_by_role("link", name=text["new"]).click()
