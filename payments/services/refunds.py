@@ -230,7 +230,10 @@ def _leg_refund(payment_request: PaymentRequest, leg: Leg) -> bool | str:
     A refusal releases the reservation; no answer keeps it, so the next refund replays the
     very same call."""
     adapter = adapter_for(
-        merchant=payment_request.merchant, method=leg.method, livemode=leg.livemode
+        merchant=payment_request.merchant,
+        method=leg.method,
+        livemode=leg.livemode,
+        provider=leg.provider,
     )
     amount, key = leg.amount_refund_pending, leg.refund_key()
     try:

@@ -222,6 +222,7 @@ def checkout_open(
                 livemode=payment_request.livemode,
                 checkout=checkout,
                 method=leg.method,
+                provider=_provider_of(payment_request, leg.method),
                 amount=amount,
                 currency=payment_request.currency,
                 source=leg.source,
@@ -229,9 +230,20 @@ def checkout_open(
     return _proceed(checkout)
 
 
+def _adapter_class(payment_request: PaymentRequest, method: str):
+    return payment_method_get(method).adapter_class_for(
+        livemode=payment_request.livemode, merchant=payment_request.merchant
+    )
+
+
 def _authorises_in_place(payment_request: PaymentRequest, method: str) -> bool:
-    adapter_class = payment_method_get(method).adapter_class_for(livemode=payment_request.livemode)
+    adapter_class = _adapter_class(payment_request, method)
     return bool(adapter_class and adapter_class.authorises_in_place)
+
+
+def _provider_of(payment_request: PaymentRequest, method: str) -> str:
+    adapter_class = _adapter_class(payment_request, method)
+    return adapter_class.provider if adapter_class is not None else ""
 
 
 def _leg_amounts(
@@ -303,7 +315,12 @@ def _adapter_of(checkout: Checkout, leg: Leg):
     provider removed while money was held). Jobs then leave the leg for a later run and
     say so in the log, rather than failing every other checkout of the batch."""
     try:
-        return adapter_for(merchant=checkout.merchant, method=leg.method, livemode=leg.livemode)
+        return adapter_for(
+            merchant=checkout.merchant,
+            method=leg.method,
+            livemode=leg.livemode,
+            provider=leg.provider,
+        )
     except DomainError:
         logger.warning("No %s adapter for leg %s any more", leg.method, leg.public_id)
         return None
@@ -398,7 +415,12 @@ def _proceed(checkout: Checkout, *, payer_present: bool = True) -> Checkout:
             return checkout  # recovery asks the provider where it stands
         if leg.status not in (Leg.Status.CREATED, Leg.Status.UNKNOWN):
             return checkout  # failed or released: the unwinding has run
-        adapter = adapter_for(merchant=checkout.merchant, method=leg.method, livemode=leg.livemode)
+        adapter = adapter_for(
+            merchant=checkout.merchant,
+            method=leg.method,
+            livemode=leg.livemode,
+            provider=leg.provider,
+        )
         # Saved before the call: a created leg was never asked, an unknown one without a
         # reference was asked and its answer is not known (a crash, a timeout).
         leg_transition(leg, Leg.Status.UNKNOWN)
