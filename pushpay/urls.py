@@ -10,6 +10,7 @@ from drf_spectacular.views import (
 )
 
 from notifications.esp_callbacks import esp_tracking
+from payments.webhooks import stripe_webhook
 from pushpay.api.errors import api_not_found
 from pushpay.favicon import favicon
 from pushpay.health import healthz
@@ -44,6 +45,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Only the configured ESP's tracking route answers, and only once a secret is set.
     path("anymail/<slug:esp>/tracking/", esp_tracking, name="esp_tracking"),
+    path("webhooks/stripe/<str:webhook_id>/", stripe_webhook, name="stripe_webhook"),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
 ]

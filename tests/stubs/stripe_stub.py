@@ -182,8 +182,14 @@ class StripeStub:
             return dict(account.charges[refund["charge"]])
 
     def signed_event(
-        self, event_type: str, obj: dict, secret: str, *, timestamp: int | None = None,
-        event_id: str | None = None, livemode: bool = False,
+        self,
+        event_type: str,
+        obj: dict,
+        secret: str,
+        *,
+        timestamp: int | None = None,
+        event_id: str | None = None,
+        livemode: bool = False,
     ) -> tuple[bytes, str]:
         """A webhook delivery as Stripe sends it: (body, Stripe-Signature header)."""
         timestamp = int(time.time()) if timestamp is None else timestamp
@@ -242,9 +248,10 @@ class StripeStub:
                     }
                 return seen[1], {**seen[2], "_replayed": True}
         if fault == "500":
-            status, body = 500, {
-                "error": {"type": "api_error", "message": "An unknown error occurred"}
-            }
+            status, body = (
+                500,
+                {"error": {"type": "api_error", "message": "An unknown error occurred"}},
+            )
         else:
             try:
                 with self.lock:
@@ -275,11 +282,15 @@ class StripeStub:
             case "POST", ["checkout", "sessions"]:
                 return self._session_create(account, params)
             case "GET", ["checkout", "sessions", sid]:
-                return self._expanded(account, self._get(account.sessions, sid, "checkout.session"), expand)
+                return self._expanded(
+                    account, self._get(account.sessions, sid, "checkout.session"), expand
+                )
             case "POST", ["checkout", "sessions", sid, "expire"]:
                 return self._session_expire(account, sid)
             case "GET", ["payment_intents", pid]:
-                return self._expanded(account, self._get(account.intents, pid, "payment_intent"), expand)
+                return self._expanded(
+                    account, self._get(account.intents, pid, "payment_intent"), expand
+                )
             case "POST", ["payment_intents", pid, "capture"]:
                 return self._capture(account, pid, params)
             case "POST", ["payment_intents", pid, "cancel"]:
@@ -293,8 +304,10 @@ class StripeStub:
     def _get(self, objects: dict, object_id: str, kind: str) -> dict:
         if object_id not in objects:
             raise _invalid(
-                f"No such {kind.split('.')[-1]}: '{object_id}'", code="resource_missing",
-                param="id", status=404,
+                f"No such {kind.split('.')[-1]}: '{object_id}'",
+                code="resource_missing",
+                param="id",
+                status=404,
             )
         return objects[object_id]
 
@@ -322,7 +335,8 @@ class StripeStub:
         if amount < 1:
             raise _invalid(
                 "The Checkout Session's total amount due must add up to at least 1.",
-                code="amount_too_small", param="line_items[0][price_data][unit_amount]",
+                code="amount_too_small",
+                param="line_items[0][price_data][unit_amount]",
             )
         for name in ("success_url", "cancel_url"):
             if not str(params.get(name, "")).startswith(("http://", "https://")):
@@ -375,7 +389,8 @@ class StripeStub:
         if amount > intent["amount_capturable"] or amount < 1:
             raise _invalid(
                 "The amount to capture must be positive and at most the amount capturable.",
-                code="amount_too_large", param="amount_to_capture",
+                code="amount_too_large",
+                param="amount_to_capture",
             )
         intent.update(status="succeeded", amount_received=amount, amount_capturable=0)
         charge = account.charges[intent["latest_charge"]]
@@ -392,7 +407,9 @@ class StripeStub:
                 "requires_confirmation, requires_action, processing.",
                 code="payment_intent_unexpected_state",
             )
-        intent.update(status="canceled", amount_capturable=0, cancellation_reason="requested_by_customer")
+        intent.update(
+            status="canceled", amount_capturable=0, cancellation_reason="requested_by_customer"
+        )
         return intent
 
     def _refund(self, account: Account, params: dict) -> dict:
@@ -417,7 +434,9 @@ class StripeStub:
                 param="amount",
             )
         refund = {
-            "id": _new_id("re", account.livemode).replace("re_test_", "re_").replace("re_live_", "re_"),
+            "id": _new_id("re", account.livemode)
+            .replace("re_test_", "re_")
+            .replace("re_live_", "re_"),
             "object": "refund",
             "amount": amount,
             "currency": intent["currency"],
@@ -452,15 +471,23 @@ class StripeStub:
                 intent.update(
                     status="requires_payment_method",
                     last_payment_error={
-                        "type": "card_error", "code": code, "decline_code": decline_code,
+                        "type": "card_error",
+                        "code": code,
+                        "decline_code": decline_code,
                         "message": message,
                     },
                 )
                 back = html.escape(session["cancel_url"])
-                return 402, {}, f'<p role="alert">{html.escape(message)}</p><a href="{back}">Back</a>'
+                return (
+                    402,
+                    {},
+                    f'<p role="alert">{html.escape(message)}</p><a href="{back}">Back</a>',
+                )
             manual = session["_intent_data"].get("capture_method") == "manual"
             charge = {
-                "id": _new_id("ch", account.livemode).replace("ch_test_", "ch_").replace("ch_live_", "ch_"),
+                "id": _new_id("ch", account.livemode)
+                .replace("ch_test_", "ch_")
+                .replace("ch_live_", "ch_"),
                 "object": "charge",
                 "amount": intent["amount"],
                 "amount_captured": 0 if manual else intent["amount"],
@@ -471,7 +498,8 @@ class StripeStub:
                 "payment_intent": intent["id"],
                 "status": "succeeded",
                 "payment_method_details": {
-                    "type": "card", "card": {"brand": brand, "last4": number[-4:]}
+                    "type": "card",
+                    "card": {"brand": brand, "last4": number[-4:]},
                 },
                 "refunds": {"object": "list", "data": []},
                 "livemode": account.livemode,
@@ -534,19 +562,36 @@ class _Handler(BaseHTTPRequestHandler):
             return self._page(method, url.path.removeprefix("/pay/").strip("/"))
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode() if length else ""
-        if method == "POST" and raw and not self.headers.get("Content-Type", "").startswith(
-            "application/x-www-form-urlencoded"
+        if (
+            method == "POST"
+            and raw
+            and not self.headers.get("Content-Type", "").startswith(
+                "application/x-www-form-urlencoded"
+            )
         ):
-            return self._json(400, {"error": {"type": "invalid_request_error",
-                                              "message": "Invalid request: form encoding expected."}})
+            return self._json(
+                400,
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "message": "Invalid request: form encoding expected.",
+                    }
+                },
+            )
         params = _decode_form(raw if method == "POST" else url.query)
         auth = self.headers.get("Authorization", "")
         api_key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
         key = self.headers.get("Idempotency-Key")
         self.stub.requests.append(
-            {"method": method, "path": url.path, "params": params, "raw": raw,
-             "idempotency_key": key, "api_key": api_key,
-             "stripe_version": self.headers.get("Stripe-Version")}
+            {
+                "method": method,
+                "path": url.path,
+                "params": params,
+                "raw": raw,
+                "idempotency_key": key,
+                "api_key": api_key,
+                "stripe_version": self.headers.get("Stripe-Version"),
+            }
         )
         status, body = self.stub.handle(method, url.path, params, api_key, key)
         if status is None:
@@ -577,9 +622,13 @@ class _Handler(BaseHTTPRequestHandler):
             form = dict(parse_qsl(self.rfile.read(length).decode()))
             status, headers, text = self.stub.pay(sid, form.get("card", ""))
         else:
-            status, headers, text = 200, {}, (
-                f'<form method="post"><label>Card number <input name="card" '
-                f'autocomplete="cc-number"></label><button>Pay</button></form><!-- {html.escape(sid)} -->'
+            status, headers, text = (
+                200,
+                {},
+                (
+                    f'<form method="post"><label>Card number <input name="card" '
+                    f'autocomplete="cc-number"></label><button>Pay</button></form>'
+                ),
             )
         data = f"<!doctype html><title>Stripe Checkout (stub)</title>{text}".encode()
         self.send_response(status)
@@ -590,8 +639,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._api("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._api("POST")
