@@ -154,6 +154,7 @@ class Checkout(TimeStamped):
             Status.FAILED,
             Status.CANCELLED,
             Status.REFUNDED,
+            Status.PENDING,  # back from the provider's page, a capture's answer was lost
         },
         Status.AUTHORISED: {
             Status.SUCCEEDED,

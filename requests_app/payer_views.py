@@ -558,6 +558,20 @@ def _after_checkout(request, participant, checkout: Checkout, language: str) -> 
         )
     participant.refresh_from_db()
     view = PayerPageView()
+    if checkout.status == Checkout.Status.PENDING:
+        # The provider's answer was lost (a capture timed out): neither paid nor refused
+        # yet. Recovery asks the provider; the amount stays reserved meanwhile.
+        return view._render(
+            request,
+            participant,
+            errors={
+                "notice": _(
+                    "Your payment is being confirmed with your bank. You will receive a "
+                    "receipt once it is; there is no need to pay again."
+                )
+            },
+            status=202,
+        )
     message = checkout_failure_message(checkout)
     if checkout.status == Checkout.Status.REFUNDED:
         message = _("This request closed while you were paying; your payment was refunded.")

@@ -502,7 +502,16 @@ def _capture_all(checkout: Checkout) -> Checkout:
             return checkout  # recovery tries again once the adapter is back
         try:
             result = _capture(adapter, leg)
-        except (ProviderError, StateConflict) as exc:
+        except ProviderError:
+            # No answer: the capture may have happened. Voiding now would fail (or, worse,
+            # be taken for a release) and failing the leg would lose money that was taken:
+            # the leg is unknown, and recovery (or Stripe's webhook) asks where it stands.
+            leg_transition(leg, Leg.Status.UNKNOWN)
+            with transaction.atomic():
+                checkout, _legs = _locked(checkout)
+                checkout_sync(checkout)
+            return checkout
+        except StateConflict as exc:
             _void_quietly(adapter, leg, then=Leg.Status.FAILED)
             return _fail(checkout, leg, "provider_error", str(exc))
         if result.status != PaymentStatus.CAPTURED:

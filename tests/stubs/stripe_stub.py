@@ -626,8 +626,8 @@ class _Handler(BaseHTTPRequestHandler):
                 200,
                 {},
                 (
-                    f'<form method="post"><label>Card number <input name="card" '
-                    f'autocomplete="cc-number"></label><button>Pay</button></form>'
+                    '<form method="post"><label>Card number <input name="card" '
+                    'autocomplete="cc-number"></label><button>Pay</button></form>'
                 ),
             )
         data = f"<!doctype html><title>Stripe Checkout (stub)</title>{text}".encode()
