@@ -394,7 +394,7 @@ def test_a_stripe_500_is_no_answer_and_the_same_key_with_other_parameters_is_ref
 def test_an_idempotent_replay_of_a_capture_captures_once(
     client, merchant, stripe_test_account, stripe_stub
 ):
-    payment_request, leg = authorised_at_stripe(client, merchant, stripe_stub)
+    _payment_request, leg = authorised_at_stripe(client, merchant, stripe_stub)
     adapter = stripe(merchant)
 
     first = adapter.capture(reference=leg.provider_reference, amount=2500, idempotency_key="c1")
