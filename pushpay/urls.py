@@ -36,6 +36,7 @@ urlpatterns = [
     path("app/scenarios/", include("scenarios.urls")),
     path("app/outbox/", include("scenarios.outbox_urls")),
     path("app/wallets/", include("payments.wallet.urls")),
+    path("app/providers/", include("payments.provider_urls")),
     path("app/", include("payments.urls")),
     path("app/", include("requests_app.urls")),
     path("pay/", include("requests_app.payer_urls")),

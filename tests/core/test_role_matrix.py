@@ -35,6 +35,7 @@ CHANGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "wallets:cashback_rule": ("wallets.manage", ("post",)),
     "wallets:wallet_credit": ("wallets.manage", ("post",)),
     "wallets:wallet_adjust": ("wallets.manage", ("post",)),
+    "providers:stripe": ("credentials.manage", ("get", "post")),
 }
 
 READS = {
@@ -66,6 +67,7 @@ ALLOWED = {
     "templates.manage": {"owner", "admin"},
     "forms.manage": {"owner", "admin"},
     "wallets.manage": {"owner", "admin"},
+    "credentials.manage": {"owner"},
 }
 
 # Every back-office route by label (its name, or its pattern when it has none, so an unnamed
