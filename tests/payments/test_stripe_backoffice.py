@@ -19,7 +19,8 @@ def owner(client, merchant):
 
 def test_an_owner_saves_the_key_and_never_sees_it_again(owner, merchant):
     saved = owner.post(
-        URL, {"action": "save", "secret_key": STRIPE_TEST_KEY, "webhook_secret": STRIPE_WEBHOOK_SECRET}
+        URL,
+        {"action": "save", "secret_key": STRIPE_TEST_KEY, "webhook_secret": STRIPE_WEBHOOK_SECRET},
     )
     page = owner.get(saved.url).content.decode()
 
