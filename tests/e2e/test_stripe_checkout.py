@@ -7,7 +7,6 @@ from playwright.sync_api import expect
 from payments.models import Leg
 from requests_app.services import ParticipantData
 from tests.factories import make_request
-from tests.payments.conftest import stripe_stub, stripe_test_account  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -18,7 +17,7 @@ def test_a_payer_is_handed_to_stripe_checkout_and_comes_back_paid(
     merchant,
     settings,
     stripe_stub,
-    stripe_test_account,  # noqa: F811
+    stripe_test_account,
 ):
     settings.STRIPE_CHECKOUT_ORIGINS = [stripe_stub.base_url]
     payer = make_request(
@@ -47,7 +46,7 @@ def test_without_the_checkout_origin_in_form_action_the_browser_blocks_the_hand_
     settings,
     stripe_stub,
     stripe_test_account,
-    csp_violations,  # noqa: F811
+    csp_violations,
 ):
     settings.STRIPE_CHECKOUT_ORIGINS = []  # what the policy was before Stripe
     payer = make_request(
