@@ -502,15 +502,22 @@ def _capture_all(checkout: Checkout) -> Checkout:
             return checkout  # recovery tries again once the adapter is back
         try:
             result = _capture(adapter, leg)
-        except ProviderError:
-            # No answer: the capture may have happened. Voiding now would fail (or, worse,
-            # be taken for a release) and failing the leg would lose money that was taken:
-            # the leg is unknown, and recovery (or Stripe's webhook) asks where it stands.
-            leg_transition(leg, Leg.Status.UNKNOWN)
-            with transaction.atomic():
-                checkout, _legs = _locked(checkout)
-                checkout_sync(checkout)
-            return checkout
+        except ProviderError as exc:
+            # No answer: the capture may or may not have happened. A release that works
+            # proves it did not (unwind as for a refusal); one the provider refuses (the
+            # money was taken) or leaves unanswered must not fail the leg, which would lose
+            # money that was taken: the leg is unknown and the checkout pending, and
+            # recovery (or the provider's webhook) asks where it stands.
+            try:
+                _void(adapter, leg)
+            except (ProviderError, DomainError):
+                leg_transition(leg, Leg.Status.UNKNOWN)
+                with transaction.atomic():
+                    checkout, _legs = _locked(checkout)
+                    checkout_sync(checkout)
+                return checkout
+            leg_transition(leg, Leg.Status.FAILED)
+            return _fail(checkout, leg, "provider_error", str(exc))
         except StateConflict as exc:
             _void_quietly(adapter, leg, then=Leg.Status.FAILED)
             return _fail(checkout, leg, "provider_error", str(exc))
