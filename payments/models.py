@@ -5,6 +5,7 @@ from pushpay.ids import new_public_id
 
 # The sandbox acquirer's tables live in their own module; importing them here is what makes
 # them part of this app for Django (models are discovered through ``payments.models``).
+from .credentials_models import ProviderCredential, ProviderEvent
 from .installments.models import Installment, InstallmentPlan
 from .sandbox.models import SandboxAuthorisation, SandboxCard, SandboxLedgerEntry
 from .sandbox.paypal_models import SandboxPayPalLedgerEntry, SandboxPayPalOrder
@@ -30,6 +31,8 @@ __all__ = [
     "LegOperation",
     "MerchantPaymentMethod",
     "MerchantPaymentSettings",
+    "ProviderCredential",
+    "ProviderEvent",
     "SandboxAuthorisation",
     "SandboxCard",
     "SandboxLedgerEntry",
@@ -151,6 +154,7 @@ class Checkout(TimeStamped):
             Status.FAILED,
             Status.CANCELLED,
             Status.REFUNDED,
+            Status.PENDING,  # back from the provider's page, a capture's answer was lost
         },
         Status.AUTHORISED: {
             Status.SUCCEEDED,
@@ -282,6 +286,13 @@ class Leg(TimeStamped):
     )
     checkout = models.ForeignKey(Checkout, on_delete=models.CASCADE, related_name="legs")
     method = models.CharField(max_length=40)
+    provider = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="The adapter that serves this leg (sandbox, stripe …), fixed when the leg is "
+        "created: its capture, void and refund go to the same provider even if the merchant's "
+        "credentials change meanwhile. Blank on legs older than the field.",
+    )
     amount = models.BigIntegerField(help_text="Integer amount in minor units.")
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED)

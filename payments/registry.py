@@ -27,27 +27,55 @@ from .adapters.base import PaymentMethodAdapter
 from .adapters.sandbox_card import SandboxCardAdapter
 from .adapters.sandbox_paypal import SandboxPayPalAdapter
 from .adapters.sandbox_voucher import SandboxVoucherAdapter
+from .adapters.stripe_card import StripeCardAdapter
 from .adapters.wallet import WalletAdapter
 
 
 @dataclass(frozen=True)
 class PaymentMethod:
     """``adapter_class`` serves test mode; ``live_adapter_class`` live mode (None: the method
-    cannot take real money, so live requests do not offer it)."""
+    cannot take real money, so live requests do not offer it).
+
+    ``provider_adapter_classes`` are real providers a merchant plugs in with its own
+    credentials (Stripe for cards): the first one configured for the merchant in the mode
+    wins, in either mode (a merchant's own Stripe test keys replace the sandbox in test
+    mode), before the defaults above.
+    """
 
     code: str
     label: str
     adapter_class: type[PaymentMethodAdapter]
     live_adapter_class: type[PaymentMethodAdapter] | None = None
     enabled_by_default: bool = False
+    provider_adapter_classes: tuple[type[PaymentMethodAdapter], ...] = ()
 
     def __post_init__(self) -> None:
         if self.live_adapter_class is not None and self.live_adapter_class.is_sandbox:
             raise ValueError(
                 f"Payment method '{self.code}': a sandbox adapter can never serve live mode."
             )
+        if any(cls.is_sandbox for cls in self.provider_adapter_classes):
+            raise ValueError(f"Payment method '{self.code}': a provider cannot be a sandbox.")
 
-    def adapter_class_for(self, *, livemode: bool) -> type[PaymentMethodAdapter] | None:
+    def adapter_class_for(
+        self, *, livemode: bool, merchant: Merchant | None = None, provider: str = ""
+    ) -> type[PaymentMethodAdapter] | None:
+        """The class serving this mode: the one named ``provider`` (a leg's own, fixed when
+        it was created), else a provider the merchant configured, else the mode's default.
+        Without a merchant, the answer is about the method in general (its hold window)."""
+        candidates = [*self.provider_adapter_classes, self.live_adapter_class, self.adapter_class]
+        if provider:
+            for cls in candidates:
+                if cls is not None and cls.provider == provider:
+                    if livemode and cls.is_sandbox:
+                        return None
+                    return cls
+            return None
+        for cls in self.provider_adapter_classes:
+            if merchant is None and livemode and self.live_adapter_class is None:
+                return cls
+            if merchant is not None and cls.is_configured(merchant=merchant, livemode=livemode):
+                return cls
         return self.live_adapter_class if livemode else self.adapter_class
 
 
@@ -77,23 +105,37 @@ def payment_method_get(code: str) -> PaymentMethod:
 def payment_method_available(*, merchant: Merchant, method: str, livemode: bool) -> bool:
     """Whether ``method`` can move money for this merchant in this mode: an adapter exists
     for the mode and (for real providers) the merchant has configured it."""
-    adapter_class = payment_method_get(method).adapter_class_for(livemode=livemode)
+    adapter_class = payment_method_get(method).adapter_class_for(
+        livemode=livemode, merchant=merchant
+    )
     if adapter_class is None or (livemode and adapter_class.is_sandbox):
         return False
     return adapter_class.is_configured(merchant=merchant, livemode=livemode)
 
 
-def adapter_for(*, merchant: Merchant, method: str, livemode: bool) -> PaymentMethodAdapter:
+def adapter_for(
+    *, merchant: Merchant, method: str, livemode: bool, provider: str = ""
+) -> PaymentMethodAdapter:
     """The adapter that moves money for ``method`` in this mode.
 
+    ``provider`` (a leg's own) pins the adapter that served the leg, so a merchant who
+    enters Stripe test keys while a sandbox hold is open still releases it at the sandbox.
     Refuses (``payment_method_unavailable``) when the mode has no adapter for the method or
     the merchant has not configured it: a live call never falls back to a sandbox.
     """
-    adapter_class = payment_method_get(method).adapter_class_for(livemode=livemode)
+    registered = payment_method_get(method)
+    if livemode and registered.live_adapter_class and registered.live_adapter_class.is_sandbox:
+        # PaymentMethod refuses this; reaching here means the registry was altered.
+        raise ImproperlyConfigured(f"A sandbox adapter is registered for live '{method}'.")
+    adapter_class = registered.adapter_class_for(
+        livemode=livemode, merchant=merchant, provider=provider
+    )
     if livemode and adapter_class is not None and adapter_class.is_sandbox:
         # PaymentMethod already refuses this; reaching here means the registry was altered.
         raise ImproperlyConfigured(f"A sandbox adapter is registered for live '{method}'.")
-    if not payment_method_available(merchant=merchant, method=method, livemode=livemode):
+    if adapter_class is None or not adapter_class.is_configured(
+        merchant=merchant, livemode=livemode
+    ):
         mode = "live" if livemode else "test"
         raise InvalidInput(
             f"The payment method '{method}' is not available in {mode} mode.",
@@ -115,11 +157,16 @@ def sandbox_owns_source(source: str) -> bool:
 
 # Cards are on by default so that a new merchant can be paid at once; every later method
 # starts off, so shipping an adapter never silently offers it to every existing merchant.
-# Live cards need a real acquirer (the real-providers work); until one is configured, live
-# requests cannot offer cards and are refused at creation.
+# Live cards go through the merchant's own Stripe account: without live Stripe credentials,
+# live requests cannot offer cards and are refused at creation. In test mode the merchant's
+# Stripe test keys (when entered) replace the sandbox.
 register(
     PaymentMethod(
-        code="card", label="Card", adapter_class=SandboxCardAdapter, enabled_by_default=True
+        code="card",
+        label="Card",
+        adapter_class=SandboxCardAdapter,
+        enabled_by_default=True,
+        provider_adapter_classes=(StripeCardAdapter,),
     )
 )
 register(
@@ -149,7 +196,9 @@ def participant_source_check(*, payment_request, participant, method: str, sourc
     cashback wallet) whose source is not that participant's own: a payer can never spend
     another holder's balance by naming its id. The pay path and the saga call it for every
     leg, before anything is written."""
-    adapter_class = payment_method_get(method).adapter_class_for(livemode=payment_request.livemode)
+    adapter_class = payment_method_get(method).adapter_class_for(
+        livemode=payment_request.livemode, merchant=payment_request.merchant
+    )
     if adapter_class is None or not adapter_class.source_from_participant:
         return
     adapter = adapter_class(merchant=payment_request.merchant, livemode=payment_request.livemode)

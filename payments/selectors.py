@@ -5,8 +5,31 @@ from dataclasses import dataclass
 from merchants.models import Merchant
 from pushpay.errors import InvalidInput
 
+from .credentials_models import ProviderCredential
 from .models import Checkout, Leg, MerchantPaymentMethod
 from .registry import adapter_for, payment_method_available, payment_methods
+
+
+def provider_credential_get(
+    *, merchant: Merchant, livemode: bool, provider: str
+) -> ProviderCredential | None:
+    """The merchant's account at ``provider`` in this mode, if it entered one."""
+    return ProviderCredential.objects.filter(
+        merchant=merchant, livemode=livemode, provider=provider
+    ).first()
+
+
+def provider_credential_by_webhook_id(
+    *, provider: str, webhook_id: str
+) -> ProviderCredential | None:
+    """The account a provider's webhook delivery is addressed to (the id in its URL)."""
+    if not isinstance(webhook_id, str) or len(webhook_id) > 40:
+        return None
+    return (
+        ProviderCredential.objects.select_related("merchant")
+        .filter(provider=provider, webhook_id=webhook_id)
+        .first()
+    )
 
 
 def payment_methods_enabled(*, merchant: Merchant) -> list[str]:
@@ -415,7 +438,9 @@ def payer_methods_for_request(*, payment_request) -> list[PayerMethod]:
     offered = []
     for code in payment_methods_for_request(payment_request=payment_request):
         method = payment_methods_by_code()[code]
-        adapter_class = method.adapter_class_for(livemode=payment_request.livemode)
+        adapter_class = method.adapter_class_for(
+            livemode=payment_request.livemode, merchant=payment_request.merchant
+        )
         offered.append(
             PayerMethod(
                 code=code,

@@ -8,6 +8,7 @@ touched ``request.POST`` first: a 400 from the CSRF check, a 500 inside DRF).
 """
 
 from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import unquote
 
 from django.conf import settings
@@ -81,25 +82,35 @@ class RejectNulCharactersMiddleware:
         return None
 
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        # Bootstrap pages carry a few style attributes (brand colour, progress width); styles
-        # only, scripts never run inline.
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        # The template preview and the outbox show emails in sandboxed srcdoc frames.
-        "frame-src 'self'",
-        "worker-src 'self' blob:",
-        "frame-ancestors 'none'",
-        "form-action 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-    ]
+_DIRECTIVES = (
+    "default-src 'self'",
+    "script-src 'self'",
+    # Bootstrap pages carry a few style attributes (brand colour, progress width); styles
+    # only, scripts never run inline.
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    # The template preview and the outbox show emails in sandboxed srcdoc frames.
+    "frame-src 'self'",
+    "worker-src 'self' blob:",
+    "frame-ancestors 'none'",
+    # form-action is added per request: it names the card provider's hosted pages.
+    "object-src 'none'",
+    "base-uri 'self'",
 )
+
+
+@lru_cache(maxsize=4)
+def content_security_policy(checkout_origins: tuple[str, ...] = ()) -> str:
+    """The policy; ``checkout_origins`` join 'self' in form-action, because the pay form's
+    answer is a redirect to the provider's hosted card page (Stripe Checkout), and browsers
+    apply form-action to the redirects that follow a form submission."""
+    form_action = " ".join(["'self'", *checkout_origins])
+    return "; ".join([*_DIRECTIVES, f"form-action {form_action}"])
+
+
+CONTENT_SECURITY_POLICY = content_security_policy(tuple(settings.STRIPE_CHECKOUT_ORIGINS))
 
 # A leaked payer link must not land in a search index.
 NOINDEX_PREFIXES = ("/pay/", "/progress/", "/sandbox/")
@@ -113,7 +124,10 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            content_security_policy(tuple(settings.STRIPE_CHECKOUT_ORIGINS)),
+        )
         if request.path.startswith(NOINDEX_PREFIXES):
             response["X-Robots-Tag"] = "noindex, nofollow"
         return response

@@ -280,6 +280,20 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")  # tests point it at a stub
+
+# Payment providers. Each merchant's own credentials (Stripe secret key, webhook signing secret)
+# are stored encrypted with these Fernet keys: comma-separated, the first one encrypts and
+# every one decrypts, so a new key is put first and ``manage.py rotate_provider_credentials``
+# re-encrypts. Required when DEBUG is false (system check payments.E002); in development a
+# key derived from SECRET_KEY is used when none is given.
+PROVIDER_CREDENTIALS_KEYS = env.list("PROVIDER_CREDENTIALS_KEYS", default=[])
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="").rstrip("/")  # tests: a stub
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
+# Where Stripe Checkout pages live: the payer's browser is sent there after posting the pay
+# form, so the Content-Security-Policy's form-action must allow it.
+STRIPE_CHECKOUT_ORIGINS = env.list(
+    "STRIPE_CHECKOUT_ORIGINS", default=["https://checkout.stripe.com"]
+)
 if SMS_BACKEND == "twilio" and not (
     TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER
 ):

@@ -10,6 +10,7 @@ from drf_spectacular.views import (
 )
 
 from notifications.esp_callbacks import esp_tracking
+from payments.webhooks import stripe_webhook
 from pushpay.api.errors import api_not_found
 from pushpay.favicon import favicon
 from pushpay.health import healthz, livez, readyz
@@ -41,6 +42,7 @@ urlpatterns = [
     path("app/outbox/", include("scenarios.outbox_urls")),
     path("app/wallets/", include("payments.wallet.urls")),
     path("app/installments/", include("payments.installments.urls")),
+    path("app/providers/", include("payments.provider_urls")),
     path("app/", include("payments.urls")),
     path("app/", include("requests_app.urls")),
     path("pay/", include("requests_app.payer_urls")),
@@ -50,6 +52,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Only the configured ESP's tracking route answers, and only once a secret is set.
     path("anymail/<slug:esp>/tracking/", esp_tracking, name="esp_tracking"),
+    path("webhooks/stripe/<str:webhook_id>/", stripe_webhook, name="stripe_webhook"),
     # Answered by pushpay.health.ProbeMiddleware before the host check; routed too, so
     # they can be reversed and other methods get a 405.
     path("healthz", healthz, name="healthz"),

@@ -48,6 +48,8 @@ CARD_TOKEN_FIELD = "card_token"
 KEEP_CARD_FIELD = "keep_card"
 # Set on the page's address after "Cancel this payment", to say that nothing was charged.
 CANCELLED_PARAM = "cancelled"
+# Set by a provider's "back" link (Stripe Checkout's cancel_url) on the return page.
+PROVIDER_CANCELLED_PARAM = "provider_cancelled"
 CARD = "card"
 PAYER_CANCELLED = payment_services.PAYER_CANCELLED
 
@@ -645,6 +647,21 @@ def _after_checkout(request, participant, checkout: Checkout, language: str) -> 
             + f"?{LANGUAGE_PARAM}={language}"
         )
     participant.refresh_from_db()
+    view = PayerPageView()
+    if checkout.status == Checkout.Status.PENDING:
+        # The provider's answer was lost (a capture timed out): neither paid nor refused
+        # yet. Recovery asks the provider; the amount stays reserved meanwhile.
+        return view._render(
+            request,
+            participant,
+            errors={
+                "notice": _(
+                    "Your payment is being confirmed with your bank. You will receive a "
+                    "receipt once it is; there is no need to pay again."
+                )
+            },
+            status=202,
+        )
     message = checkout_failure_message(checkout)
     if checkout.installment and checkout.installment.startswith("in_"):
         # A refused first charge of a plan: back to the schedule the payer agreed to, with
@@ -776,8 +793,18 @@ def checkout_return(request: HttpRequest, token: str, checkout_id: str) -> HttpR
     )
     if checkout is None:
         raise Http404("No such payment.")
+    # The provider's answer is read server-side (the session and its payment at the
+    # provider), never taken from this URL's query.
     checkout = payment_services.checkout_resume(checkout=checkout)
     language = checkout.language
+    if request.GET.get(PROVIDER_CANCELLED_PARAM) and _waiting_for_payer(checkout):
+        # The payer chose "back" on the provider's page (Stripe Checkout's cancel_url):
+        # nothing is held, and sending them to that page again would trap them there.
+        checkout = payment_services.checkout_abandon(checkout=checkout)
+        query = {LANGUAGE_PARAM: language}
+        if checkout.status == Checkout.Status.CANCELLED:
+            query[CANCELLED_PARAM] = checkout.public_id
+        return redirect(reverse("payer:pay", args=[token]) + f"?{urlencode(query)}")
     with translation.override(language):
         return _after_checkout(request, participant, checkout, language)
 

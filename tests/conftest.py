@@ -102,3 +102,48 @@ def pytest_report_header(config):
 
 # The payer journey's tests tokenise cards the way the browser does, from any test folder.
 from tests.payments.conftest import tokenise  # noqa: E402, F401
+
+# --- Stripe: the real SDK against a local stub (tests/stubs/stripe_stub.py) ---------------
+from tests.stubs.stripe_accounts import (  # noqa: E402
+    STRIPE_LIVE_KEY,
+    STRIPE_TEST_KEY,
+    STRIPE_WEBHOOK_SECRET,
+)
+
+
+@pytest.fixture
+def stripe_stub(settings):
+    """A Stripe API on 127.0.0.1 for this test; the adapter's base URL points at it, with a
+    short timeout so a scripted "timeout" fault costs a second, not twenty."""
+    from tests.stubs.stripe_stub import StripeStub
+
+    stub = StripeStub(answer_delay=1.5).start()
+    settings.STRIPE_API_BASE = stub.base_url
+    settings.STRIPE_TIMEOUT_SECONDS = 0.75
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def stripe_test_account(merchant, stripe_stub):
+    """``merchant`` entered its Stripe test keys: its test-mode cards go to Stripe."""
+    from payments.services.credentials import provider_credentials_save
+
+    return provider_credentials_save(
+        merchant=merchant,
+        livemode=False,
+        secret_key=STRIPE_TEST_KEY,
+        webhook_secret=STRIPE_WEBHOOK_SECRET,
+    )
+
+
+@pytest.fixture
+def stripe_live_account(merchant, stripe_stub):
+    from payments.services.credentials import provider_credentials_save
+
+    return provider_credentials_save(
+        merchant=merchant,
+        livemode=True,
+        secret_key=STRIPE_LIVE_KEY,
+        webhook_secret=STRIPE_WEBHOOK_SECRET,
+    )

@@ -130,6 +130,9 @@ class PaymentMethodAdapter(ABC):
     # A sandbox moves no real money: it may only ever serve test mode (the registry and
     # the adapter itself refuse anything else).
     is_sandbox: ClassVar[bool] = False
+    # Who moves the money ("sandbox", "stripe" …): written on each leg when it is created,
+    # so the leg's later calls reach the same provider whatever the merchant configures.
+    provider: ClassVar[str] = ""
     # What the payer page includes to collect this method's details (a provider's hosted
     # fields that hand back a token); the template gets ``token_field`` and ``card_error``.
     payer_fields_template: ClassVar[str] = ""

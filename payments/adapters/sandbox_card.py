@@ -80,6 +80,7 @@ class SandboxCardAdapter(PaymentMethodAdapter):
     """Cards through the sandbox acquirer; ``source`` is a ``tok_…`` from /sandbox/tokens."""
 
     code = "card"
+    provider = "sandbox"
     label = "Card"
     is_sandbox = True
     payer_fields_template = "payments/sandbox_card_fields.html"

@@ -86,6 +86,7 @@ class SandboxPayPalAdapter(PaymentMethodAdapter):
     """PayPal through the sandbox; ``source`` is ``"paypal"`` (or a sandbox scenario)."""
 
     code = "paypal"
+    provider = "sandbox"
     label = "PayPal"
     is_sandbox = True
     # PayPal honours an authorization's funds for 3 days (it stays capturable up to 29, but

@@ -54,6 +54,7 @@ def _result_of_movement(movement: vouchers.VoucherMovement, status: PaymentStatu
 
 class SandboxVoucherAdapter(PaymentMethodAdapter):
     code = "holiday_voucher"
+    provider = "sandbox"
     label = "Holiday vouchers"
     is_sandbox = True
     authorises_in_place = True

@@ -80,6 +80,7 @@ def _result_of_movement(movement: services.WalletMovement, status: PaymentStatus
 
 class WalletAdapter(PaymentMethodAdapter):
     code = "wallet"
+    provider = "wallet"
     label = "Cashback wallet"
     is_sandbox = False
     authorises_in_place = True

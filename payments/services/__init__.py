@@ -108,3 +108,22 @@ __all__ += [
     "reconciliation_refresh",
     "reconciliations_catch_up",
 ]
+
+# Merchants' own provider accounts (Stripe) and the events they send.
+from .credentials import (  # noqa: E402
+    provider_credentials_delete,
+    provider_credentials_rotate,
+    provider_credentials_save,
+    provider_credentials_test,
+)
+from .provider_events import stripe_event_receive  # noqa: E402
+from .refunds import refund_record_at_provider  # noqa: E402
+
+__all__ += [
+    "provider_credentials_delete",
+    "provider_credentials_rotate",
+    "provider_credentials_save",
+    "provider_credentials_test",
+    "refund_record_at_provider",
+    "stripe_event_receive",
+]

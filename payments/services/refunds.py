@@ -240,7 +240,10 @@ def _leg_refund(payment_request: PaymentRequest, leg: Leg) -> bool | str:
     A refusal releases the reservation; no answer keeps it, so the next refund replays the
     very same call."""
     adapter = adapter_for(
-        merchant=payment_request.merchant, method=leg.method, livemode=leg.livemode
+        merchant=payment_request.merchant,
+        method=leg.method,
+        livemode=leg.livemode,
+        provider=leg.provider,
     )
     amount, key = leg.amount_refund_pending, leg.refund_key()
     try:
@@ -312,3 +315,65 @@ def _book(payment_request: PaymentRequest, legs: list[Leg]) -> None:
                 participant=participant, type=RequestEvent.Type.PAYMENT_REFUNDED
             ).latest("id")
             refund_notice_plan(event=event)
+
+
+def refund_record_at_provider(
+    *, leg: Leg, total_refunded: int, reference: str = "", note: str = ""
+) -> int:
+    """Book a refund made outside the product (in the provider's dashboard) that the
+    provider reports: ``total_refunded`` is all it has given back on the leg so far.
+
+    Absolute, not a delta, so a replayed or reordered report books nothing twice. Returns
+    what was booked now (0 when it was already known). Refused with ``refund_in_progress``
+    while a refund of ours is in flight on the leg: its own booking must come first, and
+    the provider delivers the report again later.
+    """
+    with transaction.atomic():
+        payment_request = lock_request(leg.checkout.request_id)
+        checkout = Checkout.objects.select_for_update().get(pk=leg.checkout_id)
+        fresh = Leg.objects.select_for_update().get(pk=leg.pk)
+        if fresh.amount_refund_pending:
+            raise _in_progress()
+        if checkout.status not in (
+            Checkout.Status.SUCCEEDED,
+            Checkout.Status.PARTIALLY_REFUNDED,
+            Checkout.Status.REFUNDED,
+        ):
+            raise StateConflict(
+                "This payment is not booked yet; the refund is booked once it is.",
+                code="payment_not_booked",
+                field="leg",
+            )
+        total = min(total_refunded, fresh.amount)
+        extra = total - fresh.amount_refunded
+        if extra <= 0:
+            return 0
+        leg_transition(
+            fresh,
+            Leg.Status.REFUNDED if total == fresh.amount else Leg.Status.PARTIALLY_REFUNDED,
+            amount_refunded=total,
+        )
+        LegOperation.objects.create(
+            merchant_id=fresh.merchant_id,
+            livemode=fresh.livemode,
+            leg=fresh,
+            operation=LegOperation.Operation.REFUND,
+            idempotency_key="",
+            amount=extra,
+            result=LegOperation.Result.SUCCEEDED,
+            status=PaymentStatus.REFUNDED,
+            amount_moved=extra,
+            provider_reference=fresh.provider_reference,
+            operation_reference=reference[:80],
+            message=note[:300],
+        )
+        checkout_sync(checkout)
+        participant = request_services.participant_record_refund(
+            participant=checkout.participant, amount=extra, checkouts=[checkout.public_id]
+        )
+        if not sends_own_message(payment_request=payment_request, trigger="payment_refunded"):
+            event = RequestEvent.objects.filter(
+                participant=participant, type=RequestEvent.Type.PAYMENT_REFUNDED
+            ).latest("id")
+            refund_notice_plan(event=event)
+    return extra

@@ -241,6 +241,7 @@ def checkout_open(
                 livemode=payment_request.livemode,
                 checkout=checkout,
                 method=leg.method,
+                provider=_provider_of(payment_request, leg.method),
                 amount=amount,
                 currency=payment_request.currency,
                 source=leg.source,
@@ -248,9 +249,20 @@ def checkout_open(
     return _proceed(checkout)
 
 
+def _adapter_class(payment_request: PaymentRequest, method: str):
+    return payment_method_get(method).adapter_class_for(
+        livemode=payment_request.livemode, merchant=payment_request.merchant
+    )
+
+
 def _authorises_in_place(payment_request: PaymentRequest, method: str) -> bool:
-    adapter_class = payment_method_get(method).adapter_class_for(livemode=payment_request.livemode)
+    adapter_class = _adapter_class(payment_request, method)
     return bool(adapter_class and adapter_class.authorises_in_place)
+
+
+def _provider_of(payment_request: PaymentRequest, method: str) -> str:
+    adapter_class = _adapter_class(payment_request, method)
+    return adapter_class.provider if adapter_class is not None else ""
 
 
 def _leg_amounts(
@@ -322,7 +334,12 @@ def _adapter_of(checkout: Checkout, leg: Leg):
     provider removed while money was held). Jobs then leave the leg for a later run and
     say so in the log, rather than failing every other checkout of the batch."""
     try:
-        return adapter_for(merchant=checkout.merchant, method=leg.method, livemode=leg.livemode)
+        return adapter_for(
+            merchant=checkout.merchant,
+            method=leg.method,
+            livemode=leg.livemode,
+            provider=leg.provider,
+        )
     except DomainError:
         logger.warning("No %s adapter for leg %s any more", leg.method, leg.public_id)
         return None
@@ -417,7 +434,12 @@ def _proceed(checkout: Checkout, *, payer_present: bool = True) -> Checkout:
             return checkout  # recovery asks the provider where it stands
         if leg.status not in (Leg.Status.CREATED, Leg.Status.UNKNOWN):
             return checkout  # failed or released: the unwinding has run
-        adapter = adapter_for(merchant=checkout.merchant, method=leg.method, livemode=leg.livemode)
+        adapter = adapter_for(
+            merchant=checkout.merchant,
+            method=leg.method,
+            livemode=leg.livemode,
+            provider=leg.provider,
+        )
         # Saved before the call: a created leg was never asked, an unknown one without a
         # reference was asked and its answer is not known (a crash, a timeout).
         leg_transition(leg, Leg.Status.UNKNOWN)
@@ -499,7 +521,23 @@ def _capture_all(checkout: Checkout) -> Checkout:
             return checkout  # recovery tries again once the adapter is back
         try:
             result = _capture(adapter, leg)
-        except (ProviderError, StateConflict) as exc:
+        except ProviderError as exc:
+            # No answer: the capture may or may not have happened. A release that works
+            # proves it did not (unwind as for a refusal); one the provider refuses (the
+            # money was taken) or leaves unanswered must not fail the leg, which would lose
+            # money that was taken: the leg is unknown and the checkout pending, and
+            # recovery (or the provider's webhook) asks where it stands.
+            try:
+                _void(adapter, leg)
+            except (ProviderError, DomainError):
+                leg_transition(leg, Leg.Status.UNKNOWN)
+                with transaction.atomic():
+                    checkout, _legs = _locked(checkout)
+                    checkout_sync(checkout)
+                return checkout
+            leg_transition(leg, Leg.Status.FAILED)
+            return _fail(checkout, leg, "provider_error", str(exc))
+        except StateConflict as exc:
             _void_quietly(adapter, leg, then=Leg.Status.FAILED)
             return _fail(checkout, leg, "provider_error", str(exc))
         if result.status != PaymentStatus.CAPTURED:

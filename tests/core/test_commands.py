@@ -111,6 +111,9 @@ PRODUCTION_ENV = {
     "PUBLIC_BASE_URL": "https://pay.example.com",
     "DATABASE_URL": "sqlite://:memory:",
     "PATH": "/usr/bin:/bin",
+    # Two Fernet keys, newest first: the merchants' provider credentials are encrypted.
+    "PROVIDER_CREDENTIALS_KEYS": "Jd6qWcLwZC3x3YB3bM0m3aX4nq3yYxF3f9rM8L0w0Xk=,"
+    "2a1WrD1o9Yh9kQ4bU0m2z5c7e8g1i3k5m7o9q1s3u5w=",
 }
 
 
@@ -124,6 +127,26 @@ def test_production_settings_pass_the_deployment_checklist():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("keys", "check_id"),
+    [("", "payments.E002"), ("not-a-fernet-key", "payments.E003")],
+)
+def test_production_refuses_to_start_without_usable_credentials_keys(keys, check_id):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env={
+            **PRODUCTION_ENV,
+            "PROVIDER_CREDENTIALS_KEYS": keys,
+            "DJANGO_SETTINGS_MODULE": "pushpay.settings",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert check_id in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(

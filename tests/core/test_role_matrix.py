@@ -53,6 +53,7 @@ CHANGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "webhooks:endpoint_delete": ("webhooks.manage", ("post",)),
     "webhooks:endpoint_replay": ("webhooks.manage", ("post",)),
     "webhooks:delivery_replay": ("webhooks.manage", ("post",)),
+    "providers:stripe": ("credentials.manage", ("get", "post")),
 }
 
 READS = {
@@ -97,6 +98,7 @@ ALLOWED = {
     "wallets.manage": {"owner", "admin"},
     "installments.manage": {"owner", "admin"},
     "webhooks.manage": {"owner", "admin"},
+    "credentials.manage": {"owner"},
 }
 
 # Every back-office route by label (its name, or its pattern when it has none, so an unnamed

@@ -35,8 +35,17 @@ def test_the_policy_forbids_inline_scripts_framing_and_plugins():
     assert directives["frame-ancestors"] == "'none'"
     assert directives["object-src"] == "'none'"
     assert directives["base-uri"] == "'self'"
-    assert directives["form-action"] == "'self'"
+    # The pay form's answer redirects to Stripe Checkout, and form-action governs it.
+    assert directives["form-action"] == "'self' https://checkout.stripe.com"
     assert "unsafe" not in directives["script-src"]
+
+
+def test_form_action_follows_the_configured_checkout_origins(client, settings):
+    settings.STRIPE_CHECKOUT_ORIGINS = ["https://checkout.example.test"]
+    policy = client.get("/accounts/login/")["Content-Security-Policy"]
+    directives = dict(d.split(" ", 1) for d in policy.split("; "))
+    assert directives["form-action"] == "'self' https://checkout.example.test"
+    assert directives["script-src"] == "'self'"
 
 
 def test_every_kind_of_page_carries_the_policy(client, merchant, pr):

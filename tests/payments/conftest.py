@@ -46,3 +46,11 @@ def card(merchant):
 @pytest.fixture
 def other_card(other_merchant):
     return adapter_for(merchant=other_merchant, method="card", livemode=False)
+
+
+# The Stripe fixtures live in tests/conftest.py (browser tests use them too).
+from tests.stubs.stripe_accounts import (  # noqa: E402, F401
+    STRIPE_LIVE_KEY,
+    STRIPE_TEST_KEY,
+    STRIPE_WEBHOOK_SECRET,
+)
