@@ -217,6 +217,10 @@ class Dispatch(TimeStamped):
                 name="dispatch_sending_lease",
             ),
             models.Index(fields=["request", "due_at"], name="dispatch_request_due"),
+            # The dashboard: one mode's planned reminders by due time, failures by date.
+            models.Index(
+                fields=["merchant", "livemode", "status", "due_at"], name="dispatch_dashboard"
+            ),
         ]
 
     def __str__(self) -> str:
