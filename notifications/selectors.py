@@ -59,12 +59,16 @@ def dispatch_dashboard(*, merchant: Merchant, livemode: bool, start, end, now) -
     listed += ("delivery_status", "updated_at", "request__public_id", "request__reference")
     return {
         "upcoming_count": upcoming.count(),
-        "upcoming": list(upcoming.order_by("due_at", "id").select_related("request")
-                         .only(*listed)[:DASHBOARD_LISTED]),
+        "upcoming": list(
+            upcoming.order_by("due_at", "id")
+            .select_related("request")
+            .only(*listed)[:DASHBOARD_LISTED]
+        ),
         "failed_count": sum(failed_by_channel.values()),
         "failed_by_channel": failed_by_channel,
         "failed": list(
-            failed.order_by("-updated_at", "-id").select_related("request")
+            failed.order_by("-updated_at", "-id")
+            .select_related("request")
             .only(*listed)[:DASHBOARD_LISTED]
         ),
     }

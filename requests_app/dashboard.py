@@ -112,7 +112,9 @@ class DashboardRangeForm(forms.Form):
         if first > last:
             self.add_error("end", _("The end date must be on or after the start date."))
         elif (last - first).days + 1 > MAX_DAYS:
-            self.add_error("end", _("Choose a range of at most %(days)s days.") % {"days": MAX_DAYS})
+            self.add_error(
+                "end", _("Choose a range of at most %(days)s days.") % {"days": MAX_DAYS}
+            )
         data["range"] = DateRange(first, last, merchant_zone(self.merchant))
         data["currency"] = (data.get("currency") or self.merchant.default_currency).upper()
         return data
@@ -138,7 +140,7 @@ def requested_by_day(
         .values("day")
         .annotate(count=Count("id"), amount=Coalesce(Sum("total_amount"), 0))
     )
-    return {_as_date(row["day"], span.tz): row for row in rows}
+    return {as_local_date(row["day"], span.tz): row for row in rows}
 
 
 class _Median(Aggregate):
@@ -149,8 +151,9 @@ class _Median(Aggregate):
     output_field = DurationField()
 
 
-def conversion(*, merchant: Merchant, livemode: bool, span: DateRange) -> dict:
-    """Of the payers asked to pay by requests created in the range (and already sent), how
+def conversion(*, merchant: Merchant, livemode: bool, span: DateRange, currency: str) -> dict:
+    """Of the payers asked to pay by requests in ``currency`` created in the range (and
+    already sent), how
     many paid their share, and the median time from sending to their full payment.
 
     A payer removed before paying anything is not counted as asked.
@@ -158,7 +161,7 @@ def conversion(*, merchant: Merchant, livemode: bool, span: DateRange) -> dict:
     now = timezone.now()
     asked = Participant.objects.filter(
         request__in=_requests(merchant=merchant, livemode=livemode, span=span).filter(
-            Q(send_at__isnull=True) | Q(send_at__lte=now)
+            Q(send_at__isnull=True) | Q(send_at__lte=now), currency=currency
         )
     ).exclude(status=Participant.Status.CANCELLED, amount_paid=0)
     counts = asked.aggregate(
@@ -202,21 +205,21 @@ def _median(events: QuerySet) -> datetime.timedelta | None:
 
 
 def overdue(*, merchant: Merchant, livemode: bool, currency: str) -> dict:
-    """Requests still collecting after their deadline, whatever the range: what is late now.
+    """Requests in ``currency`` still collecting after their deadline, whatever the range:
+    what is late now.
 
     The figures are one query; the list shows the longest overdue first.
     """
     late = PaymentRequest.objects.filter(
         merchant=merchant,
         livemode=livemode,
+        currency=currency,
         status__in=PaymentRequest.COLLECTING,
         deadline__lt=timezone.now(),
     )
     figures = late.aggregate(
         count=Count("id"),
-        outstanding=Coalesce(
-            Sum(F("total_amount") - F("amount_paid"), filter=Q(currency=currency)), 0
-        ),
+        outstanding=Coalesce(Sum(F("total_amount") - F("amount_paid")), 0),
     )
     figures["requests"] = list(
         late.order_by("deadline", "id").only(
@@ -226,7 +229,7 @@ def overdue(*, merchant: Merchant, livemode: bool, currency: str) -> dict:
     return figures
 
 
-def _as_date(value: datetime.datetime | datetime.date, tz: ZoneInfo) -> datetime.date:
+def as_local_date(value: datetime.datetime | datetime.date, tz: ZoneInfo) -> datetime.date:
     # TruncDay gives an aware datetime on PostgreSQL and may give a naive one elsewhere.
     if isinstance(value, datetime.datetime):
         if timezone.is_aware(value):

@@ -24,6 +24,7 @@ urlpatterns = [
         views.DispatchResendView.as_view(),
         name="dispatch_resend",
     ),
+    path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
     path("merchant/switch/", views.switch_merchant, name="switch_merchant"),
     path("mode/", views.switch_mode, name="switch_mode"),
 ]

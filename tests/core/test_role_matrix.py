@@ -42,6 +42,7 @@ READS = {
     "backoffice:request_detail",
     "backoffice:participant_qr",
     "backoffice:request_export",
+    "backoffice:dashboard",
     "outbox:outbox_list",
     "scenarios:scenario_list",
     "scenarios:scenario_detail",
