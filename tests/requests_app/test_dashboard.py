@@ -260,3 +260,14 @@ def test_the_page_loads_its_charts_from_static_files_only(viewer_client, dataset
     # The one inline <script> is the JSON data, which the CSP does not run.
     inline = [chunk for chunk in body.split("<script")[1:] if "src=" not in chunk.split(">")[0]]
     assert len(inline) == 1 and 'type="application/json"' in inline[0]
+
+
+def test_it_speaks_french_to_a_french_browser(viewer_client, dataset, days):
+    response = viewer_client.get(
+        URL, {"start": days[1].isoformat(), "end": days[0].isoformat()}, HTTP_ACCEPT_LANGUAGE="fr"
+    )
+
+    body = response.content.decode()
+    assert "Tableau de bord" in body and "Encaissé par moyen de paiement" in body
+    assert "La date de fin doit être égale ou postérieure à la date de début." in body
+    assert "1 demande a dépassé son échéance" in body and "Prochaines relances" in body
