@@ -272,6 +272,10 @@ class Dispatch(TimeStamped):
                 condition=Q(webhook_endpoint__isnull=False),
                 name="dispatch_endpoint_log",
             ),
+            # The dashboard: one mode's planned reminders by due time, failures by date.
+            models.Index(
+                fields=["merchant", "livemode", "status", "due_at"], name="dispatch_dashboard"
+            ),
         ]
 
     def __str__(self) -> str:

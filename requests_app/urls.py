@@ -54,6 +54,7 @@ urlpatterns = [
     ),
     path("configuration/", views.ConfigurationView.as_view(), name="configuration"),
     path("language/", views.set_language, name="set_language"),
+    path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
     path("merchant/switch/", views.switch_merchant, name="switch_merchant"),
     path("mode/", views.switch_mode, name="switch_mode"),
 ]

@@ -16,7 +16,9 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.utils.timesince import timesince
 from django.utils.translation import get_language, gettext_lazy, pgettext
 from django.utils.translation import gettext as _
 from django.views import View
@@ -24,9 +26,11 @@ from django.views.decorators.http import require_POST
 
 from merchants import services as merchant_services
 from merchants.selectors import merchants_for_user
+from notifications.selectors import dispatch_dashboard
 from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.installments.selectors import installment_plans
+from payments.selectors import collected_by_day_and_method, payment_method_label
 from pushpay.errors import DomainError, InvalidFields
 from pushpay.i18n import is_supported_language
 from pushpay.money import currency_exponent, format_money, is_currency
@@ -44,7 +48,7 @@ from scenarios.selectors import dispatch_get, dispatch_list, scenario_list
 from scenarios.services import dispatch_resend
 from smartforms.selectors import form_get, form_list, latest_answers_by_participant
 
-from . import selectors, services
+from . import dashboard, selectors, services
 from .filters import BackOfficeRequestFilter
 from .forms import (
     CancelForm,
@@ -923,3 +927,84 @@ class DispatchResendView(MerchantViewMixin, View):
                 % {"recipient": dispatch.recipient},
             )
         return redirect("backoffice:request_detail", public_id=public_id)
+
+
+class DashboardView(MerchantViewMixin, View):
+    """Figures of one merchant's mode over a date range: every member may read them.
+
+    The reads live with the apps that own the rows (requests here, legs in payments,
+    messages in notifications); this view only puts them side by side and hands the chart
+    series to static/requests_app/dashboard.js through a json_script tag (the CSP runs no
+    inline script).
+    """
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = dashboard.DashboardRangeForm(request.GET or None, merchant=request.merchant)
+        if form.is_bound and form.is_valid():
+            span, currency = form.cleaned_data["range"], form.cleaned_data["currency"]
+        else:
+            span = dashboard.default_range(merchant=request.merchant)
+            currency = request.merchant.default_currency
+        scope = {"merchant": request.merchant, "livemode": request.livemode}
+        now = timezone.now()
+        requested = dashboard.requested_by_day(**scope, span=span, currency=currency)
+        legs = collected_by_day_and_method(
+            **scope, start=span.start, end=span.end, tz=span.tz, currency=currency
+        )
+        collected: dict = {}
+        methods: dict = {}
+        for leg in legs:
+            day = dashboard.as_local_date(leg["day"], span.tz)
+            collected[day] = collected.get(day, 0) + leg["amount"]
+            totals = methods.setdefault(leg["method"], {"amount": 0, "count": 0})
+            totals["amount"] += leg["amount"]
+            totals["count"] += leg["count"]
+        days = [
+            {
+                "day": day,
+                "requests": requested.get(day, {}).get("count", 0),
+                "requested": requested.get(day, {}).get("amount", 0),
+                "collected": collected.get(day, 0),
+            }
+            for day in span.days()
+        ]
+        by_method = sorted(
+            (
+                {"code": code, "label": payment_method_label(code), **totals}
+                for code, totals in methods.items()
+            ),
+            key=lambda row: (-row["amount"], row["code"]),
+        )
+        conversion = dashboard.conversion(**scope, span=span, currency=currency)
+        messages_ = dispatch_dashboard(**scope, start=span.start, end=span.end, now=now)
+        median = conversion["median_time_to_pay"]
+        chart = {
+            "currency": currency,
+            "exponent": currency_exponent(currency),
+            "days": [row["day"].isoformat() for row in days],
+            "requested": [row["requested"] for row in days],
+            "collected": [row["collected"] for row in days],
+            "methods": [row["label"] for row in by_method],
+            "method_amounts": [row["amount"] for row in by_method],
+            "paid": conversion["paid"],
+            "unpaid": conversion["sent"] - conversion["paid"],
+        }
+        return render(
+            request,
+            "requests_app/dashboard.html",
+            {
+                "form": form,
+                "span": span,
+                "currency": currency,
+                "days": days,
+                "total_requested": sum(row["requested"] for row in days),
+                "total_requests": sum(row["requests"] for row in days),
+                "total_collected": sum(row["collected"] for row in days),
+                "by_method": by_method,
+                "conversion": conversion,
+                "median": median and timesince(now - median, now),
+                "overdue": dashboard.overdue(**scope, currency=currency),
+                "messages_figures": messages_,
+                "chart": chart,
+            },
+        )

@@ -62,6 +62,7 @@ READS = {
     "backoffice:participant_qr",
     "backoffice:request_export",
     "backoffice:configuration",
+    "backoffice:dashboard",
     "outbox:outbox_list",
     "scenarios:scenario_list",
     "scenarios:scenario_detail",
