@@ -8,6 +8,12 @@ its rows ``sending``; once the lease expires any worker claims them again. On SQ
 ``select_for_update`` does nothing and the IMMEDIATE transaction (one writer at a time)
 keeps two claims apart instead.
 
+Within a worker, up to DISPATCH_CONCURRENCY sends are in flight at once in a thread pool;
+only the transport call runs there, every read and write of the outbox stays on the
+worker's own thread, so the lease rules above hold unchanged (sent rows are recorded in bulk,
+each only if its lease is still held). Email and SMS go through per-process token buckets
+(notifications/ratelimit.py); a provider's 429 puts the row back to planned, uncounted.
+
 A message whose transport accepted it but whose worker died before recording it is sent
 again after the lease: delivery is at least once. The dispatch's public id travels with each
 message (webhook-id, email metadata) so receivers can drop the duplicate.
