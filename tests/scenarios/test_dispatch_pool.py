@@ -331,3 +331,21 @@ def test_a_429_without_retry_after_waits_the_configured_backoff(
     row = Dispatch.objects.get()
     assert (row.status, row.attempts) == ("planned", 0)
     assert before + timedelta(seconds=44) <= row.next_attempt_at <= before + timedelta(seconds=50)
+
+
+@pytest.mark.parametrize(
+    ("headers", "retry_after"),
+    [({"Retry-After": "7"}, 7.0), ({"Retry-After": "Wed, 21 Oct 2015"}, None), ({}, None)],
+)
+def test_an_esp_429_is_rate_limited_with_its_retry_after(headers, retry_after):
+    from types import SimpleNamespace
+
+    from anymail.exceptions import AnymailAPIError
+
+    from notifications.channels.email import _classify
+
+    response = SimpleNamespace(status_code=429, headers=headers, text="", reason="Too Many")
+    error = _classify(AnymailAPIError("slow down", status_code=429, response=response))
+    assert (error.rate_limited, error.permanent, error.retry_after) == (True, False, retry_after)
+    response.status_code = 500
+    assert not _classify(AnymailAPIError("x", status_code=500, response=response)).rate_limited
