@@ -1,7 +1,10 @@
-"""Dispatch throughput and planning cost, on PostgreSQL with the local outbox channel.
+"""Dispatch throughput and planning cost, on PostgreSQL: through the local outbox channel, and
+through a provider stand-in answering in 100 ms (tests/scenarios/stub_esp.py) with one send
+at a time (the baseline, measured in the same run) and with DISPATCH_CONCURRENCY sends.
 
     python bench/dispatch_throughput.py               # 100000 notifications
     python bench/dispatch_throughput.py --count 20000 --no-write
+    python bench/dispatch_throughput.py --count 5000 --slow-count 4000 --concurrency 64
 
 The figures are printed and appended to docs/benchmarks.md (unless --no-write).
 
@@ -15,6 +18,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -148,12 +152,12 @@ def reset_backlog() -> None:
         cursor.execute("VACUUM ANALYZE scenarios_dispatch")
 
 
-def drain(workers: int, batch_size: int) -> dict:
+def drain(workers: int, batch_size: int, extra_env: dict | None = None) -> dict:
     from django.db.models import Count
 
     from scenarios.models import Dispatch, OutboxMessage
 
-    env = {**os.environ, "CONN_MAX_AGE": "0", "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "CONN_MAX_AGE": "0", "LOG_LEVEL": "WARNING", **(extra_env or {})}
     started = time.perf_counter()
     processes = [
         subprocess.Popen(
@@ -196,6 +200,47 @@ def drain(workers: int, batch_size: int) -> dict:
     }
 
 
+def slow_provider_drain(
+    count: int, workers: int, concurrency: int, batch_size: int, log: Path
+) -> dict:
+    """A fresh backlog of ``count`` sent through the 100 ms stand-in; every send it took is a
+    line in ``log``, so duplicates are counted at the provider, not in our tables."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE scenarios_outboxmessage, scenarios_dispatch CASCADE")
+    build_backlog(count)
+    log.unlink(missing_ok=True)
+    result = drain(
+        workers,
+        batch_size,
+        {
+            "EMAIL_BACKEND": "tests.scenarios.stub_esp.SlowRecordingBackend",
+            "TEST_MODE_REAL_CHANNELS": "true",
+            "DISPATCH_CONCURRENCY": str(concurrency),
+            "DISPATCH_RATE_LIMITS": "email=0",
+            "DISPATCH_MERCHANT_RATE_LIMITS": "email=0",
+            "STUB_ESP_LOG": str(log),
+            "STUB_ESP_DELAY": "0.1",
+        },
+    )
+    lines = [line.split() for line in log.read_text().splitlines() if line.strip()]
+    ids = [parts[0] for parts in lines]
+    events = sorted([(float(p[1]), 1) for p in lines] + [(float(p[2]), -1) for p in lines])
+    peak = current = 0
+    for _t, change in events:
+        current += change
+        peak = max(peak, current)
+    result.update(
+        concurrency=concurrency,
+        provider_sends=len(ids),
+        duplicates=len(ids) - len(set(ids)),
+        peak_in_flight=peak,
+        count=count,
+    )
+    return result
+
+
 def planning_cost(repeats: int) -> list[dict]:
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
@@ -234,6 +279,25 @@ def planning_cost(repeats: int) -> list[dict]:
             }
         )
     return results
+
+
+def slow_report(slow: list[dict]) -> str:
+    baseline = slow[0]["rate"]
+    lines = [
+        "Through a provider stand-in answering each send in 100 ms (the stand-in, PostgreSQL and "
+        "the workers share the same cores); the first row is the baseline of this run:",
+        "",
+        "| Workers | Concurrency | Sent | Seconds | Notifications/s | Ratio to baseline "
+        "| Peak in flight | Provider sends | Duplicates |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for d in slow:
+        lines.append(
+            f"| {d['workers']} | {d['concurrency']} | {d['sent']} | {d['seconds']:.1f} | "
+            f"{d['rate']:.0f} | {d['rate'] / baseline:.1f} | {d['peak_in_flight']} | "
+            f"{d['provider_sends']} | {d['duplicates']} |"
+        )
+    return "\n".join(lines)
 
 
 def report(count: int, backlog_seconds: float, drains: list[dict], planning: list[dict]) -> str:
@@ -289,6 +353,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=5, help="planning runs per size")
     parser.add_argument(
+        "--slow-count", type=int, default=4000, help="notifications per pooled slow-provider run"
+    )
+    parser.add_argument(
+        "--baseline-count", type=int, default=200, help="for the one-at-a-time baseline (10/s)"
+    )
+    parser.add_argument("--concurrency", type=int, default=64, help="DISPATCH_CONCURRENCY")
+    parser.add_argument(
         "--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone"
     )
     args = parser.parse_args()
@@ -303,12 +374,24 @@ def main() -> None:
         print(f"draining with {workers} worker(s)…", flush=True)
         drains.append(drain(workers, args.batch_size))
     planning = planning_cost(args.repeats)
+    slow = []
+    log = Path(tempfile.gettempdir()) / f"pushpay-bench-esp-{os.getpid()}.log"
+    for count, workers, concurrency in (
+        (args.baseline_count, 1, 1),
+        (args.slow_count, 1, args.concurrency),
+        (args.slow_count, 2, args.concurrency),
+    ):
+        print(f"slow provider: {workers} worker(s), concurrency {concurrency}…", flush=True)
+        slow.append(slow_provider_drain(count, workers, concurrency, args.batch_size, log))
+    log.unlink(missing_ok=True)
     print()
-    text = report(args.count, backlog_seconds, drains, planning)
+    text = report(args.count, backlog_seconds, drains, planning) + "\n\n" + slow_report(slow)
     print(text)
     if not args.no_write:
         write_docs(args.count, text)
-    if any(d["duplicates"] or d["sent"] != args.count for d in drains):
+    if any(d["duplicates"] or d["sent"] != args.count for d in drains) or any(
+        d["duplicates"] or {d["provider_sends"], d["sent"]} != {d["count"]} for d in slow
+    ):
         sys.exit("FAILED: duplicates or missing sends")
 
 

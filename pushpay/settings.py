@@ -311,6 +311,30 @@ SCENARIOS_LEASE_SECONDS = env.int("SCENARIOS_LEASE_SECONDS", default=300)
 if SCENARIOS_LEASE_SECONDS < 30:
     raise ImproperlyConfigured("SCENARIOS_LEASE_SECONDS must be at least 30.")
 SCENARIOS_ENQUEUE_ON_COMMIT = env.bool("SCENARIOS_ENQUEUE_ON_COMMIT", default=True)
+# Sends in flight at once per dispatcher process (a thread pool; 1 sends one at a time). 64 per
+# process lets two q workers per machine keep over 100 messages in flight each: a provider
+# answering in 100 ms then takes over 1,000 a second per machine.
+DISPATCH_CONCURRENCY = env.int("DISPATCH_CONCURRENCY", default=64)
+if not 1 <= DISPATCH_CONCURRENCY <= 512:
+    raise ImproperlyConfigured("DISPATCH_CONCURRENCY must be between 1 and 512.")
+# Messages per second per process, by channel and by merchant and channel (0: no limit). The
+# email default is an ESP's documented transactional send limit (1,000 requests/s), the SMS
+# one Twilio's default REST API concurrency of 100 requests per account; a merchant gets a
+# quarter so one campaign leaves room for everyone else's receipts. Divide by the number of
+# dispatcher processes sharing one provider account.
+DISPATCH_RATE_LIMITS = env.dict(
+    "DISPATCH_RATE_LIMITS", cast={"value": float}, default={"email": 1000.0, "sms": 100.0}
+)
+DISPATCH_MERCHANT_RATE_LIMITS = env.dict(
+    "DISPATCH_MERCHANT_RATE_LIMITS", cast={"value": float}, default={"email": 250.0, "sms": 25.0}
+)
+if any(r < 0 for r in (*DISPATCH_RATE_LIMITS.values(), *DISPATCH_MERCHANT_RATE_LIMITS.values())):
+    raise ImproperlyConfigured("DISPATCH_RATE_LIMITS values are messages per second, >= 0.")
+# A provider answering 429 (too many requests) pauses its channel this long (or its
+# Retry-After), and the message goes back to planned for then, not counted as an attempt.
+DISPATCH_RATE_LIMITED_BACKOFF_SECONDS = env.int("DISPATCH_RATE_LIMITED_BACKOFF_SECONDS", default=30)
+# A send that would wait longer than this for its rate limit goes back to planned instead.
+DISPATCH_RATE_MAX_WAIT_SECONDS = env.float("DISPATCH_RATE_MAX_WAIT_SECONDS", default=2.0)
 # Only for tests and local development: lets webhooks reach private and loopback addresses.
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 if WEBHOOK_ALLOW_PRIVATE_TARGETS and not DEBUG:

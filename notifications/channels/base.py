@@ -14,12 +14,19 @@ class TransportError(Exception):
         permanent: bool = False,
         status_code: int | None = None,
         response_excerpt: str = "",
+        retry_after: float | None = None,
     ):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.status_code = status_code  # the receiver's HTTP answer, when there was one
         self.response_excerpt = response_excerpt  # the start of its body, sanitised
+        self.retry_after = retry_after  # seconds, from a 429's Retry-After header
+
+    @property
+    def rate_limited(self) -> bool:
+        """The provider asked us to slow down (HTTP 429): a delay, never a failure."""
+        return self.status_code == 429
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,27 @@ def _classify(exc: Exception) -> TransportError:
         return TransportError(f"recipient refused: {exc}", permanent=True)
     if isinstance(exc, AnymailAPIError):
         status = getattr(exc, "status_code", None)
-        return TransportError(f"email provider error: {exc}", permanent=status in _PERMANENT_HTTP)
+        return TransportError(
+            f"email provider error: {exc}",
+            permanent=status in _PERMANENT_HTTP,
+            status_code=status,
+            retry_after=retry_after_seconds(getattr(exc, "response", None)),
+        )
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return TransportError(f"recipient refused: {exc}", permanent=True)
     if isinstance(exc, smtplib.SMTPResponseException):
         return TransportError(f"SMTP error: {exc}", permanent=500 <= exc.smtp_code < 600)
     return TransportError(f"email not sent: {exc.__class__.__name__}: {exc}")
+
+
+def retry_after_seconds(response) -> float | None:
+    """The Retry-After of an HTTP answer, in seconds, when it gives a number of them."""
+    headers = getattr(response, "headers", None) or {}
+    try:
+        value = float(headers.get("Retry-After", ""))
+    except (TypeError, ValueError):  # absent, or an HTTP date: the configured backoff applies
+        return None
+    return value if 0 <= value <= 86_400 else None
 
 
 OUTBOX_BACKEND = "notifications.outbox_backend.OutboxEmailBackend"

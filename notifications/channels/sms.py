@@ -61,7 +61,9 @@ class TwilioTransport(Transport):
             # except rate limiting. 5xx: their side; retry.
             permanent = 400 <= exc.status < 500 and exc.status != 429
             raise TransportError(
-                f"Twilio error {exc.code} (HTTP {exc.status}): {exc.msg}", permanent=permanent
+                f"Twilio error {exc.code} (HTTP {exc.status}): {exc.msg}",
+                permanent=permanent,
+                status_code=exc.status,
             ) from exc
         except Exception as exc:  # network trouble: retry later
             raise TransportError(f"Twilio unreachable: {exc.__class__.__name__}: {exc}") from exc

@@ -47,7 +47,7 @@ def backlog(settings):
     assert Dispatch.objects.filter(status="planned").count() == PAYERS
 
 
-def _env() -> dict:
+def _env(extra: dict | None = None) -> dict:
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     return {
@@ -57,10 +57,11 @@ def _env() -> dict:
         "EMAIL_BACKEND": OUTBOX_BACKEND,
         "SMS_BACKEND": "outbox",
         "CONN_MAX_AGE": "0",
+        **(extra or {}),
     }
 
 
-def _workers(count: int, batch_size: int = 10) -> list[subprocess.Popen]:
+def _workers(count: int, batch_size: int = 10, extra: dict | None = None) -> list[subprocess.Popen]:
     return [
         subprocess.Popen(
             [
@@ -71,7 +72,7 @@ def _workers(count: int, batch_size: int = 10) -> list[subprocess.Popen]:
                 f"--worker-id=worker-{n}",
             ],
             cwd=ROOT,
-            env=_env(),
+            env=_env(extra),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -132,4 +133,70 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(backlog)
     assert Dispatch.objects.filter(status="sent").count() == PAYERS
     assert OutboxMessage.objects.count() == PAYERS
     assert _duplicates() == 0
+    assert Dispatch.objects.filter(attempts=2).count() == 30
+
+
+def _esp_env(log: Path, concurrency: int) -> dict:
+    return {
+        "EMAIL_BACKEND": "tests.scenarios.stub_esp.SlowRecordingBackend",
+        "TEST_MODE_REAL_CHANNELS": "true",
+        "DISPATCH_CONCURRENCY": str(concurrency),
+        "STUB_ESP_LOG": str(log),
+        "STUB_ESP_DELAY": "0.05",
+    }
+
+
+def _sends(log: Path) -> list[tuple[str, float, float]]:
+    lines = log.read_text().split("\n") if log.exists() else []
+    return [(p[0], float(p[1]), float(p[2])) for p in (line.split() for line in lines) if p]
+
+
+def _peak_overlap(sends: list[tuple[str, float, float]]) -> int:
+    events = sorted([(s, 1) for _i, s, _e in sends] + [(e, -1) for _i, _s, e in sends])
+    peak = current = 0
+    for _t, step_ in events:
+        current += step_
+        peak = max(peak, current)
+    return peak
+
+
+def test_two_pooled_workers_through_a_slow_provider_send_each_message_once(backlog, tmp_path):
+    log = tmp_path / "esp.log"
+    esp = _esp_env(log, concurrency=16)
+    _wait(_workers(2, batch_size=50, extra=esp))
+    sends = _sends(log)
+    ids = [notification for notification, _s, _e in sends]
+    assert len(ids) == len(set(ids)) == PAYERS
+    assert set(ids) == set(Dispatch.objects.values_list("public_id", flat=True))
+    assert Dispatch.objects.filter(status="sent").count() == PAYERS
+    assert OutboxMessage.objects.count() == 0  # it all went through the provider
+    assert set(Dispatch.objects.values_list("attempts", flat=True)) == {1}
+    assert _peak_overlap(sends) > 16  # both workers' pools had sends in flight together
+
+
+def test_a_pooled_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(backlog, tmp_path):
+    log = tmp_path / "esp.log"
+    esp = _esp_env(log, concurrency=8)
+    # Given a worker that claimed 50 rows, sent 20 of them through its pool, and was killed
+    script = (
+        "import os, django; django.setup();"
+        "from notifications.dispatcher import claim_due, send_claimed;"
+        "ids = claim_due(batch_size=50, worker_id='doomed');"
+        "print(send_claimed(ids[:20], worker_id='doomed'));"
+        "os._exit(137)"
+    )
+    doomed = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=_env(esp), capture_output=True, timeout=120
+    )
+    assert doomed.returncode == 137, doomed.stderr.decode()[-2000:]
+    stranded = Dispatch.objects.filter(status="sending", leased_by="doomed")
+    assert stranded.count() == 30
+    assert len(_sends(log)) == 20
+
+    # When the lease has run out, two pooled workers finish: every message once
+    stranded.update(lease_until=timezone.now() - timedelta(seconds=1))
+    _wait(_workers(2, batch_size=50, extra=esp))
+    ids = [notification for notification, _s, _e in _sends(log)]
+    assert len(ids) == len(set(ids)) == PAYERS
+    assert Dispatch.objects.filter(status="sent").count() == PAYERS
     assert Dispatch.objects.filter(attempts=2).count() == 30

@@ -202,8 +202,9 @@ def test_a_broken_row_does_not_stop_the_batch(monkeypatch, merchant, email_templ
 
 
 def test_rows_a_slow_worker_cannot_reach_within_its_lease_are_given_back(
-    monkeypatch, merchant, email_template, clock
+    monkeypatch, settings, merchant, email_template, clock
 ):
+    settings.DISPATCH_CONCURRENCY = 1  # one by one; the pool's case: test_dispatch_pool.py
     scenario = make_scenario(merchant, [step("request_created", email_template)])
     payment_request = make_request(merchant)
     services.dispatches_plan_for_request(payment_request=payment_request, scenario=scenario)
