@@ -188,9 +188,16 @@ class CsvJobStatusView(MerchantViewMixin, View):
 
 
 class CsvJobDownloadView(MerchantViewMixin, View):
+    """An export's file once written; for an import, its errors (line, column, message) as a
+    CSV to fix the file beside."""
+
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
         job = _job_or_404(request, public_id)
-        if job.kind != CsvJob.Kind.EXPORT or job.status != CsvJob.Status.DONE:
+        if job.kind == CsvJob.Kind.IMPORT:
+            return _csv_response(
+                csv_io.errors_csv(job.errors), f"import-errors-{job.public_id}.csv"
+            )
+        if job.status != CsvJob.Status.DONE:
             raise Http404("This export has no file yet.")
         return _csv_response(job.result, f"payment-requests-{job.public_id}.csv")
 

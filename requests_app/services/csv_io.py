@@ -186,6 +186,18 @@ def csv_export_run(*, job: CsvJob, requests) -> CsvJob:
     return job
 
 
+def errors_csv(errors: list[dict]) -> str:
+    """An import's errors as a file: one row per error, cells defused as in an export."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["line", "column", "message"])
+    for error in errors:
+        writer.writerow(
+            [safe_cell(error["line"]), safe_cell(error["column"]), safe_cell(error["message"])]
+        )
+    return BOM + buffer.getvalue()
+
+
 # --- Import: reading the file -------------------------------------------------------------------
 
 

@@ -192,6 +192,8 @@ def test_twenty_requests_with_two_bad_ones_show_every_error_and_create_nothing(
     html = operator.get(response.url).content.decode()
     assert "Line" in html and "participant_email" in html and "nothing was created" in html
     assert 'data-testid="import-confirm"' not in html
+    report = _rows(_csv_text(operator.get(f"/app/csv-jobs/{job.public_id}/download.csv")))
+    assert {(int(r["line"]), r["column"]) for r in report} == located
     # The confirmation is refused too, whatever is posted.
     operator.post(f"/app/csv-jobs/{job.public_id}/confirm/")
     assert PaymentRequest.objects.count() == 0
