@@ -4,7 +4,14 @@ the JSON status; without JavaScript the page refreshes itself while the job runs
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -49,9 +56,12 @@ class RequestExportView(MerchantViewMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         from .filters import BackOfficeRequestFilter
 
-        query = request.POST.copy()
-        for key in ("csrfmiddlewaretoken", "page"):
-            query.pop(key, None)
+        # The list's form sends every field, the empty ones too ("status=" is no status).
+        query = QueryDict(mutable=True)
+        for key, values in request.POST.lists():
+            kept = [value for value in values if value.strip()]
+            if key not in ("csrfmiddlewaretoken", "page") and kept:
+                query.setlist(key, kept)
         # The downstream apps' choices are checked here, where views may read them.
         checked = BackOfficeRequestFilter(
             query,

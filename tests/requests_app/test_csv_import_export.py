@@ -83,7 +83,9 @@ def test_a_status_filter_is_applied_to_the_export(operator, merchant):
     from requests_app import services
 
     services.payment_request_cancel(payment_request=make_request(merchant, reference="GONE-1"))
-    rows = _rows(_csv_text(operator.post("/app/requests/export/", {"status": "cancelled"})))
+    blank = dict.fromkeys(("q", "scenario", "method", "created_from", "amount_min"), "")
+    response = operator.post("/app/requests/export/", {**blank, "status": "cancelled"})
+    rows = _rows(_csv_text(response))
     assert [r["reference"] for r in rows] == ["GONE-1"]
     assert kept.reference not in {r["reference"] for r in rows}
 
@@ -345,3 +347,10 @@ def test_imports_are_created_in_the_operators_mode(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"/app/csv-jobs/{job.public_id}/confirm/")
     assert PaymentRequest.objects.get().livemode is True
+
+
+@pytest.mark.django_db
+def test_a_wrong_filter_is_sent_back_to_the_list_not_exported(operator, merchant):
+    response = operator.post("/app/requests/export/", {"amount_min": "lots", "q": "x"})
+    assert response.status_code == 302
+    assert response.url.startswith("/app/?") and "amount_min=lots" in response.url
