@@ -41,7 +41,7 @@ def test_an_agent_imports_a_file_fixes_two_rows_and_exports_the_list(
     axe_check()
     page.get_by_label("Fichier CSV").set_input_files(str(bad))
     page.get_by_role("button", name="Vérifier le fichier").click()
-    expect(page.get_by_test_id("import-invalid")).to_contain_text("rien n’a été créé")
+    expect(page.get_by_test_id("import-invalid")).to_contain_text("Corrigez le fichier")
     errors = page.get_by_test_id("job-errors")
     expect(errors.get_by_role("row").filter(has_text="participant_email")).to_have_count(2)
     expect(errors.get_by_role("row").filter(has_text="8")).not_to_have_count(0)
