@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Participant, PaymentRequest, StatusChange
+from .models import CsvJob, Participant, PaymentRequest, StatusChange
 
 
 class ParticipantInline(admin.TabularInline):
@@ -44,4 +44,20 @@ class PaymentRequestAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CsvJob)
+class CsvJobAdmin(admin.ModelAdmin):
+    """Read-only, but deletable: an export's file lives in its row until someone removes it."""
+
+    list_display = ["public_id", "merchant", "livemode", "kind", "status", "total", "created_at"]
+    list_filter = ["kind", "status", "livemode"]
+    search_fields = ["public_id", "filename", "file_sha256"]
+    exclude = ["payload", "result"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
         return False

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
@@ -372,3 +373,94 @@ class RequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} on {self.request_id}"
+
+
+def _csv_job_id() -> str:
+    return new_public_id("csv")
+
+
+class CsvJob(TimeStamped):
+    """One CSV import or export run by an operator, with its progress for the status page.
+
+    An import is parsed and every row checked (by a dry run of the very creations, rolled
+    back) before an operator confirms it; only a confirmed job creates, group by group, and
+    ``processed`` records how far it got so that a task delivered twice creates nothing twice.
+    """
+
+    class Kind(models.TextChoices):
+        IMPORT = "import", "Import"
+        EXPORT = "export", "Export"
+
+    class Status(models.TextChoices):
+        """QUEUED: waiting for a worker. RUNNING: checking the rows (import) or writing the
+        file (export). INVALID: an import with errors, nothing created; upload a fixed file.
+        READY: an import checked without error, waiting for the operator's confirmation.
+        CREATING: confirmed, the requests being created. DONE: finished (for an export, the
+        file is ready). FAILED: stopped by an unexpected error, kept in ``errors``."""
+
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Checking"
+        INVALID = "invalid", "Errors found"
+        READY = "ready", "Ready to create"
+        CREATING = "creating", "Creating"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    public_id = models.CharField(max_length=40, unique=True, default=_csv_job_id, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="csv_jobs")
+    livemode = models.BooleanField(default=False)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    filename = models.CharField(max_length=200, blank=True)
+    file_sha256 = models.CharField(max_length=64, blank=True, help_text="Of the uploaded bytes.")
+    duplicate_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="An earlier import of the very same file, shown as a warning.",
+    )
+    # Import: the parsed requests (one dict per reference, with its rows' line numbers).
+    # Export: the list's query string (the filters), read again by the task.
+    payload = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="[{line, column, message}]")
+    result = models.TextField(blank=True, help_text="Export: the CSV file's text.")
+    created_ids = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["merchant", "livemode", "kind", "file_sha256"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(processed__lte=F("total")), name="csvjob_processed_within_total"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.public_id}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(self.processed * 100 / self.total) if self.total else 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (
+            self.Status.INVALID,
+            self.Status.READY,
+            self.Status.DONE,
+            self.Status.FAILED,
+        )

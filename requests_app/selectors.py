@@ -8,7 +8,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from merchants.models import Merchant
 
 from .events import integrator_types
-from .models import Participant, PaymentRequest, RequestEvent, StatusChange
+from .models import CsvJob, Participant, PaymentRequest, RequestEvent, StatusChange
 
 
 def payment_request_list(*, merchant: Merchant, livemode: bool) -> QuerySet[PaymentRequest]:
@@ -126,3 +126,31 @@ def request_events(*, payment_request: PaymentRequest) -> QuerySet[RequestEvent]
     return RequestEvent.objects.filter(
         merchant_id=payment_request.merchant_id, request=payment_request
     ).select_related("participant")
+
+
+def csv_job_get(*, merchant, livemode: bool, public_id: str) -> CsvJob | None:
+    """A merchant's import or export job in the current mode; None for anyone else's."""
+    return CsvJob.objects.filter(merchant=merchant, livemode=livemode, public_id=public_id).first()
+
+
+def requests_matching(*, merchant, livemode: bool, query, currency: str):
+    """Every request the back-office list's filters (a query string) match, participants
+    prefetched; (queryset, None) or (None, the filter form's errors). The scenario and method
+    values were checked by the view against the downstream apps' choices; here they are taken
+    as given, since requests_app does not read those apps."""
+    from .filters import BackOfficeRequestFilter
+
+    def given(name: str) -> list[tuple[str, str]]:
+        value = query.get(name) if hasattr(query, "get") else None
+        return [(value, value)] if value else []
+
+    filterset = BackOfficeRequestFilter(
+        query,
+        queryset=payment_request_list(merchant=merchant, livemode=livemode),
+        currency=currency,
+        scenario_choices=given("scenario"),
+        method_choices=given("method"),
+    )
+    if not filterset.is_valid():
+        return None, filterset.errors
+    return filterset.qs, None

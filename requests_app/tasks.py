@@ -34,3 +34,54 @@ def redrive_event_reactions() -> int:
 
 def purge_old_events() -> int:
     return events.events_purge()
+
+
+def csv_job_run(job_pk: int) -> str:
+    """The next step of an import or export job: check, create or write the file. A job
+    already past that step is left alone, so a task delivered twice does nothing twice."""
+    from django.db.models import Q
+
+    from .models import CsvJob
+    from .services import csv_io
+
+    job = CsvJob.objects.select_related("merchant").filter(pk=job_pk).first()
+    if job is None:
+        return "gone"
+    try:
+        if job.status == CsvJob.Status.CREATING:
+            csv_io.import_create(job=job)
+        elif job.kind == CsvJob.Kind.IMPORT and job.status == CsvJob.Status.QUEUED:
+            csv_io.import_check(job=job)
+        elif job.kind == CsvJob.Kind.EXPORT and job.status == CsvJob.Status.QUEUED:
+            timezone.activate(csv_io.merchant_zone(job.merchant))  # dates of the filters
+            try:
+                requests, _errors = selectors.requests_matching(
+                    merchant=job.merchant,
+                    livemode=job.livemode,
+                    query=_query_dict(job.payload.get("query", {})),
+                    currency=job.merchant.default_currency,
+                )
+                if requests is None:  # filters checked by the view: only a changed choice
+                    requests = PaymentRequest.objects.none()
+                csv_io.csv_export_run(job=job, requests=requests.iterator(chunk_size=500))
+            finally:
+                timezone.deactivate()
+        else:
+            return job.status
+    except Exception as exc:
+        CsvJob.objects.filter(pk=job.pk).filter(~Q(status=CsvJob.Status.DONE)).update(
+            status=CsvJob.Status.FAILED,
+            errors=[*job.errors, {"line": 0, "column": "", "message": f"{type(exc).__name__}"}],
+        )
+        raise
+    job.refresh_from_db()
+    return job.status
+
+
+def _query_dict(query: dict):
+    from django.http import QueryDict
+
+    result = QueryDict(mutable=True)
+    for key, values in query.items():
+        result.setlist(key, [str(v) for v in values])
+    return result

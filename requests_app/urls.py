@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import csv_views, views
 
 app_name = "backoffice"
 
@@ -8,6 +8,29 @@ urlpatterns = [
     path("", views.PaymentRequestListView.as_view(), name="request_list"),
     # Before requests/<public_id>/, which would otherwise read "new" as an id.
     path("requests/new/", views.PaymentRequestCreateView.as_view(), name="request_create"),
+    path("requests/export/", csv_views.RequestExportView.as_view(), name="request_list_export"),
+    path("requests/import/", csv_views.ImportUploadView.as_view(), name="request_import"),
+    path(
+        "requests/import/template.csv",
+        csv_views.ImportTemplateView.as_view(),
+        name="request_import_template",
+    ),
+    path("csv-jobs/<str:public_id>/", csv_views.CsvJobView.as_view(), name="csv_job"),
+    path(
+        "csv-jobs/<str:public_id>/status.json",
+        csv_views.CsvJobStatusView.as_view(),
+        name="csv_job_status",
+    ),
+    path(
+        "csv-jobs/<str:public_id>/download.csv",
+        csv_views.CsvJobDownloadView.as_view(),
+        name="csv_job_download",
+    ),
+    path(
+        "csv-jobs/<str:public_id>/confirm/",
+        csv_views.CsvJobConfirmView.as_view(),
+        name="csv_job_confirm",
+    ),
     path(
         "requests/<str:public_id>/", views.PaymentRequestDetailView.as_view(), name="request_detail"
     ),

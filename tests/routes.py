@@ -83,6 +83,7 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("rest", "anything"): "path",
     ("api-keys", "public_id"): "api_key",
     ("versions", "number"): "form_version",
+    ("csv-jobs", "public_id"): "csv_job",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
 # ones another merchant must get a 404 for.
@@ -103,6 +104,7 @@ MERCHANT_SCOPED = frozenset(
     | {"transaction"}
     | {"api_key"}
     | {"webhook_delivery"}
+    | {"csv_job"}
 )
 # Resources that exist in test or in live mode: a key (or a back-office session) of the other
 # mode must get a 404 for them, as if they belonged to someone else.
@@ -112,6 +114,7 @@ MODE_BOUND = frozenset(
     | {"transaction"}
     | {"api_key"}
     | {"webhook_delivery"}
+    | {"csv_job"}
 )
 
 # Values for any kwarg that no object has: wrong prefixes, empty-looking, long, encoded.
@@ -310,6 +313,7 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         "daily_reconciliation": payment_services.daily_reconciliation_build(
             merchant=merchant, livemode=livemode, day=timezone.localdate()
         ).public_id,
+        "csv_job": _csv_import_job(merchant, livemode=livemode).public_id,
     }
     if livemode:
         paid = payment_services.checkout_start(
@@ -378,3 +382,20 @@ def _template(merchant, *, name: str):
         subject={"en": "Pay {{ request.reference }}"},
         body_text={"en": "Hello {{ payer.name }}, pay {{ amount_due }}: {{ pay_url }}"},
     )
+
+
+def _csv_import_job(merchant, *, livemode: bool):
+    """A checked CSV import waiting for its confirmation (what the confirm route acts on)."""
+    from requests_app.services import csv_io
+
+    job = csv_io.csv_import_upload(
+        merchant=merchant,
+        livemode=livemode,
+        user=None,
+        filename="walker.csv",
+        data=(
+            "reference,currency,amount,participant_name,participant_email\n"
+            f"WALK-CSV-{'live' if livemode else 'test'}-{merchant.pk},EUR,10.00,Ann,a@example.com\n"
+        ).encode(),
+    )
+    return csv_io.import_check(job=job)
