@@ -39,12 +39,21 @@ class Merchant(TimeStamped):
     )
     logo = models.ImageField(upload_to="logos/", blank=True)
     contact_email = models.EmailField(blank=True)
+    # Payer emails: the display name before the platform's address, and where replies go
+    # (the contact email when empty). The address itself stays the platform's, which is
+    # what SPF and DKIM vouch for.
+    sender_name = models.CharField(max_length=100, blank=True)
+    reply_to_email = models.EmailField(blank=True)
 
     class Meta:
         ordering = ["name", "id"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def payer_reply_to(self) -> str:
+        return self.reply_to_email or self.contact_email
 
 
 class Membership(TimeStamped):

@@ -5,6 +5,7 @@ Every function here is one use case and the only way these rows change.
 
 import hashlib
 import hmac
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -87,6 +88,47 @@ def merchant_create(
     merchant.save()
     for setup in _on_merchant_created:
         setup(merchant)
+    return merchant
+
+
+# What the settings page may change; the slug and ids stay as they are (links use them).
+MERCHANT_EDITABLE = frozenset(
+    {
+        "name",
+        "brand_color",
+        "contact_email",
+        "sender_name",
+        "reply_to_email",
+        "default_language",
+        "time_zone",
+        "default_currency",
+    }
+)
+
+
+@transaction.atomic
+def merchant_update(*, merchant: Merchant, **changes: str) -> Merchant:
+    """Change the merchant's settings; ``ValidationError`` names each refused field and
+    nothing is saved then. The zone and the currency are checked here, not only in the
+    form: a stored unknown zone would put every page in UTC without a word."""
+    unknown = set(changes) - MERCHANT_EDITABLE
+    if unknown:
+        raise ValueError(f"Not a merchant setting: {sorted(unknown)}")
+    errors: dict[str, str] = {}
+    if "default_currency" in changes and not is_currency(changes["default_currency"]):
+        errors["default_currency"] = f"Unknown currency {changes['default_currency']!r}."
+    if "time_zone" in changes and changes["time_zone"] not in zoneinfo.available_timezones():
+        errors["time_zone"] = f"Unknown time zone {changes['time_zone']!r}."
+    if "sender_name" in changes and any(c in changes["sender_name"] for c in '\r\n<>"@'):
+        # It goes into a From header: no line breaks, no address of its own.
+        errors["sender_name"] = "Use a plain name, without line breaks, quotes or addresses."
+    if errors:
+        raise ValidationError(errors)
+    merchant = Merchant.objects.select_for_update().get(pk=merchant.pk)
+    for name, value in changes.items():
+        setattr(merchant, name, value)
+    merchant.full_clean()
+    merchant.save()
     return merchant
 
 

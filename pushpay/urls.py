@@ -41,6 +41,7 @@ urlpatterns = [
     path("app/outbox/", include("scenarios.outbox_urls")),
     path("app/wallets/", include("payments.wallet.urls")),
     path("app/installments/", include("payments.installments.urls")),
+    path("app/", include("merchants.urls")),
     path("app/", include("payments.urls")),
     path("app/", include("requests_app.urls")),
     path("pay/", include("requests_app.payer_urls")),

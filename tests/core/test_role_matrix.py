@@ -53,6 +53,9 @@ CHANGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "webhooks:endpoint_delete": ("webhooks.manage", ("post",)),
     "webhooks:endpoint_replay": ("webhooks.manage", ("post",)),
     "webhooks:delivery_replay": ("webhooks.manage", ("post",)),
+    "merchants:api_key_create": ("api_keys.manage", ("get", "post")),
+    "merchants:api_key_revoke": ("api_keys.manage", ("get", "post")),
+    "merchants:settings": ("branding.manage", ("post",)),
 }
 
 READS = {
@@ -81,6 +84,7 @@ READS = {
     "installments:plan_detail",
     "webhooks:endpoint_list",
     "webhooks:endpoint_detail",
+    "merchants:api_key_list",
 }
 
 ALLOWED = {
@@ -97,6 +101,9 @@ ALLOWED = {
     "wallets.manage": {"owner", "admin"},
     "installments.manage": {"owner", "admin"},
     "webhooks.manage": {"owner", "admin"},
+    "branding.manage": {"owner", "admin"},
+    "api_keys.manage": {"owner"},
+    "team.manage": {"owner"},
 }
 
 # Every back-office route by label (its name, or its pattern when it has none, so an unnamed
