@@ -1,8 +1,10 @@
-"""Back-office pages for the merchant itself: its API keys and its settings.
+"""Back-office pages for the merchant itself: its API keys, its settings and its team (and
+the invitation link that lets someone join it).
 
 Thin: reads through ``merchants.selectors`` for the session's merchant (and mode, for keys),
 changes through ``merchants.services``. Every member may read; creating and revoking keys
-needs ``api_keys.manage`` (owners), changing the settings ``branding.manage`` (admins and
+needs ``api_keys.manage`` (owners), changing the team ``team.manage`` (owners, never
+leaving the merchant without one), changing the settings ``branding.manage`` (admins and
 owners), as in the roles table of docs/operations.md.
 """
 
@@ -12,10 +14,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model, login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -23,10 +27,10 @@ from django.views import View
 from pushpay.errors import DomainError
 from pushpay.i18n import LANGUAGES
 from pushpay.money import active_currencies
-from pushpay.tenancy import MerchantViewMixin, can, require
+from pushpay.tenancy import SESSION_KEY, MerchantViewMixin, can, require
 
 from . import selectors, services
-from .models import ApiKey, Merchant
+from .models import ApiKey, Membership, Merchant
 
 # The secret of the key just created, for the next page only: read once, then deleted.
 SECRET_SESSION_KEY = "api_key_secret_once"
@@ -219,3 +223,264 @@ class MerchantSettingsView(MerchantViewMixin, View):
             {"form": form, "can_edit": can_edit},
             status=status,
         )
+
+
+# --- Team -----------------------------------------------------------------------------------
+
+
+def _role_choices() -> list[tuple[str, str]]:
+    labels = {
+        Membership.Role.OWNER: gettext_lazy("Owner"),
+        Membership.Role.ADMIN: gettext_lazy("Admin"),
+        Membership.Role.AGENT: gettext_lazy("Agent"),
+        Membership.Role.VIEWER: gettext_lazy("Viewer"),
+    }
+    return [(value, labels[value]) for value in Membership.Role.values]
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label=gettext_lazy("Email"), max_length=254)
+    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=_role_choices)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=_role_choices)
+
+
+class TeamViewMixin(MerchantViewMixin):
+    def member_or_404(self, public_id: str) -> Membership:
+        member = selectors.membership_get_by_public_id(
+            merchant=self.request.merchant, public_id=public_id
+        )
+        if member is None:
+            raise Http404("No such member.")
+        return member
+
+    def render_team(self, invite_form: InvitationForm | None = None, status: int = 200):
+        request = self.request
+        return render(
+            request,
+            "merchants/team.html",
+            {
+                "members": selectors.membership_list(merchant=request.merchant),
+                "invitations": selectors.invitation_open_list(merchant=request.merchant),
+                "can_manage": can(request.membership, "team.manage"),
+                "invite_form": invite_form or InvitationForm(initial={"role": "agent"}),
+                "roles": _role_choices(),
+                "now": timezone.now(),
+            },
+            status=status,
+        )
+
+
+class TeamView(TeamViewMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render_team()
+
+
+class InvitationCreateView(TeamViewMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return redirect("merchants:team")
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        require(request, "team.manage")
+        form = InvitationForm(request.POST)
+        if form.is_valid():
+            try:
+                invitation = services.invitation_create(
+                    merchant=request.merchant,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                    invited_by=request.user,
+                )
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(
+                    request,
+                    _("Invitation sent to %(email)s.") % {"email": invitation.email},
+                )
+                return redirect("merchants:team")
+        return self.render_team(form, status=422)
+
+
+class InvitationRevokeView(TeamViewMixin, View):
+    def _invitation_or_404(self, public_id: str):
+        invitation = selectors.invitation_get(merchant=self.request.merchant, public_id=public_id)
+        if invitation is None:
+            raise Http404("No such invitation.")
+        return invitation
+
+    def get(self, request: HttpRequest, invitation_id: str) -> HttpResponse:
+        self._invitation_or_404(invitation_id)
+        return redirect("merchants:team")
+
+    def post(self, request: HttpRequest, invitation_id: str) -> HttpResponse:
+        require(request, "team.manage")
+        invitation = services.invitation_revoke(invitation=self._invitation_or_404(invitation_id))
+        messages.success(
+            request, _("Invitation to %(email)s revoked.") % {"email": invitation.email}
+        )
+        return redirect("merchants:team")
+
+
+class MemberRoleView(TeamViewMixin, View):
+    def get(self, request: HttpRequest, member_id: str) -> HttpResponse:
+        self.member_or_404(member_id)
+        return redirect("merchants:team")
+
+    def post(self, request: HttpRequest, member_id: str) -> HttpResponse:
+        require(request, "team.manage")
+        member = self.member_or_404(member_id)
+        form = RoleForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Choose one of the roles."))
+            return redirect("merchants:team")
+        try:
+            member = services.membership_change_role(
+                membership=member, role=form.cleaned_data["role"]
+            )
+        except DomainError as exc:
+            messages.error(request, _last_owner_message(exc))
+        else:
+            messages.success(
+                request,
+                _("%(email)s is now %(role)s.")
+                % {"email": member.user.email, "role": dict(_role_choices())[member.role]},
+            )
+        return redirect("merchants:team")
+
+
+class MemberRemoveView(TeamViewMixin, View):
+    def get(self, request: HttpRequest, member_id: str) -> HttpResponse:
+        require(request, "team.manage")
+        member = self.member_or_404(member_id)
+        return render(
+            request,
+            "merchants/confirm.html",
+            {
+                "title": _("Remove %(email)s from the team?") % {"email": member.user.email},
+                "explanation": _(
+                    "They lose access to this merchant at once. Their login stays, and so "
+                    "do their other merchants."
+                ),
+                "action": reverse("merchants:member_remove", args=[member.public_id]),
+                "button": _("Remove"),
+                "back": reverse("merchants:team"),
+                "danger": True,
+            },
+        )
+
+    def post(self, request: HttpRequest, member_id: str) -> HttpResponse:
+        require(request, "team.manage")
+        member = self.member_or_404(member_id)
+        try:
+            services.membership_remove(membership=member)
+        except DomainError as exc:
+            messages.error(request, _last_owner_message(exc))
+        else:
+            messages.success(
+                request, _("%(email)s removed from the team.") % {"email": member.user.email}
+            )
+        return redirect("merchants:team")
+
+
+def _last_owner_message(exc: DomainError) -> str:
+    if exc.code == "last_owner":
+        return _("This is the merchant's last owner: make another member owner first.")
+    return exc.message
+
+
+# --- Joining (no merchant yet: not under /app/) ---------------------------------------------
+
+UNUSABLE = {
+    "invalid": gettext_lazy("This invitation link is not valid."),
+    "expired": gettext_lazy("This invitation has expired: ask the team for a new one."),
+    "used": gettext_lazy("This invitation was already used. Log in to reach the team."),
+    "revoked": gettext_lazy("This invitation was withdrawn."),
+    "other_user": gettext_lazy(
+        "You are logged in with another email than the invited one: log out, then open "
+        "the link again."
+    ),
+    "existing_user": gettext_lazy("A login exists for this email: log in, then open the link."),
+}
+
+
+class PasswordForm(forms.Form):
+    password1 = forms.CharField(
+        label=gettext_lazy("Password"), widget=forms.PasswordInput, max_length=128, strip=False
+    )
+    password2 = forms.CharField(
+        label=gettext_lazy("Password again"),
+        widget=forms.PasswordInput,
+        max_length=128,
+        strip=False,
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            self.add_error("password2", _("The two passwords differ."))
+        return data
+
+
+class JoinView(View):
+    """The invitation link: a new address sets a password, an existing login (logged in with
+    that email) joins with one click."""
+
+    def _render(self, request, invitation=None, *, reason=None, form=None, status=200):
+        User = get_user_model()
+        has_login = (
+            invitation is not None and User.objects.filter(username=invitation.email).exists()
+        )
+        return render(
+            request,
+            "merchants/join.html",
+            {
+                "invitation": invitation,
+                "problem": UNUSABLE.get(reason) if reason else None,
+                "has_login": has_login,
+                "form": form or PasswordForm(),
+                "login_url": f"{reverse('login')}?next={request.path}",
+            },
+            status=status,
+        )
+
+    def _invitation(self, token: str):
+        return services.invitation_from_token(token)
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            invitation = self._invitation(token)
+        except services.InvitationUnusable as exc:
+            return self._render(request, reason=exc.reason, status=_status(exc.reason))
+        return self._render(request, invitation)
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            invitation = self._invitation(token)
+            if request.user.is_authenticated:
+                membership = services.invitation_accept(invitation=invitation, user=request.user)
+            else:
+                form = PasswordForm(request.POST)
+                if not form.is_valid():
+                    return self._render(request, invitation, form=form, status=422)
+                try:
+                    membership = services.invitation_accept_new_user(
+                        invitation=invitation, password=form.cleaned_data["password1"]
+                    )
+                except ValidationError as exc:
+                    form.add_error("password1", exc.messages)
+                    return self._render(request, invitation, form=form, status=422)
+                login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+        except services.InvitationUnusable as exc:
+            return self._render(request, reason=exc.reason, status=_status(exc.reason))
+        request.session[SESSION_KEY] = membership.merchant_id
+        messages.success(
+            request, _("Welcome to the team of %(merchant)s.") % {"merchant": membership.merchant}
+        )
+        return redirect("backoffice:request_list")
+
+
+def _status(reason: str) -> int:
+    return {"invalid": 404, "expired": 410, "used": 410, "revoked": 410}.get(reason, 409)

@@ -47,6 +47,7 @@ urlpatterns = [
     path("pay/", include("requests_app.payer_urls")),
     path("progress/", include("requests_app.progress_urls")),
     path("sandbox/", include("payments.sandbox_urls")),
+    path("accounts/invitation/", include("merchants.invitation_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     # Only the configured ESP's tracking route answers, and only once a secret is set.

@@ -83,6 +83,8 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("rest", "anything"): "path",
     ("api-keys", "public_id"): "api_key",
     ("versions", "number"): "form_version",
+    ("members", "member_id"): "membership",
+    ("invitations", "invitation_id"): "invitation",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
 # ones another merchant must get a 404 for.
@@ -103,6 +105,7 @@ MERCHANT_SCOPED = frozenset(
     | {"transaction"}
     | {"api_key"}
     | {"webhook_delivery"}
+    | {"membership", "invitation"}
 )
 # Resources that exist in test or in live mode: a key (or a back-office session) of the other
 # mode must get a 404 for them, as if they belonged to someone else.
@@ -252,7 +255,9 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     through the live acquirer stub, a test one is the installment plan's first charge."""
     from django.utils import timezone
 
-    from merchants.services import api_key_create
+    from merchants.services import api_key_create, invitation_create
+    from pushpay.ids import new_public_id
+    from tests.factories import MembershipFactory
     from payments import services as payment_services
     from payments.sandbox.paypal import sandbox_paypal_order_create
     from payments.sandbox.services import sandbox_card_tokenise
@@ -309,6 +314,11 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         "form_version": "1",  # a number within the form, which is the scoped part
         "daily_reconciliation": payment_services.daily_reconciliation_build(
             merchant=merchant, livemode=livemode, day=timezone.localdate()
+        ).public_id,
+        # Team rows have no mode: one agent and one open invitation per call.
+        "membership": MembershipFactory(merchant=merchant, role="agent").public_id,
+        "invitation": invitation_create(
+            merchant=merchant, email=f"walker-{new_public_id('x')}@example.com".lower()
         ).public_id,
     }
     if livemode:

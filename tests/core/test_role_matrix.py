@@ -56,6 +56,10 @@ CHANGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "merchants:api_key_create": ("api_keys.manage", ("get", "post")),
     "merchants:api_key_revoke": ("api_keys.manage", ("get", "post")),
     "merchants:settings": ("branding.manage", ("post",)),
+    "merchants:invitation_create": ("team.manage", ("post",)),
+    "merchants:invitation_revoke": ("team.manage", ("post",)),
+    "merchants:member_role": ("team.manage", ("post",)),
+    "merchants:member_remove": ("team.manage", ("get", "post")),
 }
 
 READS = {
@@ -85,6 +89,7 @@ READS = {
     "webhooks:endpoint_list",
     "webhooks:endpoint_detail",
     "merchants:api_key_list",
+    "merchants:team",
 }
 
 ALLOWED = {
