@@ -41,7 +41,7 @@ class ApiKeyForm(forms.Form):
         label=gettext_lazy("Name"),
         max_length=ApiKey._meta.get_field("name").max_length,
         strip=True,
-        help_text=gettext_lazy("What uses this key, such as “shop server”."),
+        help_text=gettext_lazy("What uses this key, such as the shop server."),
     )
 
 
@@ -116,7 +116,7 @@ class ApiKeyRevokeView(MerchantViewMixin, View):
             {
                 "title": _("Revoke the key %(name)s?") % {"name": key.name},
                 "explanation": _(
-                    "Every call made with this key (%(prefix)s…) is refused from now on. "
+                    "Every call made with this key (%(prefix)s...) is refused from now on. "
                     "This cannot be undone."
                 )
                 % {"prefix": key.prefix},
