@@ -45,8 +45,10 @@ def operator_language(*, user: AbstractBaseUser) -> str | None:
 
 
 def membership_list(*, merchant: Merchant) -> QuerySet[Membership]:
-    return Membership.objects.filter(merchant=merchant).select_related("user").order_by(
-        "user__email", "id"
+    return (
+        Membership.objects.filter(merchant=merchant)
+        .select_related("user")
+        .order_by("user__email", "id")
     )
 
 

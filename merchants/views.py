@@ -21,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views import View
 
 from pushpay.errors import DomainError
@@ -230,10 +230,10 @@ class MerchantSettingsView(MerchantViewMixin, View):
 
 def _role_choices() -> list[tuple[str, str]]:
     labels = {
-        Membership.Role.OWNER: gettext_lazy("Owner"),
-        Membership.Role.ADMIN: gettext_lazy("Admin"),
-        Membership.Role.AGENT: gettext_lazy("Agent"),
-        Membership.Role.VIEWER: gettext_lazy("Viewer"),
+        Membership.Role.OWNER: pgettext_lazy("role", "Owner"),
+        Membership.Role.ADMIN: pgettext_lazy("role", "Admin"),
+        Membership.Role.AGENT: pgettext_lazy("role", "Agent"),
+        Membership.Role.VIEWER: pgettext_lazy("role", "Viewer"),
     }
     return [(value, labels[value]) for value in Membership.Role.values]
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import pgettext_lazy
 
 from merchants.models import Invitation
 from merchants.services import invitation_token
@@ -17,6 +18,13 @@ from .models import Dispatch
 from .services import outbox_enqueue
 
 KIND = "team_invitation"
+# The roles as the team page names them, in the email's language.
+ROLE_LABELS = {
+    "owner": pgettext_lazy("role", "Owner"),
+    "admin": pgettext_lazy("role", "Admin"),
+    "agent": pgettext_lazy("role", "Agent"),
+    "viewer": pgettext_lazy("role", "Viewer"),
+}
 
 
 def invitation_plan(invitation: Invitation) -> None:
@@ -54,11 +62,12 @@ def _build(dispatch: Dispatch) -> OutgoingMessage:
         "merchant": invitation.merchant,
         "invitation": invitation,
         "inviter": invitation.invited_by.email if invitation.invited_by else "",
-        "role": invitation.get_role_display(),
+        "role": ROLE_LABELS.get(invitation.role, invitation.role),
         "join_url": settings.PUBLIC_BASE_URL
         + reverse("invitations:join", args=[invitation_token(invitation)]),
     }
     with translation.override(dispatch.language):
+        context["role"] = str(context["role"])
         subject = render_to_string("emails/team_invitation_subject.txt", context).strip()
         text = render_to_string("emails/team_invitation_body.txt", context)
     return OutgoingMessage(

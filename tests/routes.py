@@ -256,16 +256,15 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     from django.utils import timezone
 
     from merchants.services import api_key_create, invitation_create
-    from pushpay.ids import new_public_id
-    from tests.factories import MembershipFactory
     from payments import services as payment_services
     from payments.sandbox.paypal import sandbox_paypal_order_create
     from payments.sandbox.services import sandbox_card_tokenise
     from payments.wallet import services as wallet_services
+    from pushpay.ids import new_public_id
     from scenarios import services as scenario_services
     from scenarios.models import Dispatch
     from smartforms.services import form_create
-    from tests.factories import make_request
+    from tests.factories import MembershipFactory, make_request
     from tests.payments.conftest import CHALLENGE, card_details
     from tests.scenarios.helpers import make_scenario, step
 

@@ -127,9 +127,7 @@ def test_a_token_older_than_a_week_is_expired_whatever_the_row_says(client, merc
     assert response.status_code == 410
 
 
-@pytest.mark.parametrize(
-    "token", ["x", "inv_" + "A" * 24, "%2e%2e", "é", "9" * 400, "a:b:c"]
-)
+@pytest.mark.parametrize("token", ["x", "inv_" + "A" * 24, "%2e%2e", "é", "9" * 400, "a:b:c"])
 def test_a_forged_or_junk_token_is_a_404_never_a_server_error(client, merchant, token):
     invitation = invitation_create(merchant=merchant, email="target@example.com")
     assert client.get(f"/accounts/invitation/{token}/").status_code == 404
@@ -198,7 +196,9 @@ def test_the_same_address_may_be_invited_by_two_merchants(merchant, other_mercha
 
 def test_an_owner_changes_a_role_and_removes_a_member(client, merchant, owner):
     agent = MembershipFactory(merchant=merchant, role="agent")
-    assert client.post(f"{TEAM}members/{agent.public_id}/role/", {"role": "admin"}).status_code == 302
+    assert (
+        client.post(f"{TEAM}members/{agent.public_id}/role/", {"role": "admin"}).status_code == 302
+    )
     agent.refresh_from_db()
     assert agent.role == "admin"
 
@@ -219,7 +219,9 @@ def test_the_last_owner_can_be_neither_demoted_nor_removed(client, merchant, own
 
     second = MembershipFactory(merchant=merchant, role="admin")
     client.post(f"{TEAM}members/{second.public_id}/role/", {"role": "owner"})
-    assert client.post(f"{TEAM}members/{owner.public_id}/role/", {"role": "viewer"}).status_code == 302
+    assert (
+        client.post(f"{TEAM}members/{owner.public_id}/role/", {"role": "viewer"}).status_code == 302
+    )
     owner.refresh_from_db()
     assert owner.role == "viewer"
     assert Membership.objects.filter(merchant=merchant, role="owner").count() == 1
@@ -238,7 +240,9 @@ def test_another_merchants_members_and_invitations_are_a_404(
 ):
     theirs = MembershipFactory(merchant=other_merchant, role="agent")
     invitation = invitation_create(merchant=other_merchant, email="x@example.com")
-    assert client.post(f"{TEAM}members/{theirs.public_id}/role/", {"role": "owner"}).status_code == 404
+    assert (
+        client.post(f"{TEAM}members/{theirs.public_id}/role/", {"role": "owner"}).status_code == 404
+    )
     assert client.post(f"{TEAM}members/{theirs.public_id}/remove/").status_code == 404
     assert client.post(f"{TEAM}invitations/{invitation.public_id}/revoke/").status_code == 404
     theirs.refresh_from_db()
@@ -257,9 +261,7 @@ def test_only_owners_see_and_use_the_team_controls(client, merchant, role):
     assert not Invitation.objects.exists()
 
 
-def test_the_team_page_costs_the_same_queries_for_1_and_50_members(
-    client, merchant, owner
-):
+def test_the_team_page_costs_the_same_queries_for_1_and_50_members(client, merchant, owner):
     def count() -> int:
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
