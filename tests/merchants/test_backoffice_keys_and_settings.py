@@ -221,3 +221,31 @@ def test_the_reply_to_falls_back_to_the_contact_email(merchant):
     assert merchant.payer_reply_to == "help@alpha.example"
     merchant.reply_to_email = "replies@alpha.example"
     assert merchant.payer_reply_to == "replies@alpha.example"
+
+
+def test_a_scenario_email_is_built_with_the_merchants_sender_name_and_reply_to(
+    merchant, settings
+):
+    from notifications.kinds import outbox_kind_get
+    from scenarios import services as scenario_services
+    from scenarios.models import Dispatch
+    from tests.factories import make_request
+    from tests.routes import _template
+    from tests.scenarios.helpers import make_scenario, step
+
+    settings.SCENARIOS_ENQUEUE_ON_COMMIT = False
+    merchant.sender_name = "Alpha Boutique"
+    merchant.contact_email = "help@alpha.example"
+    merchant.reply_to_email = "replies@alpha.example"
+    merchant.save()
+    scenario = make_scenario(merchant, [step("request_created", _template(merchant, name="E"))])
+    payment_request = make_request(merchant)
+    scenario_services.dispatches_plan_for_request(
+        payment_request=payment_request, scenario=scenario
+    )
+    dispatch = Dispatch.objects.filter(request=payment_request).order_by("id").first()
+    kind = outbox_kind_get(dispatch.kind)
+    assert kind.prepare(dispatch) == ""
+    message = kind.build(dispatch)
+    assert message.sender_name == "Alpha Boutique"
+    assert message.reply_to == "replies@alpha.example"
