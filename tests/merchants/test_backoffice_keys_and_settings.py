@@ -223,9 +223,7 @@ def test_the_reply_to_falls_back_to_the_contact_email(merchant):
     assert merchant.payer_reply_to == "replies@alpha.example"
 
 
-def test_a_scenario_email_is_built_with_the_merchants_sender_name_and_reply_to(
-    merchant, settings
-):
+def test_a_scenario_email_is_built_with_the_merchants_sender_name_and_reply_to(merchant, settings):
     from notifications.kinds import outbox_kind_get
     from scenarios import services as scenario_services
     from scenarios.models import Dispatch
