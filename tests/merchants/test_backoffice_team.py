@@ -276,3 +276,68 @@ def test_the_team_page_costs_the_same_queries_for_1_and_50_members(client, merch
         MembershipFactory(merchant=merchant, role="agent")
         invitation_create(merchant=merchant, email=f"p{n}@example.com")
     assert count() == one
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(merchant):
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer: nothing runs concurrently")
+    first = MembershipFactory(merchant=merchant, role="owner")
+    second = MembershipFactory(merchant=merchant, role="owner")
+    barrier = threading.Barrier(2)
+
+    def demote(actor, target):
+        try:
+            client = Client()
+            client.force_login(actor.user)
+            barrier.wait()
+            client.post(f"{TEAM}members/{target.public_id}/role/", {"role": "admin"})
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=demote, args=(first, second)),
+        threading.Thread(target=demote, args=(second, first)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert Membership.objects.filter(merchant=merchant, role="owner").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_invitations_of_one_address_make_one(merchant):
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer: nothing runs concurrently")
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def invite():
+        try:
+            barrier.wait()
+            invitation_create(merchant=merchant, email="race@example.com")
+            outcomes.append("made")
+        except Exception as exc:  # the loser's refusal, whatever its class, is what we count
+            outcomes.append(type(exc).__name__)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=invite) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["StateConflict", "made"]
+    assert Invitation.objects.filter(email="race@example.com").count() == 1
