@@ -16,10 +16,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from PIL import Image, UnidentifiedImageError
 
 from pushpay.errors import DomainError, StateConflict
 from pushpay.i18n import language_checked
@@ -139,6 +142,49 @@ def merchant_update(*, merchant: Merchant, **changes: str) -> Merchant:
         setattr(merchant, name, value)
     merchant.full_clean()
     merchant.save()
+    return merchant
+
+
+LOGO_MAX_BYTES = 512 * 1024
+LOGO_MAX_SIDE = 2000
+# Raster formats every mail client and browser shows; SVG is refused (it can carry script).
+LOGO_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+
+
+def merchant_logo_set(*, merchant: Merchant, upload: File | None) -> Merchant:
+    """Replace (or, with None, remove) the logo payer pages show. The file is checked by
+    decoding it, not by its name or its declared type, and stored under a random name."""
+    if upload is not None:
+        if upload.size > LOGO_MAX_BYTES:
+            raise ValidationError(
+                {"logo": f"The logo must weigh {LOGO_MAX_BYTES // 1024} KB at most."}
+            )
+        try:
+            upload.seek(0)
+            with Image.open(upload) as image:
+                image_format, (width, height) = image.format, image.size
+                image.verify()
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            raise ValidationError({"logo": _("Upload a PNG, JPEG or WebP image.")}) from None
+        if image_format not in LOGO_FORMATS:
+            raise ValidationError({"logo": _("Upload a PNG, JPEG or WebP image.")})
+        if max(width, height) > LOGO_MAX_SIDE:
+            raise ValidationError(
+                {
+                    "logo": _("The logo must be %(side)s pixels wide and high at most.")
+                    % {"side": LOGO_MAX_SIDE}
+                }
+            )
+        upload.seek(0)
+    previous = merchant.logo.name if merchant.logo else ""
+    if upload is None:
+        merchant.logo = ""
+    else:
+        name = f"{merchant.public_id}-{random_string(12)}.{LOGO_FORMATS[image_format]}"
+        merchant.logo.save(name, upload, save=False)
+    Merchant.objects.filter(pk=merchant.pk).update(logo=merchant.logo.name or "")
+    if previous and previous != merchant.logo.name:
+        merchant.logo.storage.delete(previous)
     return merchant
 
 

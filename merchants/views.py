@@ -16,6 +16,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -175,6 +176,14 @@ class MerchantSettingsForm(forms.Form):
     default_currency = forms.ChoiceField(
         label=gettext_lazy("Default currency"), choices=_currency_choices
     )
+    # A plain file input: the service decodes the image itself (forms.ImageField would too,
+    # but its message names no size or format).
+    logo = forms.FileField(
+        label=gettext_lazy("Logo"),
+        required=False,
+        help_text=gettext_lazy("PNG, JPEG or WebP, 512 KB and 2000 pixels at most."),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -187,23 +196,34 @@ class MerchantSettingsForm(forms.Form):
             field.widget.attrs.setdefault("class", css)
 
 
-SETTINGS_FIELDS = tuple(MerchantSettingsForm.base_fields)
+SETTINGS_FIELDS = tuple(name for name in MerchantSettingsForm.base_fields if name != "logo")
 
 
 class MerchantSettingsView(MerchantViewMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         merchant: Merchant = request.merchant
         form = MerchantSettingsForm(
-            initial={name: getattr(merchant, name) for name in SETTINGS_FIELDS}
+            initial={
+                **{name: getattr(merchant, name) for name in SETTINGS_FIELDS},
+                "logo": merchant.logo or None,
+            }
         )
         return self._render(form)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         require(request, "branding.manage")
-        form = MerchantSettingsForm(request.POST)
+        form = MerchantSettingsForm(request.POST, request.FILES)
         if form.is_valid():
+            data = dict(form.cleaned_data)
+            logo = data.pop("logo", None)
             try:
-                services.merchant_update(merchant=request.merchant, **form.cleaned_data)
+                with transaction.atomic():
+                    merchant = services.merchant_update(merchant=request.merchant, **data)
+                    # False: the "clear" box was ticked; None: nothing uploaded.
+                    if logo is False:
+                        services.merchant_logo_set(merchant=merchant, upload=None)
+                    elif logo:
+                        services.merchant_logo_set(merchant=merchant, upload=logo)
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)

@@ -247,3 +247,87 @@ def test_a_scenario_email_is_built_with_the_merchants_sender_name_and_reply_to(m
     message = kind.build(dispatch)
     assert message.sender_name == "Alpha Boutique"
     assert message.reply_to == "replies@alpha.example"
+
+
+# --- Logo -----------------------------------------------------------------------------------------
+
+
+def _image(fmt: str = "PNG", size=(40, 20)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, "#112233").save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    return tmp_path
+
+
+def _upload(name: str, content: bytes, content_type: str = "image/png"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, content, content_type=content_type)
+
+
+def test_an_uploaded_logo_is_stored_under_a_random_name_and_replaces_the_old_one(
+    client, merchant, owner, media
+):
+    assert (
+        client.post(SETTINGS, {**GOOD, "logo": _upload("../../x.png", _image())}).status_code == 302
+    )
+    merchant.refresh_from_db()
+    first = merchant.logo.name
+    assert first.startswith(f"logos/{merchant.public_id}-") and first.endswith(".png")
+    assert (media / first).exists()
+
+    client.post(SETTINGS, {**GOOD, "logo": _upload("new.jpg", _image("JPEG"), "image/jpeg")})
+    merchant.refresh_from_db()
+    assert merchant.logo.name.endswith(".jpg") and not (media / first).exists()
+
+    client.post(SETTINGS, {**GOOD, "logo-clear": "on"})
+    merchant.refresh_from_db()
+    assert not merchant.logo
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "error"),
+    [
+        (
+            "logo.png",
+            b"<svg xmlns='http://www.w3.org/2000/svg'><script>1</script></svg>",
+            "PNG, JPEG or WebP",
+        ),
+        ("logo.gif", None, "PNG, JPEG or WebP"),
+        ("logo.png", b"\x89PNG\r\n\x1a\n" + b"0" * 100, "PNG, JPEG or WebP"),
+        ("logo.png", b"x" * (600 * 1024), "512 KB"),
+        ("logo.png", "big", "2000 pixels"),
+    ],
+)
+def test_a_bad_logo_is_refused_at_its_field_and_nothing_is_saved(
+    client, merchant, owner, media, name, content, error
+):
+    if content is None:
+        content = _image("GIF")
+    elif content == "big":
+        content = _image("PNG", (2001, 10))
+    response = client.post(SETTINGS, {**GOOD, "logo": _upload(name, content)})
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'id="id_logo_error"' in html and error in html
+    merchant.refresh_from_db()
+    assert not merchant.logo and merchant.name == "Alpha Shop"
+    assert not list(media.rglob("*.*"))
+
+
+def test_a_french_operator_reads_the_logo_refusal_in_french(client, merchant, owner, media):
+    from merchants.models import OperatorPreference
+
+    OperatorPreference.objects.create(user=owner, language="fr")
+    response = client.post(SETTINGS, {**GOOD, "logo": _upload("x.png", b"not an image")})
+    assert response.status_code == 422
+    assert "Envoyez une image PNG, JPEG ou WebP." in response.content.decode()
