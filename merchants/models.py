@@ -15,6 +15,14 @@ def _api_key_id() -> str:
     return new_public_id("ak")
 
 
+def _membership_id() -> str:
+    return new_public_id("mb")
+
+
+def _invitation_id() -> str:
+    return new_public_id("inv")
+
+
 class TimeStamped(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -39,12 +47,21 @@ class Merchant(TimeStamped):
     )
     logo = models.ImageField(upload_to="logos/", blank=True)
     contact_email = models.EmailField(blank=True)
+    # Payer emails: the display name before the platform's address, and where replies go
+    # (the contact email when empty). The address itself stays the platform's, which is
+    # what SPF and DKIM vouch for.
+    sender_name = models.CharField(max_length=100, blank=True)
+    reply_to_email = models.EmailField(blank=True)
 
     class Meta:
         ordering = ["name", "id"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def payer_reply_to(self) -> str:
+        return self.reply_to_email or self.contact_email
 
 
 class Membership(TimeStamped):
@@ -56,6 +73,8 @@ class Membership(TimeStamped):
         AGENT = "agent", "Agent"  # creates and follows requests
         VIEWER = "viewer", "Viewer"  # reads only
 
+    # How the team page names a member in its URLs: never the user's integer id.
+    public_id = models.CharField(max_length=40, unique=True, default=_membership_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -70,6 +89,47 @@ class Membership(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.merchant} ({self.role})"
+
+
+class Invitation(TimeStamped):
+    """An email asked to join a merchant's team with a role. The link carries a signed token
+    (the public id, signed with a timestamp), so nothing secret is stored; ``expires_at``
+    and ``accepted_at`` make a link usable once and for a week only."""
+
+    public_id = models.CharField(max_length=40, unique=True, default=_invitation_id, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(
+        max_length=10, choices=Membership.Role.choices, default=Membership.Role.AGENT
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open invitation per address and merchant: inviting twice is refused, and
+            # two concurrent invitations cannot both be written.
+            models.UniqueConstraint(
+                fields=["merchant", "email"],
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} -> {self.merchant} ({self.role})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None
 
 
 class ApiKey(TimeStamped):

@@ -3,7 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from .models import ApiKey, IdempotencyRecord, Membership, Merchant, OperatorPreference
+from .models import ApiKey, IdempotencyRecord, Invitation, Membership, Merchant, OperatorPreference
 
 
 def merchants_for_user(*, user: AbstractBaseUser) -> QuerySet[Merchant]:
@@ -42,3 +42,30 @@ def idempotency_record_get(
 def operator_language(*, user: AbstractBaseUser) -> str | None:
     """The back-office language the user chose, or None if they never chose one."""
     return OperatorPreference.objects.filter(user=user).values_list("language", flat=True).first()
+
+
+def membership_list(*, merchant: Merchant) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(merchant=merchant)
+        .select_related("user")
+        .order_by("user__email", "id")
+    )
+
+
+def membership_get_by_public_id(*, merchant: Merchant, public_id: str) -> Membership | None:
+    return (
+        Membership.objects.filter(merchant=merchant, public_id=public_id)
+        .select_related("user", "merchant")
+        .first()
+    )
+
+
+def invitation_open_list(*, merchant: Merchant) -> QuerySet[Invitation]:
+    """Invitations not accepted nor revoked, expired ones included (shown as such)."""
+    return Invitation.objects.filter(
+        merchant=merchant, accepted_at__isnull=True, revoked_at__isnull=True
+    ).select_related("invited_by")
+
+
+def invitation_get(*, merchant: Merchant, public_id: str) -> Invitation | None:
+    return Invitation.objects.filter(merchant=merchant, public_id=public_id).first()

@@ -5,6 +5,7 @@ Every function here is one use case and the only way these rows change.
 
 import hashlib
 import hmac
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,17 +13,30 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.password_validation import validate_password
+from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from PIL import Image, UnidentifiedImageError
 
-from pushpay.errors import StateConflict
+from pushpay.errors import DomainError, StateConflict
 from pushpay.i18n import language_checked
 from pushpay.ids import random_string
 from pushpay.money import is_currency
 
-from .models import ApiKey, IdempotencyRecord, Membership, Merchant, OperatorPreference
+from .models import (
+    ApiKey,
+    IdempotencyRecord,
+    Invitation,
+    Membership,
+    Merchant,
+    OperatorPreference,
+)
 
 API_SECRET_LENGTH = 40
 # Active keys per merchant and mode: enough for one key per service and a rotation each, few
@@ -90,6 +104,90 @@ def merchant_create(
     return merchant
 
 
+# What the settings page may change; the slug and ids stay as they are (links use them).
+MERCHANT_EDITABLE = frozenset(
+    {
+        "name",
+        "brand_color",
+        "contact_email",
+        "sender_name",
+        "reply_to_email",
+        "default_language",
+        "time_zone",
+        "default_currency",
+    }
+)
+
+
+@transaction.atomic
+def merchant_update(*, merchant: Merchant, **changes: str) -> Merchant:
+    """Change the merchant's settings; ``ValidationError`` names each refused field and
+    nothing is saved then. The zone and the currency are checked here, not only in the
+    form: a stored unknown zone would put every page in UTC without a word."""
+    unknown = set(changes) - MERCHANT_EDITABLE
+    if unknown:
+        raise ValueError(f"Not a merchant setting: {sorted(unknown)}")
+    errors: dict[str, str] = {}
+    if "default_currency" in changes and not is_currency(changes["default_currency"]):
+        errors["default_currency"] = f"Unknown currency {changes['default_currency']!r}."
+    if "time_zone" in changes and changes["time_zone"] not in zoneinfo.available_timezones():
+        errors["time_zone"] = f"Unknown time zone {changes['time_zone']!r}."
+    if "sender_name" in changes and any(c in changes["sender_name"] for c in '\r\n<>"@'):
+        # It goes into a From header: no line breaks, no address of its own.
+        errors["sender_name"] = "Use a plain name, without line breaks, quotes or addresses."
+    if errors:
+        raise ValidationError(errors)
+    merchant = Merchant.objects.select_for_update().get(pk=merchant.pk)
+    for name, value in changes.items():
+        setattr(merchant, name, value)
+    merchant.full_clean()
+    merchant.save()
+    return merchant
+
+
+LOGO_MAX_BYTES = 512 * 1024
+LOGO_MAX_SIDE = 2000
+# Raster formats every mail client and browser shows; SVG is refused (it can carry script).
+LOGO_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+
+
+def merchant_logo_set(*, merchant: Merchant, upload: File | None) -> Merchant:
+    """Replace (or, with None, remove) the logo payer pages show. The file is checked by
+    decoding it, not by its name or its declared type, and stored under a random name."""
+    if upload is not None:
+        if upload.size > LOGO_MAX_BYTES:
+            raise ValidationError(
+                {"logo": f"The logo must weigh {LOGO_MAX_BYTES // 1024} KB at most."}
+            )
+        try:
+            upload.seek(0)
+            with Image.open(upload) as image:
+                image_format, (width, height) = image.format, image.size
+                image.verify()
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            raise ValidationError({"logo": _("Upload a PNG, JPEG or WebP image.")}) from None
+        if image_format not in LOGO_FORMATS:
+            raise ValidationError({"logo": _("Upload a PNG, JPEG or WebP image.")})
+        if max(width, height) > LOGO_MAX_SIDE:
+            raise ValidationError(
+                {
+                    "logo": _("The logo must be %(side)s pixels wide and high at most.")
+                    % {"side": LOGO_MAX_SIDE}
+                }
+            )
+        upload.seek(0)
+    previous = merchant.logo.name if merchant.logo else ""
+    if upload is None:
+        merchant.logo = ""
+    else:
+        name = f"{merchant.public_id}-{random_string(12)}.{LOGO_FORMATS[image_format]}"
+        merchant.logo.save(name, upload, save=False)
+    Merchant.objects.filter(pk=merchant.pk).update(logo=merchant.logo.name or "")
+    if previous and previous != merchant.logo.name:
+        merchant.logo.storage.delete(previous)
+    return merchant
+
+
 @transaction.atomic
 def membership_grant(
     *, merchant: Merchant, user: AbstractBaseUser, role: str = Membership.Role.AGENT
@@ -98,6 +196,192 @@ def membership_grant(
         merchant=merchant, user=user, defaults={"role": role}
     )
     return membership
+
+
+# --- The team ----------------------------------------------------------------------------------
+
+INVITATION_TTL = timedelta(days=7)
+_INVITATION_SALT = "merchants.invitation"
+
+# How an invitation reaches the invitee (notifications: an outbox email), registered from
+# the downstream app's AppConfig.ready(); called in the invitation's transaction.
+_on_invitation_created: list[Callable[[Invitation], None]] = []
+
+
+def invitation_created_register(send: Callable[[Invitation], None]) -> None:
+    if send not in _on_invitation_created:
+        _on_invitation_created.append(send)
+
+
+class InvitationUnusable(Exception):
+    """The link is not a valid invitation (``reason``: invalid, expired, used, revoked)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def invitation_token(invitation: Invitation) -> str:
+    """The token of the invitation's link: its public id, signed and timestamped."""
+    return signing.dumps(invitation.public_id, salt=_INVITATION_SALT)
+
+
+def _lock_merchant(merchant: Merchant) -> None:
+    # The merchant's row serialises team changes: two owners demoting each other at once
+    # cannot leave the merchant without one.
+    Merchant.objects.select_for_update().filter(pk=merchant.pk).exists()
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    merchant: Merchant,
+    email: str,
+    role: str = Membership.Role.AGENT,
+    invited_by: AbstractBaseUser | None = None,
+) -> Invitation:
+    """Invite ``email`` with ``role``; the email goes out through the outbox. Refused for a
+    current member and for an address with an open, unexpired invitation (an expired one is
+    replaced)."""
+    if role not in Membership.Role.values:
+        raise DomainError(f"Unknown role {role!r}.", code="invalid_role", field="role")
+    email = get_user_model().objects.normalize_email(email.strip()).lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise DomainError(
+            "Enter a valid email address.", code="invalid_email", field="email"
+        ) from None
+    _lock_merchant(merchant)
+    if Membership.objects.filter(merchant=merchant, user__email__iexact=email).exists():
+        raise StateConflict(
+            f"{email} is already a member of this team.", code="already_member", field="email"
+        )
+    now = timezone.now()
+    open_ = Invitation.objects.filter(
+        merchant=merchant, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).first()
+    if open_ is not None:
+        if open_.expires_at > now:
+            raise StateConflict(
+                f"{email} is already invited; revoke that invitation to send another.",
+                code="already_invited",
+                field="email",
+            )
+        Invitation.objects.filter(pk=open_.pk).update(revoked_at=now, updated_at=now)
+    invitation = Invitation.objects.create(
+        merchant=merchant,
+        email=email,
+        role=role,
+        invited_by=invited_by,
+        expires_at=now + INVITATION_TTL,
+    )
+    for send in _on_invitation_created:
+        send(invitation)
+    return invitation
+
+
+def invitation_from_token(token: str) -> Invitation:
+    """The open invitation a link names; ``InvitationUnusable`` says why it cannot be used."""
+    try:
+        public_id = signing.loads(
+            token, salt=_INVITATION_SALT, max_age=INVITATION_TTL.total_seconds()
+        )
+    except signing.SignatureExpired:
+        raise InvitationUnusable("expired") from None
+    except signing.BadSignature:
+        raise InvitationUnusable("invalid") from None
+    invitation = (
+        Invitation.objects.select_related("merchant").filter(public_id=str(public_id)).first()
+    )
+    if invitation is None:
+        raise InvitationUnusable("invalid")
+    _check_usable(invitation)
+    return invitation
+
+
+def _check_usable(invitation: Invitation) -> None:
+    if invitation.accepted_at is not None:
+        raise InvitationUnusable("used")
+    if invitation.revoked_at is not None:
+        raise InvitationUnusable("revoked")
+    if invitation.expires_at <= timezone.now():
+        raise InvitationUnusable("expired")
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Membership:
+    """``user`` joins with the invited role (a current member keeps theirs); once only:
+    the row is locked, so two clicks on the link make one membership."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    _check_usable(invitation)
+    if (user.email or "").lower() != invitation.email:
+        raise InvitationUnusable("other_user")
+    membership = Membership.objects.filter(merchant_id=invitation.merchant_id, user=user).first()
+    if membership is None:
+        membership = Membership.objects.create(
+            merchant_id=invitation.merchant_id, user=user, role=invitation.role
+        )
+    now = timezone.now()
+    Invitation.objects.filter(pk=invitation.pk).update(
+        accepted_at=now, accepted_by=user, updated_at=now
+    )
+    return membership
+
+
+@transaction.atomic
+def invitation_accept_new_user(*, invitation: Invitation, password: str) -> Membership:
+    """A login for the invited address, with this password, joining at once. The password
+    is checked by the project's validators (``ValidationError``)."""
+    User = get_user_model()
+    if User.objects.filter(username=invitation.email).exists():
+        raise InvitationUnusable("existing_user")
+    validate_password(password, user=User(username=invitation.email, email=invitation.email))
+    user = user_create(email=invitation.email, password=password)
+    return invitation_accept(invitation=invitation, user=user)
+
+
+def invitation_revoke(*, invitation: Invitation) -> Invitation:
+    now = timezone.now()
+    Invitation.objects.filter(
+        pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now, updated_at=now)
+    invitation.refresh_from_db(fields=["revoked_at", "updated_at"])
+    return invitation
+
+
+def _refuse_losing_the_last_owner(membership: Membership) -> None:
+    if membership.role != Membership.Role.OWNER:
+        return
+    others = Membership.objects.filter(
+        merchant_id=membership.merchant_id, role=Membership.Role.OWNER
+    ).exclude(pk=membership.pk)
+    if not others.exists():
+        raise StateConflict(
+            "This is the merchant's last owner: make another member owner first.",
+            code="last_owner",
+        )
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str) -> Membership:
+    if role not in Membership.Role.values:
+        raise DomainError(f"Unknown role {role!r}.", code="invalid_role", field="role")
+    _lock_merchant(membership.merchant)
+    membership = Membership.objects.get(pk=membership.pk)
+    if role != Membership.Role.OWNER:
+        _refuse_losing_the_last_owner(membership)
+    Membership.objects.filter(pk=membership.pk).update(role=role, updated_at=timezone.now())
+    membership.refresh_from_db()
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    _lock_merchant(membership.merchant)
+    membership = Membership.objects.get(pk=membership.pk)
+    _refuse_losing_the_last_owner(membership)
+    membership.delete()
 
 
 def user_create(*, email: str, password: str, is_staff: bool = False) -> AbstractBaseUser:

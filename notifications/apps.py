@@ -37,3 +37,7 @@ class NotificationsConfig(AppConfig):
             types=tuple(integrator_types()),
         )
         webhook_outbox.register()
+
+        from . import invitation_outbox
+
+        invitation_outbox.register()

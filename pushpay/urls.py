@@ -43,11 +43,13 @@ urlpatterns = [
     path("app/wallets/", include("payments.wallet.urls")),
     path("app/installments/", include("payments.installments.urls")),
     path("app/providers/", include("payments.provider_urls")),
+    path("app/", include("merchants.urls")),
     path("app/", include("payments.urls")),
     path("app/", include("requests_app.urls")),
     path("pay/", include("requests_app.payer_urls")),
     path("progress/", include("requests_app.progress_urls")),
     path("sandbox/", include("payments.sandbox_urls")),
+    path("accounts/invitation/", include("merchants.invitation_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     # Only the configured ESP's tracking route answers, and only once a secret is set.

@@ -298,6 +298,7 @@ def _outgoing(dispatch: Dispatch, concerned: Participant | None) -> OutgoingMess
         subject=rendered.subject or "",
         text=rendered.text,
         html=rendered.html or "",
-        reply_to=merchant.contact_email,
+        reply_to=merchant.payer_reply_to,
+        sender_name=merchant.sender_name,
         livemode=dispatch.livemode,
     )

@@ -84,6 +84,8 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("api-keys", "public_id"): "api_key",
     ("versions", "number"): "form_version",
     ("csv-jobs", "public_id"): "csv_job",
+    ("members", "member_id"): "membership",
+    ("invitations", "invitation_id"): "invitation",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
 # ones another merchant must get a 404 for.
@@ -105,6 +107,7 @@ MERCHANT_SCOPED = frozenset(
     | {"api_key"}
     | {"webhook_delivery"}
     | {"csv_job"}
+    | {"membership", "invitation"}
 )
 # Resources that exist in test or in live mode: a key (or a back-office session) of the other
 # mode must get a 404 for them, as if they belonged to someone else.
@@ -255,15 +258,16 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     through the live acquirer stub, a test one is the installment plan's first charge."""
     from django.utils import timezone
 
-    from merchants.services import api_key_create
+    from merchants.services import api_key_create, invitation_create
     from payments import services as payment_services
     from payments.sandbox.paypal import sandbox_paypal_order_create
     from payments.sandbox.services import sandbox_card_tokenise
     from payments.wallet import services as wallet_services
+    from pushpay.ids import new_public_id
     from scenarios import services as scenario_services
     from scenarios.models import Dispatch
     from smartforms.services import form_create
-    from tests.factories import make_request
+    from tests.factories import MembershipFactory, make_request
     from tests.payments.conftest import CHALLENGE, card_details
     from tests.scenarios.helpers import make_scenario, step
 
@@ -314,6 +318,11 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
             merchant=merchant, livemode=livemode, day=timezone.localdate()
         ).public_id,
         "csv_job": _csv_import_job(merchant, livemode=livemode).public_id,
+        # Team rows have no mode: one agent and one open invitation per call.
+        "membership": MembershipFactory(merchant=merchant, role="agent").public_id,
+        "invitation": invitation_create(
+            merchant=merchant, email=f"walker-{new_public_id('x')}@example.com".lower()
+        ).public_id,
     }
     if livemode:
         paid = payment_services.checkout_start(

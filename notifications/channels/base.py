@@ -42,6 +42,9 @@ class OutgoingMessage:
     text: str = ""
     html: str = ""
     reply_to: str = ""
+    # The display name of the From header (the merchant's sender name); the address stays
+    # DEFAULT_FROM_EMAIL's.
+    sender_name: str = ""
     payload: dict = field(default_factory=dict)  # webhook body
     secret: str = ""  # webhook signing secret
     # Secrets that sign too (the previous one during a rotation's overlap).

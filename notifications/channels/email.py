@@ -2,6 +2,7 @@
 outbox backend) works unchanged; the backend is settings.EMAIL_BACKEND."""
 
 import smtplib
+from email.utils import formataddr, parseaddr
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.conf import settings
@@ -44,6 +45,15 @@ def retry_after_seconds(response) -> float | None:
 OUTBOX_BACKEND = "notifications.outbox_backend.OutboxEmailBackend"
 
 
+def _from_address(sender_name: str) -> str:
+    """The platform's address under the merchant's name; the name's own display name is
+    replaced, so a merchant cannot borrow another sender's address."""
+    _, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    if not sender_name.strip():
+        return settings.DEFAULT_FROM_EMAIL
+    return formataddr((sender_name.strip(), address))
+
+
 class EmailTransport(Transport):
     """``backend`` overrides EMAIL_BACKEND (test mode sends to the local outbox)."""
 
@@ -60,7 +70,7 @@ class EmailTransport(Transport):
         email = EmailMultiAlternatives(
             subject=message.subject,
             body=message.text,
-            from_email=settings.DEFAULT_FROM_EMAIL,
+            from_email=_from_address(message.sender_name),
             to=[message.to],
             reply_to=[message.reply_to] if message.reply_to else None,
             headers={"X-PushPay-Notification": message.message_id},

@@ -78,7 +78,8 @@ def _build(dispatch: Dispatch) -> OutgoingMessage:
         subject=subject,
         text=text,
         html=html,
-        reply_to=merchant.contact_email,
+        reply_to=merchant.payer_reply_to,
+        sender_name=merchant.sender_name,
         livemode=dispatch.livemode,
     )
 

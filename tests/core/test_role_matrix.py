@@ -57,6 +57,13 @@ CHANGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "webhooks:endpoint_replay": ("webhooks.manage", ("post",)),
     "webhooks:delivery_replay": ("webhooks.manage", ("post",)),
     "providers:stripe": ("credentials.manage", ("get", "post")),
+    "merchants:api_key_create": ("api_keys.manage", ("get", "post")),
+    "merchants:api_key_revoke": ("api_keys.manage", ("get", "post")),
+    "merchants:settings": ("branding.manage", ("post",)),
+    "merchants:invitation_create": ("team.manage", ("post",)),
+    "merchants:invitation_revoke": ("team.manage", ("post",)),
+    "merchants:member_role": ("team.manage", ("post",)),
+    "merchants:member_remove": ("team.manage", ("get", "post")),
 }
 
 READS = {
@@ -90,6 +97,8 @@ READS = {
     "installments:plan_detail",
     "webhooks:endpoint_list",
     "webhooks:endpoint_detail",
+    "merchants:api_key_list",
+    "merchants:team",
 }
 
 ALLOWED = {
@@ -107,6 +116,9 @@ ALLOWED = {
     "installments.manage": {"owner", "admin"},
     "webhooks.manage": {"owner", "admin"},
     "credentials.manage": {"owner"},
+    "branding.manage": {"owner", "admin"},
+    "api_keys.manage": {"owner"},
+    "team.manage": {"owner"},
 }
 
 # Every back-office route by label (its name, or its pattern when it has none, so an unnamed
