@@ -54,6 +54,7 @@ PAYMENT_REQUEST = {
     "form": None,
     "form_version": None,
     "scenario": None,
+    "installments": None,
     "participants": [
         {
             "id": "pa_HQ8YBdshTZyu9N7Pgz8E4k4J",
@@ -71,6 +72,8 @@ PAYMENT_REQUEST = {
             "payment_url": "https://pay.example.com/pay/1O13IHMuB7YzNt4oxVBZpffyVctIJ0BX/",
             "form_answers": None,
             "checkouts": [],
+            "installments": None,
+            "installment_plan": None,
             "created_at": "2026-12-01T09:30:00Z",
             "updated_at": "2026-12-01T09:30:00Z",
         },
@@ -90,6 +93,8 @@ PAYMENT_REQUEST = {
             "payment_url": "https://pay.example.com/pay/IbmrUGduXNgZu3ipDUK25FbQa1hymEc7/",
             "form_answers": None,
             "checkouts": [],
+            "installments": None,
+            "installment_plan": None,
             "created_at": "2026-12-01T09:30:00Z",
             "updated_at": "2026-12-01T09:30:00Z",
         },

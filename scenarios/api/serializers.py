@@ -142,7 +142,9 @@ class NotificationSerializer(serializers.ModelSerializer):
     kind = serializers.CharField(
         read_only=True, help_text="scenario_step, or the product's own: receipt, refund_notice …"
     )
-    participant = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    participant = serializers.SlugRelatedField(
+        slug_field="public_id", read_only=True, allow_null=True
+    )  # null for a message to a webhook endpoint or the merchant
     step = serializers.SerializerMethodField()
     skip_reason = serializers.SerializerMethodField()
     cancel_reason = serializers.SerializerMethodField()
