@@ -16,6 +16,19 @@ from .models import PaymentRequest
 from .services import MAX_PARTICIPANTS
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# The form fields of the installment settings, by their key in the service's ``installments``
+# dict (docs/api.md); the view maps a refusal at ``installments.<key>`` back to its field.
+INSTALLMENT_FIELDS = {
+    "count": "installments_count",
+    "interval_unit": "installments_interval_unit",
+    "interval_count": "installments_interval_count",
+    "start_date": "installments_start_date",
+    "deposit_amount": "installments_deposit_amount",
+    "deposit_date": "installments_deposit_date",
+    "fee_amount": "installments_fee_amount",
+    "pay_at_once_allowed": "installments_pay_at_once_allowed",
+}
 
 
 def amount_in_minor_units(form: forms.Form, name: str, currency: str) -> int | None:
@@ -95,6 +108,48 @@ class PaymentRequestForm(forms.Form):
         initial=PaymentRequest.CaptureMode.IMMEDIATE,
         widget=forms.RadioSelect,
     )
+    # Installments: the bounds (2 to 12, the interval limits) are the schedule's rules, told
+    # by the service at each field; the inputs only hint them.
+    installments = forms.BooleanField(label=_("Offer payment in installments"), required=False)
+    installments_count = forms.IntegerField(
+        label=_("Number of installments"),
+        required=False,
+        initial=3,
+        widget=forms.NumberInput(attrs={"min": 2, "max": 12}),
+        help_text=_("2 to 12, not counting the deposit."),
+    )
+    installments_interval_unit = forms.ChoiceField(
+        label=_("Every"),
+        required=False,
+        initial="month",
+        choices=[("day", _("Day")), ("week", _("Week")), ("month", _("Month"))],
+    )
+    installments_interval_count = forms.IntegerField(
+        label=_("Interval count"),
+        required=False,
+        initial=1,
+        widget=forms.NumberInput(attrs={"min": 1}),
+        help_text=_("For instance 2 with Week: every two weeks."),
+    )
+    installments_start_date = forms.DateField(
+        label=_("First installment on"),
+        required=False,
+        widget=DATE_INPUT,
+        help_text=_("Empty: the day the payer pays."),
+    )
+    installments_deposit_amount = _amount_field(_("Deposit"))
+    installments_deposit_date = forms.DateField(
+        label=_("Deposit due on"),
+        required=False,
+        widget=DATE_INPUT,
+        help_text=_("Empty: the day the payer pays."),
+    )
+    installments_fee_amount = _amount_field(
+        _("Installment fee"), help_text=_("Paid by the payer on top of the share.")
+    )
+    installments_pay_at_once_allowed = forms.BooleanField(
+        label=_("Payers may also pay at once"), required=False, initial=True
+    )
 
     def __init__(
         self,
@@ -122,7 +177,27 @@ class PaymentRequestForm(forms.Form):
         currency = data.get("currency") or "EUR"
         for name in ("total_amount", "min_amount", "max_amount"):
             data[f"{name}_minor"] = amount_in_minor_units(self, name, currency)
+        data["installments_settings"] = (
+            self._installment_settings(currency) if data.get("installments") else None
+        )
         return data
+
+    def _installment_settings(self, currency: str) -> dict:
+        """The service's ``installments`` dict from the ticked settings; a blank field is
+        left out, so the service applies its default (or says it is required)."""
+        data = self.cleaned_data
+        settings = {
+            "count": data.get("installments_count"),
+            "interval_unit": data.get("installments_interval_unit") or None,
+            "interval_count": data.get("installments_interval_count"),
+            "start_date": data.get("installments_start_date"),
+            "deposit_amount": amount_in_minor_units(self, "installments_deposit_amount", currency),
+            "deposit_date": data.get("installments_deposit_date"),
+            "fee_amount": amount_in_minor_units(self, "installments_fee_amount", currency),
+        }
+        settings = {key: value for key, value in settings.items() if value is not None}
+        settings["pay_at_once_allowed"] = bool(data.get("installments_pay_at_once_allowed"))
+        return settings
 
 
 class ParticipantForm(forms.Form):

@@ -51,6 +51,7 @@ from smartforms.selectors import form_get, form_list, latest_answers_by_particip
 from . import dashboard, selectors, services
 from .filters import BackOfficeRequestFilter
 from .forms import (
+    INSTALLMENT_FIELDS,
     CancelForm,
     DeadlineForm,
     ParticipantAddForm,
@@ -350,6 +351,8 @@ def _put_error(form, formset, rows: list[int], field: str | None, message: str) 
         )
         return
     field = _FORM_FIELD_OF.get(field or "", field)
+    if field and field.startswith("installments."):
+        field = INSTALLMENT_FIELDS.get(field.removeprefix("installments."), "installments")
     form.add_error(field if field in form.fields else None, message)
 
 
@@ -459,8 +462,8 @@ class PaymentRequestCreateView(MerchantViewMixin, View):
         return redirect("backoffice:request_detail", public_id=payment_request.public_id)
 
     def _create_kwargs(self, request: HttpRequest, data: dict) -> dict:
-        """The service's keywords from the cleaned form. Installment settings join here
-        (and in the template's ``installments`` block) once the create service takes them."""
+        """The service's keywords from the cleaned form; ``installments`` only when the
+        operator ticked "Offer payment in installments"."""
         fixed = data["amount_mode"] == PaymentRequest.AmountMode.FIXED
         smart_form = (
             form_get(merchant=request.merchant, public_id=data["form"]) if data["form"] else None
@@ -481,6 +484,7 @@ class PaymentRequestCreateView(MerchantViewMixin, View):
             "form_version": smart_form.current_version if smart_form else None,
             "capture_mode": data["capture_mode"],
             "scenario": data["scenario"] or None,
+            "installments": data["installments_settings"],
         }
 
     def _add_row(self, request: HttpRequest) -> HttpResponse:
