@@ -142,7 +142,9 @@ def schedule_build(
     first_due = deposit_date if deposit_amount else start_date
     if first_due < today:
         raise InvalidInput(
-            "The schedule cannot start in the past.", code="date_in_past", field="start_date"
+            "The schedule cannot start in the past.",
+            code="date_in_past",
+            field="deposit_date" if deposit_amount else "start_date",
         )
     base, remainder = divmod(rest, count)
     installments = tuple(

@@ -191,3 +191,9 @@ def test_the_preview_needs_a_key():
     from rest_framework.test import APIClient
 
     assert APIClient().post(URL, {}, format="json").status_code == 401
+
+
+def test_a_deposit_date_in_the_past_is_named_as_the_deposit_date():
+    with pytest.raises(InvalidInput) as exc:
+        build(deposit_amount=10, deposit_date=date(2026, 11, 30))
+    assert (exc.value.code, exc.value.field) == ("date_in_past", "deposit_date")

@@ -95,10 +95,10 @@ def test_dates_and_plan_only_are_passed_on(operator_client):  # noqa: F811
     ],
 )
 def test_a_refused_setting_shows_at_its_field_and_creates_nothing(
-    operator_client,
+    operator_client,  # noqa: F811
     overrides,
     field,
-    code_text,  # noqa: F811
+    code_text,
 ):
     response = operator_client.post(URL, plan_post(**overrides))
     assert response.status_code == 422
