@@ -50,8 +50,10 @@ class Merchant(TimeStamped):
     # Payer emails: the display name before the platform's address, and where replies go
     # (the contact email when empty). The address itself stays the platform's, which is
     # what SPF and DKIM vouch for.
-    sender_name = models.CharField(max_length=100, blank=True)
-    reply_to_email = models.EmailField(blank=True)
+    # db_default: rows written by code that predates these columns (an older release, a
+    # historical model in a data migration) still insert.
+    sender_name = models.CharField(max_length=100, blank=True, db_default="")
+    reply_to_email = models.EmailField(blank=True, db_default="")
 
     class Meta:
         ordering = ["name", "id"]

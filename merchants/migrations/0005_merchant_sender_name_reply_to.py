@@ -13,11 +13,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='merchant',
             name='reply_to_email',
-            field=models.EmailField(blank=True, max_length=254),
+            field=models.EmailField(blank=True, db_default='', max_length=254),
         ),
         migrations.AddField(
             model_name='merchant',
             name='sender_name',
-            field=models.CharField(blank=True, max_length=100),
+            field=models.CharField(blank=True, db_default='', max_length=100),
         ),
     ]
