@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views import View
 
 from pushpay.errors import DomainError, InvalidInput
@@ -288,7 +289,9 @@ class TemplateCreateView(TemplatesViewMixin, View):
             except DomainError as exc:
                 form.add_service_error(exc)
             else:
-                messages.success(request, f"Template “{template.name}” created.")
+                messages.success(
+                    request, _("Template “%(name)s” created.") % {"name": template.name}
+                )
                 return redirect("notifications:template_detail", template.public_id)
         return self._render(form, status=422)
 
@@ -324,7 +327,7 @@ class TemplateEditView(TemplatesViewMixin, View):
             except DomainError as exc:
                 form.add_service_error(exc)
             else:
-                messages.success(request, f"Template “{template.name}” saved.")
+                messages.success(request, _("Template “%(name)s” saved.") % {"name": template.name})
                 return redirect("notifications:template_detail", template.public_id)
         return self._render(template, form, status=422)
 
@@ -372,7 +375,11 @@ class TemplateSendTestView(TemplateDetailView):
                 form.add_error("phone" if sms and exc.field == "to" else None, exc.message)
             else:
                 language = LANGUAGE_NAMES[form.cleaned_data["language"]]
-                messages.success(request, f"Test message ({language}) sent to {to}.")
+                messages.success(
+                    request,
+                    _("Test message (%(language)s) sent to %(to)s.")
+                    % {"language": language, "to": to},
+                )
                 return redirect("notifications:template_detail", template.public_id)
         return self._render(template, form, status=422)
 
@@ -383,8 +390,11 @@ class TemplateArchiveView(TemplatesViewMixin, View):
         template = services.template_archive(template=self.get_template_or_404(public_id))
         messages.success(
             request,
-            f"Template “{template.name}” archived: new scenario steps cannot use it; "
-            "steps that already do keep sending it.",
+            _(
+                "Template “%(name)s” archived: new scenario steps cannot use it; "
+                "steps that already do keep sending it."
+            )
+            % {"name": template.name},
         )
         return redirect("notifications:template_detail", template.public_id)
 
@@ -393,7 +403,7 @@ class TemplateRestoreView(TemplatesViewMixin, View):
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
         require(request, "templates.manage")
         template = services.template_restore(template=self.get_template_or_404(public_id))
-        messages.success(request, f"Template “{template.name}” restored.")
+        messages.success(request, _("Template “%(name)s” restored.") % {"name": template.name})
         return redirect("notifications:template_detail", template.public_id)
 
 
@@ -408,9 +418,12 @@ class TemplateInstallDefaultsView(TemplatesViewMixin, View):
         if added:
             messages.success(
                 request,
-                f"{len(added)} default templates installed. Defaults you already had were "
-                "left as you edited them.",
+                _(
+                    "%(count)s default templates installed. Defaults you already had were "
+                    "left as you edited them."
+                )
+                % {"count": len(added)},
             )
         else:
-            messages.info(request, "Every default template is already installed.")
+            messages.info(request, _("Every default template is already installed."))
         return redirect("notifications:template_list")

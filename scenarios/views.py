@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views import View
 
 from notifications.selectors import template_list
@@ -197,7 +198,9 @@ class ScenarioCreateView(ScenariosViewMixin, View):
             except DomainError as exc:
                 form.add_service_error(exc)
             else:
-                messages.success(request, f"Scenario “{scenario.name}” created.")
+                messages.success(
+                    request, _("Scenario “%(name)s” created.") % {"name": scenario.name}
+                )
                 return redirect("scenarios:scenario_detail", scenario.public_id)
         return self._render(form, status=422)
 
@@ -238,12 +241,14 @@ class ScenarioEditView(ScenariosViewMixin, View):
                 form.add_service_error(exc)
             else:
                 if updated.version != before:
-                    note = (
-                        f"Saved as version {updated.version}. Requests already following "
-                        f"version {before} keep its messages."
-                    )
+                    note = _(
+                        "Saved as version %(version)s. Requests already following "
+                        "version %(before)s keep its messages."
+                    ) % {"version": updated.version, "before": before}
                 else:
-                    note = f"Saved. Version {updated.version} is up to date."
+                    note = _("Saved. Version %(version)s is up to date.") % {
+                        "version": updated.version
+                    }
                 messages.success(request, note)
                 return redirect("scenarios:scenario_detail", scenario.public_id)
         return self._render(scenario, form, status=422)
@@ -263,7 +268,8 @@ class ScenarioPauseView(ScenariosViewMixin, View):
         scenario = services.scenario_pause(scenario=self.get_scenario_or_404(public_id))
         messages.success(
             request,
-            f"Scenario “{scenario.name}” paused: messages falling due are skipped, not delayed.",
+            _("Scenario “%(name)s” paused: messages falling due are skipped, not delayed.")
+            % {"name": scenario.name},
         )
         return redirect("scenarios:scenario_detail", scenario.public_id)
 
@@ -272,7 +278,7 @@ class ScenarioResumeView(ScenariosViewMixin, View):
     def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
         require(request, "scenarios.manage")
         scenario = services.scenario_resume(scenario=self.get_scenario_or_404(public_id))
-        messages.success(request, f"Scenario “{scenario.name}” resumed.")
+        messages.success(request, _("Scenario “%(name)s” resumed.") % {"name": scenario.name})
         return redirect("scenarios:scenario_detail", scenario.public_id)
 
 

@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views import View
 
 from pushpay.errors import DomainError, StateConflict
@@ -102,7 +103,9 @@ class FormCreateView(FormsViewMixin, View):
             except DomainError as exc:
                 definition.add_service_error(exc)
             else:
-                messages.success(request, f"Form “{form.name}” created as version 1.")
+                messages.success(
+                    request, _("Form “%(name)s” created as version 1.") % {"name": form.name}
+                )
                 return redirect("smartforms:form_detail", form.public_id)
         return self._render(definition, status=422)
 
@@ -120,7 +123,7 @@ class FormEditView(FormsViewMixin, View):
         require(request, "forms.manage")
         form = self.get_form_or_404(public_id)
         if not form.is_active:
-            messages.info(request, "This form is archived: it can no longer be changed.")
+            messages.info(request, _("This form is archived: it can no longer be changed."))
             return redirect("smartforms:form_detail", form.public_id)
         definition = FormDefinitionForm(
             initial={
@@ -170,11 +173,11 @@ class FormEditView(FormsViewMixin, View):
 
 def _saved_message(before: FormVersion, after: FormVersion) -> str:
     if after.number != before.number:
-        return (
-            f"Saved as version {after.number}. Version {before.number} stays as it was for "
+        return _(
+            "Saved as version %(version)s. Version %(before)s stays as it was for "
             "the answers and payment requests that use it."
-        )
-    return f"Saved. Version {after.number} is up to date."
+        ) % {"version": after.number, "before": before.number}
+    return _("Saved. Version %(version)s is up to date.") % {"version": after.number}
 
 
 class FormPreviewView(FormsViewMixin, View):
@@ -270,8 +273,11 @@ class FormArchiveView(FormsViewMixin, View):
         form = services.form_archive(form=form)
         messages.success(
             request,
-            f"Form “{form.name}” archived. It no longer accepts answers; "
-            "its versions and submissions are kept.",
+            _(
+                "Form “%(name)s” archived. It no longer accepts answers; "
+                "its versions and submissions are kept."
+            )
+            % {"name": form.name},
         )
         return redirect("smartforms:form_detail", form.public_id)
 

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
 from django.views import View
 
 from pushpay.errors import DomainError, InvalidInput
@@ -115,7 +116,7 @@ class CashbackRuleView(MerchantViewMixin, View):
         except DomainError as refusal:
             messages.error(request, refusal.message)
         else:
-            messages.success(request, "The cashback rule is saved.")
+            messages.success(request, _("The cashback rule is saved."))
         return redirect("wallets:wallet_list")
 
 
@@ -133,7 +134,7 @@ class WalletCreateView(MerchantViewMixin, View):
         except DomainError as refusal:
             messages.error(request, refusal.message)
             return redirect("wallets:wallet_list")
-        messages.success(request, f"Wallet opened for {wallet.holder}.")
+        messages.success(request, _("Wallet opened for %(holder)s.") % {"holder": wallet.holder})
         return redirect("wallets:wallet_detail", public_id=wallet.public_id)
 
 
@@ -173,7 +174,7 @@ class WalletCreditView(MerchantViewMixin, View):
         except DomainError as refusal:
             messages.error(request, refusal.message)
         else:
-            messages.success(request, "The wallet is credited.")
+            messages.success(request, _("The wallet is credited."))
         return redirect("wallets:wallet_detail", public_id=wallet.public_id)
 
 
@@ -208,7 +209,7 @@ class WalletAdjustView(MerchantViewMixin, View):
         except DomainError as refusal:
             messages.error(request, refusal.message)
         else:
-            messages.success(request, "The wallet is adjusted.")
+            messages.success(request, _("The wallet is adjusted."))
         return redirect("wallets:wallet_detail", public_id=wallet.public_id)
 
 
