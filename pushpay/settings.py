@@ -317,11 +317,11 @@ SCENARIOS_ENQUEUE_ON_COMMIT = env.bool("SCENARIOS_ENQUEUE_ON_COMMIT", default=Tr
 DISPATCH_CONCURRENCY = env.int("DISPATCH_CONCURRENCY", default=64)
 if not 1 <= DISPATCH_CONCURRENCY <= 512:
     raise ImproperlyConfigured("DISPATCH_CONCURRENCY must be between 1 and 512.")
-# Messages per second per process, by channel and by merchant and channel (0: no limit). The
+# Messages per second, by channel and by merchant and channel (0: no limit), per provider
+# account when the buckets are shared through Redis, else per process. The
 # email default is an ESP's documented transactional send limit (1,000 requests/s), the SMS
 # one Twilio's default REST API concurrency of 100 requests per account; a merchant gets a
-# quarter so one campaign leaves room for everyone else's receipts. Divide by the number of
-# dispatcher processes sharing one provider account.
+# quarter so one campaign leaves room for everyone else's receipts.
 DISPATCH_RATE_LIMITS = env.dict(
     "DISPATCH_RATE_LIMITS", cast={"value": float}, default={"email": 1000.0, "sms": 100.0}
 )
@@ -330,6 +330,16 @@ DISPATCH_MERCHANT_RATE_LIMITS = env.dict(
 )
 if any(r < 0 for r in (*DISPATCH_RATE_LIMITS.values(), *DISPATCH_MERCHANT_RATE_LIMITS.values())):
     raise ImproperlyConfigured("DISPATCH_RATE_LIMITS values are messages per second, >= 0.")
+# Where the buckets live: "redis" shares them between every dispatcher process on every
+# machine (the limits above are then per provider account); "process" gives each process its
+# own (divide the limits by the number of processes).
+DISPATCH_RATE_LIMIT_STORE = env.str(
+    "DISPATCH_RATE_LIMIT_STORE", default="redis" if REDIS_URL else "process"
+)
+if DISPATCH_RATE_LIMIT_STORE not in ("redis", "process"):
+    raise ImproperlyConfigured('DISPATCH_RATE_LIMIT_STORE must be "redis" or "process".')
+if DISPATCH_RATE_LIMIT_STORE == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured('DISPATCH_RATE_LIMIT_STORE="redis" needs REDIS_URL.')
 # A provider answering 429 (too many requests) pauses its channel this long (or its
 # Retry-After), and the message goes back to planned for then, not counted as an attempt.
 DISPATCH_RATE_LIMITED_BACKOFF_SECONDS = env.int("DISPATCH_RATE_LIMITED_BACKOFF_SECONDS", default=30)
