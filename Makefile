@@ -16,7 +16,7 @@ export PIP_ROOT_USER_ACTION := ignore
 # build backend's warnings.
 DEPENDENCIES = $(BIN)/python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))'
 
-.PHONY: run serve test lint format install clean
+.PHONY: run serve test lint format install clean bench
 
 $(BIN)/python:
 	@echo "==> Creating the virtualenv in $(VENV)"
@@ -61,6 +61,15 @@ test: install
 	$(BIN)/ruff format --check .
 	DATABASE_URL=sqlite://:memory: $(BIN)/python manage.py makemigrations --check --dry-run -v0
 	DJANGO_SETTINGS_MODULE=pushpay.test_settings $(BIN)/pytest $(PYTEST_ARGS)
+
+# Every benchmark in bench/, each against its own baseline measured in the same run, figures
+# appended to docs/benchmarks.md. PostgreSQL (BENCH_DATABASE_URL's server) and wrk needed.
+bench: install
+	$(BIN)/python bench/http_load.py
+	$(BIN)/python bench/api_create.py --write
+	$(BIN)/python bench/dispatch_throughput.py --count $(or $(BENCH_COUNT),20000)
+	$(BIN)/python bench/checkout_legs.py --write
+	$(BIN)/python bench/dashboard.py --write
 
 lint: install
 	$(BIN)/ruff check .

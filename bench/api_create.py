@@ -4,7 +4,7 @@
     python bench/api_create.py --tree ../other    # another checkout of the project
     python bench/api_create.py --repeats 50 --write --sql var/sql-current
 
-Each case (1, 10 and 100 participants; without a scenario, and with a one-step scenario
+Each case (1, 10, 100 and 1,000 participants, `--sizes`; without a scenario, and with a one-step scenario
 sending the default "request_created" email) is created through the API in-process (DRF's
 test client, a real test-mode API key, an Idempotency-Key, production settings) and, in
 the same loop, by a bare `PaymentRequest.objects.create` + `Participant.objects.bulk_create`
@@ -32,7 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]  # the checkout holding this script and its docs
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/pushpay_bench_create"
-SIZES = (1, 10, 100)
+SIZES = (1, 10, 100, 1000)
 PATH = "/api/v1/payment-requests"
 
 
@@ -47,8 +47,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--sql", type=Path, default=None, help="directory to write the SQL of one create per case"
     )
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(n) for n in SIZES),
+        help="participants per request, comma-separated",
+    )
     parser.add_argument("--write", action="store_true", help="append to docs/benchmarks.md")
-    return parser.parse_args()
+    args = parser.parse_args()
+    try:
+        args.sizes = tuple(int(n) for n in args.sizes.split(","))
+    except ValueError:
+        parser.error("--sizes takes whole numbers separated by commas")
+    return args
 
 
 def use_tree(tree: Path | None) -> Path:
@@ -348,7 +358,7 @@ def main() -> None:
     print(f"measuring {label}: pushpay imported from {Path(pushpay.__file__).parent}", flush=True)
     creator = Creator(*merchant_scenario_and_key())
     results = []
-    for payers in SIZES:
+    for payers in args.sizes:
         for with_scenario in (False, True):
             print(f"  {payers} participant(s), scenario={with_scenario}…", flush=True)
             results.append(measure(creator, payers, with_scenario, args))
