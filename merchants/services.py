@@ -490,16 +490,26 @@ def idempotency_claim(
     On PostgreSQL a concurrent claim blocks on the unique index until the first transaction
     ends, so the loser sees the winner's committed response, never a half-done one.
     """
-    IdempotencyRecord.objects.filter(
+
+    def insert() -> IdempotencyRecord | None:
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    merchant=merchant, livemode=livemode, key=key, request_fingerprint=fingerprint
+                )
+        except IntegrityError:
+            return None
+
+    record = insert()
+    if record is not None:
+        return record
+    # The key is taken. Only when that record has expired is the key free again: delete it
+    # and claim anew (a concurrent claimer blocks on the row, then finds the key taken).
+    # Here, not before every insert, so the usual first use of a key costs one query.
+    expired, _ = IdempotencyRecord.objects.filter(
         merchant=merchant, livemode=livemode, key=key, created_at__lt=idempotency_cutoff()
     ).delete()
-    try:
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(
-                merchant=merchant, livemode=livemode, key=key, request_fingerprint=fingerprint
-            )
-    except IntegrityError:
-        return None
+    return insert() if expired else None
 
 
 def idempotency_record_response(*, record: IdempotencyRecord, status: int, body) -> None:

@@ -132,3 +132,30 @@ def test_two_concurrent_posts_with_one_key_create_one_request(postgres_only, mer
     assert PaymentRequest.objects.count() == 1
     assert sorted(r.status_code for r in responses) == [201, 201]
     assert responses[0].json()["id"] == responses[1].json()["id"]
+
+
+@pytest.mark.django_db
+def test_an_expired_key_reused_with_another_body_is_a_new_request(api, future):
+    api.post(URL, body(future), format="json", HTTP_IDEMPOTENCY_KEY="old-2")
+    IdempotencyRecord.objects.update(created_at="2000-01-01T00:00:00Z")
+
+    response = api.post(
+        URL,
+        body(future, reference="IDEM-3", total=2500),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="old-2",
+    )
+
+    assert response.status_code == 201 and "Idempotent-Replayed" not in response.headers
+    assert IdempotencyRecord.objects.get(key="old-2").response_body["total_amount"] == 2500
+
+
+@pytest.mark.django_db
+def test_a_key_in_use_is_not_deleted_by_a_second_claim(api, future):
+    payload = body(future)
+    first = api.post(URL, payload, format="json", HTTP_IDEMPOTENCY_KEY="live-1").json()
+
+    again = api.post(URL, payload, format="json", HTTP_IDEMPOTENCY_KEY="live-1")
+
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first
+    assert IdempotencyRecord.objects.filter(key="live-1").count() == 1
