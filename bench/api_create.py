@@ -4,13 +4,14 @@
     python bench/api_create.py --tree ../other    # another checkout of the project
     python bench/api_create.py --repeats 50 --write --sql var/sql-current
 
-Each case (1, 10, 100 and 1,000 participants, `--sizes`; without a scenario, and with a one-step scenario
-sending the default "request_created" email) is created through the API in-process (DRF's
-test client, a real test-mode API key, an Idempotency-Key, production settings) and, in
-the same loop, by a bare `PaymentRequest.objects.create` + `Participant.objects.bulk_create`
-of the same rows in one transaction. The two alternate, so load from other work on the
-machine falls on both, and the ratio API/ORM is steadier than either figure. Reported: the
-median of `--repeats` timed creates after a warm-up, and the query count of one create.
+Each case (1, 10, 100 and 1,000 participants, `--sizes`; without a scenario, and with a one-
+step scenario sending the default "request_created" email) is created through the API in-
+process (DRF's test client, a real test-mode API key, an Idempotency-Key, production
+settings) and, in the same loop, by a bare `PaymentRequest.objects.create` +
+`Participant.objects.bulk_create` of the same rows in one transaction. The two alternate, so
+load from other work on the machine falls on both, and the ratio API/ORM is steadier than
+either figure. Reported: the median of `--repeats` timed creates after a warm-up, and the
+query count of one create.
 
 The tree measured is imported from its own root (put first on the import path), so one copy
 of this script measures any checkout whose API takes the same body. Its migrations may
