@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Sum, prefetch_related_objects
 from django.db.models.functions import TruncDay
 
 from merchants.models import Merchant
@@ -87,6 +87,45 @@ def checkout_last_succeeded(*, participant) -> Checkout | None:
     return Checkout.objects.filter(
         participant=participant, status=Checkout.Status.SUCCEEDED
     ).first()
+
+
+@dataclass(frozen=True)
+class PayerPageCheckouts:
+    """What the payer's page shows of their checkouts, as the three selectors above and
+    ``checkout_waiting`` would answer, from one read (the page is the hottest public route)."""
+
+    held: Checkout | None
+    waiting: Checkout | None
+    first_succeeded: Checkout | None
+
+
+def payer_page_checkouts(*, participant) -> PayerPageCheckouts:
+    """The latest hold, the latest checkout waiting at a provider's page (with its legs) and
+    the first successful one. Only checkouts in those three states are read: a payer has few
+    (one hold, one waiting, one success per installment at most), however often they failed."""
+    shown = (
+        Checkout.Status.AUTHORISED,
+        Checkout.Status.REQUIRES_ACTION,
+        Checkout.Status.SUCCEEDED,
+    )
+    rows = list(
+        Checkout.objects.filter(participant=participant, status__in=shown).order_by(
+            "-created_at", "-id"
+        )
+    )
+
+    def latest(status: str) -> Checkout | None:
+        return next((row for row in rows if row.status == status), None)
+
+    succeeded = [row for row in rows if row.status == Checkout.Status.SUCCEEDED]
+    waiting = latest(Checkout.Status.REQUIRES_ACTION)
+    if waiting is not None:
+        prefetch_related_objects([waiting], "legs")
+    return PayerPageCheckouts(
+        held=latest(Checkout.Status.AUTHORISED),
+        waiting=waiting,
+        first_succeeded=min(succeeded, key=lambda row: row.pk) if succeeded else None,
+    )
 
 
 def checkout_held(*, participant) -> Checkout | None:

@@ -411,12 +411,9 @@ class PayerPageView(View):
                     k.split(":", 1)[1]: v for k, v in errors.items() if k.startswith("answers:")
                 },
             )
-        held = payment_selectors.checkout_held(participant=participant)
-        waiting = (
-            None
-            if checkout is not None
-            else payment_selectors.checkout_waiting(participant=participant)
-        )
+        shown = payment_selectors.payer_page_checkouts(participant=participant)
+        held = shown.held
+        waiting = None if checkout is not None else shown.waiting
         offered = _offered(participant)
         can_pay = selectors.participant_can_pay(participant=participant) and held is None
         plan = installment_selectors.installment_plan_latest(participant=participant)
@@ -446,7 +443,7 @@ class PayerPageView(View):
             "posted": posted,
             "failed_checkout": checkout,
             "failed_legs": legs_shown(checkout) if checkout and checkout.legs.count() > 1 else [],
-            "last_success": payment_selectors.checkout_last_succeeded(participant=participant),
+            "last_success": shown.first_succeeded,
             "language": translation.get_language(),
             "other_language": other_languages(translation.get_language())[0],
             "exponent": currency_exponent(payment_request.currency),

@@ -575,3 +575,33 @@ def test_a_refused_3d_secure_check_brings_back_the_answers_and_the_amount(
     assert 'value="12.50"' in html and 'value="Acme"' in html
     assert 'id="sf-diet-1" value="gf" checked>' in html
     assert 'id="sf-terms" name="sf_terms" checked' in html
+
+
+def _checkout_reads(client, payer) -> int:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url(payer)).status_code == 200
+    return sum('FROM "payments_checkout"' in q["sql"] for q in captured.captured_queries)
+
+
+@pytest.mark.django_db
+def test_the_page_reads_the_payers_checkouts_once(client, pr, tokenise):
+    payer = pr.participants.first()
+    assert _checkout_reads(client, payer) == 1  # nothing paid yet
+    client.post(url(payer), {"card_token": tokenise(DECLINED)})
+    client.post(url(payer), {"card_token": tokenise(SUCCEEDS)})
+    assert _checkout_reads(client, payer) == 1  # a failure and a success: still one read
+
+
+@pytest.mark.django_db
+def test_the_page_shows_the_waiting_checkout_with_its_legs(client, pr, tokenise):
+    from payments.selectors import payer_page_checkouts
+
+    payer = pr.participants.order_by("position").first()
+    client.post(url(payer), {"card_token": tokenise(CHALLENGE)})  # waits for 3-D Secure
+    shown = payer_page_checkouts(participant=payer)
+    assert shown.waiting is not None and shown.waiting.status == "requires_action"
+    assert shown.held is None and shown.first_succeeded is None
+    assert len(shown.waiting.legs.all()) == 1  # prefetched with it
+    assert "Continue" in client.get(url(payer)).content.decode()
