@@ -397,6 +397,28 @@ def _send_in_thread(transport, message: OutgoingMessage) -> tuple:
         connections.close_all()
 
 
+def _prepare_chunk(rows: list[Dispatch]) -> None:
+    """Let each kind read afresh, in one go, what its re-check needs for the next rows to be
+    sent (as many as the pool holds); a kind without ``prepare_many``, or a failed read, leaves
+    ``prepare`` to read row by row as before."""
+    by_kind: dict[str, list[Dispatch]] = {}
+    for row in rows:
+        by_kind.setdefault(row.kind, []).append(row)
+    for name, kind_rows in by_kind.items():
+        try:
+            kind = outbox_kind_get(name)
+        except LookupError:
+            continue
+        if kind.prepare_many is None:
+            continue
+        try:
+            kind.prepare_many(kind_rows)
+        except Exception:
+            logger.exception(
+                "Reading %d %s rows at once failed; reading them one by one", len(kind_rows), name
+            )
+
+
 def _send_concurrently(
     rows: list[Dispatch], worker_id: str, stop: datetime, concurrency: int
 ) -> dict[str, int]:
@@ -447,6 +469,8 @@ def _send_concurrently(
                 _release([r.pk for r in rows[index:]], worker_id)
                 count("released", len(rows) - index)
                 break
+            if index % concurrency == 0:
+                _prepare_chunk(rows[index : index + concurrency])
             try:
                 ready = _prepare(row, worker_id)
             except Exception:

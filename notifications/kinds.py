@@ -22,13 +22,16 @@ class OutboxKind:
     loads once per batch for rows of this kind (configuration that does not change
     between two sends). ``after_attempt``, when given, hears of every transport outcome
     (``error`` None: accepted) once it is recorded, e.g. to disable a webhook endpoint that
-    answered 410 Gone."""
+    answered 410 Gone. ``prepare_many``, when given, reads afresh in one go what
+    ``prepare`` would read row by row, for rows about to be sent together; ``prepare`` then
+    uses it (and reads for itself a row it finds without)."""
 
     name: str
     prepare: Callable[[Dispatch], str]
     build: Callable[[Dispatch], OutgoingMessage]
     batch_related: tuple[str, ...] = ()
     after_attempt: Callable[[Dispatch, "TransportError | None"], None] | None = None
+    prepare_many: Callable[[list[Dispatch]], None] | None = None
 
 
 _kinds: dict[str, OutboxKind] = {}

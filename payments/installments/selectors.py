@@ -55,6 +55,18 @@ def participant_on_running_plan(*, participant_id: int) -> bool:
     ).exists()
 
 
+def participants_on_running_plan(*, participant_ids: list[int]) -> set[int]:
+    """``participant_on_running_plan`` for many payers in one read (the dispatcher re-checks
+    a chunk of reminders together just before sending them)."""
+    if not participant_ids:
+        return set()
+    return set(
+        InstallmentPlan.objects.filter(
+            participant_id__in=participant_ids, status__in=RUNNING
+        ).values_list("participant_id", flat=True)
+    )
+
+
 def installments_still_to_charge(*, merchant_id: int, plan_public_id: str) -> list[Installment]:
     """A plan's installments not yet paid (nor stopped), in date order, for a notice read
     at send time: what the payer will still be charged."""

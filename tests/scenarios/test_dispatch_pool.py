@@ -349,3 +349,78 @@ def test_an_esp_429_is_rate_limited_with_its_retry_after(headers, retry_after):
     assert (error.rate_limited, error.permanent, error.retry_after) == (True, False, retry_after)
     response.status_code = 500
     assert not _classify(AnymailAPIError("x", status_code=500, response=response)).rate_limited
+
+
+def _reads_of(captured, table: str) -> int:
+    return sum(f'FROM "{table}"' in q["sql"] for q in captured.captured_queries)
+
+
+def test_the_re_check_reads_a_chunk_of_rows_at_once(
+    monkeypatch, settings, merchant, email_template
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.DISPATCH_CONCURRENCY = 8
+    plan(merchant, email_template, 40)
+    use(monkeypatch, RecordingStub(delay=0.0))
+
+    with CaptureQueriesContext(connection) as captured:
+        assert dispatcher.dispatch_due(batch_size=100, worker_id="w") == 40
+
+    # Five chunks of eight: five reads of who is on a plan, not forty.
+    assert _reads_of(captured, "payments_installmentplan") == 5
+    fresh_reads = [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].startswith('SELECT "scenarios_dispatch"')
+        and 'JOIN "requests_app_participant"' in q["sql"]
+    ]
+    assert len(fresh_reads) == 5
+
+
+def test_a_payment_made_before_its_chunk_is_read_still_skips_the_reminder(
+    monkeypatch, settings, merchant, email_template
+):
+    from requests_app.models import Participant
+
+    settings.DISPATCH_CONCURRENCY = 4
+    rows = plan(merchant, email_template, 6)
+    stub = RecordingStub(delay=0.0)
+    use(monkeypatch, stub)
+    read_chunk = dispatcher._prepare_chunk
+    payer = rows[5].participant
+
+    def pay_then_read(chunk):
+        # The payer pays after the batch was claimed, just before their chunk is re-read.
+        if any(r.pk == rows[5].pk for r in chunk):
+            Participant.objects.filter(pk=payer.pk).update(status="paid", amount_paid=1000)
+        read_chunk(chunk)
+
+    monkeypatch.setattr(dispatcher, "_prepare_chunk", pay_then_read)
+    dispatcher.dispatch_due(batch_size=100, worker_id="w")
+
+    skipped = Dispatch.objects.get(pk=rows[5].pk)
+    assert (skipped.status, skipped.skip_reason) == ("skipped", "already_paid")
+    assert len(stub.sent) == 5
+
+
+def test_a_failed_chunk_read_falls_back_to_reading_row_by_row(
+    monkeypatch, settings, merchant, email_template
+):
+    from dataclasses import replace
+
+    from notifications import kinds
+
+    settings.DISPATCH_CONCURRENCY = 4
+    plan(merchant, email_template, 6)
+    stub = RecordingStub(delay=0.0)
+    use(monkeypatch, stub)
+
+    def broken(rows):
+        raise RuntimeError("database hiccup")
+
+    kind = kinds.outbox_kind_get("scenario_step")
+    monkeypatch.setitem(kinds._kinds, "scenario_step", replace(kind, prepare_many=broken))
+    assert dispatcher.dispatch_due(batch_size=100, worker_id="w") == 6
+    assert len(stub.sent) == 6
