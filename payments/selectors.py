@@ -258,9 +258,26 @@ def leg_provider_fee(leg: Leg) -> int | None:
     Sandboxes report none, so the rule applies.
     """
     fee = getattr(leg_capture_operation(leg), "fee", None)
-    if isinstance(fee, int) and not isinstance(fee, bool) and fee >= 0:
-        return fee
-    return None
+    if not isinstance(fee, int) or isinstance(fee, bool) or fee < 0:
+        return None
+    # What the provider kept on the refunds of the leg too (Stripe reports a balance
+    # transaction for each): the leg's fee is everything the provider took for it.
+    for operation in leg.operations.all():
+        if (
+            operation.operation == "refund"
+            and operation.result == "succeeded"
+            and isinstance(operation.fee, int)
+            and operation.fee > 0
+        ):
+            fee += operation.fee
+    return fee
+
+
+def leg_fee_note(leg: Leg) -> str:
+    """Why the provider's fee is not on the line, when the provider reports fees but had
+    none to give at the capture (Stripe's balance transaction not there yet)."""
+    capture = leg_capture_operation(leg)
+    return getattr(capture, "fee_note", "") if capture is not None else ""
 
 
 def leg_fee(leg: Leg, rules: dict[str, FeeRule]) -> tuple[int, str]:
@@ -328,6 +345,7 @@ def reconciliation_statement(
                 "installment_fee": leg.checkout.fee_amount,
                 "fee": fee,
                 "fee_source": source,
+                "fee_note": leg_fee_note(leg) if source != "provider" else "",
                 "net": leg.amount - leg.amount_refunded - fee,
                 "captured_at": capture.created_at.isoformat() if capture else None,
             }
