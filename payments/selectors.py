@@ -135,6 +135,29 @@ def legs_paid(*, checkout: Checkout) -> list[Leg]:
     return [leg for leg in checkout.legs.all() if leg.status not in _TOOK_NOTHING]
 
 
+def cards_paid_by_participant(*, payment_request) -> dict[int, list[str]]:
+    """The cards each participant of the request paid with ("Visa •••• 4242"), for the
+    back office's request page; one query, scoped to the request's merchant and mode."""
+    cards: dict[int, list[str]] = {}
+    legs = (
+        Leg.objects.filter(
+            merchant_id=payment_request.merchant_id,
+            livemode=payment_request.livemode,
+            checkout__request_id=payment_request.pk,
+            status__in=Leg.TAKEN,
+        )
+        .exclude(source_last4="")
+        .select_related("checkout")
+        .order_by("created_at", "id")
+    )
+    for leg in legs:
+        shown = leg_description(leg)
+        seen = cards.setdefault(leg.checkout.participant_id, [])
+        if shown not in seen:
+            seen.append(shown)
+    return cards
+
+
 def checkout_methods_paid(*, merchant_id: int, public_id: str) -> tuple[str, ...]:
     """How a paid checkout was paid, leg by leg ("Visa •••• 4242"), for receipts.
 
@@ -346,6 +369,7 @@ def reconciliation_statement(
                 "fee": fee,
                 "fee_source": source,
                 "fee_note": leg_fee_note(leg) if source != "provider" else "",
+                "card": leg_description(leg) if leg.source_last4 else "",
                 "net": leg.amount - leg.amount_refunded - fee,
                 "captured_at": capture.created_at.isoformat() if capture else None,
             }

@@ -89,6 +89,10 @@ def failure_message(reason: str, method: str = CARD) -> str:
         "fraud": _("The payment was refused for security reasons. Nothing was charged."),
         "not_accepted": _("This card cannot be used for this payment. Nothing was charged."),
         "expired_card": _("This card has expired. Nothing was charged; please use another card."),
+        "authentication_required": _(
+            "Your bank wants you to confirm this payment yourself. Nothing was charged; pay "
+            "it here, where your bank may ask you to authenticate."
+        ),
         "provider_error": _(
             "The bank did not answer in time. Nothing was charged; please try again."
         ),
