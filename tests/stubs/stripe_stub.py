@@ -17,6 +17,7 @@ Never part of the product: only tests start it.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import hmac
 import html
@@ -96,7 +97,8 @@ def _invalid(message: str, *, code: str | None = None, param: str | None = None,
 
 @dataclass
 class Fault:
-    """Make the next ``times`` calls matching ``method`` and ``path`` (a prefix after /v1/)
+    """Make the next ``times`` calls matching ``method`` and ``path`` (a prefix after /v1/,
+    ``*`` matching any part)
     fail with ``kind``: "500" (an api_error, replayed under its key), "timeout" (done, but
     answered too late), "429", "connection" (the connection is dropped, nothing done)."""
 
@@ -536,7 +538,9 @@ class StripeStub(_SavedCards):
     def _fault(self, method: str, path: str) -> str | None:
         with self.lock:
             for fault in self.faults:
-                if fault.method == method and path.startswith(f"/v1/{fault.path}") and fault.times:
+                # A prefix after /v1/, which may hold wildcards ("payment_intents/*/capture").
+                matches = fnmatch.fnmatchcase(path, f"/v1/{fault.path}*")
+                if fault.method == method and matches and fault.times:
                     fault.times -= 1
                     return fault.kind
         return None
