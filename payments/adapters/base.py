@@ -163,8 +163,9 @@ class PaymentMethodAdapter(ABC):
     # (``participant_source``), as a wallet is found from its holder's email or phone.
     source_from_participant: ClassVar[bool] = False
     # True when the provider can keep the payer's card for later charges made without them:
-    # the saga then passes ``save_for`` (who the card is kept for) to ``authorise`` on an
-    # installment's checkout, and the result's ``saved_source`` becomes the plan's card.
+    # the saga then passes ``save_for`` to ``authorise`` on an installment's checkout (the
+    # participant's id, or a source saved for them before, whose holder is reused), and the
+    # result's ``saved_source`` becomes the plan's card.
     saves_sources: ClassVar[bool] = False
 
     def __init__(self, *, merchant: Merchant, livemode: bool = False):

@@ -271,8 +271,9 @@ class StripeCardAdapter(PaymentMethodAdapter):
     ) -> PaymentResult:
         """A Checkout Session for the payer to authorise on Stripe's page; with a saved card
         (``cus_…/pm_…``, see ``saved_source``) an off-session PaymentIntent confirmed at
-        once. ``save_for`` (a participant's id) keeps the card typed on Stripe's page for
-        later charges, on a Customer made for that participant."""
+        once. ``save_for`` keeps the card typed on Stripe's page for later charges: on the
+        Customer of a card saved before (``cus_…/pm_…``), else on one made for that
+        participant (``pa_…``)."""
         try:
             api_amount = to_stripe_amount(amount, currency)
         except AmountNotRepresentable as exc:
@@ -305,7 +306,11 @@ class StripeCardAdapter(PaymentMethodAdapter):
         client = self._client()
         if save_for:
             try:
-                customer = self._customer(client, save_for)
+                customer = (
+                    save_for.partition("/")[0]
+                    if is_saved_source(save_for)
+                    else self._customer(client, save_for)
+                )
             except (stripe.InvalidRequestError, stripe.CardError) as exc:
                 return self._failed(amount, currency, FailureReason.NOT_ACCEPTED, _said(exc))
             except (stripe.AuthenticationError, stripe.PermissionError) as exc:

@@ -357,8 +357,21 @@ def _authorise(adapter, checkout: Checkout, leg: Leg) -> PaymentResult:
     extra = {}
     if checkout.installment and adapter.saves_sources:
         # An installment's checkout keeps the card for the charges made later without
-        # the payer, with the provider, for this participant (never on our side).
-        extra["save_for"] = checkout.participant.public_id
+        # the payer, with the provider, for this participant (never on our side): under
+        # the holder of a card saved for them before, if any, else a new one.
+        saved_before = (
+            Leg.objects.filter(
+                merchant_id=leg.merchant_id,
+                livemode=leg.livemode,
+                provider=leg.provider,
+                checkout__participant_id=checkout.participant_id,
+            )
+            .exclude(saved_source="")
+            .order_by("-id")
+            .values_list("saved_source", flat=True)
+            .first()
+        )
+        extra["save_for"] = saved_before or checkout.participant.public_id
     return leg_call(
         leg,
         LegOperation.Operation.AUTHORISE,

@@ -261,8 +261,12 @@ def test_authentication_required_fails_the_installment_and_its_notice_links_the_
     assert account(stripe_stub).payment_methods[plan.source.split("/")[1]]["card"]["last4"] == (
         "3155"
     )
-    # Still one Customer for this payer: its creation replays under the same key.
+    # Still one Customer for this payer: the new card is saved on the one the plan has.
     assert len(account(stripe_stub).customers) == 1
+    assert len(stripe_stub.calls("POST", "customers")) == 1
+    sessions = stripe_stub.calls("POST", "checkout/sessions")
+    assert sessions[-1]["params"]["customer"] == old_source.split("/")[0]
+    assert sessions[-1]["params"]["payment_intent_data"]["setup_future_usage"] == "off_session"
     third = plan.installments.get(position=2)
     assert services.installments_charge_due(now=third.next_attempt_at, worker_id="t") == 1
     third.refresh_from_db()
