@@ -316,6 +316,12 @@ class Leg(TimeStamped):
     failure_reason = models.CharField(max_length=32, blank=True)
     source_brand = models.CharField(max_length=20, blank=True)
     source_last4 = models.CharField(max_length=4, blank=True)
+    saved_source = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="The provider's reusable token for the card this leg saved for later "
+        "charges without the payer (an installment plan's first charge); never card data.",
+    )
 
     class Meta:
         ordering = ["checkout_id", "id"]
@@ -396,6 +402,15 @@ class LegOperation(models.Model):
     operation_reference = models.CharField(max_length=80, blank=True)
     failure_reason = models.CharField(max_length=32, blank=True)
     message = models.CharField(max_length=300, blank=True)
+    fee = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Integer amount in minor units: the provider's own fee for this movement "
+        "(Stripe's balance transaction); null when it reported none.",
+    )
+    fee_note = models.CharField(
+        max_length=200, blank=True, help_text="Why no provider fee was recorded, when none was."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -174,6 +174,29 @@ def legs_paid(*, checkout: Checkout) -> list[Leg]:
     return [leg for leg in checkout.legs.all() if leg.status not in _TOOK_NOTHING]
 
 
+def cards_paid_by_participant(*, payment_request) -> dict[int, list[str]]:
+    """The cards each participant of the request paid with ("Visa •••• 4242"), for the
+    back office's request page; one query, scoped to the request's merchant and mode."""
+    cards: dict[int, list[str]] = {}
+    legs = (
+        Leg.objects.filter(
+            merchant_id=payment_request.merchant_id,
+            livemode=payment_request.livemode,
+            checkout__request_id=payment_request.pk,
+            status__in=Leg.TAKEN,
+        )
+        .exclude(source_last4="")
+        .select_related("checkout")
+        .order_by("created_at", "id")
+    )
+    for leg in legs:
+        shown = leg_description(leg)
+        seen = cards.setdefault(leg.checkout.participant_id, [])
+        if shown not in seen:
+            seen.append(shown)
+    return cards
+
+
 def checkout_methods_paid(*, merchant_id: int, public_id: str) -> tuple[str, ...]:
     """How a paid checkout was paid, leg by leg ("Visa •••• 4242"), for receipts.
 
@@ -297,9 +320,26 @@ def leg_provider_fee(leg: Leg) -> int | None:
     Sandboxes report none, so the rule applies.
     """
     fee = getattr(leg_capture_operation(leg), "fee", None)
-    if isinstance(fee, int) and not isinstance(fee, bool) and fee >= 0:
-        return fee
-    return None
+    if not isinstance(fee, int) or isinstance(fee, bool) or fee < 0:
+        return None
+    # What the provider kept on the refunds of the leg too (Stripe reports a balance
+    # transaction for each): the leg's fee is everything the provider took for it.
+    for operation in leg.operations.all():
+        if (
+            operation.operation == "refund"
+            and operation.result == "succeeded"
+            and isinstance(operation.fee, int)
+            and operation.fee > 0
+        ):
+            fee += operation.fee
+    return fee
+
+
+def leg_fee_note(leg: Leg) -> str:
+    """Why the provider's fee is not on the line, when the provider reports fees but had
+    none to give at the capture (Stripe's balance transaction not there yet)."""
+    capture = leg_capture_operation(leg)
+    return getattr(capture, "fee_note", "") if capture is not None else ""
 
 
 def leg_fee(leg: Leg, rules: dict[str, FeeRule]) -> tuple[int, str]:
@@ -367,6 +407,8 @@ def reconciliation_statement(
                 "installment_fee": leg.checkout.fee_amount,
                 "fee": fee,
                 "fee_source": source,
+                "fee_note": leg_fee_note(leg) if source != "provider" else "",
+                "card": leg_description(leg) if leg.source_last4 else "",
                 "net": leg.amount - leg.amount_refunded - fee,
                 "captured_at": capture.created_at.isoformat() if capture else None,
             }

@@ -33,6 +33,8 @@ from .payer_views import (
     _participant_or_404,
     _payer_error,
     _waiting_for_payer,
+    card_fields_template,
+    card_source,
     checkout_failure_message,
     failure_message,
 )
@@ -140,7 +142,7 @@ class PlanPageView(View):
 
     def _pay_installment(self, request, participant, plan, language) -> HttpResponse:
         installment_id = request.POST.get("installment", "")[:40]
-        source = request.POST.get(CARD_TOKEN_FIELD, "").strip()[:80]
+        source = card_source(request, participant)[:80]
         if not source:
             errors = {"form": _("Enter your card details."), "installment": installment_id}
             return _render(request, participant, plan, errors=errors, status=422)
@@ -290,5 +292,6 @@ def _render(
         "language": language,
         "other_language": other_languages(language)[0],
         "token_field": CARD_TOKEN_FIELD,
+        "card_template": card_fields_template(participant) if payable else "",
     }
     return render(request, "requests_app/payer_plan.html", context, status=status)

@@ -89,6 +89,10 @@ def failure_message(reason: str, method: str = CARD) -> str:
         "fraud": _("The payment was refused for security reasons. Nothing was charged."),
         "not_accepted": _("This card cannot be used for this payment. Nothing was charged."),
         "expired_card": _("This card has expired. Nothing was charged; please use another card."),
+        "authentication_required": _(
+            "Your bank wants you to confirm this payment yourself. Nothing was charged; pay "
+            "it here, where your bank may ask you to authenticate."
+        ),
         "provider_error": _(
             "The bank did not answer in time. Nothing was charged; please try again."
         ),
@@ -198,6 +202,22 @@ class _Choice:
 
 def _offered(participant: Participant) -> list[PayerMethod]:
     return payment_selectors.payer_methods_for_participant(participant=participant)
+
+
+def card_fields_template(participant: Participant) -> str:
+    """What the page includes to collect a card; "" when the provider's own page does
+    (Stripe Checkout): the payer then types nothing here."""
+    card = next((m for m in _offered(participant) if m.code == CARD), None)
+    return card.fields_template if card is not None else ""
+
+
+def card_source(request: HttpRequest, participant: Participant) -> str:
+    """The card the payer gives: the token their browser made with the provider's fields,
+    or, when the provider's page collects the card (Stripe Checkout), the method itself."""
+    card = next((m for m in _offered(participant) if m.code == CARD), None)
+    if card is not None and not card.fields_template:
+        return payment_selectors.payer_method_source(participant=participant, method=card)
+    return request.POST.get(CARD_TOKEN_FIELD, "").strip()
 
 
 def _posted_methods(request: HttpRequest, offered: list[PayerMethod]) -> tuple[list[str], str]:
@@ -1015,7 +1035,7 @@ class InstallmentPlanPayView(View):
                     errors={"form": _("The schedule has changed; please check it again.")},
                     status=409,
                 )
-            source = request.POST.get(CARD_TOKEN_FIELD, "").strip()
+            source = card_source(request, participant)
             if not source:
                 return self._render(
                     request, participant, errors={"card": _source_missing(CARD)}, status=422

@@ -277,6 +277,9 @@ class PaymentRequestDetailView(MerchantViewMixin, View):
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
         payment_request = _request_or_404(request, public_id)
         participants = list(payment_request.participants.all())
+        cards = payment_selectors.cards_paid_by_participant(payment_request=payment_request)
+        for participant in participants:
+            participant.cards_paid = cards.get(participant.pk, [])
         answers = latest_answers_by_participant(
             merchant=request.merchant, participant_ids=[p.public_id for p in participants]
         )

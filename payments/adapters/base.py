@@ -52,6 +52,9 @@ class FailureReason(StrEnum):
     NOT_ACCEPTED = "not_accepted"  # this method, card brand or currency is not accepted
     PROVIDER_ERROR = "provider_error"  # the provider answered, with an error of its own
     EXPIRED_CARD = "expired_card"  # the card's expiry date has passed (a later charge)
+    # A charge made without the payer (an installment) that their bank wants them to
+    # authenticate: only the payer can pay it, on a page of ours (3-D Secure there).
+    AUTHENTICATION_REQUIRED = "authentication_required"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,16 @@ class PaymentResult:
     action_url: str = ""
     operation_reference: str = ""
     message: str = ""
+    # The card as the provider saw it, when our ``source`` cannot say (a card typed on the
+    # provider's own page): brand and last four digits for receipts, never more.
+    source_brand: str = ""
+    source_last4: str = ""
+    # A token the provider kept for charges made later without the payer (installments).
+    saved_source: str = ""
+    # The provider's own fee for this movement, in minor units of ``currency``; None when
+    # it reports none (yet), and ``fee_note`` says why the merchant's rule applies instead.
+    fee: int | None = None
+    fee_note: str = ""
 
     def __post_init__(self) -> None:
         # Results cross the saga's persistence boundary: refuse impossible ones at birth.
@@ -81,6 +94,10 @@ class PaymentResult:
             raise ValueError("a failure_reason is given exactly when the status is failed")
         if (self.status == PaymentStatus.REQUIRES_ACTION) != bool(self.action_url):
             raise ValueError("an action_url is given exactly when the status is requires_action")
+        if self.fee is not None and (
+            isinstance(self.fee, bool) or not isinstance(self.fee, int) or self.fee < 0
+        ):
+            raise ValueError("a fee is a non-negative integer of minor units")
 
     @property
     def succeeded(self) -> bool:
@@ -145,6 +162,11 @@ class PaymentMethodAdapter(ABC):
     # True when the payer types no details: the source is found from the participant
     # (``participant_source``), as a wallet is found from its holder's email or phone.
     source_from_participant: ClassVar[bool] = False
+    # True when the provider can keep the payer's card for later charges made without them:
+    # the saga then passes ``save_for`` to ``authorise`` on an installment's checkout (the
+    # participant's id, or a source saved for them before, whose holder is reused), and the
+    # result's ``saved_source`` becomes the plan's card.
+    saves_sources: ClassVar[bool] = False
 
     def __init__(self, *, merchant: Merchant, livemode: bool = False):
         if livemode and self.is_sandbox:

@@ -21,6 +21,8 @@ other parameters) is ``StateConflict``.
 
 from __future__ import annotations
 
+import logging
+from datetime import date
 from typing import Any
 
 import stripe
@@ -37,6 +39,8 @@ from .base import (
     ProviderError,
     ProviderTimeout,
 )
+
+logger = logging.getLogger(__name__)
 
 PROVIDER = "stripe"
 
@@ -200,6 +204,7 @@ def _reason_of(error: dict | None) -> FailureReason:
 
 
 _MESSAGES = {
+    FailureReason.AUTHENTICATION_REQUIRED: "The bank wants the payer to authenticate this charge.",
     FailureReason.DECLINED: "The card was declined.",
     FailureReason.INSUFFICIENT_FUNDS: "The card has insufficient funds.",
     FailureReason.AUTHENTICATION_FAILED: "The payer did not pass 3-D Secure authentication.",
@@ -215,6 +220,7 @@ class StripeCardAdapter(PaymentMethodAdapter):
     provider = PROVIDER
     label = "Card"
     payer_fields_template = ""
+    saves_sources = True
 
     @classmethod
     def is_configured(cls, *, merchant, livemode: bool) -> bool:
@@ -261,12 +267,20 @@ class StripeCardAdapter(PaymentMethodAdapter):
         source: str,
         idempotency_key: str,
         return_url: str = "",
+        save_for: str = "",
     ) -> PaymentResult:
+        """A Checkout Session for the payer to authorise on Stripe's page; with a saved card
+        (``cus_…/pm_…``, see ``saved_source``) an off-session PaymentIntent confirmed at
+        once. ``save_for`` keeps the card typed on Stripe's page for later charges: on the
+        Customer of a card saved before (``cus_…/pm_…``), else on one made for that
+        participant (``pa_…``)."""
         try:
             api_amount = to_stripe_amount(amount, currency)
         except AmountNotRepresentable as exc:
             return self._failed(amount, currency, FailureReason.NOT_ACCEPTED, exc.message)
         leg = idempotency_key.partition(":")[0]  # Leg.idempotency_key: "<leg id>:<operation>"
+        if is_saved_source(source):
+            return self._charge_saved(source, amount, currency, api_amount, leg, idempotency_key)
         separator = "&" if "?" in return_url else "?"
         params = {
             "mode": "payment",
@@ -290,6 +304,21 @@ class StripeCardAdapter(PaymentMethodAdapter):
             "locale": "auto",
         }
         client = self._client()
+        if save_for:
+            try:
+                customer = (
+                    save_for.partition("/")[0]
+                    if is_saved_source(save_for)
+                    else self._customer(client, save_for)
+                )
+            except (stripe.InvalidRequestError, stripe.CardError) as exc:
+                return self._failed(amount, currency, FailureReason.NOT_ACCEPTED, _said(exc))
+            except (stripe.AuthenticationError, stripe.PermissionError) as exc:
+                return self._failed(amount, currency, FailureReason.PROVIDER_ERROR, _said(exc))
+            params["customer"] = customer
+            # Stripe keeps the card on the Customer for charges made without the payer, and
+            # asks the bank for it now (3-D Secure on its page if the bank wants it).
+            params["payment_intent_data"]["setup_future_usage"] = "off_session"
         try:
             session = self._call(
                 client.v1.checkout.sessions.create,
@@ -317,7 +346,11 @@ class StripeCardAdapter(PaymentMethodAdapter):
             intent = self._call(
                 client.v1.payment_intents.capture,
                 intent_id,
-                {"amount_to_capture": to_stripe_amount(amount, currency)},
+                {
+                    "amount_to_capture": to_stripe_amount(amount, currency),
+                    # Stripe's fee for reconciliation, in the same answer (no second call).
+                    "expand": ["latest_charge.balance_transaction"],
+                },
                 {"idempotency_key": idempotency_key},
             )
         except stripe.CardError as exc:
@@ -328,12 +361,17 @@ class StripeCardAdapter(PaymentMethodAdapter):
             raise _conflict(exc) from None
         if intent["status"] != "succeeded":
             raise ProviderTimeout(f"Stripe's capture is still {intent['status']}.")
+        charge = _get(intent, "latest_charge")
+        fee, note = _fee_of(_get(charge, "balance_transaction"), currency)
         return PaymentResult(
             status=PaymentStatus.CAPTURED,
             provider_reference=intent["id"],
             amount=from_stripe_amount(intent["amount_received"], currency),
             currency=currency.upper(),
-            operation_reference=_id_of(_get(intent, "latest_charge")),
+            operation_reference=_id_of(charge),
+            fee=fee,
+            fee_note=note,
+            **_card_of(charge),
         )
 
     def void(self, *, reference: str, idempotency_key: str) -> PaymentResult:
@@ -376,7 +414,11 @@ class StripeCardAdapter(PaymentMethodAdapter):
         try:
             refund = self._call(
                 client.v1.refunds.create,
-                {"payment_intent": intent_id, "amount": to_stripe_amount(amount, currency)},
+                {
+                    "payment_intent": intent_id,
+                    "amount": to_stripe_amount(amount, currency),
+                    "expand": ["balance_transaction"],
+                },
                 {"idempotency_key": idempotency_key},
             )
         except stripe.StripeError as exc:
@@ -386,12 +428,15 @@ class StripeCardAdapter(PaymentMethodAdapter):
             return self._failed(
                 amount, currency, FailureReason.PROVIDER_ERROR, f"Stripe: {reason}", intent_id
             )
+        fee, note = _fee_of(_get(refund, "balance_transaction"), currency)
         return PaymentResult(
             status=PaymentStatus.REFUNDED,
             provider_reference=intent_id,
             amount=from_stripe_amount(refund["amount"], currency),
             currency=currency.upper(),
             operation_reference=refund["id"],
+            fee=fee,
+            fee_note=note,
         )
 
     def retrieve(self, *, reference: str) -> PaymentResult:
@@ -423,7 +468,9 @@ class StripeCardAdapter(PaymentMethodAdapter):
     def _session(self, client, reference: str):
         try:
             return self._call(
-                client.v1.checkout.sessions.retrieve, reference, {"expand": ["payment_intent"]}
+                client.v1.checkout.sessions.retrieve,
+                reference,
+                {"expand": ["payment_intent", "payment_intent.latest_charge"]},
             )
         except stripe.StripeError as exc:
             raise _conflict(exc) from None
@@ -431,7 +478,9 @@ class StripeCardAdapter(PaymentMethodAdapter):
     def _intent(self, client, reference: str):
         try:
             return self._call(
-                client.v1.payment_intents.retrieve, reference, {"expand": ["latest_charge"]}
+                client.v1.payment_intents.retrieve,
+                reference,
+                {"expand": ["latest_charge.balance_transaction"]},
             )
         except stripe.StripeError as exc:
             raise _conflict(exc) from None
@@ -474,15 +523,17 @@ class StripeCardAdapter(PaymentMethodAdapter):
         currency = intent["currency"]
         status = intent["status"]
         reference = intent["id"]
+        charge = _get(intent, "latest_charge")
+        seen = {**_card_of(charge), "saved_source": _saved_of(intent)}
         if status == "requires_capture":
             return PaymentResult(
                 status=PaymentStatus.AUTHORISED,
                 provider_reference=reference,
                 amount=from_stripe_amount(intent["amount_capturable"], currency),
                 currency=currency.upper(),
+                **seen,
             )
         if status == "succeeded":
-            charge = _get(intent, "latest_charge")
             refunded = _get(charge, "amount_refunded", 0) if not isinstance(charge, str) else 0
             if refunded:
                 return PaymentResult(
@@ -492,21 +543,148 @@ class StripeCardAdapter(PaymentMethodAdapter):
                     currency=currency.upper(),
                     operation_reference=_id_of(charge),
                 )
+            fee, note = _fee_of(_get(charge, "balance_transaction"), currency)
             return PaymentResult(
                 status=PaymentStatus.CAPTURED,
                 provider_reference=reference,
                 amount=from_stripe_amount(intent["amount_received"], currency),
                 currency=currency.upper(),
                 operation_reference=_id_of(charge),
+                fee=fee,
+                fee_note=note,
+                **seen,
             )
         if status == "canceled":
             return self._released(reference, currency, 0)
+        if status == "requires_action" and _get(_get(intent, "metadata"), OFF_SESSION):
+            # Charged without the payer, and the bank wants them: nobody is there to act.
+            return self._authentication_required(intent)
         if status == "requires_payment_method":
             reason = _reason_of(_plain(_get(intent, "last_payment_error")))
             amount = from_stripe_amount(intent["amount"], currency)
             return self._failed(amount, currency, reason, _MESSAGES.get(reason, ""), reference)
         # processing, requires_action, requires_confirmation: Stripe has not decided yet.
         raise ProviderTimeout(f"Stripe's payment is still {status}; ask again later.")
+
+    # --- saved cards (installments) ------------------------------------------------------
+
+    def _customer(self, client, holder: str) -> str:
+        """The Customer that keeps ``holder``'s cards: one per participant, made with a key
+        of its own, so a retried or replayed first charge never makes a second one."""
+        customer = self._call(
+            client.v1.customers.create,
+            {"metadata": {"participant": holder}},
+            {"idempotency_key": f"{holder}:customer"},
+        )
+        return customer["id"]
+
+    def _charge_saved(
+        self, source: str, amount: int, currency: str, api_amount: int, leg: str, key: str
+    ) -> PaymentResult:
+        """An installment the payer is not there for: a PaymentIntent on the saved card,
+        confirmed at once, held (``capture_method=manual``) like every leg until the saga
+        captures it. A decline is a failure; a bank that wants the payer to authenticate is
+        ``authentication_required`` (they pay it themselves on the plan page)."""
+        customer, _, payment_method = source.partition("/")
+        client = self._client()
+        try:
+            intent = self._call(
+                client.v1.payment_intents.create,
+                {
+                    "amount": api_amount,
+                    "currency": currency.lower(),
+                    "customer": customer,
+                    "payment_method": payment_method,
+                    "payment_method_types": ["card"],
+                    "off_session": True,
+                    "confirm": True,
+                    "capture_method": "manual",
+                    "metadata": {"leg": leg, OFF_SESSION: "true"},
+                    "expand": ["latest_charge"],
+                },
+                {"idempotency_key": key},
+            )
+        except stripe.CardError as exc:
+            error = _plain(exc.error)
+            refused = _id_of(_get(exc.error, "payment_intent"))
+            if error.get("code") == "authentication_required" or (
+                error.get("decline_code") == "authentication_required"
+            ):
+                return self._failed(
+                    amount,
+                    currency,
+                    FailureReason.AUTHENTICATION_REQUIRED,
+                    _MESSAGES[FailureReason.AUTHENTICATION_REQUIRED],
+                    refused,
+                )
+            reason = (
+                FailureReason.EXPIRED_CARD
+                if error.get("code") == "expired_card"
+                else _reason_of(error)
+            )
+            return self._failed(amount, currency, reason, _said(exc), refused)
+        except stripe.InvalidRequestError as exc:
+            # The card was detached or the Customer deleted at Stripe: it cannot pay again.
+            return self._failed(amount, currency, FailureReason.NOT_ACCEPTED, _said(exc))
+        except (stripe.AuthenticationError, stripe.PermissionError) as exc:
+            return self._failed(amount, currency, FailureReason.PROVIDER_ERROR, _said(exc))
+        if intent["status"] == "requires_action":
+            return self._authentication_required(intent)
+        return self._result_of_intent(intent)
+
+    def _authentication_required(self, intent) -> PaymentResult:
+        """Close the intent nobody will authenticate (so it can never be taken later), and
+        say the payer must pay this charge themselves."""
+        client = self._client()
+        try:
+            self._call(
+                client.v1.payment_intents.cancel,
+                intent["id"],
+                None,
+                {"idempotency_key": f"{intent['id']}:cancel"},
+            )
+        except (stripe.StripeError, ProviderError):
+            logger.warning("Could not cancel Stripe intent %s awaiting the payer", intent["id"])
+        currency = intent["currency"]
+        return self._failed(
+            from_stripe_amount(intent["amount"], currency),
+            currency,
+            FailureReason.AUTHENTICATION_REQUIRED,
+            _MESSAGES[FailureReason.AUTHENTICATION_REQUIRED],
+            intent["id"],
+        )
+
+    def _payment_method(self, source: str):
+        client = self._client()
+        try:
+            return self._call(client.v1.payment_methods.retrieve, source.partition("/")[2])
+        except stripe.StripeError:
+            return None
+
+    def expires_before(self, source: str, day: date) -> bool:
+        """A saved card's expiry as Stripe keeps it (``card.exp_month/exp_year``); a card
+        is good until the last day of its month. Unknown (no answer) is never flagged."""
+        if not is_saved_source(source):
+            return False
+        try:
+            method = self._payment_method(source)
+        except ProviderError:
+            return False
+        card = _get(method, "card")
+        month, year = _get(card, "exp_month"), _get(card, "exp_year")
+        if not isinstance(month, int) or not isinstance(year, int):
+            return False
+        return (year, month) < (day.year, day.month)
+
+    def describe_source(self, source: str) -> tuple[str, str]:
+        if not is_saved_source(source):
+            return "", ""
+        try:
+            method = self._payment_method(source)
+        except ProviderError:
+            return "", ""
+        card = _get(method, "card")
+        return str(_get(card, "brand", "")), str(_get(card, "last4", ""))
 
     def _released(self, reference: str, currency: str, amount: int) -> PaymentResult:
         return PaymentResult(
@@ -527,6 +705,52 @@ class StripeCardAdapter(PaymentMethodAdapter):
             failure_reason=reason,
             message=message[:300] or _MESSAGES.get(reason, ""),
         )
+
+
+# Marks the PaymentIntents made without the payer (metadata), so a later look at one that
+# waits for 3-D Secure knows nobody is there to pass it.
+OFF_SESSION = "off_session"
+
+
+def is_saved_source(source: str) -> bool:
+    """A card Stripe keeps for later charges: ``cus_…/pm_…`` (the Customer and the
+    PaymentMethod ids, never card data)."""
+    customer, _, method = source.partition("/")
+    return customer.startswith("cus_") and method.startswith("pm_")
+
+
+def _saved_of(intent) -> str:
+    """The card a PaymentIntent saved (``setup_future_usage``), as a source for later."""
+    if _get(intent, "setup_future_usage") != "off_session":
+        return ""
+    customer, method = _id_of(_get(intent, "customer")), _id_of(_get(intent, "payment_method"))
+    source = f"{customer}/{method}"
+    return source if is_saved_source(source) else ""
+
+
+def _card_of(charge) -> dict:
+    """Brand and last four digits of the card a charge was made with (receipts)."""
+    card = _get(_get(charge, "payment_method_details"), "card")
+    last4 = str(_get(card, "last4", ""))
+    if not last4:
+        return {}
+    return {"source_brand": str(_get(card, "brand", ""))[:20], "source_last4": last4[-4:]}
+
+
+def _fee_of(transaction, currency: str) -> tuple[int | None, str]:
+    """Stripe's fee from a balance transaction, in our minor units of ``currency``, or
+    (None, why not). The fee is final once the transaction exists, even while its funds
+    are still ``pending``; a fee in another currency (the account settles in another) is
+    not mixed into this request's statement."""
+    if not transaction or isinstance(transaction, str):
+        return None, "Stripe had not reported its fee yet (no balance transaction)."
+    fee = _get(transaction, "fee")
+    settled = str(_get(transaction, "currency", "")).lower()
+    if not isinstance(fee, int) or fee < 0:
+        return None, "Stripe reported no fee on its balance transaction."
+    if settled != currency.lower():
+        return None, f"Stripe's fee is in {settled.upper()}, the account's settlement currency."
+    return from_stripe_amount(fee, currency), ""
 
 
 def _get(obj, key: str, default=None):

@@ -22,6 +22,14 @@ class ReconciliationLineSerializer(serializers.Serializer):
     )
     fee = serializers.IntegerField(help_text="The provider's fee, in minor units.")
     fee_source = serializers.ChoiceField(choices=["provider", "rule", "none"])
+    fee_note = serializers.CharField(
+        required=False,
+        help_text="Why the merchant's fee rule stands in for a provider that reports its "
+        "fees (Stripe's balance transaction not there yet, or in another currency).",
+    )
+    card = serializers.CharField(
+        required=False, help_text='The card as the payer knows it ("Visa •••• 4242"), or "".'
+    )
     net = serializers.IntegerField(help_text="amount - amount_refunded - fee.")
     captured_at = serializers.DateTimeField(allow_null=True)
 

@@ -45,6 +45,8 @@ PAYOFF = "payoff"
 # ``leased_by`` of a failed installment the payer is paying from their link with another card.
 PAYER = "payer"
 HELD_BY_PAYER = (PAYOFF, PAYER)
+# The failure of a charge the payer's bank wants them to authenticate (FailureReason).
+AUTHENTICATION_REQUIRED = "authentication_required"
 # Merchant-initiated charges run at this local hour on their due date.
 CHARGE_HOUR = time(9, 0)
 
@@ -234,7 +236,10 @@ def installment_settle(
     if paid:
         installment.status, installment.failure_reason = Installment.Status.PAID, ""
         installment.save()
-        if by_payer:
+        if by_payer or plan.status == InstallmentPlan.Status.PENDING:
+            # The first charge (or the payer's own) may have saved the card with the
+            # provider (Stripe keeps it for charges made without the payer): it is the
+            # plan's card from now on.
             _source_replace(plan, checkout_public_id)
         if plan.status == InstallmentPlan.Status.PENDING:
             _plan_transition(plan, InstallmentPlan.Status.ACTIVE)
@@ -265,6 +270,11 @@ def installment_settle(
         _plan_transition(plan, InstallmentPlan.Status.CANCELLED)
         return
     retries = plan.retry_days
+    if reason == AUTHENTICATION_REQUIRED and 0 < installment.attempts < len(retries):
+        # The bank wants the payer for this charge: trying again without them would fail
+        # the same way. The failure notice sends them to the plan page to pay it (3-D
+        # Secure there); the one automatic try left is at the end of the retry window.
+        installment.attempts = len(retries)
     if installment.attempts <= len(retries):
         retry_at = _charge_at(
             installment.due_date + timedelta(days=retries[installment.attempts - 1]), _zone(plan)
@@ -299,11 +309,12 @@ def installment_settle(
 def _source_replace(plan: InstallmentPlan, checkout_public_id: str) -> None:
     """The card that just paid becomes the plan's card for the charges still to come; only
     once it has paid, so a mistyped or refused card never replaces one that works."""
-    source = (
+    saved, given = (
         Leg.objects.filter(checkout__public_id=checkout_public_id, method=plan.method)
-        .values_list("source", flat=True)
+        .values_list("saved_source", "source")
         .first()
-    )
+    ) or ("", "")
+    source = saved or given
     if source and source != plan.source:
         plan.source = source
         plan.save(update_fields=["source", "updated_at"])

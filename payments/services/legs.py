@@ -82,8 +82,25 @@ def leg_call(
     row.operation_reference = result.operation_reference
     row.failure_reason = result.failure_reason or ""
     row.message = result.message[:300]
+    row.fee, row.fee_note = result.fee, result.fee_note[:200]
     row.save()
+    _remember_what_the_provider_saw(leg, result)
     return result
+
+
+def _remember_what_the_provider_saw(leg: Leg, result: PaymentResult) -> None:
+    """A card typed on the provider's page is known to us only from its answers: its brand
+    and last four digits (for receipts) and the token it kept for later charges."""
+    changes = {}
+    if result.source_last4 and result.source_last4 != leg.source_last4:
+        changes["source_brand"] = result.source_brand[:20]
+        changes["source_last4"] = result.source_last4[:4]
+    if result.saved_source and result.saved_source != leg.saved_source:
+        changes["saved_source"] = result.saved_source[:80]
+    if changes:
+        Leg.objects.filter(pk=leg.pk).update(**changes)
+        for name, value in changes.items():
+            setattr(leg, name, value)
 
 
 _NOTHING_TAKEN = {Leg.Status.FAILED, Leg.Status.VOIDED}

@@ -346,12 +346,32 @@ def _adapter_of(checkout: Checkout, leg: Leg):
 
 
 def _remember_source(leg: Leg, adapter, source: str) -> None:
+    if leg.source_last4:
+        return  # the provider's answer named the card already (leg_call kept it)
     brand, last4 = adapter.describe_source(source)
     Leg.objects.filter(pk=leg.pk).update(source_brand=brand, source_last4=last4)
     leg.source_brand, leg.source_last4 = brand, last4
 
 
 def _authorise(adapter, checkout: Checkout, leg: Leg) -> PaymentResult:
+    extra = {}
+    if checkout.installment and adapter.saves_sources:
+        # An installment's checkout keeps the card for the charges made later without
+        # the payer, with the provider, for this participant (never on our side): under
+        # the holder of a card saved for them before, if any, else a new one.
+        saved_before = (
+            Leg.objects.filter(
+                merchant_id=leg.merchant_id,
+                livemode=leg.livemode,
+                provider=leg.provider,
+                checkout__participant_id=checkout.participant_id,
+            )
+            .exclude(saved_source="")
+            .order_by("-id")
+            .values_list("saved_source", flat=True)
+            .first()
+        )
+        extra["save_for"] = saved_before or checkout.participant.public_id
     return leg_call(
         leg,
         LegOperation.Operation.AUTHORISE,
@@ -361,6 +381,7 @@ def _authorise(adapter, checkout: Checkout, leg: Leg) -> PaymentResult:
             source=leg.source,
             idempotency_key=leg.idempotency_key("authorise"),
             return_url=checkout.return_url,
+            **extra,
         ),
     )
 

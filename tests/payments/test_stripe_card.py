@@ -89,7 +89,10 @@ def test_a_card_payment_goes_through_stripe_checkout_and_is_booked_on_return(
     capture = stripe_stub.calls("POST", "payment_intents")[0]
     assert capture["path"].endswith("/capture")
     assert capture["idempotency_key"] == f"{leg.public_id}:capture"
-    assert capture["params"] == {"amount_to_capture": "2500"}
+    assert capture["params"] == {
+        "amount_to_capture": "2500",
+        "expand": ["latest_charge.balance_transaction"],
+    }
     # Every call carried this merchant's own key, and no sandbox was touched.
     assert {call["api_key"] for call in stripe_stub.requests} == {STRIPE_TEST_KEY}
     assert not SandboxAuthorisation.objects.exists()

@@ -17,6 +17,7 @@ Never part of the product: only tests start it.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import hmac
 import html
@@ -41,7 +42,18 @@ CARDS = {
     ),
     "4000000000000069": ("visa", ("expired_card", "expired_card", "Your card has expired.")),
     "4100000000000019": ("visa", ("card_declined", "fraudulent", "Your card was declined.")),
+    # Saved for later: authenticated on Checkout, then how charges without the payer go.
+    "4000002500003155": ("visa", None),  # authenticates on setup; later charges succeed
+    "4000002760003184": ("visa", None),  # the bank wants 3-D Secure on every charge
+    "4000000000000341": ("visa", None),  # attaches to a Customer; its charges are declined
 }
+# What a charge made without the payer (``off_session=true``) does with a saved card.
+OFF_SESSION_AUTHENTICATION = {"4000002760003184"}
+OFF_SESSION_DECLINE = {
+    "4000000000000341": ("card_declined", "generic_decline", "Your card was declined.")
+}
+# What the stub takes for a card charge, as Stripe's standard European pricing: 1.5% + 25.
+FEE_PERCENT_BP, FEE_FIXED = 150, 25
 
 
 def _decode_form(body: str) -> dict:
@@ -85,7 +97,8 @@ def _invalid(message: str, *, code: str | None = None, param: str | None = None,
 
 @dataclass
 class Fault:
-    """Make the next ``times`` calls matching ``method`` and ``path`` (a prefix after /v1/)
+    """Make the next ``times`` calls matching ``method`` and ``path`` (a prefix after /v1/,
+    ``*`` matching any part)
     fail with ``kind``: "500" (an api_error, replayed under its key), "timeout" (done, but
     answered too late), "429", "connection" (the connection is dropped, nothing done)."""
 
@@ -103,9 +116,246 @@ class Account:
     intents: dict = field(default_factory=dict)
     charges: dict = field(default_factory=dict)
     refunds: dict = field(default_factory=dict)
+    # Saved cards (installments) and Stripe's fees.
+    customers: dict = field(default_factory=dict)
+    payment_methods: dict = field(default_factory=dict)
+    balance_transactions: dict = field(default_factory=dict)
 
 
-class StripeStub:
+class _SavedCards:
+    """Customers, PaymentMethods, off-session PaymentIntents and balance transactions: the
+    part of Stripe that installments (a card saved on Checkout, charged later without the
+    payer) and fees for reconciliation use. Mixed into ``StripeStub``."""
+
+    def _route_saved_cards(
+        self, method: str, parts: list, params: dict, account: Account, expand: list
+    ) -> dict | None:
+        match method, parts:
+            case "POST", ["customers"]:
+                return self._customer_create(account, params)
+            case "GET", ["customers", cid]:
+                return self._get(account.customers, cid, "customer")
+            case "GET", ["payment_methods", pmid]:
+                return _public(self._get(account.payment_methods, pmid, "payment_method"))
+            case "POST", ["payment_intents"]:
+                return self._expanded(account, self._intent_create(account, params), expand)
+            case "GET", ["balance_transactions", tid]:
+                return self._get(account.balance_transactions, tid, "balance_transaction")
+        return None
+
+    def _customer_create(self, account: Account, params: dict) -> dict:
+        cid = f"cus_{secrets.token_hex(7)}"
+        customer = {
+            "id": cid,
+            "object": "customer",
+            "email": params.get("email"),
+            "name": params.get("name"),
+            "metadata": params.get("metadata", {}),
+            "invoice_settings": {"default_payment_method": None},
+            "livemode": account.livemode,
+            "created": int(time.time()),
+        }
+        account.customers[cid] = customer
+        return customer
+
+    def _saved_card_on_pay(self, account, session, intent, charge, number, exp_month, exp_year):
+        """The card typed on Checkout becomes a PaymentMethod; with ``setup_future_usage``
+        it is attached to the session's Customer for later charges."""
+        year = time.gmtime().tm_year
+        pmid = f"pm_{secrets.token_hex(12)}"
+        payment_method = {
+            "id": pmid,
+            "object": "payment_method",
+            "type": "card",
+            "card": {
+                "brand": charge["payment_method_details"]["card"]["brand"],
+                "last4": number[-4:],
+                "exp_month": exp_month or 12,
+                "exp_year": exp_year or year + 3,
+                "country": "FR",
+                "funding": "credit",
+            },
+            "customer": None,
+            "livemode": account.livemode,
+            "created": int(time.time()),
+            "_number": number,
+        }
+        account.payment_methods[pmid] = payment_method
+        usage = session["_intent_data"].get("setup_future_usage")
+        intent.update(payment_method=pmid, customer=session.get("customer"))
+        charge.update(payment_method=pmid, customer=session.get("customer"))
+        if usage:
+            intent["setup_future_usage"] = usage
+            if session.get("customer"):
+                payment_method["customer"] = session["customer"]
+
+    def _intent_create(self, account: Account, params: dict) -> dict:
+        """``POST /v1/payment_intents`` with ``confirm=true``: a saved card charged now."""
+        try:
+            amount, currency = int(params["amount"]), params["currency"]
+        except (KeyError, ValueError):
+            raise _invalid("Missing required param: amount.", param="amount") from None
+        if amount < 1:
+            raise _invalid("Amount must be at least 1.", code="amount_too_small", param="amount")
+        customer = params.get("customer")
+        if customer is not None and customer not in account.customers:
+            raise _invalid(
+                f"No such customer: '{customer}'", code="resource_missing", param="customer"
+            )
+        pmid = params.get("payment_method", "")
+        payment_method = account.payment_methods.get(pmid)
+        if payment_method is None:
+            raise _invalid(
+                f"No such PaymentMethod: '{pmid}'",
+                code="resource_missing",
+                param="payment_method",
+            )
+        off_session = params.get("off_session") == "true"
+        if off_session and payment_method["customer"] != customer:
+            raise _invalid(
+                "The provided PaymentMethod was previously used with a PaymentIntent without "
+                "Customer attachment, shared with a connected account without Customer "
+                "attachment, or was detached from a Customer. It may not be used again.",
+                param="payment_method",
+            )
+        if params.get("confirm") != "true":
+            raise _invalid("This stub only serves confirm=true.", param="confirm")
+        manual = params.get("capture_method") == "manual"
+        pid = _new_id("pi", account.livemode).replace("pi_test_", "pi_").replace("pi_live_", "pi_")
+        intent = {
+            "id": pid,
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_capturable": 0,
+            "amount_received": 0,
+            "currency": currency,
+            "capture_method": params.get("capture_method", "automatic_async"),
+            "customer": customer,
+            "payment_method": pmid,
+            "status": "requires_payment_method",
+            "metadata": params.get("metadata", {}),
+            "latest_charge": None,
+            "last_payment_error": None,
+            "next_action": None,
+            "livemode": account.livemode,
+        }
+        account.intents[pid] = intent
+        number = payment_method["_number"]
+        card = payment_method["card"]
+        if (card["exp_year"], card["exp_month"]) < time.gmtime()[:2]:
+            self._off_session_refusal(
+                intent, "expired_card", "expired_card", "Your card has expired."
+            )
+        if number in OFF_SESSION_AUTHENTICATION:
+            if self.off_session_authentication == "requires_action" or not off_session:
+                intent.update(
+                    status="requires_action",
+                    next_action={"type": "use_stripe_sdk", "use_stripe_sdk": {}},
+                )
+                return intent
+            self._off_session_refusal(
+                intent,
+                "authentication_required",
+                "authentication_required",
+                "Your card was declined. This transaction requires authentication.",
+            )
+        if number in OFF_SESSION_DECLINE:
+            self._off_session_refusal(intent, *OFF_SESSION_DECLINE[number])
+        charge = {
+            "id": _new_id("ch", account.livemode)
+            .replace("ch_test_", "ch_")
+            .replace("ch_live_", "ch_"),
+            "object": "charge",
+            "amount": amount,
+            "amount_captured": 0 if manual else amount,
+            "amount_refunded": 0,
+            "captured": not manual,
+            "refunded": False,
+            "currency": currency,
+            "customer": customer,
+            "payment_intent": pid,
+            "payment_method": pmid,
+            "status": "succeeded",
+            "balance_transaction": None,
+            "payment_method_details": {
+                "type": "card",
+                "card": {"brand": card["brand"], "last4": card["last4"]},
+            },
+            "refunds": {"object": "list", "data": []},
+            "livemode": account.livemode,
+        }
+        account.charges[charge["id"]] = charge
+        intent.update(
+            status="requires_capture" if manual else "succeeded",
+            amount_capturable=amount if manual else 0,
+            amount_received=0 if manual else amount,
+            latest_charge=charge["id"],
+        )
+        if not manual:
+            charge["balance_transaction"] = self._balance_transaction_for(account, charge, amount)
+        return intent
+
+    def _off_session_refusal(self, intent: dict, code: str, decline_code: str, message: str):
+        """Stripe's 402: the intent goes back to ``requires_payment_method`` with the error,
+        and the error carries the intent (so the caller can send the payer to it)."""
+        error = {
+            "type": "card_error",
+            "code": code,
+            "decline_code": decline_code,
+            "message": message,
+            "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}",
+        }
+        intent.update(status="requires_payment_method", last_payment_error=dict(error))
+        raise _Refusal(402, {**error, "payment_intent": dict(intent)})
+
+    def _balance_transaction_for(self, account: Account, charge: dict, amount: int):
+        """The captured charge in the merchant's balance, with Stripe's fee; None while
+        scripted as not there yet."""
+        if self.balance_transaction_pending:
+            return None
+        currency = self.settlement_currency or charge["currency"]
+        fee = (amount * FEE_PERCENT_BP + 5000) // 10000 + FEE_FIXED
+        return self._transaction(account, "charge", charge["id"], amount, fee, currency)
+
+    def _refund_transaction(self, account: Account, refund: dict) -> str | None:
+        if self.balance_transaction_pending:
+            return None
+        currency = self.settlement_currency or refund["currency"]
+        return self._transaction(account, "refund", refund["id"], -refund["amount"], 0, currency)
+
+    def _transaction(self, account, kind, source, amount, fee, currency) -> str:
+        tid = f"txn_{secrets.token_hex(12)}"
+        account.balance_transactions[tid] = {
+            "id": tid,
+            "object": "balance_transaction",
+            "amount": amount,
+            "currency": currency,
+            "fee": fee,
+            "fee_details": (
+                [
+                    {
+                        "amount": fee,
+                        "currency": currency,
+                        "description": "Stripe processing fees",
+                        "type": "stripe_fee",
+                        "application": None,
+                    }
+                ]
+                if fee
+                else []
+            ),
+            "net": amount - fee,
+            "status": "pending",
+            "available_on": int(time.time()) + 7 * 86400,
+            "reporting_category": kind,
+            "source": source,
+            "type": kind,
+            "created": int(time.time()),
+        }
+        return tid
+
+
+class StripeStub(_SavedCards):
     def __init__(self, *, answer_delay: float = 2.0):
         self.lock = threading.RLock()
         self.accounts: dict[str, Account] = {}
@@ -115,6 +365,14 @@ class StripeStub:
         self.revoked: set[str] = set()
         # A "timeout" answers after this long: longer than the client's timeout in tests.
         self.answer_delay = answer_delay
+        # Scripts for saved cards and fees: what an off-session charge needing the payer's
+        # authentication answers ("requires_payment_method" is today's documented 402 with
+        # the intent attached; "requires_action" an intent left waiting for 3-D Secure), a
+        # balance transaction not created yet at capture, and the account's settlement
+        # currency ("" = the charge's own).
+        self.off_session_authentication = "requires_payment_method"
+        self.balance_transaction_pending = False
+        self.settlement_currency = ""
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
 
@@ -166,11 +424,21 @@ class StripeStub:
     def intent(self, api_key: str, intent_id: str) -> dict:
         return self.account(api_key).intents[intent_id]
 
-    def complete(self, session_url: str, card: str = "4242424242424242") -> tuple[int, str]:
+    def complete(
+        self,
+        session_url: str,
+        card: str = "4242424242424242",
+        *,
+        exp_month: int | None = None,
+        exp_year: int | None = None,
+    ) -> tuple[int, str]:
         """What a payer does on the hosted page: (status, Location or page text)."""
         import requests
 
-        response = requests.post(session_url, data={"card": card}, allow_redirects=False, timeout=5)
+        data = {"card": card}
+        if exp_month is not None and exp_year is not None:
+            data.update(exp_month=str(exp_month), exp_year=str(exp_year))
+        response = requests.post(session_url, data=data, allow_redirects=False, timeout=5)
         return response.status_code, response.headers.get("Location", response.text)
 
     def dashboard_refund(self, api_key: str, intent_id: str, amount: int | None = None) -> dict:
@@ -270,7 +538,9 @@ class StripeStub:
     def _fault(self, method: str, path: str) -> str | None:
         with self.lock:
             for fault in self.faults:
-                if fault.method == method and path.startswith(f"/v1/{fault.path}") and fault.times:
+                # A prefix after /v1/, which may hold wildcards ("payment_intents/*/capture").
+                matches = fnmatch.fnmatchcase(path, f"/v1/{fault.path}*")
+                if fault.method == method and matches and fault.times:
                     fault.times -= 1
                     return fault.kind
         return None
@@ -299,6 +569,9 @@ class StripeStub:
                 return self._refund(account, params)
             case "GET", ["account"]:
                 return {"id": account.id, "object": "account", "charges_enabled": True}
+        saved = self._route_saved_cards(method, parts, params, account, expand)
+        if saved is not None:
+            return saved
         raise _invalid(f"Unrecognized request URL ({method}: {path}).", status=404)
 
     def _get(self, objects: dict, object_id: str, kind: str) -> dict:
@@ -312,13 +585,35 @@ class StripeStub:
         return objects[object_id]
 
     def _expanded(self, account: Account, obj: dict, expand: list) -> dict:
+        """``expand[]`` as Stripe reads it: dotted paths, each level an id replaced by its
+        object (``payment_intent.latest_charge.balance_transaction``)."""
         obj = dict(obj)
-        for name in expand:
-            if name == "payment_intent" and obj.get("payment_intent"):
-                obj["payment_intent"] = dict(account.intents[obj["payment_intent"]])
-            if name == "latest_charge" and obj.get("latest_charge"):
-                obj["latest_charge"] = dict(account.charges[obj["latest_charge"]])
+        for path in expand:
+            node, names = obj, path.split(".")
+            for name in names:
+                value = node.get(name) if isinstance(node, dict) else None
+                if isinstance(value, str):
+                    value = self._by_id(account, value)
+                    if value is None:
+                        break
+                    node[name] = value = dict(value)
+                if not isinstance(value, dict):
+                    break
+                node = value
         return obj
+
+    def _by_id(self, account: Account, object_id: str) -> dict | None:
+        for prefix, objects in (
+            ("pi_", account.intents),
+            ("ch_", account.charges),
+            ("txn_", account.balance_transactions),
+            ("cus_", account.customers),
+            ("pm_", account.payment_methods),
+            ("re_", account.refunds),
+        ):
+            if object_id.startswith(prefix):
+                return objects.get(object_id)
+        return None
 
     def _session_create(self, account: Account, params: dict) -> dict:
         if params.get("mode") != "payment":
@@ -341,6 +636,18 @@ class StripeStub:
         for name in ("success_url", "cancel_url"):
             if not str(params.get(name, "")).startswith(("http://", "https://")):
                 raise _invalid(f"Not a valid URL: {name}", code="url_invalid", param=name)
+        customer = params.get("customer")
+        if customer is not None and customer not in account.customers:
+            raise _invalid(
+                f"No such customer: '{customer}'", code="resource_missing", param="customer"
+            )
+        usage = (params.get("payment_intent_data") or {}).get("setup_future_usage")
+        if usage not in (None, "on_session", "off_session"):
+            raise _invalid(
+                f"Invalid setup_future_usage: must be one of on_session or off_session "
+                f"(got {usage}).",
+                param="payment_intent_data[setup_future_usage]",
+            )
         sid = _new_id("cs", account.livemode)
         session = {
             "id": sid,
@@ -357,6 +664,7 @@ class StripeStub:
             "cancel_url": params["cancel_url"],
             "livemode": account.livemode,
             "url": f"{self.base_url}/pay/{sid}",
+            "customer": customer,
             "created": int(time.time()),
             "_intent_data": params.get("payment_intent_data", {}),
         }
@@ -395,11 +703,18 @@ class StripeStub:
         intent.update(status="succeeded", amount_received=amount, amount_capturable=0)
         charge = account.charges[intent["latest_charge"]]
         charge.update(captured=True, amount_captured=amount, status="succeeded")
-        return intent
+        charge["balance_transaction"] = self._balance_transaction_for(account, charge, amount)
+        return self._expanded(account, intent, params.get("expand") or [])
 
     def _cancel(self, account: Account, pid: str) -> dict:
         intent = self._get(account.intents, pid, "payment_intent")
-        if intent["status"] != "requires_capture":
+        if intent["status"] not in (
+            "requires_payment_method",
+            "requires_capture",
+            "requires_confirmation",
+            "requires_action",
+            "processing",
+        ):
             raise _invalid(
                 f"You cannot cancel this PaymentIntent because it has a status of "
                 f"{intent['status']}. Only a PaymentIntent with one of the following statuses "
@@ -445,15 +760,18 @@ class StripeStub:
             "status": "succeeded",
             "created": int(time.time()),
         }
+        refund["balance_transaction"] = self._refund_transaction(account, refund)
         account.refunds[refund["id"]] = refund
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount_captured"]
         charge["refunds"]["data"].insert(0, refund)
-        return refund
+        return self._expanded(account, refund, params.get("expand") or [])
 
     # --- the hosted page ----------------------------------------------------------------
 
-    def pay(self, sid: str, card: str) -> tuple[int, dict, str]:
+    def pay(
+        self, sid: str, card: str, exp_month: int | None = None, exp_year: int | None = None
+    ) -> tuple[int, dict, str]:
         """The payer submits a card on Checkout: (status, headers, html)."""
         with self.lock:
             found = [(k, a) for k, a in self.accounts.items() if sid in a.sessions]
@@ -505,6 +823,7 @@ class StripeStub:
                 "livemode": account.livemode,
             }
             account.charges[charge["id"]] = charge
+            self._saved_card_on_pay(account, session, intent, charge, number, exp_month, exp_year)
             intent.update(
                 status="requires_capture" if manual else "succeeded",
                 amount_capturable=intent["amount"] if manual else 0,
@@ -620,7 +939,13 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST":
             length = int(self.headers.get("Content-Length") or 0)
             form = dict(parse_qsl(self.rfile.read(length).decode()))
-            status, headers, text = self.stub.pay(sid, form.get("card", ""))
+            exp_month, exp_year = form.get("exp_month", ""), form.get("exp_year", "")
+            status, headers, text = self.stub.pay(
+                sid,
+                form.get("card", ""),
+                int(exp_month) if exp_month.isdigit() else None,
+                int(exp_year) if exp_year.isdigit() else None,
+            )
         else:
             status, headers, text = (
                 200,
