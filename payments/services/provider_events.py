@@ -18,7 +18,6 @@ import logging
 
 import stripe
 from django.db import IntegrityError, transaction
-
 from django.utils import timezone
 
 from pushpay.errors import DoesNotExist, InvalidInput, StateConflict
