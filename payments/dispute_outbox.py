@@ -74,7 +74,7 @@ def _build(dispatch: Dispatch) -> OutgoingMessage:
     }
     with translation.override(language):
         context["reason"] = translation.pgettext("dispute reason", dispute.get_reason_display())
-        context["status"] = translation.pgettext("dispute status", dispute.get_status_display())
+        context["status"] = translation.gettext(dispute.get_status_display())
         subject = render_to_string("emails/dispute_alert_subject.txt", context).strip()
         text = render_to_string("emails/dispute_alert_body.txt", context)
         html = render_to_string("emails/dispute_alert_body.html", context)
