@@ -197,9 +197,9 @@ class DisputeSerializer(serializers.Serializer):
     leg = serializers.CharField()
     amount = serializers.IntegerField(help_text="Integer amount in minor units disputed.")
     currency = serializers.CharField()
-    reason = serializers.ChoiceField(choices=Dispute.Reason.values)
+    reason = serializers.ChoiceField(choices=Dispute.Reason.choices)
     provider_reason = serializers.CharField(help_text="The provider's own reason.")
-    status = serializers.ChoiceField(choices=Dispute.Status.values)
+    status = serializers.ChoiceField(choices=Dispute.Status.choices)
     amount_held = serializers.IntegerField(
         help_text="What the dispute keeps out of reach of a refund: the amount while a "
         "chargeback is open or once it is lost, 0 for an inquiry or a won case."
