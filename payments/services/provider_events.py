@@ -1,8 +1,9 @@
 """Provider webhooks: Stripe telling us of outcomes we did not see ourselves.
 
 A capture that succeeded after our timeout, a payer who paid on Stripe's page and closed the
-browser before coming back, a refund made in Stripe's dashboard: each arrives as a signed
-event, addressed to the merchant's own endpoint (``ProviderCredential.webhook_id``) and
+browser before coming back, a refund made in Stripe's dashboard, a payer's bank disputing a
+payment (``charge.dispute.*``, recorded by ``disputes.dispute_record``): each arrives as a
+signed event, addressed to the merchant's own endpoint (``ProviderCredential.webhook_id``) and
 verified with that account's signing secret (the SDK's check, 300 s tolerance).
 
 An event is a hint, not the truth: what it names is read back from Stripe (the saga's
