@@ -451,3 +451,98 @@ def test_a_request_without_disputes_shows_no_dispute_section(french_client, paid
     html = french_client.get(f"/app/requests/{paid.public_id}/").content.decode()
 
     assert 'data-testid="disputes"' not in html and "disputed-badge" not in html
+
+
+# --- Concurrency (PostgreSQL row locks) --------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_dispute_reported_by_several_workers_at_once_is_recorded_once(postgres_only, paid):
+    import threading
+
+    from django.db import connection
+
+    leg = leg_of(paid)
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def report(index: int) -> None:
+        try:
+            barrier.wait()
+            status = "lost" if index % 2 else "needs_response"
+            outcome = record(leg, status=status).event or "unchanged"
+        except Exception as crash:  # surfaced by the assertion below
+            outcome = repr(crash)
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(outcome)
+
+    workers = [threading.Thread(target=report, args=(i,)) for i in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert outcomes.count("dispute.created") == 1, outcomes
+    assert set(outcomes) <= {"dispute.created", "dispute.closed", "unchanged"}, outcomes
+    assert Dispute.objects.count() == 1
+    assert Dispatch.objects.filter(kind="dispute_alert").count() == 1
+    types = [t for t, _status in dispute_events(paid)]
+    assert types.count("dispute_created") == 1 and types.count("dispute_closed") <= 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_refund_and_a_lost_dispute_at_once_never_give_the_same_money_back_twice(
+    postgres_only, paid
+):
+    import threading
+
+    from django.db import connection
+
+    from pushpay.errors import DomainError
+
+    participant = paid.participants.all()[0]
+    barrier = threading.Barrier(2)
+    results: dict[str, str] = {}
+
+    def dispute() -> None:
+        try:
+            barrier.wait()
+            record(leg_of(paid), status="lost", amount=1000)
+            results["dispute"] = "recorded"
+        except Exception as crash:  # surfaced by the assertion below
+            results["dispute"] = repr(crash)
+        finally:
+            connection.close()
+
+    def give_back() -> None:
+        try:
+            barrier.wait()
+            services.payment_request_refund(
+                payment_request=paid, lines=[services.RefundLine(participant, 1000)]
+            )
+            results["refund"] = "refunded"
+        except DomainError as refused:
+            results["refund"] = refused.code
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=dispute), threading.Thread(target=give_back)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert results["dispute"] == "recorded", results
+    # Either the refund came first (the money went back, the dispute records what the bank
+    # says), or the dispute did and the refund found nothing left: never both from our side.
+    participant.refresh_from_db()
+    if results["refund"] == "refunded":
+        assert participant.amount_refunded == 1000
+    else:
+        assert results["refund"] == "refund_exceeds_captured", results
+        assert participant.amount_refunded == 0
