@@ -7,6 +7,7 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         from . import (
             checks,  # noqa: F401  (registers the system checks)
+            dispute_outbox,
             outbox,
             reactions,
             reconciliation_outbox,
@@ -17,6 +18,7 @@ class PaymentsConfig(AppConfig):
         from .wallet import reactions as wallet_reactions
 
         reactions.register()
+        dispute_outbox.register()
         installment_reactions.register()
         outbox.register()
         reconciliation_reactions.register()

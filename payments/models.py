@@ -428,3 +428,8 @@ from .reconciliation_models import (  # noqa: E402
 )
 
 __all__ += ["DailyReconciliation", "FeeRule", "Reconciliation"]
+
+# Disputes (chargebacks) on legs, in their own module too.
+from .dispute_models import Dispute  # noqa: E402
+
+__all__ += ["Dispute"]

@@ -435,6 +435,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LanguageEnum": "pushpay.i18n.LANGUAGES",
         "WebhookDeliveryStatusEnum": "notifications.api.webhook_serializers.DELIVERY_STATUSES",
+        "DisputeReasonEnum": "payments.dispute_models.Dispute.Reason",
+        "DisputeStatusEnum": "payments.dispute_models.Dispute.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

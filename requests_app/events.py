@@ -318,6 +318,44 @@ CATALOGUE[T.RECONCILIATION_READY] = EventType(
     "ready; a refund after it makes the next version. The merchant's contact is emailed.",
 )
 
+# The payments app's disputes (payments.services.disputes), appended for the same reason.
+_DISPUTE_PAYLOAD = (
+    "dispute",
+    "checkout",
+    "leg",
+    "amount",
+    "currency",
+    "reason",
+    "status",
+    "evidence_due_by",
+)
+CATALOGUE[T.DISPUTE_CREATED] = EventType(
+    T.DISPUTE_CREATED,
+    "dispute.created",
+    1,
+    _DISPUTE_PAYLOAD,
+    None,
+    "A payer's bank disputes a captured payment (a chargeback or an inquiry); the merchant's "
+    "contact is emailed with the amount, the reason and the date evidence is due.",
+)
+CATALOGUE[T.DISPUTE_UPDATED] = EventType(
+    T.DISPUTE_UPDATED,
+    "dispute.updated",
+    1,
+    (*_DISPUTE_PAYLOAD, "previous_status"),
+    None,
+    "A dispute's status or evidence due date changed.",
+)
+CATALOGUE[T.DISPUTE_CLOSED] = EventType(
+    T.DISPUTE_CLOSED,
+    "dispute.closed",
+    1,
+    (*_DISPUTE_PAYLOAD, "previous_status"),
+    None,
+    "A dispute ended: won (the money comes back), lost (it stays taken back and can no "
+    "longer be refunded) or an inquiry closed.",
+)
+
 
 def integrator_types() -> list[str]:
     """Internal names of the events integrators see (an event without an integrator name is

@@ -335,6 +335,9 @@ class RequestEvent(models.Model):
         INSTALLMENT_PLAN_DEFAULTED = "installment_plan_defaulted"
         INSTALLMENT_PLAN_CANCELLED = "installment_plan_cancelled"
         RECONCILIATION_READY = "reconciliation_ready"  # a final request's statement is ready
+        DISPUTE_CREATED = "dispute_created"  # a payer's bank disputes a payment
+        DISPUTE_UPDATED = "dispute_updated"  # a dispute moved on (status, due date)
+        DISPUTE_CLOSED = "dispute_closed"  # a dispute ended: won, lost or inquiry closed
 
     public_id = models.CharField(max_length=40, unique=True, default=_event_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")

@@ -97,7 +97,14 @@ def payment_requests_past_expiry(*, now, limit: int = 200) -> list[int]:
 
 # Payload keys that hold the public id of another object (a checkout, a plan …): the events
 # API finds an object's events through them as well as through the request and participant.
-EVENT_OBJECT_KEYS = ("participant", "checkout", "plan", "installment", "reconciliation")
+EVENT_OBJECT_KEYS = (
+    "participant",
+    "checkout",
+    "plan",
+    "installment",
+    "reconciliation",
+    "dispute",
+)
 
 
 def event_object_match(object_id: str) -> Q:

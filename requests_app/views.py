@@ -29,6 +29,7 @@ from merchants.selectors import merchants_for_user
 from notifications.selectors import dispatch_dashboard
 from payments import selectors as payment_selectors
 from payments import services as payment_services
+from payments.dispute_models import Dispute
 from payments.installments.selectors import installment_plans
 from payments.selectors import collected_by_day_and_method, payment_method_label
 from pushpay.errors import DomainError, InvalidFields
@@ -184,7 +185,15 @@ EVENT_LABELS = {
     RequestEvent.Type.INSTALLMENT_PLAN_DEFAULTED: gettext_lazy("Installment plan defaulted"),
     RequestEvent.Type.INSTALLMENT_PLAN_CANCELLED: gettext_lazy("Installment plan cancelled"),
     RequestEvent.Type.RECONCILIATION_READY: gettext_lazy("Reconciliation statement ready"),
+    RequestEvent.Type.DISPUTE_CREATED: gettext_lazy("Payment disputed"),
+    RequestEvent.Type.DISPUTE_UPDATED: gettext_lazy("Dispute updated"),
+    RequestEvent.Type.DISPUTE_CLOSED: gettext_lazy("Dispute closed"),
 }
+_DISPUTE_EVENTS = (
+    RequestEvent.Type.DISPUTE_CREATED,
+    RequestEvent.Type.DISPUTE_UPDATED,
+    RequestEvent.Type.DISPUTE_CLOSED,
+)
 
 
 @dataclass(frozen=True)
@@ -217,18 +226,28 @@ def status_label(value: str) -> str:
     return _(_STATUS_LABELS.get(value, value))
 
 
+def _dispute_status(payload: dict) -> str:
+    """A dispute event's status in the operator's language (Dispute.Status labels)."""
+    labels = dict(Dispute.Status.choices)
+    status = payload.get("status")
+    return _(labels[status]) if status in labels else ""
+
+
 def request_timeline(payment_request: PaymentRequest, dispatches: list) -> list[TimelineEntry]:
     """Everything that happened to a request, oldest first: its events (payments, refunds,
     changes), its status changes and the messages that left (or were skipped or failed).
     Messages still planned are the page's other table, not history."""
     entries = []
     for event in selectors.request_events(payment_request=payment_request):
+        detail = _amount_detail(event.payload or {}, payment_request.currency)
+        if event.type in _DISPUTE_EVENTS:
+            detail = " · ".join(filter(None, [detail, _dispute_status(event.payload or {})]))
         entries.append(
             TimelineEntry(
                 at=event.created_at,
                 kind="event",
                 title=str(EVENT_LABELS.get(event.type, event.type.replace("_", " "))),
-                detail=_amount_detail(event.payload or {}, payment_request.currency),
+                detail=detail,
                 who=event.participant.name if event.participant else "",
             )
         )
@@ -266,8 +285,17 @@ def _request_or_404(request: HttpRequest, public_id: str) -> PaymentRequest:
     return payment_request
 
 
-def _refundable(participant: Participant) -> int:
-    return max(participant.amount_paid - participant.amount_refunded, 0)
+def _refundable(participant: Participant, disputed: dict[int, int] | None = None) -> int:
+    """What may still be given back to ``participant``: paid, not refunded, and not taken
+    back by an open or lost chargeback (``disputed``, per participant pk)."""
+    held = (disputed or {}).get(participant.pk, 0)
+    return max(participant.amount_paid - participant.amount_refunded - held, 0)
+
+
+def _disputes(request: HttpRequest, payment_request: PaymentRequest) -> list:
+    return payment_selectors.disputes_of_requests(
+        merchant=request.merchant, livemode=request.livemode, request_ids=[payment_request.pk]
+    )
 
 
 class PaymentRequestDetailView(MerchantViewMixin, View):
@@ -294,6 +322,8 @@ class PaymentRequestDetailView(MerchantViewMixin, View):
                 last_sent[dispatch.participant_id] = dispatch
         collecting = payment_request.is_collecting
         membership = request.membership
+        disputes = _disputes(request, payment_request)
+        disputed = payment_selectors.disputed_by_participant(disputes=disputes)
         return render(
             request,
             "requests_app/paymentrequest_detail.html",
@@ -306,6 +336,8 @@ class PaymentRequestDetailView(MerchantViewMixin, View):
                 ],
                 "dispatches": dispatches,
                 "timeline": request_timeline(payment_request, dispatches),
+                "disputes": disputes,
+                "disputes_lost": sum(d.amount for d in disputes if d.status == "lost"),
                 "progress": {
                     status: sum(p.status == status for p in participants)
                     for status in Participant.Status.values
@@ -322,7 +354,7 @@ class PaymentRequestDetailView(MerchantViewMixin, View):
                     "reminders": collecting and can(membership, "requests.pause_reminders"),
                     "cancel": collecting and can(membership, "requests.cancel"),
                     "refund": can(membership, "requests.refund")
-                    and any(_refundable(p) for p in participants),
+                    and any(_refundable(p, disputed) for p in participants),
                     "resend": can(membership, "requests.resend"),
                 },
                 "deadline_form": DeadlineForm(initial={"deadline": payment_request.deadline}),
@@ -686,7 +718,12 @@ class RequestRefundView(MerchantViewMixin, View):
     template_name = "requests_app/paymentrequest_refund.html"
 
     def _form(self, request, payment_request, data=None) -> RefundForm:
-        refundable = [p for p in payment_request.participants.all() if _refundable(p)]
+        self.disputed = payment_selectors.disputed_by_participant(
+            disputes=_disputes(request, payment_request)
+        )
+        refundable = [
+            p for p in payment_request.participants.all() if _refundable(p, self.disputed)
+        ]
         return RefundForm(data, participants=refundable, currency=payment_request.currency)
 
     def _render(self, request, payment_request, form, *, confirm=None, status=200):
@@ -717,7 +754,7 @@ class RequestRefundView(MerchantViewMixin, View):
             shown = [
                 (
                     p,
-                    _refundable(p) if amount is None else amount,
+                    _refundable(p, self.disputed) if amount is None else amount,
                     request.POST.get(f"amount_{p.public_id}", ""),
                 )
                 for p, amount in lines
@@ -731,7 +768,7 @@ class RequestRefundView(MerchantViewMixin, View):
                     "lines": shown,
                     "total": sum(amount for _p, amount, _raw in shown)
                     if lines
-                    else sum(_refundable(p) for p in form.participants),
+                    else sum(_refundable(p, self.disputed) for p in form.participants),
                 },
             )
         token = request.POST.get("token", "")

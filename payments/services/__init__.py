@@ -1,7 +1,8 @@
 """payments owns how money moves: payment-method adapters and their per-merchant enablement
 (``methods``), the payer's pay use case (``pay``), the checkout saga over legs (``saga``),
-recovery after a crash (``recovery``), the payer's cancel (``abandon``) and refunds
-(``refunds``); the built-in sandbox card acquirer is ``payments.sandbox``.
+recovery after a crash (``recovery``), the payer's cancel (``abandon``), refunds
+(``refunds``) and disputes reported by providers (``disputes``); the built-in sandbox card
+acquirer is ``payments.sandbox``.
 Callers import from here.
 """
 
@@ -16,6 +17,7 @@ from .combinations import (
     payment_method_configure,
     payment_settings_update,
 )
+from .disputes import DisputeOutcome, dispute_record, disputed_amounts_by_leg
 from .methods import (
     payment_method_disable,
     payment_method_enable,
@@ -56,6 +58,7 @@ __all__ = [
     "PENDING_REFUND_STALE_AFTER",
     "RELEASABLE",
     "STALE_AFTER",
+    "DisputeOutcome",
     "LegRequest",
     "PayLeg",
     "RefundLine",
@@ -70,6 +73,8 @@ __all__ = [
     "checkouts_release_abandoned",
     "checkouts_waiting",
     "combination_check",
+    "dispute_record",
+    "disputed_amounts_by_leg",
     "pay_answers_refusals",
     "payment_method_configure",
     "payment_method_disable",

@@ -1,8 +1,9 @@
 """Provider webhooks: Stripe telling us of outcomes we did not see ourselves.
 
 A capture that succeeded after our timeout, a payer who paid on Stripe's page and closed the
-browser before coming back, a refund made in Stripe's dashboard: each arrives as a signed
-event, addressed to the merchant's own endpoint (``ProviderCredential.webhook_id``) and
+browser before coming back, a refund made in Stripe's dashboard, a payer's bank disputing a
+payment (``charge.dispute.*``, recorded by ``disputes.dispute_record``): each arrives as a
+signed event, addressed to the merchant's own endpoint (``ProviderCredential.webhook_id``) and
 verified with that account's signing secret (the SDK's check, 300 s tolerance).
 
 An event is a hint, not the truth: what it names is read back from Stripe (the saga's
@@ -18,14 +19,17 @@ import logging
 
 import stripe
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from pushpay.errors import DoesNotExist, InvalidInput, StateConflict
 
 from ..adapters.base import PaymentStatus, ProviderError
+from ..adapters.stripe_disputes import stripe_dispute_read
 from ..credentials import InvalidToken, decrypt
 from ..credentials_models import ProviderCredential, ProviderEvent
 from ..models import Checkout, Leg
 from ..selectors import provider_credential_by_webhook_id
+from .disputes import dispute_record
 from .recovery import _recover
 from .refunds import refund_record_at_provider
 from .saga import _adapter_of, _retrieve, checkout_resume
@@ -44,6 +48,13 @@ _INTENT_EVENTS = {
     "checkout.session.expired",
 }
 _REFUND_EVENTS = {"charge.refunded", "charge.refund.updated"}
+_DISPUTE_EVENTS = {
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+}
 
 
 class InvalidSignature(InvalidInput):
@@ -102,6 +113,8 @@ def stripe_event_receive(*, webhook_id: str, payload: bytes, signature: str | No
         outcome = _reconcile_leg(credential, obj)
     elif event_type in _REFUND_EVENTS:
         outcome = _reconcile_refund(credential, obj, event_id)
+    elif event_type in _DISPUTE_EVENTS:
+        outcome = _reconcile_dispute(credential, obj)
     else:
         outcome = "ignored"
     try:
@@ -191,3 +204,51 @@ def _reconcile_refund(credential: ProviderCredential, obj, event_id: str) -> str
         note=f"Refunded at Stripe (event {event_id[:60]}).",
     )
     return "refund_booked" if booked else "up_to_date"
+
+
+def _reconcile_dispute(credential: ProviderCredential, obj) -> str:
+    """Any of the dispute events: read the dispute back from Stripe with the account's own
+    key and record its whole state (``dispute_record`` ignores what it already holds, or
+    what is older than it), so the five event types, replayed or out of order, agree."""
+    dispute_id = _field(obj, "id")
+    if not isinstance(dispute_id, str) or not dispute_id or len(dispute_id) > 80:
+        return "unknown_object"
+    read_at = timezone.now()
+    try:
+        found = stripe_dispute_read(
+            secret_key=decrypt(credential.secret_key_encrypted), dispute_id=dispute_id
+        )
+    except (ProviderError, InvalidToken):
+        raise StateConflict(
+            "Stripe did not answer; deliver the event again later.",
+            code="provider_unreachable",
+            field=None,
+        ) from None
+    if found is None:
+        return "unknown_object"
+    if found.status is None:
+        return "ignored_status"
+    leg = _leg_of(credential, {"id": found.id, "payment_intent": found.payment_intent})
+    if leg is None:
+        return "unknown_object"  # a charge not made through us (or not this merchant's)
+    try:
+        outcome = dispute_record(
+            provider=STRIPE,
+            provider_reference=found.id,
+            leg=leg,
+            amount=found.amount,
+            currency=found.currency,
+            reason=found.reason,
+            raw_reason=found.raw_reason,
+            status=found.status,
+            evidence_due_by=found.evidence_due_by,
+            occurred_at=read_at,
+            funds_withdrawn=found.funds_withdrawn,
+            funds_reinstated=found.funds_reinstated,
+        )
+    except InvalidInput as refused:
+        logger.warning("Stripe dispute %s not recorded: %s", found.id, refused.message)
+        return "invalid_dispute"
+    if outcome.event is None:
+        return "up_to_date"
+    return outcome.event.replace(".", "_")

@@ -36,6 +36,7 @@ from ..adapters.base import PaymentStatus, ProviderError
 from ..models import Checkout, Leg, LegOperation
 from ..outbox import refund_notice_plan
 from ..registry import adapter_for
+from .disputes import disputed_amounts_by_leg
 from .legs import checkout_sync, leg_call, leg_transition
 
 # A reservation this old had its call lost (crash, timeout): the next refund replays it.
@@ -137,10 +138,12 @@ def _validate(payment_request: PaymentRequest, lines: list[RefundLine] | None) -
         request_services.validate_amount(line.amount, f"{field}.amount")
 
 
-def _refundable(leg: Leg) -> int:
+def _refundable(leg: Leg, disputed: dict[int, int]) -> int:
     """What a refund may take from this leg: the fee a checkout carries stays (a fee
-    checkout has one leg, and refunds never touch its fee, so it is all still there)."""
-    return max(0, leg.amount_refundable - leg.checkout.fee_amount)
+    checkout has one leg, and refunds never touch its fee, so it is all still there), and
+    so does what an open or lost chargeback took back (``disputed``, per leg): the payer's
+    bank already returned that money, it cannot be given back a second time."""
+    return max(0, leg.amount_refundable - leg.checkout.fee_amount - disputed.get(leg.pk, 0))
 
 
 def _reserve(payment_request: PaymentRequest, lines: list[RefundLine] | None) -> list[Leg]:
@@ -162,6 +165,7 @@ def _reserve(payment_request: PaymentRequest, lines: list[RefundLine] | None) ->
             .select_related("checkout__participant")
             .order_by("-checkout__created_at", "-checkout_id", "-id")
         )
+        disputed = disputed_amounts_by_leg(leg_ids=[leg.pk for leg in legs])
         by_participant: dict[int, list[Leg]] = {}
         for leg in legs:
             by_participant.setdefault(leg.checkout.participant_id, []).append(leg)
@@ -172,7 +176,7 @@ def _reserve(payment_request: PaymentRequest, lines: list[RefundLine] | None) ->
         reserved: list[Leg] = []
         for participant_pk, amount, index in wanted:
             own = by_participant.get(participant_pk, [])
-            available = sum(_refundable(leg) for leg in own)
+            available = sum(_refundable(leg, disputed) for leg in own)
             in_flight = any(leg.amount_refund_pending for leg in own)
             if amount is not None and amount > available:
                 if in_flight:
@@ -184,7 +188,7 @@ def _reserve(payment_request: PaymentRequest, lines: list[RefundLine] | None) ->
                 )
             left = available if amount is None else amount
             for leg in own:
-                part = min(left, _refundable(leg))
+                part = min(left, _refundable(leg, disputed))
                 if part <= 0 or leg.amount_refund_pending:
                     continue
                 leg.amount_refund_pending = part

@@ -47,6 +47,14 @@ STATUS_COLOURS = {
     "active": "primary",
     "completed": "success",
     "defaulted": "danger",
+    # disputes (chargebacks)
+    "warning_needs_response": "warning",
+    "warning_under_review": "info",
+    "warning_closed": "secondary",
+    "needs_response": "danger",
+    "under_review": "warning",
+    "won": "success",
+    "lost": "danger",
 }
 
 

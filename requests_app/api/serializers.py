@@ -3,6 +3,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from payments.dispute_models import Dispute
 from payments.installments.api import PlanSerializer
 from payments.installments.schedule import INTERVAL_UNITS, MAX_COUNT, MIN_COUNT
 from pushpay.api.fields import (
@@ -185,6 +186,30 @@ class CheckoutSummarySerializer(serializers.Serializer):
     legs = LegSummarySerializer(many=True)
 
 
+class DisputeSerializer(serializers.Serializer):
+    """A payer's bank contesting a captured payment (docs/payments.md, "Disputes")."""
+
+    id = serializers.CharField(help_text="dp_… public id.")
+    provider = serializers.CharField()
+    provider_reference = serializers.CharField(help_text="The provider's id of the dispute.")
+    participant = serializers.CharField()
+    checkout = serializers.CharField()
+    leg = serializers.CharField()
+    amount = serializers.IntegerField(help_text="Integer amount in minor units disputed.")
+    currency = serializers.CharField()
+    reason = serializers.ChoiceField(choices=Dispute.Reason.choices)
+    provider_reason = serializers.CharField(help_text="The provider's own reason.")
+    status = serializers.ChoiceField(choices=Dispute.Status.choices)
+    amount_held = serializers.IntegerField(
+        help_text="What the dispute keeps out of reach of a refund: the amount while a "
+        "chargeback is open or once it is lost, 0 for an inquiry or a won case."
+    )
+    evidence_due_by = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+
+
 class ParticipantSerializer(serializers.ModelSerializer):
     livemode = LiveModeField()
     id = serializers.CharField(source="public_id", read_only=True)
@@ -196,6 +221,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
     payment_url = serializers.SerializerMethodField()
     form_answers = serializers.SerializerMethodField()
     checkouts = serializers.SerializerMethodField()
+    disputes = serializers.SerializerMethodField()
     installments = serializers.SerializerMethodField()
     installment_plan = serializers.SerializerMethodField()
 
@@ -217,6 +243,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "payment_url",
             "form_answers",
             "checkouts",
+            "disputes",
             "installments",
             "installment_plan",
             "created_at",
@@ -229,6 +256,12 @@ class ParticipantSerializer(serializers.ModelSerializer):
         """The participant's checkouts, newest first; the view supplies them in bulk."""
         rows = self.context.get("checkouts", {}).get(participant.public_id, [])
         return CheckoutSummarySerializer(rows, many=True).data
+
+    @extend_schema_field(DisputeSerializer(many=True))
+    def get_disputes(self, participant: Participant) -> list[dict]:
+        """Disputes on this participant's payments, oldest first; the view supplies them."""
+        rows = self.context.get("participant_disputes", {}).get(participant.public_id, [])
+        return DisputeSerializer(rows, many=True).data
 
     @extend_schema_field(InstallmentSettingsSchema(allow_null=True))
     def get_installments(self, participant: Participant) -> dict | None:
@@ -263,6 +296,7 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
     form = serializers.SerializerMethodField()
     form_version = serializers.SerializerMethodField()
     scenario = serializers.SerializerMethodField()
+    disputes = serializers.SerializerMethodField()
 
     class Meta:
         model = PaymentRequest
@@ -300,10 +334,17 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
             "form_version",
             "scenario",
             "participants",
+            "disputes",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(DisputeSerializer(many=True))
+    def get_disputes(self, payment_request: PaymentRequest) -> list[dict]:
+        """Every dispute on the request's payments, oldest first; the view supplies them."""
+        rows = self.context.get("disputes", {}).get(payment_request.pk, [])
+        return DisputeSerializer(rows, many=True).data
 
     def get_scenario(self, payment_request: PaymentRequest) -> str | None:
         binding = getattr(payment_request, "scenario_binding", None)

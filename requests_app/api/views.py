@@ -68,7 +68,12 @@ def _participant_data(data: dict) -> services.ParticipantData:
 def _context(merchant, payment_requests) -> dict:
     ids = [p.public_id for pr in payment_requests for p in pr.participants.all()]
     livemode = payment_requests[0].livemode if payment_requests else False
+    disputes, participant_disputes = payment_selectors.disputes_by_request_and_participant(
+        merchant=merchant, livemode=livemode, request_ids=[pr.pk for pr in payment_requests]
+    )
     return {
+        "disputes": disputes,
+        "participant_disputes": participant_disputes,
         "form_answers": latest_answers_by_participant(merchant=merchant, participant_ids=ids),
         "checkouts": payment_selectors.checkouts_by_participant(
             merchant=merchant, livemode=livemode, participant_ids=ids

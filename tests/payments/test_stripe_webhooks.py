@@ -7,8 +7,9 @@ import time
 import pytest
 from django.utils import timezone
 
+from notifications.models import Dispatch
 from payments.credentials_models import ProviderEvent
-from payments.models import Checkout, Leg
+from payments.models import Checkout, Dispute, Leg
 from payments.services.credentials import provider_credentials_save
 from requests_app.models import Participant, RequestEvent
 from requests_app.services import ParticipantData
@@ -303,3 +304,231 @@ def test_a_refund_event_while_our_own_refund_is_in_flight_asks_stripe_to_retry(
     assert answer.json()["error"]["code"] == "refund_in_progress"
     assert not ProviderEvent.objects.exists()  # Stripe delivers it again later
     assert json.loads(body)["type"] == "charge.refunded"
+
+
+# --- Disputes -------------------------------------------------------------------------------
+
+
+def dispute_delivery(client, account, stub, event_type, dispute, **kwargs):
+    body, signature = stub.dispute_event(event_type, dispute, STRIPE_WEBHOOK_SECRET, **kwargs)
+    return deliver(client, account, body, signature)
+
+
+def test_a_stripe_dispute_becomes_an_object_with_an_alert_and_an_event(
+    client, paid, stripe_test_account, stripe_stub
+):
+    paid.request.merchant.contact_email = "owner@alpha.example"
+    paid.request.merchant.save()
+    dispute = stripe_stub.open_dispute(STRIPE_TEST_KEY, intent_of(stripe_stub)["id"])
+
+    answer = dispute_delivery(client, stripe_test_account, stripe_stub, "created", dispute)
+
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "dispute_created")
+    row = Dispute.objects.get()
+    assert row.public_id.startswith("dp_") and row.public_id != dispute["id"]
+    assert (row.provider, row.provider_reference) == ("stripe", dispute["id"])
+    assert (row.amount, row.currency, row.reason, row.raw_reason, row.status) == (
+        4000,
+        "EUR",
+        "fraudulent",
+        "fraudulent",
+        "needs_response",
+    )
+    assert row.evidence_due_by.timestamp() == dispute["evidence_details"]["due_by"]
+    assert (row.funds_withdrawn, row.funds_reinstated) == (4000, 0)
+    assert row.leg == Leg.objects.get()
+    (event,) = RequestEvent.objects.filter(type=RequestEvent.Type.DISPUTE_CREATED)
+    assert event.participant == paid
+    assert event.payload["dispute"] == row.public_id
+    (alert,) = Dispatch.objects.filter(kind="dispute_alert")
+    assert (alert.recipient, alert.source_id) == ("owner@alpha.example", row.public_id)
+    # What was recorded is what Stripe said when asked with the merchant's key.
+    (read,) = stripe_stub.calls("GET", f"disputes/{dispute['id']}")
+    assert read["api_key"] == STRIPE_TEST_KEY
+
+
+def test_the_dispute_moves_on_and_closes_lost_and_the_money_can_no_longer_be_refunded(
+    client, api, paid, stripe_test_account, stripe_stub
+):
+    dispute = stripe_stub.open_dispute(STRIPE_TEST_KEY, intent_of(stripe_stub)["id"])
+    dispute_delivery(client, stripe_test_account, stripe_stub, "created", dispute)
+    reviewed = stripe_stub.update_dispute(STRIPE_TEST_KEY, dispute["id"], status="under_review")
+
+    updated = dispute_delivery(client, stripe_test_account, stripe_stub, "updated", reviewed)
+    lost = stripe_stub.update_dispute(STRIPE_TEST_KEY, dispute["id"], status="lost")
+    closed = dispute_delivery(client, stripe_test_account, stripe_stub, "closed", lost)
+
+    assert updated.json()["outcome"] == "dispute_updated"
+    assert closed.json()["outcome"] == "dispute_closed"
+    row = Dispute.objects.get()
+    assert row.status == "lost" and row.closed_at is not None
+    types = list(
+        RequestEvent.objects.filter(type__startswith="dispute_")
+        .order_by("id")
+        .values_list("type", "payload__status", "payload__previous_status")
+    )
+    assert types == [
+        ("dispute_created", "needs_response", None),
+        ("dispute_updated", "under_review", "needs_response"),
+        ("dispute_closed", "lost", "under_review"),
+    ]
+    refund = api.post(
+        f"/api/v1/payment-requests/{paid.request.public_id}/refund", {}, format="json"
+    )
+    assert refund.status_code == 409, refund.content
+    assert refund.json()["error"]["code"] == "nothing_to_refund"
+    assert not stripe_stub.calls("POST", "refunds")
+    paid.refresh_from_db()
+    # Not a refund of ours: what the payer paid and was refunded stays as it was.
+    assert (paid.amount_paid, paid.amount_refunded, paid.status) == (4000, 0, "paid")
+
+
+def test_a_won_dispute_gives_the_funds_back_and_the_payment_is_refundable_again(
+    client, api, paid, stripe_test_account, stripe_stub
+):
+    dispute = stripe_stub.open_dispute(STRIPE_TEST_KEY, intent_of(stripe_stub)["id"])
+    dispute_delivery(client, stripe_test_account, stripe_stub, "created", dispute)
+    won = stripe_stub.update_dispute(STRIPE_TEST_KEY, dispute["id"], status="won")
+
+    answer = dispute_delivery(client, stripe_test_account, stripe_stub, "funds_reinstated", won)
+
+    assert answer.json()["outcome"] == "dispute_closed"
+    row = Dispute.objects.get()
+    assert (row.status, row.funds_withdrawn, row.funds_reinstated) == ("won", 4000, 4000)
+    refund = api.post(
+        f"/api/v1/payment-requests/{paid.request.public_id}/refund", {}, format="json"
+    )
+    assert refund.status_code == 200, refund.content
+    assert refund.json()["amount_refunded"] == 4000
+
+
+def test_a_replayed_dispute_event_or_a_second_event_of_the_same_state_alerts_once(
+    client, paid, stripe_test_account, stripe_stub
+):
+    paid.request.merchant.contact_email = "owner@alpha.example"
+    paid.request.merchant.save()
+    dispute = stripe_stub.open_dispute(STRIPE_TEST_KEY, intent_of(stripe_stub)["id"])
+    body, signature = stripe_stub.dispute_event("created", dispute, STRIPE_WEBHOOK_SECRET)
+    assert deliver(client, stripe_test_account, body, signature).status_code == 200
+
+    replay = deliver(client, stripe_test_account, body, signature)
+    withdrawn = dispute_delivery(
+        client, stripe_test_account, stripe_stub, "funds_withdrawn", dispute
+    )
+
+    assert replay.json()["outcome"] == "replayed"
+    assert withdrawn.json()["outcome"] == "up_to_date"
+    assert Dispute.objects.count() == 1
+    assert RequestEvent.objects.filter(type__startswith="dispute_").count() == 1
+    assert Dispatch.objects.filter(kind="dispute_alert").count() == 1
+
+
+def test_dispute_events_out_of_order_end_on_stripes_latest_state(
+    client, paid, stripe_test_account, stripe_stub
+):
+    opened = stripe_stub.open_dispute(STRIPE_TEST_KEY, intent_of(stripe_stub)["id"])
+    reviewed = stripe_stub.update_dispute(STRIPE_TEST_KEY, opened["id"], status="under_review")
+    lost = stripe_stub.update_dispute(STRIPE_TEST_KEY, opened["id"], status="lost")
+
+    first = dispute_delivery(client, stripe_test_account, stripe_stub, "closed", lost)
+    late = [
+        dispute_delivery(client, stripe_test_account, stripe_stub, kind, body).json()["outcome"]
+        for kind, body in (("updated", reviewed), ("created", opened))
+    ]
+
+    assert first.json()["outcome"] == "dispute_created"
+    assert late == ["up_to_date", "up_to_date"]
+    assert Dispute.objects.get().status == "lost"
+    assert list(
+        RequestEvent.objects.filter(type__startswith="dispute_")
+        .order_by("id")
+        .values_list("type", flat=True)
+    ) == ["dispute_created", "dispute_closed"]
+
+
+def test_a_dispute_event_with_a_bad_signature_is_a_400_and_records_nothing(
+    client, paid, stripe_test_account, stripe_stub
+):
+    dispute = stripe_stub.open_dispute(STRIPE_TEST_KEY, intent_of(stripe_stub)["id"])
+    body, _good = stripe_stub.dispute_event("created", dispute, STRIPE_WEBHOOK_SECRET)
+    _other, forged = stripe_stub.dispute_event("created", dispute, "whsec_someoneElse0000")
+
+    answer = deliver(client, stripe_test_account, body, forged)
+
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid_signature")
+    assert not Dispute.objects.exists()
+    assert not RequestEvent.objects.filter(type__startswith="dispute_").exists()
+    assert not stripe_stub.calls("GET", "disputes")
+
+
+def test_a_dispute_on_a_charge_we_did_not_make_is_acknowledged_and_changes_nothing(
+    client, merchant, stripe_test_account, stripe_stub
+):
+    # A payment the merchant took at Stripe without us: its intent is not one of our legs.
+    payer = one_share(merchant)
+    pay_by_card(client, payer, stripe_stub)
+    intent = intent_of(stripe_stub)
+    Leg.objects.update(provider_reference="pi_someone_else")
+    dispute = stripe_stub.open_dispute(STRIPE_TEST_KEY, intent["id"])
+
+    answer = dispute_delivery(client, stripe_test_account, stripe_stub, "created", dispute)
+
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "unknown_object")
+    assert not Dispute.objects.exists()
+
+
+def test_another_merchants_account_cannot_reach_this_merchants_leg_with_a_dispute(
+    client, paid, other_merchant, stripe_stub
+):
+    other = provider_credentials_save(
+        merchant=other_merchant,
+        livemode=False,
+        secret_key="sk_test_51BetaShopTestKey0000000",
+        webhook_secret="whsec_betaShopSigningSecret000",
+    )
+    dispute = stripe_stub.open_dispute(STRIPE_TEST_KEY, intent_of(stripe_stub)["id"])
+    body, signature = stripe_stub.dispute_event(
+        "created", dispute, "whsec_betaShopSigningSecret000"
+    )
+
+    answer = deliver(client, other, body, signature)
+
+    # Read back with Beta's own key, Stripe does not know Alpha's dispute.
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "unknown_object")
+    assert not Dispute.objects.exists()
+
+
+def test_a_live_dispute_event_on_the_test_endpoint_or_a_test_leg_on_the_live_one_is_apart(
+    client, paid, stripe_test_account, stripe_live_account, stripe_stub
+):
+    from tests.payments.conftest import STRIPE_LIVE_KEY
+
+    dispute = stripe_stub.open_dispute(STRIPE_TEST_KEY, intent_of(stripe_stub)["id"])
+    live_flag = dispute_delivery(
+        client, stripe_test_account, stripe_stub, "created", dispute, livemode=True
+    )
+    # The live account's own dispute naming the test leg's intent: still not a live leg.
+    live_dispute = dict(dispute, id="dp_live_copy", livemode=True)
+    stripe_stub.account(STRIPE_LIVE_KEY).disputes[live_dispute["id"]] = live_dispute
+    live_endpoint = dispute_delivery(
+        client, stripe_live_account, stripe_stub, "created", live_dispute, livemode=True
+    )
+
+    assert live_flag.json()["outcome"] == "ignored_other_mode"
+    assert live_endpoint.json()["outcome"] == "unknown_object"
+    assert not Dispute.objects.exists()
+
+
+def test_stripe_not_answering_for_the_dispute_asks_for_the_event_again(
+    client, paid, stripe_test_account, stripe_stub
+):
+    dispute = stripe_stub.open_dispute(STRIPE_TEST_KEY, intent_of(stripe_stub)["id"])
+    body, signature = stripe_stub.dispute_event("created", dispute, STRIPE_WEBHOOK_SECRET)
+    stripe_stub.fail("GET", "disputes", "500")
+
+    first = deliver(client, stripe_test_account, body, signature)
+    again = deliver(client, stripe_test_account, body, signature)
+
+    assert (first.status_code, first.json()["error"]["code"]) == (409, "provider_unreachable")
+    assert (again.status_code, again.json()["outcome"]) == (200, "dispute_created")
+    assert Dispute.objects.count() == 1

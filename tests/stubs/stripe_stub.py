@@ -11,6 +11,8 @@ another's. A per-test fault script gives declines, 500s and timeouts (the operat
 the answer never arrives in time). ``/pay/<session>`` is a minimal hosted Checkout page a test
 client (or browser) completes with Stripe's test card numbers, and ``signed_event`` builds
 webhook deliveries signed with Stripe's ``Stripe-Signature`` scheme (``t=…,v1=`` HMAC-SHA256).
+``open_dispute``/``update_dispute`` play the payer's bank (Stripe's dispute objects, served
+at ``GET /v1/disputes/{id}``) and ``dispute_event`` signs the ``charge.dispute.*`` events.
 
 Never part of the product: only tests start it.
 """
@@ -120,6 +122,7 @@ class Account:
     customers: dict = field(default_factory=dict)
     payment_methods: dict = field(default_factory=dict)
     balance_transactions: dict = field(default_factory=dict)
+    disputes: dict = field(default_factory=dict)
 
 
 class _SavedCards:
@@ -475,6 +478,91 @@ class StripeStub(_SavedCards):
         body = json.dumps(event).encode()
         return body, sign(body, secret, timestamp)
 
+    # --- disputes: what a payer's bank does, and the events Stripe sends about it ---------
+
+    def open_dispute(
+        self,
+        api_key: str,
+        intent_id: str,
+        *,
+        amount: int | None = None,
+        reason: str = "fraudulent",
+        status: str = "needs_response",
+        due_in: int = 7 * 86400,
+    ) -> dict:
+        """The payer's bank disputes the intent's charge; a chargeback (not a ``warning_…``
+        inquiry) withdraws the amount from the balance, as Stripe does."""
+        with self.lock:
+            account = self.account(api_key)
+            charge = account.charges[account.intents[intent_id]["latest_charge"]]
+            now = int(time.time())
+            dispute = {
+                "id": f"dp_{secrets.token_hex(12)}",
+                "object": "dispute",
+                "amount": charge["amount_captured"] if amount is None else amount,
+                "balance_transactions": [],
+                "charge": charge["id"],
+                "created": now,
+                "currency": charge["currency"],
+                "evidence": {},
+                "evidence_details": {
+                    "due_by": now + due_in,
+                    "has_evidence": False,
+                    "past_due": False,
+                    "submission_count": 0,
+                },
+                "is_charge_refundable": status.startswith("warning_"),
+                "livemode": account.livemode,
+                "metadata": {},
+                "payment_intent": intent_id,
+                "reason": reason,
+                "status": status,
+            }
+            account.disputes[dispute["id"]] = dispute
+            charge["disputed"] = True
+            if not status.startswith("warning_"):
+                self._dispute_funds(dispute, -1)
+            return dict(dispute)
+
+    def update_dispute(self, api_key: str, dispute_id: str, **changes) -> dict:
+        """The case moves on at Stripe (``status``, ``reason`` …); ``won``/``lost`` close
+        it, a won case reinstating the funds, an inquiry escalated withdrawing them."""
+        with self.lock:
+            dispute = self.account(api_key).disputes[dispute_id]
+            before = dispute["status"]
+            due_by = changes.pop("due_by", None)
+            if due_by is not None:
+                dispute["evidence_details"]["due_by"] = due_by
+            dispute.update(changes)
+            after = dispute["status"]
+            if before.startswith("warning_") and after in ("needs_response", "under_review"):
+                self._dispute_funds(dispute, -1)
+            if after == "won" and before != "won" and dispute["balance_transactions"]:
+                self._dispute_funds(dispute, +1)
+            dispute["is_charge_refundable"] = after.startswith("warning_")
+            return dict(dispute)
+
+    def dispute_event(
+        self, event_type: str, dispute: dict, secret: str, **kwargs
+    ) -> tuple[bytes, str]:
+        """A ``charge.dispute.*`` delivery carrying the dispute as it was then."""
+        return self.signed_event(f"charge.dispute.{event_type}", dict(dispute), secret, **kwargs)
+
+    @staticmethod
+    def _dispute_funds(dispute: dict, sign: int) -> None:
+        dispute["balance_transactions"].append(
+            {
+                "id": f"txn_{secrets.token_hex(12)}",
+                "object": "balance_transaction",
+                "amount": sign * dispute["amount"],
+                "currency": dispute["currency"],
+                "fee": 1500 if sign < 0 else -1500,
+                "net": sign * (dispute["amount"] + 1500),
+                "reporting_category": "dispute" if sign < 0 else "dispute_reversal",
+                "type": "adjustment",
+            }
+        )
+
     # --- the API ------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, params: dict, api_key: str, key: str | None):
@@ -567,6 +655,8 @@ class StripeStub(_SavedCards):
                 return self._cancel(account, pid)
             case "POST", ["refunds"]:
                 return self._refund(account, params)
+            case "GET", ["disputes", did]:
+                return self._get(account.disputes, did, "dispute")
             case "GET", ["account"]:
                 return {"id": account.id, "object": "account", "charges_enabled": True}
         saved = self._route_saved_cards(method, parts, params, account, expand)
@@ -736,6 +826,11 @@ class StripeStub(_SavedCards):
                 param="payment_intent",
             )
         charge = account.charges[intent["latest_charge"]]
+        if _disputed(account, charge["id"]):
+            raise _invalid(
+                "The charge you're attempting to refund has been charged back.",
+                code="charge_disputed",
+            )
         left = charge["amount_captured"] - charge["amount_refunded"]
         if left <= 0:
             raise _invalid(
@@ -857,6 +952,14 @@ class StripeStub(_SavedCards):
         account.intents[pid] = intent
         session["payment_intent"] = pid
         return intent
+
+
+def _disputed(account: Account, charge_id: str) -> bool:
+    """Stripe refuses to refund a charge whose chargeback is open or lost."""
+    return any(
+        d["charge"] == charge_id and d["status"] in ("needs_response", "under_review", "lost")
+        for d in account.disputes.values()
+    )
 
 
 def sign(body: bytes, secret: str, timestamp: int) -> str:
