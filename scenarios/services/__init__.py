@@ -16,6 +16,7 @@ from .definitions import (
     scenario_create,
     scenario_pause,
     scenario_resume,
+    scenario_steps_check,
     scenario_update,
     webhook_endpoint_create,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "scenario_create",
     "scenario_pause",
     "scenario_resume",
+    "scenario_steps_check",
     "scenario_update",
     "webhook_endpoint_create",
 ]
