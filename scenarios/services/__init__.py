@@ -27,6 +27,7 @@ from .planner import (
     dispatches_plan_for_event,
     dispatches_plan_for_request,
     dispatches_replan_for_request,
+    timeline_preview,
 )
 
 __all__ = [
@@ -50,5 +51,6 @@ __all__ = [
     "scenario_resume",
     "scenario_steps_check",
     "scenario_update",
+    "timeline_preview",
     "webhook_endpoint_create",
 ]
