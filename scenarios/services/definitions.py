@@ -279,8 +279,7 @@ def _clean_step(raw: Any, index: int, merchant: Merchant, refusals: _Refusals) -
                 )
                 if template is None:
                     refusals.add(
-                        f"Name a {channel} template (tp_…); no default is installed for "
-                        f"{trigger}.",
+                        f"Name a {channel} template (tp_…); no default is installed for {trigger}.",
                         code="template_required",
                         field=f"{prefix}.template",
                     )
@@ -436,6 +435,18 @@ def _clean_definition(
     if refusals:
         raise InvalidFields(refusals)
     return clean_name, cleaned
+
+
+def scenario_definition_refusals(
+    *, merchant: Merchant, name: Any, steps: Any
+) -> list[InvalidInput]:
+    """Every refusal ``scenario_create`` would give, nothing stored: for a page that also
+    has errors of its own and must show the service's at the same time."""
+    try:
+        _clean_definition(merchant, name=name, steps=steps)
+    except InvalidFields as refused:
+        return refused.refusals
+    return []
 
 
 def scenario_create(*, merchant: Merchant, name: str, steps: list[Mapping]) -> Scenario:

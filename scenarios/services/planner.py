@@ -212,9 +212,7 @@ class TimeSlot:
     due: datetime
 
 
-def _time_slots(
-    step: Step, payment_request: PaymentRequest, time_zone: str
-) -> Iterable[TimeSlot]:
+def _time_slots(step: Step, payment_request: PaymentRequest, time_zone: str) -> Iterable[TimeSlot]:
     anchor = _time_anchor(step, payment_request)
     if anchor is None:
         return
