@@ -123,7 +123,7 @@
   function moved(row, button) {
     var place = allRows().indexOf(row) + 1;
     (button.disabled ? row.querySelector("[data-row-action]:not([disabled])") : button).focus();
-    say(form.getAttribute("data-moved-label").replace("%(position)s", String(place)));
+    say(form.getAttribute("data-moved-label").replace("{position}", String(place)));
   }
 
   form.addEventListener("click", function (event) {
