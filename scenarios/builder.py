@@ -49,6 +49,9 @@ CHANNEL_CHOICES = [
     (Channel.SMS, _("SMS")),
     (Channel.WEBHOOK, _("Webhook")),
 ]
+TRIGGERS = dict(TRIGGER_CHOICES)
+AUDIENCES = dict(AUDIENCE_CHOICES)
+CHANNELS = dict(CHANNEL_CHOICES)
 LANGUAGE_CHOICES = [("", _("Any language")), *LANGUAGES]
 
 TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
@@ -85,7 +88,7 @@ class StepRowForm(forms.Form):
     repeat_until_paid = forms.BooleanField(
         label=_("Stop repeating once paid"), required=False, initial=True
     )
-    audience = forms.ChoiceField(label=_("To"), choices=AUDIENCE_CHOICES)
+    audience = forms.ChoiceField(label=_("Recipients"), choices=AUDIENCE_CHOICES)
     channel = forms.ChoiceField(label=_("Channel"), choices=CHANNEL_CHOICES)
     template = forms.CharField(label=_("Template"), required=False, max_length=64)
     webhook_endpoint = forms.CharField(label=_("Webhook endpoint"), required=False, max_length=64)

@@ -339,7 +339,7 @@ def _template_choices(request: HttpRequest) -> list[dict[str, Any]]:
                 "id": template.public_id,
                 "name": template.name,
                 "channel": template.channel,
-                "channel_label": CHANNEL_LABELS.get(template.channel, template.channel),
+                "channel_label": builder.CHANNELS.get(template.channel, template.channel),
                 "subject": subject,
                 "text": text,
             }
@@ -381,16 +381,16 @@ def timeline_context(
         TimelineEntry(
             due=slot.due.astimezone(zone),
             number=slot.step.position + 1,
-            trigger=TRIGGER_LABELS.get(slot.step.trigger, slot.step.trigger),
+            trigger=builder.TRIGGERS.get(slot.step.trigger, slot.step.trigger),
             repetition=slot.repetition + 1,
             repetitions=slot.step.repeat_max if slot.step.repeat_every_seconds else 1,
-            channel=CHANNEL_LABELS.get(slot.step.channel, slot.step.channel),
+            channel=builder.CHANNELS.get(slot.step.channel, slot.step.channel),
             template=(
                 slot.step.template.name
                 if slot.step.template is not None
                 else (slot.step.webhook_endpoint.url if slot.step.webhook_endpoint else "")
             ),
-            audience=AUDIENCE_LABELS.get(slot.step.audience, slot.step.audience),
+            audience=builder.AUDIENCES.get(slot.step.audience, slot.step.audience),
             moved=slot.due != slot.when,
             past=slot.step.trigger != Trigger.REQUEST_CREATED and slot.due < sent_at,
         )
@@ -399,9 +399,9 @@ def timeline_context(
     events = [
         {
             "number": step.position + 1,
-            "trigger": TRIGGER_LABELS.get(step.trigger, step.trigger),
+            "trigger": builder.TRIGGERS.get(step.trigger, step.trigger),
             "delay": builder.event_delay(step),
-            "channel": CHANNEL_LABELS.get(step.channel, step.channel),
+            "channel": builder.CHANNELS.get(step.channel, step.channel),
             "template": step.template.name if step.template is not None else "",
         }
         for step in steps

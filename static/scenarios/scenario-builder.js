@@ -149,5 +149,19 @@
     }
   });
 
+  // The error summary takes the focus, and each of its links the field it names.
+  var summary = document.getElementById("error-summary");
+  if (summary) {
+    summary.focus();
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href^='#']");
+      var target = link && document.getElementById(link.getAttribute("href").slice(1));
+      if (!target) return;
+      event.preventDefault();
+      target.scrollIntoView({ block: "center" });
+      target.focus();
+    });
+  }
+
   allRows().forEach(prepare);
 })();
