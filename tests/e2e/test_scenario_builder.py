@@ -41,7 +41,7 @@ def test_a_french_operator_builds_a_scenario_sees_every_error_and_its_timeline(
     # Step 2: an SMS two days before the deadline, outside quiet hours.
     page.get_by_role("button", name="Ajouter une étape").click()
     second = row(page, 1)
-    second.get_by_label("Quand").select_option(label="Avant l’échéance")
+    second.get_by_label("Quand").select_option("before_deadline")
     second.get_by_label("Jours", exact=True).fill("2")
     second.get_by_label("Canal").select_option("sms")
     # Only SMS templates are offered for an SMS step.
@@ -54,7 +54,7 @@ def test_a_french_operator_builds_a_scenario_sees_every_error_and_its_timeline(
     # Step 3: overdue reminders, wrong twice (an offset over a year, no message count).
     page.get_by_role("button", name="Ajouter une étape").click()
     third = row(page, 2)
-    third.get_by_label("Quand").select_option(label="Après l’échéance")
+    third.get_by_label("Quand").select_option("after_deadline")
     third.get_by_label("Jours", exact=True).fill("400")
     third.get_by_label("Tous les … jours").fill("3")
     third.get_by_label("Modèle").select_option(label=email_template.name)

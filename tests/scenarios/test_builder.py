@@ -2,6 +2,7 @@
 error at its row and field in one round trip, rows added, removed and reordered without
 JavaScript, and a timeline preview planned by the outbox's own rules."""
 
+import json
 import re
 from datetime import UTC, datetime, time, timedelta
 from html import unescape
@@ -547,3 +548,21 @@ def test_another_merchants_scenario_is_a_404_in_the_builder(operator_client, oth
     assert operator_client.post(url, form_data(name="Mine now")).status_code == 404
     theirs.refresh_from_db()
     assert theirs.name == "Secret"
+
+
+def test_the_json_editor_lists_every_refusal_and_links_back_to_the_builder(
+    operator_client, email_template
+):
+    steps = [
+        step("request_created", email_template, audience="everyone"),
+        step("before_deadline", email_template, offset="P400D"),
+    ]
+    response = operator_client.post(
+        "/app/scenarios/new/", {"name": "Standard", "steps_json": json.dumps(steps)}
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 422
+    error = re.search(r'data-testid="steps-error">([^<]*)<', html).group(1)
+    assert "steps[0].audience" in error and "steps[1].offset" in error
+    assert 'href="/app/scenarios/build/" data-testid="builder-link"' in html
