@@ -141,3 +141,34 @@ def test_a_french_operator_builds_a_scenario_sees_every_error_and_its_timeline(
     fits_the_screen(page, 360)
     screenshot("scenario-builder-en-360")
     axe_check()
+
+
+def test_the_builder_works_without_javascript(
+    browser, live_server, merchant, email_template, sms_template
+):
+    owner = MembershipFactory(merchant=merchant, role="owner").user
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    try:
+        log_in(page, live_server, owner)
+        page.goto(f"{live_server.url}/app/scenarios/build/")
+        page.get_by_label("Name").fill("No script")
+        row(page, 0).get_by_label("Template").select_option(label=email_template.name)
+        page.get_by_role("button", name="Add a step").click()  # a round trip
+        expect(page.get_by_test_id("step-row")).to_have_count(2)
+        row(page, 1).get_by_label("Channel").select_option("sms")
+        row(page, 1).get_by_label("Template").select_option(label=sms_template.name)
+        row(page, 0).get_by_role("button", name=re.compile("Move down")).click()
+        expect(row(page, 0).get_by_label("Channel")).to_have_value("sms")
+        expect(page.get_by_label("Name")).to_have_value("No script")
+        page.get_by_role("button", name="Preview").click()
+        expect(page.get_by_test_id("timeline-entry")).to_have_count(2)
+        assert Scenario.objects.count() == 0
+        page.get_by_role("button", name="Create scenario").click()
+        expect(page.get_by_role("heading", name="No script")).to_be_visible()
+        steps = Step.objects.filter(scenario__name="No script").order_by("position")
+        assert [s.channel for s in steps] == ["sms", "email"]
+    finally:
+        context.close()

@@ -566,3 +566,20 @@ def test_the_json_editor_lists_every_refusal_and_links_back_to_the_builder(
     error = re.search(r'data-testid="steps-error">([^<]*)<', html).group(1)
     assert "steps[0].audience" in error and "steps[1].offset" in error
     assert 'href="/app/scenarios/build/" data-testid="builder-link"' in html
+
+
+def test_a_reminder_due_before_the_request_is_sent_is_shown_as_not_sent(
+    operator_client, email_template
+):
+    response = operator_client.post(
+        TIMELINE_URL,
+        form_data(
+            {"template": email_template.public_id},
+            {"trigger": "before_deadline", "offset_days": "2"},
+            example_sent_at="2027-03-15T10:00",
+            example_deadline="2027-03-16T10:00",
+        ),
+    )
+    html = response.content.decode()
+    assert timeline_times(html) == ["2027-03-14T10:00:00+01:00", "2027-03-15T10:00:00+01:00"]
+    assert html.count("Before the request is sent: not sent.") == 1
