@@ -113,7 +113,12 @@ class ScenarioForm(forms.Form):
     steps_json = JsonListField(label="Steps (JSON)", what="step")
 
     def add_service_error(self, error: DomainError) -> None:
-        """Show a service refusal next to the input it concerns, with the step path."""
+        """Show a service refusal next to the input it concerns, with the step path; every
+        refusal when the service names several, so the operator fixes them in one pass."""
+        for refusal in getattr(error, "refusals", None) or [error]:
+            self._add_one(refusal)
+
+    def _add_one(self, error: DomainError) -> None:
         if error.field == "name":
             self.add_error("name", error.message)
         elif error.field and error.field.startswith("steps"):

@@ -7,23 +7,28 @@ service is shown next to the steps editor with the step path it names. Viewers m
 everything but change nothing.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views import View
 
 from notifications.selectors import template_list
+from notifications.services import template_preview
 from pushpay.errors import DomainError
 from pushpay.i18n import LANGUAGE_NAMES
-from pushpay.tenancy import MerchantViewMixin, can, require
+from pushpay.tenancy import MerchantViewMixin, can, merchant_zone, require
 
-from . import selectors, services
+from . import builder, selectors, services
 from .forms import STEPS_EXAMPLE, ScenarioForm, steps_to_input, steps_to_text
-from .models import Audience, Channel, Scenario, Step, Trigger
+from .models import TIME_TRIGGERS, Audience, Channel, Scenario, Step, Trigger
 
 PAGE_SIZE = 25
 OUTBOX_PAGE_SIZE = 20
@@ -292,3 +297,308 @@ class OutboxListView(MerchantViewMixin, View):
         outbox = selectors.outbox_list(merchant=request.merchant, livemode=request.livemode)
         page = Paginator(outbox, OUTBOX_PAGE_SIZE).get_page(request.GET.get("page"))
         return render(request, "scenarios/outbox_list.html", {"page": page})
+
+
+# --- The builder ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One message of the timeline preview, in the merchant's time zone."""
+
+    due: datetime
+    number: int
+    trigger: str
+    repetition: int
+    repetitions: int
+    channel: str
+    template: str
+    audience: str
+    moved: bool  # pushed out of quiet hours
+    past: bool  # due before the request is sent: the planner would not send it
+
+
+def _template_choices(request: HttpRequest) -> list[dict[str, Any]]:
+    """The merchant's active templates with a rendered sample in the page's language, so the
+    row shows what the chosen one says (and the script can switch it without a round trip)."""
+    language = translation.get_language() or request.merchant.default_language
+    if language not in LANGUAGE_NAMES:
+        language = request.merchant.default_language
+    choices = []
+    for template in template_list(merchant=request.merchant, archived=False).order_by(
+        "channel", "name", "id"
+    )[: builder.MAX_TEMPLATES]:
+        subject = text = ""
+        try:
+            rendered = template_preview(template=template, languages=[language])[language]
+            subject, text = rendered.subject or "", rendered.text
+        except DomainError:
+            text = ""
+        choices.append(
+            {
+                "id": template.public_id,
+                "name": template.name,
+                "channel": template.channel,
+                "channel_label": builder.CHANNELS.get(template.channel, template.channel),
+                "subject": subject,
+                "text": text,
+            }
+        )
+    return choices
+
+
+def timeline_context(
+    request: HttpRequest, formset: Any, timeline_form: builder.TimelineForm
+) -> dict[str, Any]:
+    """The timeline preview of the rows as typed: the steps the service accepts, planned by
+    the outbox's own rules for the example request; rows in error are named, not guessed."""
+    merchant = request.merchant
+    try:
+        forms = list(formset.forms)
+    except ValidationError:  # a tampered management form
+        forms = []
+    if formset.is_bound:
+        rows = [row.cleaned_data if row.is_valid() else None for row in forms]
+    else:
+        rows = [{**builder.NEW_ROW, **row.initial} for row in forms]
+    raw = [builder.row_to_step(row) for row in rows if row is not None]
+    cleaned, _refusals = services.scenario_steps_check(merchant=merchant, steps=raw)
+    numbers = [index + 1 for index, row in enumerate(rows) if row is not None]
+    broken = [index + 1 for index, row in enumerate(rows) if row is None]
+    steps = []
+    for number, data in zip(numbers, cleaned, strict=False):
+        if data is None:
+            broken.append(number)
+            continue
+        step = Step(**{**data, "position": number - 1})
+        steps.append(step)
+    sent_at, deadline = timeline_form.dates()
+    zone = merchant_zone(merchant)
+    slots = services.timeline_preview(
+        steps=steps, sent_at=sent_at, deadline=deadline, time_zone=zone.key
+    )
+    entries = [
+        TimelineEntry(
+            due=slot.due.astimezone(zone),
+            number=slot.step.position + 1,
+            trigger=builder.TRIGGERS.get(slot.step.trigger, slot.step.trigger),
+            repetition=slot.repetition + 1,
+            repetitions=slot.step.repeat_max if slot.step.repeat_every_seconds else 1,
+            channel=builder.CHANNELS.get(slot.step.channel, slot.step.channel),
+            template=(
+                slot.step.template.name
+                if slot.step.template is not None
+                else (slot.step.webhook_endpoint.url if slot.step.webhook_endpoint else "")
+            ),
+            audience=builder.AUDIENCES.get(slot.step.audience, slot.step.audience),
+            moved=slot.due != slot.when,
+            past=slot.step.trigger != Trigger.REQUEST_CREATED and slot.due < sent_at,
+        )
+        for slot in slots
+    ]
+    events = [
+        {
+            "number": step.position + 1,
+            "trigger": builder.TRIGGERS.get(step.trigger, step.trigger),
+            "delay": builder.event_delay(step),
+            "channel": builder.CHANNELS.get(step.channel, step.channel),
+            "template": step.template.name if step.template is not None else "",
+        }
+        for step in steps
+        if step.trigger not in TIME_TRIGGERS
+    ]
+    return {
+        "timeline": entries,
+        "timeline_events": events,
+        "timeline_broken": sorted(broken),
+        "timeline_zone": zone.key,
+        "timeline_sent_at": sent_at.astimezone(zone),
+        "timeline_deadline": deadline.astimezone(zone) if deadline else None,
+        "timeline_deadline_missing": deadline is None,
+    }
+
+
+class ScenarioBuilderView(ScenariosViewMixin, View):
+    """The default editor: steps as form rows (no JSON), every error at its row at once, and
+    the timeline of an example request. It saves through the same service as the JSON
+    editor and the API, so a scenario built here is refused or accepted exactly as there.
+
+    Without JavaScript every button is a submit: "Add a step", "Remove", "Move up/down"
+    come back with the rows rearranged and nothing saved, "Preview" with the timeline."""
+
+    template_name = "scenarios/scenario_builder.html"
+
+    def get(self, request: HttpRequest, public_id: str | None = None) -> HttpResponse:
+        require(request, "scenarios.manage")
+        scenario = self.get_scenario_or_404(public_id) if public_id else None
+        if scenario is not None:
+            initial = [builder.step_to_row(step) for step in current_steps(scenario)]
+            name_form = builder.ScenarioNameForm(initial={"name": scenario.name})
+        else:
+            initial = [dict(builder.NEW_ROW)]
+            name_form = builder.ScenarioNameForm()
+        formset = builder.StepFormSet(prefix=builder.PREFIX, initial=initial)
+        timeline_form = builder.TimelineForm(initial=builder.TimelineForm.defaults())
+        return self._render(scenario, name_form, formset, timeline_form, show_errors=False)
+
+    def post(self, request: HttpRequest, public_id: str | None = None) -> HttpResponse:
+        require(request, "scenarios.manage")
+        scenario = self.get_scenario_or_404(public_id) if public_id else None
+        data = request.POST
+        action = data.get("row_action", "")
+        if action:
+            moved = builder.apply_row_action(data, action)
+            return self._render(
+                scenario, *self._forms(moved if moved is not None else data), show_errors=False
+            )
+        name_form, formset, timeline_form = self._forms(data)
+        try:
+            formset.is_valid()
+        except ValidationError:
+            return HttpResponse(
+                _("The step rows of this form are damaged; reload the page."),
+                status=400,
+                content_type="text/plain; charset=utf-8",
+            )
+        name_form.is_valid()
+        steps = [builder.row_to_step(row.cleaned_data) for row in formset.forms]
+        name = name_form.cleaned_data.get("name", "")
+        if "preview" in data:
+            self._put_refusals(
+                name_form,
+                formset,
+                services.scenario_definition_refusals(
+                    merchant=request.merchant, name=name, steps=steps
+                ),
+            )
+            return self._render(scenario, name_form, formset, timeline_form)
+        if not self._has_errors(name_form, formset):
+            try:
+                saved = self._save(scenario, name, steps)
+            except DomainError as refused:
+                self._put_refusals(name_form, formset, getattr(refused, "refusals", [refused]))
+            else:
+                return saved
+        else:
+            self._put_refusals(
+                name_form,
+                formset,
+                services.scenario_definition_refusals(
+                    merchant=request.merchant, name=name, steps=steps
+                ),
+            )
+        return self._render(scenario, name_form, formset, timeline_form, status=422)
+
+    def _forms(self, data: Any) -> tuple[Any, Any, Any]:
+        return (
+            builder.ScenarioNameForm(data),
+            builder.StepFormSet(data, prefix=builder.PREFIX),
+            builder.TimelineForm(data),
+        )
+
+    @staticmethod
+    def _has_errors(name_form: Any, formset: Any) -> bool:
+        return bool(
+            name_form.errors or formset.non_form_errors() or any(row.errors for row in formset)
+        )
+
+    def _save(self, scenario: Scenario | None, name: str, steps: list[dict]) -> HttpResponse:
+        request = self.request
+        if scenario is None:
+            created = services.scenario_create(merchant=request.merchant, name=name, steps=steps)
+            messages.success(request, _("Scenario “%(name)s” created.") % {"name": created.name})
+            return redirect("scenarios:scenario_detail", created.public_id)
+        before = scenario.version
+        updated = services.scenario_update(scenario=scenario, name=name, steps=steps)
+        if updated.version != before:
+            note = _(
+                "Saved as version %(version)s. Requests already following "
+                "version %(before)s keep its messages."
+            ) % {"version": updated.version, "before": before}
+        else:
+            note = _("Saved. Version %(version)s is up to date.") % {"version": updated.version}
+        messages.success(request, note)
+        return redirect("scenarios:scenario_detail", scenario.public_id)
+
+    @staticmethod
+    def _put_refusals(name_form: Any, formset: Any, refusals: list[DomainError]) -> None:
+        """Each refusal at its row and field, in the operator's words; one the page already
+        flagged (a number that is not one) is not repeated."""
+        for refusal in refusals:
+            index, field = builder.field_of(refusal.field)
+            message = builder.message_of(refusal, field if index is not None else refusal.field)
+            if index is not None and index < len(formset.forms):
+                row = formset.forms[index]
+                if field in row.errors:
+                    continue
+                formset.add_refusal(index, field, message)
+            elif refusal.field == "name":
+                if "name" not in name_form.errors:
+                    name_form.add_error("name", message)
+            else:
+                formset._non_form_errors = formset.error_class(
+                    [*formset.non_form_errors(), message], error_class="nonform"
+                )
+
+    def _render(
+        self,
+        scenario: Scenario | None,
+        name_form: Any,
+        formset: Any,
+        timeline_form: Any,
+        *,
+        status: int = 200,
+        show_errors: bool = True,
+    ) -> HttpResponse:
+        request = self.request
+        try:
+            rows = list(formset.forms)
+        except ValidationError:
+            return HttpResponse(
+                _("The step rows of this form are damaged; reload the page."),
+                status=400,
+                content_type="text/plain; charset=utf-8",
+            )
+        templates = _template_choices(request)
+        by_id = {choice["id"]: choice for choice in templates}
+        for row in rows:
+            row.chosen_template = by_id.get(row["template"].value() or "")
+        builder.style_rows(name_form, rows, timeline_form, show_errors=show_errors)
+        summary = builder.error_summary(name_form, formset, rows) if show_errors else []
+        endpoints = selectors.webhook_endpoint_list(
+            merchant=request.merchant, livemode=request.livemode
+        ).filter(is_active=True)
+        return render(
+            request,
+            self.template_name,
+            self.context(
+                scenario=scenario,
+                name_form=name_form,
+                formset=formset,
+                rows=rows,
+                empty_row=formset.empty_form,
+                timeline_form=timeline_form,
+                templates=templates,
+                endpoints=endpoints,
+                error_summary=summary,
+                show_errors=show_errors,
+                max_steps=services.MAX_STEPS,
+                zone=merchant_zone(request.merchant).key,
+                **timeline_context(request, formset, timeline_form),
+            ),
+            status=status,
+        )
+
+
+class ScenarioTimelineView(ScenariosViewMixin, View):
+    """The timeline preview alone, for the builder's script to swap in; never saves, so any
+    member may ask for it (a viewer may open the builder's preview of nothing)."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        formset = builder.StepFormSet(request.POST, prefix=builder.PREFIX)
+        timeline_form = builder.TimelineForm(request.POST)
+        return render(
+            request,
+            "scenarios/_timeline.html",
+            timeline_context(request, formset, timeline_form),
+        )

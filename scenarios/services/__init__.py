@@ -14,8 +14,10 @@ from .definitions import (
     STEP_FIELDS,
     STEP_KEYS,
     scenario_create,
+    scenario_definition_refusals,
     scenario_pause,
     scenario_resume,
+    scenario_steps_check,
     scenario_update,
     webhook_endpoint_create,
 )
@@ -26,6 +28,7 @@ from .planner import (
     dispatches_plan_for_event,
     dispatches_plan_for_request,
     dispatches_replan_for_request,
+    timeline_preview,
 )
 
 __all__ = [
@@ -45,8 +48,11 @@ __all__ = [
     "dispatches_plan_for_request",
     "dispatches_replan_for_request",
     "scenario_create",
+    "scenario_definition_refusals",
     "scenario_pause",
     "scenario_resume",
+    "scenario_steps_check",
     "scenario_update",
+    "timeline_preview",
     "webhook_endpoint_create",
 ]

@@ -12,7 +12,7 @@ from merchants.models import Merchant
 from notifications import webhooks as notifications_webhooks
 from notifications.models import MessageTemplate
 from notifications.selectors import template_for_stage
-from pushpay.errors import InvalidInput
+from pushpay.errors import InvalidFields, InvalidInput
 from pushpay.i18n import language_checked
 from pushpay.money import MAX_MINOR_UNITS
 
@@ -128,89 +128,112 @@ def _clock(value: Any, *, field: str) -> time:
     raise InvalidInput("Give a time of day such as 21:00.", code="invalid_time", field=field)
 
 
-def _clean_step(raw: Any, index: int, merchant: Merchant) -> dict:
+class _Refusals:
+    """Every refusal of a definition, in the order the checks run: the first one is what a
+    caller showing a single error (the API) has always shown, the rest let a page flag every
+    field in one round trip."""
+
+    def __init__(self) -> None:
+        self.items: list[InvalidInput] = []
+
+    def add(self, message: str, *, code: str, field: str) -> None:
+        self.items.append(InvalidInput(message, code=code, field=field))
+
+    def keep(self, refusal: InvalidInput) -> None:
+        self.items.append(refusal)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _clean_step(raw: Any, index: int, merchant: Merchant, refusals: _Refusals) -> dict | None:
+    """The step's stored fields, or ``None`` when it is refused (the reasons go to
+    ``refusals``). A field in error never produces a second, derived error: a repetition
+    whose interval is unreadable is not also told it lacks one."""
     prefix = f"steps[{index}]"
+    before = len(refusals)
     if not isinstance(raw, Mapping):
-        raise InvalidInput("Each step is a JSON object.", code="not_an_object", field=prefix)
-    unknown = sorted(set(raw) - STEP_KEYS)
-    if unknown:
-        raise InvalidInput(
-            f"Unknown field '{unknown[0]}'.", code="unknown_field", field=f"{prefix}.{unknown[0]}"
-        )
-    trigger = _choice(
-        raw.get("trigger"),
-        Trigger.values,
-        code="unknown_trigger",
-        field=f"{prefix}.trigger",
-        what="trigger",
-    )
-    audience = _choice(
-        raw.get("audience"),
-        Audience.values,
-        code="unknown_audience",
-        field=f"{prefix}.audience",
-        what="audience",
-    )
-    channel = _choice(
-        raw.get("channel"),
-        Channel.values,
-        code="unknown_channel",
-        field=f"{prefix}.channel",
-        what="channel",
-    )
-    offset = _duration(raw.get("offset", 0), field=f"{prefix}.offset")
-    if not 0 <= offset <= MAX_OFFSET:
+        refusals.add("Each step is a JSON object.", code="not_an_object", field=prefix)
+        return None
+    for name in sorted(str(key) for key in set(raw) - STEP_KEYS):
+        refusals.add(f"Unknown field '{name}'.", code="unknown_field", field=f"{prefix}.{name}")
+
+    def choice(key: str, choices: Iterable[str], code: str, what: str) -> str | None:
+        try:
+            return _choice(raw.get(key), choices, code=code, field=f"{prefix}.{key}", what=what)
+        except InvalidInput as refusal:
+            refusals.keep(refusal)
+            return None
+
+    trigger = choice("trigger", Trigger.values, "unknown_trigger", "trigger")
+    audience = choice("audience", Audience.values, "unknown_audience", "audience")
+    channel = choice("channel", Channel.values, "unknown_channel", "channel")
+
+    offset: int | None
+    try:
+        offset = _duration(raw.get("offset", 0), field=f"{prefix}.offset")
+    except InvalidInput as refusal:
+        refusals.keep(refusal)
+        offset = None
+    if offset is not None and not 0 <= offset <= MAX_OFFSET:
         hint = " before_deadline counts back from the deadline: write P2D, not -P2D." * (
             trigger == Trigger.BEFORE_DEADLINE and offset < 0
         )
-        raise InvalidInput(
+        refusals.add(
             f"offset must be between 0 and 365 days.{hint}",
             code="offset_out_of_range",
             field=f"{prefix}.offset",
         )
+
     repeat_every = raw.get("repeat_every")
     repeat_max = raw.get("repeat_max")
-    if repeat_every is not None:
-        repeat_every = _duration(repeat_every, field=f"{prefix}.repeat_every")
-        if not MIN_REPEAT_EVERY <= repeat_every <= MAX_REPEAT_EVERY:
-            raise InvalidInput(
+    every_given = repeat_every is not None
+    if every_given:
+        try:
+            repeat_every = _duration(repeat_every, field=f"{prefix}.repeat_every")
+        except InvalidInput as refusal:
+            refusals.keep(refusal)
+            repeat_every = None
+        if repeat_every is not None and not MIN_REPEAT_EVERY <= repeat_every <= MAX_REPEAT_EVERY:
+            refusals.add(
                 "repeat_every must be between one hour and 90 days.",
                 code="repeat_out_of_range",
                 field=f"{prefix}.repeat_every",
             )
         if repeat_max is None:
-            raise InvalidInput(
+            refusals.add(
                 "A repeated step needs repeat_max, the total number of messages.",
                 code="repeat_max_required",
                 field=f"{prefix}.repeat_max",
             )
     if repeat_max is not None:
         if isinstance(repeat_max, bool) or not isinstance(repeat_max, int):
-            raise InvalidInput(
+            refusals.add(
                 "repeat_max is an integer.", code="invalid_type", field=f"{prefix}.repeat_max"
             )
-        if repeat_every is None:
-            raise InvalidInput(
-                "repeat_max needs repeat_every.",
-                code="repeat_every_required",
-                field=f"{prefix}.repeat_every",
-            )
-        if not 2 <= repeat_max <= MAX_REPEAT:
-            raise InvalidInput(
-                f"repeat_max counts every message of the step, the first included: "
-                f"between 2 and {MAX_REPEAT}.",
-                code="repeat_out_of_range",
-                field=f"{prefix}.repeat_max",
-            )
+        else:
+            if not every_given:
+                refusals.add(
+                    "repeat_max needs repeat_every.",
+                    code="repeat_every_required",
+                    field=f"{prefix}.repeat_every",
+                )
+            if not 2 <= repeat_max <= MAX_REPEAT:
+                refusals.add(
+                    f"repeat_max counts every message of the step, the first included: "
+                    f"between 2 and {MAX_REPEAT}.",
+                    code="repeat_out_of_range",
+                    field=f"{prefix}.repeat_max",
+                )
     repeat_until_paid = raw.get("repeat_until_paid", True)
     if not isinstance(repeat_until_paid, bool):
-        raise InvalidInput(
+        refusals.add(
             "repeat_until_paid is true or false.",
             code="invalid_type",
             field=f"{prefix}.repeat_until_paid",
         )
     if audience == Audience.MERCHANT and channel == Channel.SMS:
-        raise InvalidInput(
+        refusals.add(
             "Merchants are notified by email or webhook, not SMS.",
             code="audience_channel_mismatch",
             field=f"{prefix}.channel",
@@ -219,85 +242,90 @@ def _clean_step(raw: Any, index: int, merchant: Merchant) -> dict:
     template = endpoint = None
     if channel == Channel.WEBHOOK:
         if raw.get("template") is not None:
-            raise InvalidInput(
+            refusals.add(
                 "A webhook step sends a JSON event, not a template.",
                 code="not_allowed_for_webhook",
                 field=f"{prefix}.template",
             )
         endpoint_id = raw.get("webhook_endpoint")
         if not endpoint_id:
-            raise InvalidInput(
+            refusals.add(
                 "A webhook step needs webhook_endpoint.",
                 code="required",
                 field=f"{prefix}.webhook_endpoint",
             )
-        endpoint = WebhookEndpoint.objects.filter(
-            merchant=merchant, public_id=str(endpoint_id)
-        ).first()
-        if endpoint is None:
-            raise InvalidInput(
-                f"No such webhook endpoint: '{endpoint_id}'.",
-                code="webhook_endpoint_not_found",
-                field=f"{prefix}.webhook_endpoint",
-            )
-    else:
+        else:
+            endpoint = WebhookEndpoint.objects.filter(
+                merchant=merchant, public_id=str(endpoint_id)
+            ).first()
+            if endpoint is None:
+                refusals.add(
+                    f"No such webhook endpoint: '{endpoint_id}'.",
+                    code="webhook_endpoint_not_found",
+                    field=f"{prefix}.webhook_endpoint",
+                )
+    elif channel is not None:
         if raw.get("webhook_endpoint") is not None:
-            raise InvalidInput(
+            refusals.add(
                 "webhook_endpoint applies to webhook steps only.",
                 code="not_allowed_for_channel",
                 field=f"{prefix}.webhook_endpoint",
             )
         template_id = raw.get("template")
         if template_id is None:
-            template = template_for_stage(
-                merchant=merchant, stage=DEFAULT_STAGE[trigger], channel=channel
-            )
-            if template is None:
-                raise InvalidInput(
-                    f"Name a {channel} template (tp_…); no default is installed for {trigger}.",
-                    code="template_required",
-                    field=f"{prefix}.template",
+            if trigger is not None:
+                template = template_for_stage(
+                    merchant=merchant, stage=DEFAULT_STAGE[trigger], channel=channel
                 )
+                if template is None:
+                    refusals.add(
+                        f"Name a {channel} template (tp_…); no default is installed for {trigger}.",
+                        code="template_required",
+                        field=f"{prefix}.template",
+                    )
         else:
             # Another merchant's template is "not found", never "forbidden".
             template = MessageTemplate.objects.filter(
                 merchant=merchant, public_id=str(template_id)
             ).first()
             if template is None:
-                raise InvalidInput(
+                refusals.add(
                     f"No such template: '{template_id}'.",
                     code="template_not_found",
                     field=f"{prefix}.template",
                 )
-            if template.channel != channel:
-                raise InvalidInput(
+            elif template.channel != channel:
+                refusals.add(
                     f"Template '{template_id}' is an {template.channel} template; this step "
                     f"sends {channel}.",
                     code="template_channel_mismatch",
                     field=f"{prefix}.template",
                 )
-            if template.is_archived:
-                raise InvalidInput(
+            elif template.is_archived:
+                refusals.add(
                     f"Template '{template_id}' is archived.",
                     code="template_archived",
                     field=f"{prefix}.template",
                 )
 
+    only_if_unpaid, min_amount, language = False, None, ""
     conditions = raw.get("conditions") or {}
     if not isinstance(conditions, Mapping):
-        raise InvalidInput(
+        refusals.add(
             "conditions is a JSON object.", code="not_an_object", field=f"{prefix}.conditions"
         )
-    unknown = sorted(set(conditions) - {"only_if_unpaid", "min_amount", "language"})
-    if unknown:
-        raise InvalidInput(
-            f"Unknown condition '{unknown[0]}'.",
+        conditions = {}
+    for name in sorted(
+        str(key) for key in set(conditions) - {"only_if_unpaid", "min_amount", "language"}
+    ):
+        refusals.add(
+            f"Unknown condition '{name}'.",
             code="unknown_field",
-            field=f"{prefix}.conditions.{unknown[0]}",
+            field=f"{prefix}.conditions.{name}",
         )
     only_if_unpaid = conditions.get("only_if_unpaid", False)
     if not isinstance(only_if_unpaid, bool):
-        raise InvalidInput(
+        refusals.add(
             "only_if_unpaid is true or false.",
             code="invalid_type",
             field=f"{prefix}.conditions.only_if_unpaid",
@@ -306,38 +334,50 @@ def _clean_step(raw: Any, index: int, merchant: Merchant) -> dict:
     if min_amount is not None and (
         isinstance(min_amount, bool) or not isinstance(min_amount, int) or min_amount <= 0
     ):
-        raise InvalidInput(
+        refusals.add(
             "min_amount is a positive integer in minor units.",
             code="invalid_amount",
             field=f"{prefix}.conditions.min_amount",
         )
-    if min_amount is not None and min_amount > MAX_MINOR_UNITS:
-        raise InvalidInput(
+    elif min_amount is not None and min_amount > MAX_MINOR_UNITS:
+        refusals.add(
             f"min_amount is at most {MAX_MINOR_UNITS} minor units.",
             code="amount_too_large",
             field=f"{prefix}.conditions.min_amount",
         )
     language = conditions.get("language") or ""
     if language:
-        language_checked(language, field=f"{prefix}.conditions.language")
+        try:
+            language_checked(language, field=f"{prefix}.conditions.language")
+        except InvalidInput as refusal:
+            refusals.keep(refusal)
 
     quiet = raw.get("quiet_hours")
     quiet_start = quiet_end = None
     if quiet is not None:
         if not isinstance(quiet, Mapping) or set(quiet) != {"start", "end"}:
-            raise InvalidInput(
+            refusals.add(
                 'quiet_hours is {"start": "21:00", "end": "08:00"}.',
                 code="invalid_quiet_hours",
                 field=f"{prefix}.quiet_hours",
             )
-        quiet_start = _clock(quiet["start"], field=f"{prefix}.quiet_hours.start")
-        quiet_end = _clock(quiet["end"], field=f"{prefix}.quiet_hours.end")
-        if quiet_start == quiet_end:
-            raise InvalidInput(
-                "quiet_hours start and end must differ.",
-                code="invalid_quiet_hours",
-                field=f"{prefix}.quiet_hours",
-            )
+        else:
+            clocks = []
+            for end in ("start", "end"):
+                try:
+                    clocks.append(_clock(quiet[end], field=f"{prefix}.quiet_hours.{end}"))
+                except InvalidInput as refusal:
+                    refusals.keep(refusal)
+            if len(clocks) == 2:
+                quiet_start, quiet_end = clocks
+                if quiet_start == quiet_end:
+                    refusals.add(
+                        "quiet_hours start and end must differ.",
+                        code="invalid_quiet_hours",
+                        field=f"{prefix}.quiet_hours",
+                    )
+    if len(refusals) > before:
+        return None
     return {
         "position": index,
         "trigger": trigger,
@@ -357,20 +397,64 @@ def _clean_step(raw: Any, index: int, merchant: Merchant) -> dict:
     }
 
 
-def _clean_steps(steps: Any, merchant: Merchant) -> list[dict]:
+def scenario_steps_check(
+    *, merchant: Merchant, steps: Any
+) -> tuple[list[dict | None], list[InvalidInput]]:
+    """Every step checked, nothing stored: the cleaned fields of each step (``None`` for a
+    refused one) and every refusal, for pages that flag all errors at once and preview the
+    steps that are already right."""
+    refusals = _Refusals()
     if not isinstance(steps, list) or not steps:
-        raise InvalidInput("A scenario needs at least one step.", code="required", field="steps")
+        refusals.add("A scenario needs at least one step.", code="required", field="steps")
+        return [], refusals.items
     if len(steps) > MAX_STEPS:
-        raise InvalidInput(
+        refusals.add(
             f"A scenario has at most {MAX_STEPS} steps.", code="too_many_steps", field="steps"
         )
-    return [_clean_step(raw, index, merchant) for index, raw in enumerate(steps)]
+        return [], refusals.items
+    cleaned = [_clean_step(raw, index, merchant, refusals) for index, raw in enumerate(steps)]
+    return cleaned, refusals.items
+
+
+def _clean_definition(
+    merchant: Merchant, *, name: Any = _UNSET, steps: Any = _UNSET
+) -> tuple[str | None, list[dict] | None]:
+    """The name and steps as stored, or one ``InvalidFields`` with every refusal (the name's
+    first, then each step's in order)."""
+    refusals: list[InvalidInput] = []
+    clean_name = None
+    if name is not _UNSET:
+        try:
+            clean_name = _clean_name(name)
+        except InvalidInput as refusal:
+            refusals.append(refusal)
+    cleaned = None
+    if steps is not _UNSET:
+        cleaned, step_refusals = scenario_steps_check(merchant=merchant, steps=steps)
+        refusals.extend(step_refusals)
+    if refusals:
+        raise InvalidFields(refusals)
+    return clean_name, cleaned
+
+
+def scenario_definition_refusals(
+    *, merchant: Merchant, name: Any, steps: Any
+) -> list[InvalidInput]:
+    """Every refusal ``scenario_create`` would give, nothing stored: for a page that also
+    has errors of its own and must show the service's at the same time."""
+    try:
+        _clean_definition(merchant, name=name, steps=steps)
+    except InvalidFields as refused:
+        return refused.refusals
+    return []
 
 
 def scenario_create(*, merchant: Merchant, name: str, steps: list[Mapping]) -> Scenario:
-    """Check every step first, then store the scenario and its steps as version 1."""
-    name = _clean_name(name)
-    cleaned = _clean_steps(steps, merchant)
+    """Check every step first, then store the scenario and its steps as version 1.
+
+    A refusal is an ``InvalidFields`` naming every field at fault; its own code, message and
+    field are the first one's, so the API's single error is unchanged."""
+    name, cleaned = _clean_definition(merchant, name=name, steps=steps)
     with transaction.atomic():
         scenario = Scenario.objects.create(merchant=merchant, name=name)
         Step.objects.bulk_create(Step(scenario=scenario, version=1, **data) for data in cleaned)
@@ -385,8 +469,7 @@ def scenario_update(
     New steps become a new version when some request already follows the current one, so
     requests under way keep the messages they were promised; otherwise they replace it.
     """
-    new_name = None if name is _UNSET else _clean_name(name)
-    cleaned = None if steps is _UNSET else _clean_steps(steps, scenario.merchant)
+    new_name, cleaned = _clean_definition(scenario.merchant, name=name, steps=steps)
     with transaction.atomic():
         scenario = Scenario.objects.select_for_update().get(pk=scenario.pk)
         if new_name is not None:

@@ -201,6 +201,52 @@ def _row(
     )
 
 
+@dataclass(frozen=True)
+class TimeSlot:
+    """One message of a time-based step: its repetition, the moment the step names
+    (``when``, part of the dedupe key) and when it is due once quiet hours are applied."""
+
+    step: Step
+    repetition: int
+    when: datetime
+    due: datetime
+
+
+def _time_slots(step: Step, payment_request: PaymentRequest, time_zone: str) -> Iterable[TimeSlot]:
+    anchor = _time_anchor(step, payment_request)
+    if anchor is None:
+        return
+    for repetition, when in enumerate(_occurrences(step, anchor)):
+        if step.trigger == Trigger.BEFORE_DEADLINE and when > payment_request.deadline:
+            break
+        if payment_request.expires_at is not None and when > payment_request.expires_at:
+            break
+        yield TimeSlot(step, repetition, when, _outside_quiet_hours(when, step, time_zone))
+
+
+def timeline_preview(
+    *,
+    steps: list[Step],
+    sent_at: datetime,
+    deadline: datetime | None,
+    time_zone: str,
+    expires_at: datetime | None = None,
+) -> list[TimeSlot]:
+    """When each time-based step would go for an example request, in due order, by the
+    very rules the outbox is planned with (the back office's scenario timeline). Steps may be
+    unsaved; nothing is read or written."""
+    example = PaymentRequest(
+        send_at=sent_at, created_at=sent_at, deadline=deadline, expires_at=expires_at
+    )
+    slots = [
+        slot
+        for step in steps
+        if step.trigger in TIME_TRIGGERS
+        for slot in _time_slots(step, example, time_zone)
+    ]
+    return sorted(slots, key=lambda slot: (slot.due, slot.step.position, slot.repetition))
+
+
 def _time_rows(
     steps: list[Step],
     payment_request: PaymentRequest,
@@ -209,16 +255,12 @@ def _time_rows(
 ) -> list[Dispatch]:
     rows = []
     for step in steps:
-        anchor = _time_anchor(step, payment_request)
-        if anchor is None:
+        slots = list(_time_slots(step, payment_request, merchant.time_zone))
+        if not slots:
             continue
         targets = _targets(step, participants, payment_request, merchant)
-        for repetition, when in enumerate(_occurrences(step, anchor)):
-            if step.trigger == Trigger.BEFORE_DEADLINE and when > payment_request.deadline:
-                break
-            if payment_request.expires_at is not None and when > payment_request.expires_at:
-                break
-            due = _outside_quiet_hours(when, step, merchant.time_zone)
+        for slot in slots:
+            repetition, when, due = slot.repetition, slot.when, slot.due
             for target in targets:
                 who = target.participant.pk if target.participant else "m"
                 key = f"t:{payment_request.pk}:{step.pk}:{who}:{repetition}"

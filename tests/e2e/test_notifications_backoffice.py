@@ -168,6 +168,8 @@ def test_an_operator_writes_templates_sends_a_test_and_builds_a_scenario(
     expect(page.get_by_role("heading", name="Scenarios")).to_be_visible()
     axe_check()
     page.get_by_role("link", name="New scenario").click()
+    # The builder is the default; this story types the steps in the advanced JSON editor.
+    page.get_by_role("link", name="Advanced: edit as JSON").click()
     expect(page.get_by_test_id("template-ids")).to_contain_text(email.public_id)
     page.get_by_label("Name").fill("Standard")
     steps = [
