@@ -229,6 +229,17 @@ def test_duplicate_keys_name_the_second_field(operator_client):
     )
 
 
+def test_the_json_editor_lists_every_problem_at_once(operator_client):
+    fields = [text_field("Bad"), text_field("ok", regex="(a+)+"), text_field("ok")]
+    response = post_definition(operator_client, NEW_JSON_URL, fields, name=" ")
+    html = response.content.decode()
+    assert response.status_code == 422
+    for path in ("fields[0].key: ", "fields[1].regex: ", "fields[2].key: "):
+        assert f"<li>{path}" in html
+    assert 'id="id_name-error"' in html
+    assert Form.objects.count() == 0
+
+
 def test_a_missing_name_is_shown_next_to_the_name(operator_client):
     response = post_definition(operator_client, NEW_JSON_URL, SIMPLE_FIELDS, name="  ")
     html = response.content.decode()
