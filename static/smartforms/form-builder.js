@@ -114,7 +114,27 @@
     refresh();
   });
 
-  form.addEventListener("input", refresh);
+  // A message from the last save stays until its input is edited: then it is stale.
+  function clearError(event) {
+    var input = event.target;
+    if (!input.classList || !input.classList.contains("is-invalid")) return;
+    input.classList.remove("is-invalid");
+    input.removeAttribute("aria-invalid");
+    var message = document.getElementById(input.id + "-error");
+    if (message) message.remove();
+    var described = (input.getAttribute("aria-describedby") || "")
+      .split(" ")
+      .filter(function (id) {
+        return id && id !== input.id + "-error";
+      });
+    if (described.length) input.setAttribute("aria-describedby", described.join(" "));
+    else input.removeAttribute("aria-describedby");
+  }
+
+  form.addEventListener("input", function (event) {
+    clearError(event);
+    refresh();
+  });
   form.addEventListener("change", refresh);
   rows.querySelectorAll("[data-builder-row]").forEach(wire);
   renumber();

@@ -121,6 +121,11 @@ def test_a_french_operator_builds_a_four_type_form_and_previews_it_in_both_langu
 
     rows.nth(2).get_by_label("Plus petit nombre", exact=True).fill("1")
     rows.nth(3).get_by_label("Clé", exact=True).fill("terms")
+    # A message goes once its input is edited: it no longer says anything true.
+    expect(page.get_by_test_id("error-fields-3-key")).to_have_count(0)
+    expect(rows.nth(3).get_by_label("Clé", exact=True)).not_to_have_attribute(
+        "aria-invalid", "true"
+    )
     expect(preview_fr.get_by_label("Invités")).to_be_visible()
     expect(page.get_by_test_id("preview-left-out")).to_have_count(0)
 
@@ -130,6 +135,14 @@ def test_a_french_operator_builds_a_four_type_form_and_previews_it_in_both_langu
     expect(preview_fr.locator("label").nth(1)).to_contain_text("Invités")
     expect(preview_en.get_by_label("I accept the terms")).to_be_visible()
     at_both_sizes(page, screenshot, axe_check, "smartform-builder-fr")
+
+    # A field added by mistake is removed again: it leaves the preview and is not saved.
+    page.get_by_role("button", name="Ajouter un champ").click()
+    fill_row(rows.nth(4), kind="email", key="extra", fr="Courriel en trop", en="Extra email")
+    expect(preview_fr.get_by_label("Courriel en trop")).to_be_visible()
+    rows.nth(4).get_by_role("button", name="Retirer").click()
+    expect(rows.nth(4)).to_be_hidden()
+    expect(preview_fr.get_by_label("Courriel en trop")).to_have_count(0)
 
     page.get_by_role("button", name="Créer le formulaire").click()
     expect(page.get_by_role("heading", name="Inscription au gala")).to_be_visible()
