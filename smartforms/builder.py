@@ -47,7 +47,7 @@ TYPE_NAMES = {
     "consent": gettext_lazy("Consent box"),
 }
 
-_NUMBER_RE = re.compile(r"^[+-]?\d+([.,]\d+)?$")
+_NUMBER_RE = re.compile(r"^[+-]?\d+([.,]\d+)?([eE][+-]?\d+)?$")
 _PATH_RE = re.compile(r"^fields\[(\d+)\](?:\.(\w+))?(?:\[(\d+)\])?(?:\.(\w+))?(?:\.(\w+))?$")
 
 
@@ -228,7 +228,7 @@ def _number(text: str) -> Any:
     if not _NUMBER_RE.match(text):
         return text
     try:
-        if "." in text or "," in text:
+        if any(mark in text for mark in ".,eE"):
             number = float(text.replace(",", "."))
             return number if math.isfinite(number) else text
         return int(text)

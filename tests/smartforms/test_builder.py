@@ -406,3 +406,15 @@ def test_more_rows_than_a_form_may_hold_are_refused_as_a_whole(operator_client):
     assert response.status_code == 422
     assert "at most 50 fields" in response.content.decode()
     assert Form.objects.count() == 0
+
+
+@pytest.mark.parametrize("bound", [0.0000001, -2.5, 10**15, 3])
+def test_a_saved_number_bound_comes_back_into_its_box_and_saves_unchanged(
+    operator_client, make_form, bound
+):
+    field = {"key": "n", "type": "number", "label": {"en": "N"}, "min": bound}
+    form = make_form([field])
+    rows = builder_rows(form.current_version.fields)
+    assert operator_client.post(edit_url(form), post_data(rows, name="R")).status_code == 302
+    form.refresh_from_db()
+    assert form.current_version.fields[0]["min"] == bound
