@@ -319,7 +319,9 @@ def place_refusals(
     return {"name": name_errors} if name_errors else {}, general
 
 
-def _input_for(row: Row, attribute: str | None, sub: str | None, language: str | None) -> Any:
+def _input_for(
+    row: Row, attribute: str | None, sub: str | None, language: str | None
+) -> str | None:
     if attribute in ("label", "help_text"):
         stem = "label" if attribute == "label" else "help"
         code = sub or language
