@@ -166,3 +166,38 @@ def test_a_french_operator_builds_a_four_type_form_and_previews_it_in_both_langu
     expect(preview_en.get_by_label("Guests")).to_be_visible()
     expect(preview_fr.get_by_label("Société")).to_be_visible()
     at_both_sizes(page, screenshot, axe_check, "smartform-builder-en")
+
+
+def test_the_builder_works_without_javascript(browser, live_server, merchant):
+    user = MembershipFactory(merchant=merchant, role="admin").user
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/app/forms/new/")
+        page.get_by_label("Email").fill(user.username)
+        page.get_by_label("Password").fill("correct-horse-battery")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="New form")).to_be_visible()
+        rows = page.get_by_test_id("builder-row")
+        page.locator("#id_name").fill("Sans script")
+        rows.nth(0).get_by_label("Key", exact=True).fill("company")
+        rows.nth(0).get_by_label("Label in English").fill("Company")
+        page.get_by_role("button", name="Add a field").click()  # a round trip
+        expect(rows).to_have_count(2)
+        expect(rows.nth(0).get_by_label("Key", exact=True)).to_have_value("company")
+        rows.nth(1).get_by_label("Type").select_option("single_choice")
+        rows.nth(1).get_by_label("Key", exact=True).fill("size")
+        rows.nth(1).get_by_label("Label in English").fill("Size")
+        page.get_by_role("button", name="Preview").click()  # shows the choice options too
+        rows.nth(1).get_by_label("Choices", exact=True).fill("s | Petit | Small")
+        rows.nth(1).get_by_role("button", name="Move up").click()
+        expect(rows.nth(0).get_by_label("Key", exact=True)).to_have_value("size")
+        expect(page.get_by_test_id("preview-en").get_by_label("Small")).to_be_visible()
+        page.get_by_role("button", name="Create form").click()
+        expect(page.get_by_role("heading", name="Sans script")).to_be_visible()
+        form = Form.objects.get(merchant=merchant)
+        assert [f["key"] for f in form.current_version.fields] == ["size", "company"]
+    finally:
+        context.close()
