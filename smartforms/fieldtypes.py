@@ -66,6 +66,16 @@ def _refuse(message: str, code: str, field: str) -> InvalidInput:
     return InvalidInput(message, code=code, field=field)
 
 
+def collect(problems: list[InvalidInput], check: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """Run one check; on a refusal keep it in ``problems`` and return None, so the checks
+    after it still run and an operator sees every problem at once, in checking order."""
+    try:
+        return check(*args, **kw)
+    except InvalidInput as refusal:
+        problems.append(refusal)
+        return None
+
+
 def clean_translations(value: Any, path: str, *, required: bool, max_length: int) -> dict:
     """A {"fr": …, "en": …} text; one language is enough, the other falls back at render."""
     what = path.rsplit(".", 1)[-1].replace("_", " ")
@@ -228,8 +238,16 @@ class FieldType:
     widget: ClassVar[str] = "input"
 
     def clean_options(self, raw: dict, path: str) -> dict:
-        """Check the type's own options; return only those that are set."""
-        return {}
+        """Check the type's own options; return only those that are set, or refuse the first
+        problem."""
+        cleaned, problems = self.check_options(raw, path)
+        if problems:
+            raise problems[0]
+        return cleaned
+
+    def check_options(self, raw: dict, path: str) -> tuple[dict, list[InvalidInput]]:
+        """The options that are set and every problem with them, in checking order."""
+        return {}, []
 
     def clean_answer(self, field: dict, value: Any) -> Any:
         raise NotImplementedError
@@ -251,43 +269,66 @@ class TextType(FieldType):
     name = "text"
     options = ("min_length", "max_length", "regex")
 
-    def clean_options(self, raw: dict, path: str) -> dict:
-        regex = raw.get("regex")
-        if regex is not None:
-            if not isinstance(regex, str) or not regex:
-                raise _refuse("regex must be a non-empty string.", "invalid_regex", f"{path}.regex")
-            if len(regex) > REGEX_MAX_LENGTH:
-                raise _refuse(
-                    f"regex is at most {REGEX_MAX_LENGTH} characters.",
-                    "regex_too_long",
-                    f"{path}.regex",
-                )
-            try:
-                re.compile(regex)
-            except re.error as exc:
-                raise _refuse(
-                    f"regex does not compile: {exc}.", "invalid_regex", f"{path}.regex"
-                ) from exc
-            if _nested_variable_repeat(regex):
-                raise _refuse(
-                    "regex nests one repetition inside another, such as (a+)+; it could take "
-                    "forever on some answers. Rewrite it without the nesting.",
-                    "regex_too_complex",
-                    f"{path}.regex",
-                )
-        ceiling = REGEX_INPUT_MAX_LENGTH if regex is not None else TEXT_MAX_LENGTH
+    def check_options(self, raw: dict, path: str) -> tuple[dict, list[InvalidInput]]:
+        problems: list[InvalidInput] = []
+        regex = collect(problems, self._clean_regex, raw.get("regex"), path)
+        # The ceiling follows the regex as written, valid or not: its length rule applies.
+        has_regex = raw.get("regex") is not None
+        ceiling = REGEX_INPUT_MAX_LENGTH if has_regex else TEXT_MAX_LENGTH
         max_length = raw.get("max_length")
-        if regex is not None and isinstance(max_length, int) and max_length > ceiling:
-            raise _refuse(
-                f"With a regex, answers are at most {ceiling} characters; lower max_length.",
-                "option_out_of_range",
-                f"{path}.max_length",
+        too_long_for_regex = (
+            has_regex
+            and isinstance(max_length, int)
+            and not isinstance(max_length, bool)
+            and max_length > ceiling
+        )
+        if too_long_for_regex:
+            problems.append(
+                _refuse(
+                    f"With a regex, answers are at most {ceiling} characters; lower max_length.",
+                    "option_out_of_range",
+                    f"{path}.max_length",
+                )
             )
-        min_length = _int_option(raw, "min_length", path, minimum=0, maximum=ceiling)
-        max_length = _int_option(raw, "max_length", path, minimum=1, maximum=ceiling)
-        _check_order(min_length, max_length, "min_length", "max_length", path)
+        min_length = collect(
+            problems, _int_option, raw, "min_length", path, minimum=0, maximum=ceiling
+        )
+        if not too_long_for_regex:
+            max_length = collect(
+                problems, _int_option, raw, "max_length", path, minimum=1, maximum=ceiling
+            )
+        else:
+            max_length = None
+        collect(problems, _check_order, min_length, max_length, "min_length", "max_length", path)
         cleaned = {"min_length": min_length, "max_length": max_length, "regex": regex}
-        return {name: value for name, value in cleaned.items() if value is not None}
+        return {name: value for name, value in cleaned.items() if value is not None}, problems
+
+    @staticmethod
+    def _clean_regex(regex: Any, path: str) -> str | None:
+        if regex is None:
+            return None
+        if not isinstance(regex, str) or not regex:
+            raise _refuse("regex must be a non-empty string.", "invalid_regex", f"{path}.regex")
+        if len(regex) > REGEX_MAX_LENGTH:
+            raise _refuse(
+                f"regex is at most {REGEX_MAX_LENGTH} characters.",
+                "regex_too_long",
+                f"{path}.regex",
+            )
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise _refuse(
+                f"regex does not compile: {exc}.", "invalid_regex", f"{path}.regex"
+            ) from exc
+        if _nested_variable_repeat(regex):
+            raise _refuse(
+                "regex nests one repetition inside another, such as (a+)+; it could take "
+                "forever on some answers. Rewrite it without the nesting.",
+                "regex_too_complex",
+                f"{path}.regex",
+            )
+        return regex
 
     def _max_length(self, field: dict) -> int:
         ceiling = REGEX_INPUT_MAX_LENGTH if field.get("regex") else TEXT_MAX_LENGTH
@@ -354,13 +395,22 @@ class NumberType(FieldType):
     input_type = "number"
     options = ("min", "max", "decimal_places")
 
-    def clean_options(self, raw: dict, path: str) -> dict:
-        minimum = _number_option(raw, "min", path)
-        maximum = _number_option(raw, "max", path)
-        _check_order(minimum, maximum, "min", "max", path)
-        places = _int_option(raw, "decimal_places", path, minimum=0, maximum=MAX_DECIMAL_PLACES)
+    def check_options(self, raw: dict, path: str) -> tuple[dict, list[InvalidInput]]:
+        problems: list[InvalidInput] = []
+        minimum = collect(problems, _number_option, raw, "min", path)
+        maximum = collect(problems, _number_option, raw, "max", path)
+        collect(problems, _check_order, minimum, maximum, "min", "max", path)
+        places = collect(
+            problems,
+            _int_option,
+            raw,
+            "decimal_places",
+            path,
+            minimum=0,
+            maximum=MAX_DECIMAL_PLACES,
+        )
         cleaned = {"min": minimum, "max": maximum, "decimal_places": places}
-        return {name: value for name, value in cleaned.items() if value is not None}
+        return {name: value for name, value in cleaned.items() if value is not None}, problems
 
     def clean_answer(self, field: dict, value: Any) -> int | float:
         number = _to_decimal(value)
@@ -412,12 +462,14 @@ class DateType(FieldType):
     input_type = "date"
     options = ("min", "max")
 
-    def clean_options(self, raw: dict, path: str) -> dict:
-        minimum = _date_option(raw, "min", path)
-        maximum = _date_option(raw, "max", path)
-        _check_order(minimum, maximum, "min", "max", path)  # ISO dates sort as text
+    def check_options(self, raw: dict, path: str) -> tuple[dict, list[InvalidInput]]:
+        problems: list[InvalidInput] = []
+        minimum = collect(problems, _date_option, raw, "min", path)
+        maximum = collect(problems, _date_option, raw, "max", path)
+        # ISO dates sort as text.
+        collect(problems, _check_order, minimum, maximum, "min", "max", path)
         cleaned = {"min": minimum, "max": maximum}
-        return {name: value for name, value in cleaned.items() if value is not None}
+        return {name: value for name, value in cleaned.items() if value is not None}, problems
 
     def clean_answer(self, field: dict, value: Any) -> str:
         parsed = _parse_date(value)
@@ -434,59 +486,87 @@ class DateType(FieldType):
 
 
 class _ChoiceType(FieldType):
-    def _clean_choices(self, raw: dict, path: str) -> list[dict]:
+    def _check_choices(
+        self, raw: dict, path: str, problems: list[InvalidInput]
+    ) -> list[dict] | None:
+        """The cleaned choices, or None when the list itself is unusable; every problem with
+        a single choice is kept and the other choices are still checked."""
         choices = raw.get("choices")
         if choices is None or choices == []:
-            raise _refuse(
-                "A choice field needs at least one choice.", "choices_required", f"{path}.choices"
+            problems.append(
+                _refuse(
+                    "A choice field needs at least one choice.",
+                    "choices_required",
+                    f"{path}.choices",
+                )
             )
+            return None
         if not isinstance(choices, list):
-            raise _refuse("choices must be a list.", "invalid_choices", f"{path}.choices")
-        if len(choices) > MAX_CHOICES:
-            raise _refuse(
-                f"A field has at most {MAX_CHOICES} choices.",
-                "too_many_choices",
-                f"{path}.choices",
+            problems.append(
+                _refuse("choices must be a list.", "invalid_choices", f"{path}.choices")
             )
+            return None
+        if len(choices) > MAX_CHOICES:
+            problems.append(
+                _refuse(
+                    f"A field has at most {MAX_CHOICES} choices.",
+                    "too_many_choices",
+                    f"{path}.choices",
+                )
+            )
+            return None
         cleaned: list[dict] = []
         seen: set[str] = set()
         for index, choice in enumerate(choices):
             choice_path = f"{path}.choices[{index}]"
             if not isinstance(choice, dict):
-                raise _refuse(
-                    'Each choice is an object {"value": …, "label": {…}}.',
-                    "invalid_choice",
-                    choice_path,
+                problems.append(
+                    _refuse(
+                        'Each choice is an object {"value": …, "label": {…}}.',
+                        "invalid_choice",
+                        choice_path,
+                    )
                 )
-            unknown = sorted(set(choice) - {"value", "label"})
-            if unknown:
-                raise _refuse(
-                    f"Unknown choice option '{unknown[0]}'.",
-                    "unknown_option",
-                    f"{choice_path}.{unknown[0]}",
+                continue
+            before = len(problems)
+            for unknown in sorted(set(choice) - {"value", "label"}):
+                problems.append(
+                    _refuse(
+                        f"Unknown choice option '{unknown}'.",
+                        "unknown_option",
+                        f"{choice_path}.{unknown}",
+                    )
                 )
             value = choice.get("value")
             if not isinstance(value, str) or not CHOICE_VALUE_RE.match(value):
-                raise _refuse(
-                    "A choice value is 1 to 100 letters, digits, '_', '.' or '-', "
-                    "starting with a letter or digit.",
-                    "invalid_choice_value",
-                    f"{choice_path}.value",
+                problems.append(
+                    _refuse(
+                        "A choice value is 1 to 100 letters, digits, '_', '.' or '-', "
+                        "starting with a letter or digit.",
+                        "invalid_choice_value",
+                        f"{choice_path}.value",
+                    )
                 )
-            if value in seen:
-                raise _refuse(
-                    f"The choice value '{value}' appears twice.",
-                    "duplicate_choice",
-                    f"{choice_path}.value",
+            elif value in seen:
+                problems.append(
+                    _refuse(
+                        f"The choice value '{value}' appears twice.",
+                        "duplicate_choice",
+                        f"{choice_path}.value",
+                    )
                 )
-            seen.add(value)
-            label = clean_translations(
+            else:
+                seen.add(value)
+            label = collect(
+                problems,
+                clean_translations,
                 choice.get("label"),
                 f"{choice_path}.label",
                 required=True,
                 max_length=LABEL_MAX_LENGTH,
             )
-            cleaned.append({"value": value, "label": label})
+            if len(problems) == before:
+                cleaned.append({"value": value, "label": label})
         return cleaned
 
     @staticmethod
@@ -500,8 +580,10 @@ class SingleChoiceType(_ChoiceType):
     widget = "radio"
     options = ("choices",)
 
-    def clean_options(self, raw: dict, path: str) -> dict:
-        return {"choices": self._clean_choices(raw, path)}
+    def check_options(self, raw: dict, path: str) -> tuple[dict, list[InvalidInput]]:
+        problems: list[InvalidInput] = []
+        choices = self._check_choices(raw, path, problems)
+        return {"choices": choices or []}, problems
 
     def clean_answer(self, field: dict, value: Any) -> str:
         if not isinstance(value, str) or value not in self._values(field):
@@ -515,18 +597,22 @@ class MultipleChoiceType(_ChoiceType):
     widget = "checkboxes"
     options = ("choices", "min_selections", "max_selections")
 
-    def clean_options(self, raw: dict, path: str) -> dict:
-        choices = self._clean_choices(raw, path)
-        count = len(choices)
-        low = _int_option(raw, "min_selections", path, minimum=0, maximum=count)
-        high = _int_option(raw, "max_selections", path, minimum=1, maximum=count)
-        _check_order(low, high, "min_selections", "max_selections", path)
+    def check_options(self, raw: dict, path: str) -> tuple[dict, list[InvalidInput]]:
+        problems: list[InvalidInput] = []
+        choices = self._check_choices(raw, path, problems)
+        if choices is None:
+            # Without a usable list there is no count to hold the selection limits against.
+            return {"choices": []}, problems
+        count = len(raw["choices"])
+        low = collect(problems, _int_option, raw, "min_selections", path, minimum=0, maximum=count)
+        high = collect(problems, _int_option, raw, "max_selections", path, minimum=1, maximum=count)
+        collect(problems, _check_order, low, high, "min_selections", "max_selections", path)
         cleaned: dict[str, Any] = {"choices": choices}
         if low is not None:
             cleaned["min_selections"] = low
         if high is not None:
             cleaned["max_selections"] = high
-        return cleaned
+        return cleaned, problems
 
     def empty_answer(self, field: dict) -> list:
         return []

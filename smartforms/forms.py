@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
-from pushpay.errors import DomainError
+from pushpay.errors import DomainError, InvalidFields
 from pushpay.forms import JsonListField
 
 FIELDS_EXAMPLE = [
@@ -60,13 +60,14 @@ class FormDefinitionForm(forms.Form):
     fields_json = JsonListField(label="Fields (JSON)", what="field")
 
     def add_service_error(self, error: DomainError) -> None:
-        """Show a service refusal next to the input it concerns, with the path it names."""
-        if error.field == "name":
-            self.add_error("name", error.message)
-        elif error.field and error.field.startswith("fields"):
-            self.add_error("fields_json", f"{error.field}: {error.message}")
-        else:
-            self.add_error(None, error.message)
+        """Show every service refusal next to the input it concerns, with the path it names."""
+        for refusal in error.refusals if isinstance(error, InvalidFields) else [error]:
+            if refusal.field == "name":
+                self.add_error("name", refusal.message)
+            elif refusal.field and refusal.field.startswith("fields"):
+                self.add_error("fields_json", f"{refusal.field}: {refusal.message}")
+            else:
+                self.add_error(None, refusal.message)
 
 
 def answers_from_post(data: QueryDict, rendered: list[dict]) -> dict[str, Any]:

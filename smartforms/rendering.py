@@ -28,21 +28,39 @@ def form_version_render(
     ``answers`` pre-fills the inputs (after a refused POST); ``errors`` maps a field key to
     the message to show next to it.
     """
+    return fields_render(
+        fields=form_version.fields, language=language, answers=answers, errors=errors
+    )
+
+
+def fields_render(
+    *,
+    fields: list[dict],
+    language: str,
+    answers: dict | None = None,
+    errors: dict[str, str] | None = None,
+    prefix: str = "",
+) -> list[dict]:
+    """The same for definitions that are not saved yet (the builder's live preview).
+
+    ``fields`` must already be normalised by ``smartforms.definition``. ``prefix`` keeps ids
+    and names apart when one page shows the form twice (once per language).
+    """
     language = pick_language(language)
     answers = answers or {}
     errors = errors or {}
-    rendered = []
-    for field in form_version.fields:
-        rendered.append(
-            _render_field(field, language, answers.get(field["key"]), errors.get(field["key"]))
-        )
-    return rendered
+    return [
+        _render_field(field, language, answers.get(field["key"]), errors.get(field["key"]), prefix)
+        for field in fields
+    ]
 
 
-def _render_field(field: dict, language: str, value: Any, error: str | None) -> dict:
+def _render_field(
+    field: dict, language: str, value: Any, error: str | None, prefix: str = ""
+) -> dict:
     kind = FIELD_TYPES[field["type"]]
     key = field["key"]
-    input_id = f"{ID_PREFIX}-{key}"
+    input_id = f"{ID_PREFIX}-{prefix}{key}"
     help_text = translated(field.get("help_text", {}), language)
     help_id = f"{input_id}-help" if help_text else ""
     error_id = f"{input_id}-error" if error else ""
@@ -71,7 +89,7 @@ def _render_field(field: dict, language: str, value: Any, error: str | None) -> 
 
     return {
         "key": key,
-        "name": key,
+        "name": f"{prefix}{key}",
         "id": input_id,
         "type": field["type"],
         "widget": kind.widget,

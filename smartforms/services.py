@@ -13,10 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from merchants.models import Merchant
-from pushpay.errors import InvalidInput, StateConflict
+from pushpay.errors import InvalidFields, InvalidInput, StateConflict
 
-from .definition import fields_validate
-from .fieldtypes import FIELD_TYPES, AnswerError
+from .definition import fields_check
+from .fieldtypes import FIELD_TYPES, AnswerError, collect
 from .locks import lock_form, lock_form_version
 from .messages import answer_message, pick_language, translated
 from .models import Form, FormVersion, Submission
@@ -35,6 +35,21 @@ def _clean_name(name: Any) -> str:
             f"The name is at most {NAME_MAX_LENGTH} characters.", code="too_long", field="name"
         )
     return name.strip()
+
+
+def _definition_check(name: Any, fields: Any) -> tuple[Any, Any]:
+    """The cleaned name and fields (None where not given), or every problem with either in
+    one ``InvalidFields``: the name's first, so a caller showing one error shows the same one
+    as before."""
+    problems: list[InvalidInput] = []
+    new_name = collect(problems, _clean_name, name) if name is not _UNSET else None
+    definition = None
+    if fields is not _UNSET:
+        definition, field_problems = fields_check(fields)
+        problems.extend(field_problems)
+    if problems:
+        raise InvalidFields(problems)
+    return new_name, definition
 
 
 def _refuse_archived(form: Form) -> None:
@@ -66,8 +81,7 @@ def _transition(form: Form, target: str) -> bool:
 
 def form_create(*, merchant: Merchant, name: str, fields: list[dict]) -> Form:
     """Create a form and its first, still unlocked, version."""
-    name = _clean_name(name)
-    definition = fields_validate(fields)
+    name, definition = _definition_check(name, fields)
     with transaction.atomic():
         form = Form.objects.create(merchant=merchant, name=name)
         version = FormVersion.objects.create(form=form, number=1, fields=definition)
@@ -82,8 +96,7 @@ def form_update(*, form: Form, name: str = _UNSET, fields: list[dict] = _UNSET) 
     Fields identical to the current version change nothing, so re-sending a whole form does
     not mint versions.
     """
-    new_name = _clean_name(name) if name is not _UNSET else None
-    definition = fields_validate(fields) if fields is not _UNSET else None
+    new_name, definition = _definition_check(name, fields)
     with transaction.atomic():
         form = lock_form(form.pk)
         _refuse_archived(form)

@@ -15,14 +15,16 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
-from pushpay.errors import DomainError, StateConflict
-from pushpay.i18n import LANGUAGE_CODES, LANGUAGES, language_or_default
+from pushpay.errors import DomainError, InvalidFields, StateConflict
+from pushpay.i18n import LANGUAGE_CODES, LANGUAGE_NAMES, LANGUAGES, language_or_default
 from pushpay.tenancy import MerchantViewMixin, can, require
 
-from . import selectors, services
+from . import builder, selectors, services
+from .definition import fields_check
+from .fieldtypes import FIELD_TYPES
 from .forms import FIELDS_EXAMPLE, FormDefinitionForm, answers_from_post, fields_to_text
 from .models import Form, FormVersion, Submission
-from .rendering import form_version_render
+from .rendering import fields_render, form_version_render
 
 PAGE_SIZE = 25
 SUBMISSIONS_PAGE_SIZE = 50
@@ -85,7 +87,9 @@ class FormDetailView(FormsViewMixin, View):
         )
 
 
-class FormCreateView(FormsViewMixin, View):
+class FormJsonCreateView(FormsViewMixin, View):
+    """The advanced editor: the whole definition as JSON, as the API takes it."""
+
     def get(self, request: HttpRequest) -> HttpResponse:
         require(request, "forms.manage")
         return self._render(FormDefinitionForm())
@@ -118,13 +122,12 @@ class FormCreateView(FormsViewMixin, View):
         )
 
 
-class FormEditView(FormsViewMixin, View):
+class FormJsonEditView(FormsViewMixin, View):
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
         require(request, "forms.manage")
         form = self.get_form_or_404(public_id)
         if not form.is_active:
-            messages.info(request, _("This form is archived: it can no longer be changed."))
-            return redirect("smartforms:form_detail", form.public_id)
+            return _archived_redirect(request, form)
         definition = FormDefinitionForm(
             initial={
                 "name": form.name,
@@ -169,6 +172,176 @@ class FormEditView(FormsViewMixin, View):
             ),
             status=status,
         )
+
+
+def _archived_redirect(request: HttpRequest, form: Form) -> HttpResponse:
+    messages.info(request, _("This form is archived: it can no longer be changed."))
+    return redirect("smartforms:form_detail", form.public_id)
+
+
+# --- The builder ------------------------------------------------------------------------------
+
+
+def builder_preview(rows: list[builder.Row]) -> dict[str, Any]:
+    """The payer's form in each language for the rows as they stand, saved or not.
+
+    Rendered by the payer page's own code and template; rows that still have a mistake are
+    left out (and counted), so the preview keeps working while the operator fixes them.
+    """
+    definitions, _row_of = builder.definitions_from_rows(rows)
+    valid, problems = fields_check(definitions) if definitions else ([], [])
+    return {
+        "preview_languages": [
+            {
+                "code": language,
+                "name": LANGUAGE_NAMES[language],
+                "texts": PREVIEW_TEXTS[language],
+                "form_fields": fields_render(
+                    fields=valid, language=language, prefix=f"{language}-"
+                ),
+            }
+            for language in LANGUAGE_CODES
+        ],
+        "preview_left_out": len(definitions) - len(valid),
+        "preview_has_problems": bool(problems),
+    }
+
+
+class FormBuilderMixin(FormsViewMixin):
+    """The builder's page for a new form (``form`` None) or an existing one.
+
+    Buttons other than Save (Preview, Add a field, Move up/down) only redraw the page, so
+    everything works without JavaScript; Save goes through the same services as the JSON
+    editor, and every refusal is shown at its row and input at once.
+    """
+
+    def builder_get(self, form: Form | None) -> HttpResponse:
+        if form is None:
+            return self.render_builder(None, name="", rows=[builder.blank_row()])
+        rows = builder.rows_from_definitions(form.current_version.fields)
+        return self.render_builder(form, name=form.name, rows=rows)
+
+    def builder_post(self, form: Form | None) -> HttpResponse:
+        request = self.request
+        rows, problems = builder.rows_from_post(request.POST)
+        name = request.POST.get("name", "")
+        action = request.POST.get("action", "save")
+        if request.POST.get("move"):
+            rows = builder.rows_move(rows, request.POST["move"])
+            action = "move"
+        if action == "add":
+            rows.append(builder.blank_row())
+        if problems:
+            return self.render_builder(form, name=name, rows=rows, general=problems, status=422)
+        if action != "save":
+            return self.render_builder(form, name=name, rows=rows)
+        definitions, row_of = builder.definitions_from_rows(rows)
+        before = form.current_version if form is not None else None
+        try:
+            if form is None:
+                saved = services.form_create(
+                    merchant=request.merchant, name=name, fields=definitions
+                )
+            else:
+                saved = services.form_update(form=form, name=name, fields=definitions)
+        except StateConflict as exc:
+            if form is None:  # pragma: no cover - creating a form has no state to conflict
+                raise
+            messages.error(request, exc.message)
+            return redirect("smartforms:form_detail", form.public_id)
+        except DomainError as exc:
+            refusals = exc.refusals if isinstance(exc, InvalidFields) else [exc]
+            name_errors, general = builder.place_refusals(rows, row_of, refusals)
+            return self.render_builder(
+                form,
+                name=name,
+                rows=rows,
+                name_errors=name_errors.get("name", []),
+                general=general,
+                status=422,
+            )
+        if before is None:
+            messages.success(
+                request, _("Form “%(name)s” created as version 1.") % {"name": saved.name}
+            )
+        else:
+            messages.success(request, _saved_message(before, saved.current_version))
+        return redirect("smartforms:form_detail", saved.public_id)
+
+    def render_builder(
+        self,
+        form: Form | None,
+        *,
+        name: str,
+        rows: list[builder.Row],
+        name_errors: list[str] | None = None,
+        general: list[str] | None = None,
+        status: int = 200,
+    ) -> HttpResponse:
+        for index, row in enumerate(rows):
+            row.index = index
+            row.prefix = f"{builder.PREFIX}-{index}"
+        template_row = builder.blank_row()
+        template_row.index = "__prefix__"
+        template_row.prefix = f"{builder.PREFIX}-__prefix__"
+        error_count = (
+            sum(row.error_count for row in rows) + len(name_errors or []) + len(general or [])
+        )
+        return render(
+            self.request,
+            "smartforms/form_builder.html",
+            self.context(
+                form=form,
+                version=form.current_version if form else None,
+                name=name,
+                name_errors=name_errors or [],
+                general_errors=general or [],
+                error_count=error_count,
+                rows=rows,
+                template_row=template_row,
+                total_forms=len(rows),
+                max_forms=builder.MAX_FIELDS,
+                types=[(kind, builder.TYPE_NAMES[kind]) for kind in FIELD_TYPES],
+                option_types=builder.option_types(),
+                choice_types=" ".join(
+                    kind.name for kind in FIELD_TYPES.values() if "choices" in kind.options
+                ),
+                **builder_preview(rows),
+            ),
+            status=status,
+        )
+
+
+class FormCreateView(FormBuilderMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        require(request, "forms.manage")
+        return self.builder_get(None)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        require(request, "forms.manage")
+        return self.builder_post(None)
+
+
+class FormEditView(FormBuilderMixin, View):
+    def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        require(request, "forms.manage")
+        form = self.get_form_or_404(public_id)
+        if not form.is_active:
+            return _archived_redirect(request, form)
+        return self.builder_get(form)
+
+    def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        require(request, "forms.manage")
+        return self.builder_post(self.get_form_or_404(public_id))
+
+
+class FormBuilderPreviewView(FormsViewMixin, View):
+    """The live preview's pane for the builder's rows as posted (fetched as the operator
+    types); saves nothing, so any member may ask for it."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        rows, _problems = builder.rows_from_post(request.POST)
+        return render(request, "smartforms/_builder_preview.html", builder_preview(rows))
 
 
 def _saved_message(before: FormVersion, after: FormVersion) -> str:

@@ -69,6 +69,15 @@ FORM_JUNK = {
     "amount": "1e300000",
     "card_token": "tok_" + "x" * 3000,
     "page": "-1",
+    # The smart-form builder's rows (a formset): a number too long to convert, a junk
+    # position and a move past the end.
+    "fields-TOTAL_FORMS": "1",
+    "fields-INITIAL_FORMS": "0",
+    "fields-0-type": "number",
+    "fields-0-key": "k",
+    "fields-0-number_min": "9" * 5000,
+    "fields-0-position": "nan",
+    "move": "0:down",
 }
 JUNK_QUERIES = [
     "page=-1&cursor=%25%25%25&status=nope&lang=xx&limit=99999999999999999999",
@@ -144,6 +153,8 @@ def test_the_walker_finds_every_kind_of_route_with_its_methods():
     assert by_name["participant-detail"].scoped_kwargs == ("public_id", "participant_id")
     assert by_name["backoffice:request_export"].kind == "backoffice"
     assert by_name["smartforms:form_edit"].methods == ("GET", "POST")
+    assert by_name["smartforms:form_edit_json"].methods == ("GET", "POST")
+    assert by_name["smartforms:form_builder_preview"].methods == ("POST",)
     assert by_name["scenarios:scenario_pause"].methods == ("POST",)
     assert by_name["backoffice:switch_merchant"].methods == ("GET", "POST")  # a function view
     assert by_name["payer:pay"].kind == "payer" and by_name["progress:page"].kind == "progress"

@@ -51,6 +51,9 @@ def test_an_operator_creates_previews_and_archives_a_form(
 
     page.get_by_role("link", name="New form").click()
     expect(page.get_by_role("heading", name="New form")).to_be_visible()
+    # The builder is the default; this operator writes JSON in the advanced editor.
+    page.get_by_role("link", name="Advanced: edit as JSON").click()
+    expect(page.get_by_role("heading", name="New form")).to_be_visible()
     page.get_by_label("Name").fill("Gala registration")
     # A first try with a field key used twice is refused next to the editor.
     duplicated = json.dumps([FIELDS[0], FIELDS[0]], indent=2, ensure_ascii=False)

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
 
 LIST_URL = "/app/forms/"
 NEW_URL = "/app/forms/new/"
+NEW_JSON_URL = "/app/forms/new/json/"
 
 SIMPLE_FIELDS = [
     {"key": "company", "type": "text", "label": label("Company", "Société"), "required": True},
@@ -98,9 +99,9 @@ def test_a_viewer_can_read_but_every_change_is_refused(viewer_client, make_form)
     assert viewer_client.post(url(form, "preview"), {"lang": "en"}).status_code == 422
 
     assert viewer_client.get(NEW_URL).status_code == 403
-    assert post_definition(viewer_client, NEW_URL, SIMPLE_FIELDS).status_code == 403
+    assert post_definition(viewer_client, NEW_JSON_URL, SIMPLE_FIELDS).status_code == 403
     assert viewer_client.get(url(form, "edit")).status_code == 403
-    assert post_definition(viewer_client, url(form, "edit"), SIMPLE_FIELDS).status_code == 403
+    assert post_definition(viewer_client, url(form, "edit/json"), SIMPLE_FIELDS).status_code == 403
     assert viewer_client.post(url(form, "archive")).status_code == 403
 
     assert Form.objects.count() == 1
@@ -156,11 +157,11 @@ def test_the_list_costs_the_same_queries_for_one_form_or_many(operator_client, m
 
 
 def test_an_operator_creates_a_form_from_json(operator_client, merchant):
-    form_page = operator_client.get(NEW_URL).content.decode()
+    form_page = operator_client.get(NEW_JSON_URL).content.decode()
     assert '<label class="form-label" for="id_fields_json">Fields (JSON)</label>' in form_page
     assert "single_choice" in form_page  # the documented example
 
-    response = post_definition(operator_client, NEW_URL, SIMPLE_FIELDS, name="Gala")
+    response = post_definition(operator_client, NEW_JSON_URL, SIMPLE_FIELDS, name="Gala")
 
     form = Form.objects.get(merchant=merchant)
     assert response.status_code == 302
@@ -188,7 +189,7 @@ def test_an_operator_creates_a_form_from_json(operator_client, merchant):
     ],
 )
 def test_text_that_is_not_json_is_refused_next_to_the_textarea(operator_client, text, message):
-    response = post_definition(operator_client, NEW_URL, text)
+    response = post_definition(operator_client, NEW_JSON_URL, text)
 
     html = response.content.decode()
     assert response.status_code == 422
@@ -210,7 +211,7 @@ def test_text_that_is_not_json_is_refused_next_to_the_textarea(operator_client, 
 def test_an_invalid_definition_is_refused_with_the_path_and_nothing_is_saved(
     operator_client, fields, path
 ):
-    response = post_definition(operator_client, NEW_URL, fields)
+    response = post_definition(operator_client, NEW_JSON_URL, fields)
 
     html = response.content.decode()
     assert response.status_code == 422
@@ -222,14 +223,25 @@ def test_an_invalid_definition_is_refused_with_the_path_and_nothing_is_saved(
 
 
 def test_duplicate_keys_name_the_second_field(operator_client):
-    response = post_definition(operator_client, NEW_URL, [text_field("a"), text_field("a")])
+    response = post_definition(operator_client, NEW_JSON_URL, [text_field("a"), text_field("a")])
     assert "fields[1].key: The key &#x27;a&#x27; is used by another field" in (
         response.content.decode()
     )
 
 
+def test_the_json_editor_lists_every_problem_at_once(operator_client):
+    fields = [text_field("Bad"), text_field("ok", regex="(a+)+"), text_field("ok")]
+    response = post_definition(operator_client, NEW_JSON_URL, fields, name=" ")
+    html = response.content.decode()
+    assert response.status_code == 422
+    for path in ("fields[0].key: ", "fields[1].regex: ", "fields[2].key: "):
+        assert f"<li>{path}" in html
+    assert 'id="id_name-error"' in html
+    assert Form.objects.count() == 0
+
+
 def test_a_missing_name_is_shown_next_to_the_name(operator_client):
-    response = post_definition(operator_client, NEW_URL, SIMPLE_FIELDS, name="  ")
+    response = post_definition(operator_client, NEW_JSON_URL, SIMPLE_FIELDS, name="  ")
     html = response.content.decode()
     assert response.status_code == 422
     assert 'id="id_name-error" role="alert">A form needs a name.' in html
@@ -241,12 +253,12 @@ def test_a_missing_name_is_shown_next_to_the_name(operator_client):
 
 def test_editing_an_unused_version_rewrites_it_in_place(operator_client, make_form):
     form = make_form(SIMPLE_FIELDS, name="Gala")
-    page = operator_client.get(url(form, "edit")).content.decode()
+    page = operator_client.get(url(form, "edit/json")).content.decode()
     assert "Version 1 is not used yet: saving rewrites it in place." in page
     assert "&quot;company&quot;" in page  # the current fields, ready to edit
 
     response = post_definition(
-        operator_client, url(form, "edit"), [*SIMPLE_FIELDS, text_field("city")], name="Gala 2"
+        operator_client, url(form, "edit/json"), [*SIMPLE_FIELDS, text_field("city")], name="Gala 2"
     )
 
     assert response.status_code == 302
@@ -261,12 +273,12 @@ def test_editing_a_locked_version_warns_then_creates_version_2(operator_client, 
     form = make_form(SIMPLE_FIELDS, name="Gala")
     answer(form, {"company": "Acme", "email": "a@example.com", "terms": True})
 
-    page = operator_client.get(url(form, "edit")).content.decode()
+    page = operator_client.get(url(form, "edit/json")).content.decode()
     assert "Version 1 is locked" in page
     assert "will create <strong>version 2</strong>" in page
 
     response = post_definition(
-        operator_client, url(form, "edit"), [*SIMPLE_FIELDS, text_field("city")], name="Gala"
+        operator_client, url(form, "edit/json"), [*SIMPLE_FIELDS, text_field("city")], name="Gala"
     )
 
     assert response.status_code == 302
@@ -281,7 +293,7 @@ def test_editing_a_locked_version_warns_then_creates_version_2(operator_client, 
 def test_an_invalid_edit_changes_nothing(operator_client, make_form):
     form = make_form(SIMPLE_FIELDS, name="Gala")
     response = post_definition(
-        operator_client, url(form, "edit"), [text_field("a"), text_field("a")], name="Renamed"
+        operator_client, url(form, "edit/json"), [text_field("a"), text_field("a")], name="Renamed"
     )
     assert response.status_code == 422
     assert "fields[1].key: " in response.content.decode()
@@ -298,7 +310,7 @@ def test_an_archived_form_cannot_be_edited(operator_client, make_form):
     form = make_form(SIMPLE_FIELDS, name="Gala")
     services.form_archive(form=form)
     assert operator_client.get(url(form, "edit")).url == url(form)
-    response = post_definition(operator_client, url(form, "edit"), [text_field("city")])
+    response = post_definition(operator_client, url(form, "edit/json"), [text_field("city")])
     assert response.status_code == 302
     assert "archived" in operator_client.get(response.url).content.decode()
     form.refresh_from_db()
