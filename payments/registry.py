@@ -38,9 +38,9 @@ class PaymentMethod:
     cannot take real money, so live requests do not offer it).
 
     ``provider_adapter_classes`` are real providers a merchant plugs in with its own
-    credentials (Stripe for cards, PayPal's REST API for PayPal): the first one configured for the merchant in the mode
-    wins, in either mode (a merchant's own Stripe test keys replace the sandbox in test
-    mode), before the defaults above.
+    credentials (Stripe for cards, PayPal's REST API for PayPal): the first one configured
+    for the merchant in the mode wins, in either mode (a merchant's own Stripe test keys or
+    PayPal sandbox app replace the sandbox in test mode), before the defaults above.
     """
 
     code: str

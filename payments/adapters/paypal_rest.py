@@ -52,8 +52,10 @@ PROVIDER = "paypal"
 # The currencies PayPal's REST API takes, and the ones it takes without decimals (HUF and
 # TWD have two in ISO 4217, but PayPal refuses a decimal amount in them).
 SUPPORTED = frozenset(
-    "AUD BRL CAD CHF CNY CZK DKK EUR GBP HKD HUF ILS JPY MXN MYR NOK NZD PHP PLN SEK SGD "
-    "THB TWD USD".split()
+    {
+        *("AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF", "ILS"),
+        *("JPY", "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "SEK", "SGD", "THB", "TWD", "USD"),
+    }
 )
 NO_DECIMALS = frozenset({"HUF", "JPY", "TWD"})
 
@@ -544,7 +546,9 @@ class PayPalRestAdapter(PaymentMethodAdapter):
                 f"PayPal: refund {str(refund.get('status')).lower()}",
                 reference,
             )
-        given, currency = _money(refund.get("amount")) if refund.get("amount") else (amount, currency)
+        given, currency = (
+            _money(refund.get("amount")) if refund.get("amount") else (amount, currency)
+        )
         return PaymentResult(
             status=PaymentStatus.REFUNDED,
             provider_reference=reference,
@@ -628,7 +632,9 @@ class PayPalRestAdapter(PaymentMethodAdapter):
             )
         captures = _list(payments, "captures")
         taken = [
-            c for c in captures if c.get("status") in ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED")
+            c
+            for c in captures
+            if c.get("status") in ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED")
         ]
         if taken:
             return PaymentResult(
@@ -654,7 +660,11 @@ class PayPalRestAdapter(PaymentMethodAdapter):
             return self._released(reference, currency, 0)
         if auth_status == "DENIED" or any(c.get("status") == "DECLINED" for c in captures):
             return self._failed(
-                total, currency, FailureReason.DECLINED, _MESSAGES[FailureReason.DECLINED], reference
+                total,
+                currency,
+                FailureReason.DECLINED,
+                _MESSAGES[FailureReason.DECLINED],
+                reference,
             )
         raise ProviderTimeout(f"PayPal's authorization is {auth_status}; ask again later.")
 

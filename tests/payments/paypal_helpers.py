@@ -10,9 +10,7 @@ def start_paypal_payment(client, payer, stub, environment="sandbox", **post):
     """Post the pay form: the answer sends the payer to PayPal's approval page."""
     response = client.post(f"/pay/{payer.link_token}/", {"method": "paypal", **post})
     assert response.status_code == 302, response.content.decode()[:500]
-    assert response.url.startswith(f"{stub.base_url(environment)}/checkoutnow?token="), (
-        response.url
-    )
+    assert response.url.startswith(f"{stub.base_url(environment)}/checkoutnow?token="), response.url
     return response.url
 
 

@@ -384,7 +384,9 @@ def test_amounts_map_exactly_to_paypal_values(amount, currency, sent):
     assert from_paypal_value(sent, currency) == amount
 
 
-@pytest.mark.parametrize(("amount", "currency"), [(1, "TWD"), (12345, "TWD"), (1000, "KWD"), (1000, "XOF")])
+@pytest.mark.parametrize(
+    ("amount", "currency"), [(1, "TWD"), (12345, "TWD"), (1000, "KWD"), (1000, "XOF")]
+)
 def test_an_amount_or_currency_paypal_cannot_take_is_refused_before_any_call(
     merchant, paypal_test_account, paypal_stub, amount, currency
 ):
@@ -444,9 +446,7 @@ def test_a_live_payment_goes_to_paypal_live_never_to_a_sandbox(
     )
 
 
-def test_a_sandbox_app_saved_as_live_credentials_is_refused_by_paypal_live(
-    merchant, paypal_stub
-):
+def test_a_sandbox_app_saved_as_live_credentials_is_refused_by_paypal_live(merchant, paypal_stub):
     from payments.services.credentials import provider_credentials_save
     from tests.stubs.stripe_accounts import PAYPAL_SANDBOX_SECRET
 

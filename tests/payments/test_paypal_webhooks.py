@@ -173,7 +173,9 @@ def test_unknown_and_dispute_events_are_acknowledged_and_change_nothing(
 ):
     for event_type in ("BILLING.SUBSCRIPTION.CREATED", "CUSTOMER.DISPUTE.CREATED"):
         body, headers = paypal_stub.signed_event(
-            event_type, {"id": "PP-D-1", "custom_id": Leg.objects.get().public_id}, PAYPAL_WEBHOOK_ID
+            event_type,
+            {"id": "PP-D-1", "custom_id": Leg.objects.get().public_id},
+            PAYPAL_WEBHOOK_ID,
         )
         answer = deliver(client, paypal_test_account, body, headers)
         assert (answer.status_code, answer.json()["outcome"]) == (200, "ignored")
@@ -213,7 +215,9 @@ def test_a_capture_paypal_made_after_our_timeout_is_booked_by_its_event(
     decide_at_paypal(client, paypal_stub, approval_url)
     assert Leg.objects.get().status == Leg.Status.UNKNOWN
     capture = last_order(paypal_stub)["purchase_units"][0]["payments"]["captures"][0]
-    body, headers = paypal_stub.signed_event("PAYMENT.CAPTURE.COMPLETED", capture, PAYPAL_WEBHOOK_ID)
+    body, headers = paypal_stub.signed_event(
+        "PAYMENT.CAPTURE.COMPLETED", capture, PAYPAL_WEBHOOK_ID
+    )
 
     answer = deliver(client, paypal_test_account, body, headers)
 

@@ -127,8 +127,10 @@ def _value_ok(value: object, currency: str) -> bool:
     except (InvalidOperation, ValueError):
         return False
     exponent = 0 if currency in NO_DECIMALS else 2
-    return number > 0 and number == number.quantize(Decimal(1).scaleb(-exponent)) and (
-        exponent == 0 or "." in str(value)
+    return (
+        number > 0
+        and number == number.quantize(Decimal(1).scaleb(-exponent))
+        and (exponent == 0 or "." in str(value))
     )
 
 
@@ -221,7 +223,9 @@ class PayPalStub:
             app = self.app(client_id, environment)
             order = app.orders[order_id]
             capture_id = order["_captures"][-1]
-            body = {"amount": {"currency_code": order["currency"], "value": amount}} if amount else {}
+            body = (
+                {"amount": {"currency_code": order["currency"], "value": amount}} if amount else {}
+            )
             refund = self._refund(app, capture_id, body)
             return dict(refund)
 
@@ -292,11 +296,14 @@ class PayPalStub:
             if seen is not None:
                 return seen[1], seen[2]
         if fault == "500":
-            status, answer = 500, {
-                "name": "INTERNAL_SERVER_ERROR",
-                "message": "An internal server error has occurred.",
-                "debug_id": secrets.token_hex(7),
-            }
+            status, answer = (
+                500,
+                {
+                    "name": "INTERNAL_SERVER_ERROR",
+                    "message": "An internal server error has occurred.",
+                    "debug_id": secrets.token_hex(7),
+                },
+            )
         elif fault == "declined":
             refusal = _unprocessable(
                 "INSTRUMENT_DECLINED",
@@ -324,7 +331,10 @@ class PayPalStub:
         return status, answer
 
     def _token(self, environment: str, auth: str, method: str):
-        refused = 401, {"error": "invalid_client", "error_description": "Client Authentication failed"}
+        refused = (
+            401,
+            {"error": "invalid_client", "error_description": "Client Authentication failed"},
+        )
         if method != "POST" or not auth.startswith("Basic "):
             return refused
         try:
@@ -416,12 +426,16 @@ class PayPalStub:
         if not _value_ok(amount.get("value"), currency):
             if currency in NO_DECIMALS:
                 raise _unprocessable(
-                    "DECIMAL_PRECISION", "If the currency supports decimals, only two decimal place precision is supported."
+                    "DECIMAL_PRECISION",
+                    "If the currency supports decimals, only two decimal place precision is "
+                    "supported.",
                 )
             raise _invalid("INVALID_PARAMETER_VALUE", "amount.value is not a valid amount.")
-        context = ((body.get("payment_source") or {}).get("paypal") or {}).get(
-            "experience_context"
-        ) or body.get("application_context") or {}
+        context = (
+            ((body.get("payment_source") or {}).get("paypal") or {}).get("experience_context")
+            or body.get("application_context")
+            or {}
+        )
         if not context.get("return_url") or not context.get("cancel_url"):
             raise _invalid("MISSING_REQUIRED_PARAMETER", "return_url and cancel_url are required.")
         order_id = _id()
@@ -507,7 +521,9 @@ class PayPalStub:
         if auth is None:
             raise _not_found("authorization")
         if auth["status"] == "VOIDED":
-            raise _unprocessable("AUTHORIZATION_VOIDED", "A voided authorization cannot be captured.")
+            raise _unprocessable(
+                "AUTHORIZATION_VOIDED", "A voided authorization cannot be captured."
+            )
         if auth["status"] == "CAPTURED":
             raise _unprocessable(
                 "AUTHORIZATION_ALREADY_CAPTURED", "Authorization has previously been captured."
@@ -567,13 +583,17 @@ class PayPalStub:
         )
         remaining = Decimal(capture["amount"]["value"]) - refunded
         if remaining <= 0:
-            raise _unprocessable("CAPTURE_FULLY_REFUNDED", "The capture has already been fully refunded.")
+            raise _unprocessable(
+                "CAPTURE_FULLY_REFUNDED", "The capture has already been fully refunded."
+            )
         amount = body.get("amount") or {"currency_code": currency, "value": str(remaining)}
         if not _value_ok(amount.get("value"), currency) or amount.get("currency_code") != currency:
             raise _invalid("INVALID_PARAMETER_VALUE", "amount is not valid for this capture.")
         if Decimal(amount["value"]) > remaining:
             raise _unprocessable(
-                "REFUND_AMOUNT_EXCEEDED", "The refund amount must be less than or equal to the capture amount that has not yet been refunded."
+                "REFUND_AMOUNT_EXCEEDED",
+                "The refund amount must be less than or equal to the capture amount that has "
+                "not yet been refunded.",
             )
         refund_id = _id()
         base = self.base_url(app.environment)
@@ -641,11 +661,15 @@ class PayPalStub:
             if method == "GET":
                 value = html.escape(f"{order['value']} {order['currency']}")
                 token = html.escape(order_id)
-                return 200, {}, (
-                    f"<h1>Pay with PayPal (stub)</h1><p>Amount: {value}</p>"
-                    f'<form method="post"><input type="hidden" name="token" value="{token}">'
-                    '<button name="decision" value="approve">Approve</button>'
-                    '<button name="decision" value="cancel">Cancel</button></form>'
+                return (
+                    200,
+                    {},
+                    (
+                        f"<h1>Pay with PayPal (stub)</h1><p>Amount: {value}</p>"
+                        f'<form method="post"><input type="hidden" name="token" value="{token}">'
+                        '<button name="decision" value="approve">Approve</button>'
+                        '<button name="decision" value="cancel">Cancel</button></form>'
+                    ),
                 )
             if order["status"] not in ("PAYER_ACTION_REQUIRED", "CREATED", "APPROVED"):
                 return 409, {}, "<p>This order is closed.</p>"
@@ -681,15 +705,18 @@ class _Handler(BaseHTTPRequestHandler):
             if body.get("grant_type") != "client_credentials":
                 return self._json(400, {"error": "unsupported_grant_type"})
         else:
-            if method == "POST" and raw and not self.headers.get("Content-Type", "").startswith(
-                "application/json"
+            if (
+                method == "POST"
+                and raw
+                and not self.headers.get("Content-Type", "").startswith("application/json")
             ):
                 return self._json(415, {"name": "UNSUPPORTED_MEDIA_TYPE", "message": "JSON only"})
             try:
                 body = json.loads(raw) if raw else {}
             except ValueError:
                 return self._json(
-                    400, _invalid("MALFORMED_REQUEST_JSON", "The request JSON is not well formed.").body
+                    400,
+                    _invalid("MALFORMED_REQUEST_JSON", "The request JSON is not well formed.").body,
                 )
         request_id = self.headers.get("PayPal-Request-Id")
         self.stub.requests.append(
