@@ -296,9 +296,10 @@ def paypal_event_receive(*, webhook_id: str, payload: bytes, headers) -> str:
     elif event_type in _PAYPAL_REFUND_EVENTS:
         outcome = _reconcile_refund(credential, _paypal_capture_of(client, resource), event_id)
     else:
-        # CUSTOMER.DISPUTE.* lands here too, acknowledged and ignored for now: disputes plug
-        # in through the provider-neutral dispute service (payments.services.disputes), which
-        # this branch will call with the dispute re-read from PayPal.
+        # CUSTOMER.DISPUTE.* lands here too, acknowledged and ignored for now. Disputes plug
+        # in here: the provider-neutral dispute service (built apart, shared with Stripe's
+        # charge.dispute.* events) will be called from this branch with the dispute re-read
+        # from PayPal (GET /v1/customer/disputes/{id}), before the event is recorded.
         outcome = "ignored"
     return _record(credential, event_id, event_type, outcome)
 
