@@ -19,13 +19,15 @@ class ProviderCredential(TimeStamped):
     """One merchant's account at one provider, in one mode.
 
     ``webhook_id`` names the merchant's endpoint for this provider and mode in the URL the
-    merchant gives the provider (``/webhooks/stripe/<webhook_id>/``): random, so it says
-    nothing about the merchant, and the signature (with the stored signing secret) is what
-    authenticates a delivery.
+    merchant gives the provider (``/webhooks/stripe/<webhook_id>/``,
+    ``/webhooks/paypal/<webhook_id>/``): random, so it says nothing about the merchant, and
+    the signature (with the stored signing secret, or PayPal's own verification of its
+    webhook id) is what authenticates a delivery.
     """
 
     class Provider(models.TextChoices):
         STRIPE = "stripe", "Stripe"
+        PAYPAL = "paypal", "PayPal"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     livemode = models.BooleanField(
@@ -33,10 +35,18 @@ class ProviderCredential(TimeStamped):
         help_text="True for the account's live keys (real money), false for its test keys.",
     )
     provider = models.CharField(max_length=20, choices=Provider.choices)
-    secret_key_encrypted = models.TextField(help_text="Fernet token of the secret API key.")
+    client_id_encrypted = models.TextField(
+        blank=True, help_text="Fernet token of the app's client id (PayPal; '' for Stripe)."
+    )
+    client_id_last4 = models.CharField(max_length=4, blank=True)
+    secret_key_encrypted = models.TextField(
+        help_text="Fernet token of the secret API key (Stripe) or client secret (PayPal)."
+    )
     secret_key_last4 = models.CharField(max_length=4)
     webhook_secret_encrypted = models.TextField(
-        blank=True, help_text="Fernet token of the webhook signing secret ('' when not given)."
+        blank=True,
+        help_text="Fernet token of the webhook signing secret (Stripe) or of the webhook id "
+        "PayPal verifies deliveries against (PayPal); '' when not given.",
     )
     webhook_secret_last4 = models.CharField(max_length=4, blank=True)
     webhook_id = models.CharField(max_length=40, unique=True, default=_webhook_id, editable=False)

@@ -24,6 +24,7 @@ from merchants.models import Merchant
 from pushpay.errors import InvalidInput
 
 from .adapters.base import PaymentMethodAdapter
+from .adapters.paypal_rest import PayPalRestAdapter
 from .adapters.sandbox_card import SandboxCardAdapter
 from .adapters.sandbox_paypal import SandboxPayPalAdapter
 from .adapters.sandbox_voucher import SandboxVoucherAdapter
@@ -37,9 +38,9 @@ class PaymentMethod:
     cannot take real money, so live requests do not offer it).
 
     ``provider_adapter_classes`` are real providers a merchant plugs in with its own
-    credentials (Stripe for cards): the first one configured for the merchant in the mode
-    wins, in either mode (a merchant's own Stripe test keys replace the sandbox in test
-    mode), before the defaults above.
+    credentials (Stripe for cards, PayPal's REST API for PayPal): the first one configured
+    for the merchant in the mode wins, in either mode (a merchant's own Stripe test keys or
+    PayPal sandbox app replace the sandbox in test mode), before the defaults above.
     """
 
     code: str
@@ -175,9 +176,18 @@ register(
     )
 )
 
-# PayPal: the sandbox approval flow in test mode; no live adapter until the real PayPal API
-# lands, so live requests never offer it. Off by default, like every later method.
-register(PaymentMethod(code="paypal", label="PayPal", adapter_class=SandboxPayPalAdapter))
+# PayPal: the merchant's own PayPal app (REST Orders v2) when it entered one for the mode; in
+# test mode a PayPal sandbox app replaces our sandbox, which serves test mode otherwise.
+# Without live PayPal credentials live requests never offer it. Off by default, like every
+# later method.
+register(
+    PaymentMethod(
+        code="paypal",
+        label="PayPal",
+        adapter_class=SandboxPayPalAdapter,
+        provider_adapter_classes=(PayPalRestAdapter,),
+    )
+)
 
 # The cashback wallet: the merchant's own stored value, not a sandbox, so one adapter serves
 # both modes (its books keep test and live apart on every row). Off by default.

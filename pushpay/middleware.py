@@ -110,7 +110,12 @@ def content_security_policy(checkout_origins: tuple[str, ...] = ()) -> str:
     return "; ".join([*_DIRECTIVES, f"form-action {form_action}"])
 
 
-CONTENT_SECURITY_POLICY = content_security_policy(tuple(settings.STRIPE_CHECKOUT_ORIGINS))
+def _checkout_origins() -> tuple[str, ...]:
+    # Stripe Checkout for cards, PayPal's approval page for PayPal.
+    return (*settings.STRIPE_CHECKOUT_ORIGINS, *settings.PAYPAL_CHECKOUT_ORIGINS)
+
+
+CONTENT_SECURITY_POLICY = content_security_policy(_checkout_origins())
 
 # A leaked payer link must not land in a search index.
 NOINDEX_PREFIXES = ("/pay/", "/progress/", "/sandbox/")
@@ -126,7 +131,7 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         response.headers.setdefault(
             "Content-Security-Policy",
-            content_security_policy(tuple(settings.STRIPE_CHECKOUT_ORIGINS)),
+            content_security_policy(_checkout_origins()),
         )
         if request.path.startswith(NOINDEX_PREFIXES):
             response["X-Robots-Tag"] = "noindex, nofollow"

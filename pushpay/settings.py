@@ -294,6 +294,18 @@ STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
 STRIPE_CHECKOUT_ORIGINS = env.list(
     "STRIPE_CHECKOUT_ORIGINS", default=["https://checkout.stripe.com"]
 )
+# PayPal's REST API (Orders v2): live credentials go to PAYPAL_API_BASE, a merchant's own
+# PayPal sandbox app (entered in test mode) to PAYPAL_SANDBOX_API_BASE; tests point both at a stub.
+PAYPAL_API_BASE = env.str("PAYPAL_API_BASE", default="https://api-m.paypal.com").rstrip("/")
+PAYPAL_SANDBOX_API_BASE = env.str(
+    "PAYPAL_SANDBOX_API_BASE", default="https://api-m.sandbox.paypal.com"
+).rstrip("/")
+PAYPAL_TIMEOUT_SECONDS = env.float("PAYPAL_TIMEOUT_SECONDS", default=20.0)
+# Where PayPal's approval pages live (the pay form's redirect goes there; see form-action).
+PAYPAL_CHECKOUT_ORIGINS = env.list(
+    "PAYPAL_CHECKOUT_ORIGINS",
+    default=["https://www.paypal.com", "https://www.sandbox.paypal.com"],
+)
 if SMS_BACKEND == "twilio" and not (
     TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER
 ):

@@ -10,7 +10,7 @@ from drf_spectacular.views import (
 )
 
 from notifications.esp_callbacks import esp_tracking
-from payments.webhooks import stripe_webhook
+from payments.webhooks import paypal_webhook, stripe_webhook
 from pushpay.api.errors import api_not_found
 from pushpay.favicon import favicon
 from pushpay.health import healthz, livez, readyz
@@ -55,6 +55,7 @@ urlpatterns = [
     # Only the configured ESP's tracking route answers, and only once a secret is set.
     path("anymail/<slug:esp>/tracking/", esp_tracking, name="esp_tracking"),
     path("webhooks/stripe/<str:webhook_id>/", stripe_webhook, name="stripe_webhook"),
+    path("webhooks/paypal/<str:webhook_id>/", paypal_webhook, name="paypal_webhook"),
     # Answered by pushpay.health.ProbeMiddleware before the host check; routed too, so
     # they can be reversed and other methods get a 405.
     path("healthz", healthz, name="healthz"),

@@ -147,3 +147,66 @@ def stripe_live_account(merchant, stripe_stub):
         secret_key=STRIPE_LIVE_KEY,
         webhook_secret=STRIPE_WEBHOOK_SECRET,
     )
+
+
+# --- PayPal: the REST adapter against a local stub (tests/stubs/paypal_stub.py) -----------
+from tests.stubs.stripe_accounts import (  # noqa: E402
+    PAYPAL_LIVE_CLIENT_ID,
+    PAYPAL_LIVE_SECRET,
+    PAYPAL_SANDBOX_CLIENT_ID,
+    PAYPAL_SANDBOX_SECRET,
+    PAYPAL_WEBHOOK_ID,
+)
+
+
+@pytest.fixture
+def paypal_stub(settings):
+    """PayPal's API on 127.0.0.1 for this test, its live and sandbox environments apart; the
+    merchant's apps are known to their own environment only. A short timeout so a scripted
+    "timeout" fault costs a second."""
+    from payments.adapters.paypal_rest import forget_tokens
+    from tests.stubs.paypal_stub import PayPalStub
+
+    stub = PayPalStub(answer_delay=1.5).start()
+    stub.add_app(PAYPAL_SANDBOX_CLIENT_ID, PAYPAL_SANDBOX_SECRET, environment="sandbox")
+    stub.add_app(PAYPAL_LIVE_CLIENT_ID, PAYPAL_LIVE_SECRET, environment="live")
+    settings.PAYPAL_API_BASE = stub.base_url("live")
+    settings.PAYPAL_SANDBOX_API_BASE = stub.base_url("sandbox")
+    settings.PAYPAL_TIMEOUT_SECONDS = 0.75
+    forget_tokens()
+    yield stub
+    forget_tokens()
+    stub.stop()
+
+
+@pytest.fixture
+def paypal_test_account(merchant, paypal_stub):
+    """``merchant`` entered its own PayPal sandbox app in test mode, and offers PayPal."""
+    from payments.services import payment_method_enable
+    from payments.services.credentials import provider_credentials_save
+
+    payment_method_enable(merchant=merchant, method="paypal")
+    return provider_credentials_save(
+        merchant=merchant,
+        livemode=False,
+        provider="paypal",
+        client_id=PAYPAL_SANDBOX_CLIENT_ID,
+        secret_key=PAYPAL_SANDBOX_SECRET,
+        webhook_secret=PAYPAL_WEBHOOK_ID,
+    )
+
+
+@pytest.fixture
+def paypal_live_account(merchant, paypal_stub):
+    from payments.services import payment_method_enable
+    from payments.services.credentials import provider_credentials_save
+
+    payment_method_enable(merchant=merchant, method="paypal")
+    return provider_credentials_save(
+        merchant=merchant,
+        livemode=True,
+        provider="paypal",
+        client_id=PAYPAL_LIVE_CLIENT_ID,
+        secret_key=PAYPAL_LIVE_SECRET,
+        webhook_secret=PAYPAL_WEBHOOK_ID,
+    )

@@ -1,13 +1,13 @@
 """The PayPal method, backed by the built-in sandbox PayPal (test mode only).
 
-The real PayPal adapter will make Orders v2 calls; this one calls the sandbox's services
-in-process with the same contract: PayPal's states in, ``PaymentResult`` out, a lost answer
-surfaced as ``ProviderTimeout``.
+The real PayPal adapter (``paypal_rest``) makes Orders v2 calls; this one calls the
+sandbox's services in-process with the same contract: PayPal's states in, ``PaymentResult``
+out, a lost answer surfaced as ``ProviderTimeout``.
 
 The payer gives no details on our page (they log in at PayPal), yet the saga wants a
 ``source``: for PayPal it is the literal ``"paypal"``. That value is not a sandbox token (the
-real adapter will take it too), so ``owns_source`` answers False for it and a live request
-stays refusable by mode alone (no live PayPal adapter yet). The sandbox-only scenario
+real adapter takes it too), so ``owns_source`` answers False for it; live mode reaches PayPal
+only through the merchant's own live PayPal app. The sandbox-only scenario
 sources (``paypal-denied``, ``paypal-timeout``) are owned, so they never reach a live request.
 """
 

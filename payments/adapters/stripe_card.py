@@ -31,6 +31,7 @@ from django.conf import settings
 from pushpay.errors import InvalidInput, StateConflict
 from pushpay.money import currency_exponent
 
+from .accounts import configured_modes, credential_of
 from .base import (
     FailureReason,
     PaymentMethodAdapter,
@@ -132,36 +133,12 @@ def stripe_client(secret_key: str) -> stripe.StripeClient:
     )
 
 
-_CONFIGURED = "_stripe_modes_configured"
-
-
 def _configured_modes(merchant) -> frozenset[bool]:
-    """The modes in which the merchant entered Stripe keys, read once per merchant object:
-    a payer page asks for every method and must not pay a query each time. The credential
-    services clear it on the object they were given; other objects are a request's own."""
-    from payments.credentials_models import ProviderCredential
-
-    modes = merchant.__dict__.get(_CONFIGURED)
-    if modes is None:
-        modes = frozenset(
-            ProviderCredential.objects.filter(merchant=merchant, provider=PROVIDER).values_list(
-                "livemode", flat=True
-            )
-        )
-        merchant.__dict__[_CONFIGURED] = modes
-    return modes
-
-
-def forget_configured_modes(merchant) -> None:
-    merchant.__dict__.pop(_CONFIGURED, None)
+    return configured_modes(merchant, PROVIDER)
 
 
 def _credential(merchant, livemode: bool):
-    from payments.credentials_models import ProviderCredential
-
-    return ProviderCredential.objects.filter(
-        merchant=merchant, livemode=livemode, provider=PROVIDER
-    ).first()
+    return credential_of(merchant, livemode, PROVIDER)
 
 
 def stripe_account_of(credential) -> str:

@@ -63,6 +63,7 @@ CHANGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "webhooks:endpoint_replay": ("webhooks.manage", ("post",)),
     "webhooks:delivery_replay": ("webhooks.manage", ("post",)),
     "providers:stripe": ("credentials.manage", ("get", "post")),
+    "providers:paypal": ("credentials.manage", ("get", "post")),
     "merchants:api_key_create": ("api_keys.manage", ("get", "post")),
     "merchants:api_key_revoke": ("api_keys.manage", ("get", "post")),
     "merchants:settings": ("branding.manage", ("post",)),

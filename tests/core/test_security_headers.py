@@ -35,16 +35,22 @@ def test_the_policy_forbids_inline_scripts_framing_and_plugins():
     assert directives["frame-ancestors"] == "'none'"
     assert directives["object-src"] == "'none'"
     assert directives["base-uri"] == "'self'"
-    # The pay form's answer redirects to Stripe Checkout, and form-action governs it.
-    assert directives["form-action"] == "'self' https://checkout.stripe.com"
+    # The pay form's answer redirects to Stripe Checkout or PayPal's approval page, and
+    # form-action governs it.
+    assert directives["form-action"] == (
+        "'self' https://checkout.stripe.com https://www.paypal.com https://www.sandbox.paypal.com"
+    )
     assert "unsafe" not in directives["script-src"]
 
 
 def test_form_action_follows_the_configured_checkout_origins(client, settings):
     settings.STRIPE_CHECKOUT_ORIGINS = ["https://checkout.example.test"]
+    settings.PAYPAL_CHECKOUT_ORIGINS = ["https://paypal.example.test"]
     policy = client.get("/accounts/login/")["Content-Security-Policy"]
     directives = dict(d.split(" ", 1) for d in policy.split("; "))
-    assert directives["form-action"] == "'self' https://checkout.example.test"
+    assert directives["form-action"] == (
+        "'self' https://checkout.example.test https://paypal.example.test"
+    )
     assert directives["script-src"] == "'self'"
 
 
