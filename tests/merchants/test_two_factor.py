@@ -4,13 +4,10 @@ password; a half-logged-in session reaches nothing; wrong codes lock the step fo
 a merchant can require it of its owners (or everyone); idle sessions end."""
 
 import re
-import time
-from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core.cache import cache
-from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -216,7 +213,6 @@ def test_turning_off_needs_the_password_and_a_code(client, owner, clock):
     assert not StaticDevice.objects.filter(user=owner).exists()
     client.logout()
     log_in(client, owner)
-    assert client.get("/app/").status_code == 200 or client.get("/app/").status_code == 302
     assert client.get("/app/team/").status_code == 200  # no code asked any more
 
 
@@ -358,12 +354,12 @@ def test_the_requirement_follows_the_merchant_acted_for(client, merchant, owner)
 def test_a_device_added_elsewhere_asks_this_session_for_a_code(client, merchant, owner, clock):
     merchant.two_factor_policy = "owners"
     merchant.save()
+    client.force_login(owner)  # before the device exists: fully logged in
     device = services.totp_device_start(user=owner)
     services.totp_device_confirm(user=owner, token=code(device))
     device.refresh_from_db()
-    # A session opened earlier never proved the device: the requirement asks it now.
-    client.force_login(owner)
-    client.session.pop("two_factor_pending", None)
+    # This session never proved the device added from another browser: the requirement
+    # asks it for a code now.
     response = client.get("/app/team/")
     assert response["Location"].startswith(VERIFY)
     clock.shift(30)
@@ -379,7 +375,7 @@ JUNK = ["", " ", "x" * 5000, "é☃", "12345", "1234567", "99999999", "-1", "1e6
 @pytest.mark.parametrize("token", JUNK)
 def test_junk_codes_are_refused_never_a_server_error(client, owner, clock, token):
     client.force_login(owner)
-    device, _ = enable(client, owner)
+    enable(client, owner)
     for url, data in (
         ("/app/account/security/disable/", {"password": PASSWORD, "token": token}),
         ("/app/account/security/totp/confirm/", {"token": token}),
@@ -456,10 +452,3 @@ def test_lockout_and_reset_are_per_login(owner, merchant):
     assert services.two_factor_locked_for(user=other) is None
     with pytest.raises(services.TwoFactorLocked):
         services.two_factor_verify(user=owner, token="123456")
-
-
-def test_timestamps_move_with_the_clock(owner):
-    # The lock-out deadline is wall-clock time, so time travel in the tests above is real.
-    start = timezone.now()
-    with time_machine.travel(start + timedelta(hours=1)):
-        assert abs(time.time() - (start + timedelta(hours=1)).timestamp()) < 5
