@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 from django_otp import login as otp_login
+from django_otp import user_has_device
 from django_otp.plugins.otp_static.models import StaticDevice
 
 from pushpay.errors import DomainError
@@ -237,6 +238,10 @@ class TwoFactorVerifyView(View):
         if not request.user.is_authenticated:
             return redirect("login")
         if not request.session.get(PENDING_SESSION_KEY):
+            return redirect(_safe_next(request))
+        if not user_has_device(request.user, confirmed=True):
+            # Turned off from another browser meanwhile: there is nothing left to prove.
+            request.session.pop(PENDING_SESSION_KEY, None)
             return redirect(_safe_next(request))
         return super().dispatch(request, *args, **kwargs)
 

@@ -261,6 +261,18 @@ def test_another_operators_device_is_untouched(client, merchant, owner, clock):
     ) == {services.recovery_code_hash(c) for c in colleague_codes}
 
 
+def test_a_device_removed_meanwhile_leaves_nothing_to_prove(client, owner, clock):
+    client.force_login(owner)
+    enable(client, owner)
+    client.logout()
+    log_in(client, owner)
+    assert client.get("/app/team/")["Location"].startswith(VERIFY)
+    TOTPDevice.objects.filter(user=owner).delete()  # an administrator reset the login
+    StaticDevice.objects.filter(user=owner).delete()
+    assert client.get(VERIFY)["Location"] == "/app/"
+    assert client.get("/app/team/").status_code == 200
+
+
 def test_operators_without_a_device_log_in_as_before(client, owner):
     response = log_in(client, owner)
     assert response.status_code == 302 and not response["Location"].startswith(VERIFY)
@@ -293,6 +305,26 @@ def test_an_owner_requires_two_factor_only_after_turning_it_on_himself(
     assert client.post("/app/settings/", data).status_code == 302
     merchant.refresh_from_db()
     assert merchant.two_factor_policy == "owners"
+
+
+@pytest.mark.parametrize("policy", ["bogus", "x" * 5000, "é☃"])
+def test_an_unknown_policy_is_refused_at_its_field(client, merchant, owner, policy):
+    client.force_login(owner)
+    response = client.post(
+        "/app/settings/",
+        {
+            "name": merchant.name,
+            "brand_color": merchant.brand_color,
+            "default_language": "fr",
+            "time_zone": "Europe/Paris",
+            "default_currency": "EUR",
+            "two_factor_policy": policy,
+        },
+    )
+    assert response.status_code == 422
+    assert 'id="id_two_factor_policy_error"' in response.content.decode()
+    merchant.refresh_from_db()
+    assert merchant.two_factor_policy == "optional"
 
 
 def test_an_admin_cannot_change_the_requirement(client, merchant):
