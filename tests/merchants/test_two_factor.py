@@ -484,3 +484,42 @@ def test_lockout_and_reset_are_per_login(owner, merchant):
     assert services.two_factor_locked_for(user=other) is None
     with pytest.raises(services.TwoFactorLocked):
         services.two_factor_verify(user=owner, token="123456")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", ["totp", "recovery"])
+def test_one_code_typed_in_two_tabs_at_once_is_accepted_once(postgres_only, merchant, kind):
+    """The devices are read under a row lock: two concurrent verifications of one code
+    cannot both pass (a TOTP step or a recovery code is used once)."""
+    import threading
+
+    from django.db import connection
+
+    user = MembershipFactory(merchant=merchant, role="owner").user
+    with time_machine.travel(T0, tick=False):
+        device = services.totp_device_start(user=user)
+        _, codes = services.totp_device_confirm(user=user, token=code(device))
+    device.refresh_from_db()
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def tab(token):
+        try:
+            with time_machine.travel(T0 + 30, tick=False):
+                barrier.wait()
+                try:
+                    services.two_factor_verify(user=user, token=token)
+                    outcomes.append("accepted")
+                except services.InvalidCode:
+                    outcomes.append("refused")
+        finally:
+            connection.close()
+
+    with time_machine.travel(T0 + 30, tick=False):
+        token = code(device) if kind == "totp" else codes[0]
+    threads = [threading.Thread(target=tab, args=(token,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["accepted", "refused"]
