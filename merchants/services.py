@@ -5,6 +5,7 @@ Every function here is one use case and the only way these rows change.
 
 import hashlib
 import hmac
+import logging
 import secrets
 import zoneinfo
 from collections.abc import Callable
@@ -536,6 +537,8 @@ def operator_language_set(*, user: AbstractBaseUser, language: str) -> OperatorP
 # it, so a half-finished setup never asks anyone for a code at login. Recovery codes are
 # stored as django-otp's static tokens, but hashed: the database never holds a usable code.
 
+logger = logging.getLogger("merchants.two_factor")
+
 RECOVERY_CODE_COUNT = 10
 _RECOVERY_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: read off paper
 TOTP_NAME = "authenticator"
@@ -602,9 +605,16 @@ def _count_failure(user: AbstractBaseUser) -> None:
     except ValueError:  # evicted between add and incr
         cache.set(key, 1, timeout=cooloff)
         count = 1
+    # Logged like django-axes' failures, for a log watcher; never the code typed.
+    logger.warning("Wrong two-factor code for %s (%d in a row).", user.get_username(), count)
     if count >= settings.TWO_FACTOR_FAILURE_LIMIT:
         cache.set(_lock_key(user), timezone.now().timestamp() + cooloff, timeout=cooloff)
         cache.delete(key)
+        logger.warning(
+            "Two-factor codes locked for %s for %d minutes.",
+            user.get_username(),
+            settings.TWO_FACTOR_COOLOFF_MINUTES,
+        )
 
 
 def _reset_failures(user: AbstractBaseUser) -> None:

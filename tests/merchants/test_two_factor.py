@@ -476,11 +476,12 @@ def test_the_session_cookie_outlives_the_timeout_so_the_middleware_decides(setti
     assert settings.SESSION_COOKIE_AGE == settings.SESSION_INACTIVITY_TIMEOUT * 60 + 3600
 
 
-def test_lockout_and_reset_are_per_login(owner, merchant):
+def test_lockout_and_reset_are_per_login(owner, merchant, caplog):
     other = MembershipFactory(merchant=merchant, role="owner").user
     for _ in range(5):
         services._count_failure(owner)
     assert services.two_factor_locked_for(user=owner) is not None
+    assert f"Two-factor codes locked for {owner.username} for 15 minutes." in caplog.text
     assert services.two_factor_locked_for(user=other) is None
     with pytest.raises(services.TwoFactorLocked):
         services.two_factor_verify(user=owner, token="123456")
