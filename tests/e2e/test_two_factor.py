@@ -97,6 +97,18 @@ def test_an_owner_turns_two_factor_on_and_logs_in_with_it_in_french_on_a_phone(
     expect(page.get_by_test_id("recovery-codes")).to_have_count(0)
     expect(page.get_by_test_id("two-factor-status")).to_have_text("10 codes de secours restants.")
 
+    # Now the owner may require it of the merchant's owners.
+    page.goto(f"{live_server.url}/app/settings/")
+    page.get_by_label("Double authentification").select_option("owners")
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.get_by_text("Réglages enregistrés.")).to_be_visible()
+    expect(page.get_by_label("Double authentification")).to_have_value("owners")
+    axe_check()
+    fits_the_screen(page)
+    screenshot("two_factor_merchant_setting_fr_360")
+    owner.memberships.get().merchant.refresh_from_db()
+    assert owner.memberships.get().merchant.two_factor_policy == "owners"
+
     log_out(page, "Menu", "Déconnexion")
     log_in(
         page,
