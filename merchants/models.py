@@ -55,6 +55,21 @@ class Merchant(TimeStamped):
     sender_name = models.CharField(max_length=100, blank=True, db_default="")
     reply_to_email = models.EmailField(blank=True, db_default="")
 
+    class TwoFactorPolicy(models.TextChoices):
+        """Who must log in with a second factor (an authenticator code) to act for this
+        merchant: nobody (each operator chooses), its owners, or every member."""
+
+        OPTIONAL = "optional", "Optional"
+        OWNERS = "owners", "Required for owners"
+        EVERYONE = "everyone", "Required for every member"
+
+    two_factor_policy = models.CharField(
+        max_length=10,
+        choices=TwoFactorPolicy.choices,
+        default=TwoFactorPolicy.OPTIONAL,
+        db_default=TwoFactorPolicy.OPTIONAL,
+    )
+
     class Meta:
         ordering = ["name", "id"]
 
@@ -64,6 +79,14 @@ class Merchant(TimeStamped):
     @property
     def payer_reply_to(self) -> str:
         return self.reply_to_email or self.contact_email
+
+    def requires_two_factor(self, role: str | None) -> bool:
+        """Whether a member with ``role`` must be verified by a second factor to act here."""
+        if self.two_factor_policy == self.TwoFactorPolicy.EVERYONE:
+            return role is not None
+        if self.two_factor_policy == self.TwoFactorPolicy.OWNERS:
+            return role == Membership.Role.OWNER
+        return False
 
 
 class Membership(TimeStamped):

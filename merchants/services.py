@@ -5,6 +5,8 @@ Every function here is one use case and the only way these rows change.
 
 import hashlib
 import hmac
+import logging
+import secrets
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.validators import validate_email
@@ -22,6 +25,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from PIL import Image, UnidentifiedImageError
 
 from pushpay.errors import DomainError, StateConflict
@@ -534,3 +539,227 @@ def operator_language_set(*, user: AbstractBaseUser, language: str) -> OperatorP
         user=user, defaults={"language": language}
     )
     return preference
+
+
+# --- Two-factor login ---------------------------------------------------------------------------
+# django-otp keeps the devices: one TOTP device (an authenticator app) and one static device
+# holding the recovery codes. A device is unconfirmed until the operator has typed a code from
+# it, so a half-finished setup never asks anyone for a code at login. Recovery codes are
+# stored as django-otp's static tokens, but hashed: the database never holds a usable code.
+
+logger = logging.getLogger("merchants.two_factor")
+
+RECOVERY_CODE_COUNT = 10
+_RECOVERY_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: read off paper
+TOTP_NAME = "authenticator"
+RECOVERY_NAME = "recovery codes"
+
+
+class TwoFactorLocked(Exception):
+    """Too many wrong codes for this login: every code is refused until ``retry_after``."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"Too many wrong codes; try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
+def _totp_devices(user: AbstractBaseUser):
+    return TOTPDevice.objects.filter(user=user)
+
+
+def _static_devices(user: AbstractBaseUser):
+    return StaticDevice.objects.filter(user=user)
+
+
+def recovery_code_normalise(code: str) -> str:
+    """What the operator typed, as it was generated: case, spaces and dashes do not count."""
+    return "".join(ch for ch in code.lower() if ch not in " -\t")
+
+
+def recovery_code_hash(code: str) -> str:
+    """The stored form of a recovery code (64 bits of its SHA-256, django-otp's token column
+    holds 16 characters). Codes carry 60 random bits, so a stolen table is no shortcut."""
+    return hashlib.sha256(recovery_code_normalise(code).encode()).hexdigest()[:16]
+
+
+def _new_recovery_code() -> str:
+    raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def _failures_key(user: AbstractBaseUser) -> str:
+    return f"two-factor-failures:{user.pk}"
+
+
+def _lock_key(user: AbstractBaseUser) -> str:
+    return f"two-factor-locked:{user.pk}"
+
+
+def two_factor_locked_for(*, user: AbstractBaseUser) -> int | None:
+    """Seconds left of this login's code lock-out, or None when codes are accepted."""
+    until = cache.get(_lock_key(user))
+    if until is None:
+        return None
+    left = int(until - timezone.now().timestamp())
+    return left if left > 0 else None
+
+
+def _count_failure(user: AbstractBaseUser) -> None:
+    """Counted in the cache (Redis when scaled out, shared by every web process), per login:
+    the attacker at this step already knows the password, so the address does not matter."""
+    cooloff = settings.TWO_FACTOR_COOLOFF_MINUTES * 60
+    key = _failures_key(user)
+    cache.add(key, 0, timeout=cooloff)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=cooloff)
+        count = 1
+    # Logged like django-axes' failures, for a log watcher; never the code typed.
+    logger.warning("Wrong two-factor code for %s (%d in a row).", user.get_username(), count)
+    if count >= settings.TWO_FACTOR_FAILURE_LIMIT:
+        cache.set(_lock_key(user), timezone.now().timestamp() + cooloff, timeout=cooloff)
+        cache.delete(key)
+        logger.warning(
+            "Two-factor codes locked for %s for %d minutes.",
+            user.get_username(),
+            settings.TWO_FACTOR_COOLOFF_MINUTES,
+        )
+
+
+def _reset_failures(user: AbstractBaseUser) -> None:
+    cache.delete(_failures_key(user))
+
+
+def _refuse_if_locked(user: AbstractBaseUser) -> None:
+    left = two_factor_locked_for(user=user)
+    if left is not None:
+        raise TwoFactorLocked(left)
+
+
+def two_factor_enabled(*, user: AbstractBaseUser) -> bool:
+    return _totp_devices(user).filter(confirmed=True).exists()
+
+
+@transaction.atomic
+def totp_device_start(*, user: AbstractBaseUser):
+    """A new, unconfirmed authenticator for ``user`` (any earlier unfinished one is dropped,
+    so only the QR code on screen can be confirmed). Refused while one is confirmed."""
+    if two_factor_enabled(user=user):
+        raise StateConflict("Two-factor login is already on.", code="two_factor_enabled")
+    _totp_devices(user).filter(confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=False)
+
+
+def totp_device_pending(*, user: AbstractBaseUser):
+    return _totp_devices(user).filter(confirmed=False).order_by("-id").first()
+
+
+def _recovery_codes_replace(user: AbstractBaseUser) -> list[str]:
+    _static_devices(user).delete()
+    device = StaticDevice.objects.create(user=user, name=RECOVERY_NAME, confirmed=True)
+    codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create(
+        StaticToken(device=device, token=recovery_code_hash(code)) for code in codes
+    )
+    return codes
+
+
+def totp_device_confirm(*, user: AbstractBaseUser, token: str):
+    """Turn two-factor on: the code must come from the authenticator being set up. Returns
+    the confirmed device and the recovery codes, in clear for the one page that shows them."""
+    _refuse_if_locked(user)
+    with transaction.atomic():
+        device = (
+            _totp_devices(user).filter(confirmed=False).select_for_update().order_by("-id").first()
+        )
+        if device is None:
+            raise StateConflict(
+                "Start the setup again: no authenticator is waiting.", code="no_pending_device"
+            )
+        if not _looks_like_totp(token) or not device.verify_token(token.strip()):
+            wrong = True
+        else:
+            wrong = False
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            codes = _recovery_codes_replace(user)
+    if wrong:
+        _count_failure(user)
+        raise InvalidCode()
+    _reset_failures(user)
+    return device, codes
+
+
+class InvalidCode(DomainError):
+    def __init__(self):
+        super().__init__("This code is not valid.", code="invalid_code", field="token")
+
+
+def _looks_like_totp(token: str) -> bool:
+    token = token.strip()
+    return len(token) in (6, 8) and token.isascii() and token.isdigit()
+
+
+def two_factor_verify(*, user: AbstractBaseUser, token: str):
+    """The device that accepts ``token`` (an authenticator code, or a recovery code, which is
+    used up), or ``InvalidCode``. A code already accepted once is refused (django-otp keeps
+    the last time step used), and wrong codes count towards the lock-out."""
+    _refuse_if_locked(user)
+    token = (token or "")[:64]
+    with transaction.atomic():
+        if _looks_like_totp(token):
+            candidates = _totp_devices(user).filter(confirmed=True).select_for_update()
+            typed = token.strip()
+        else:
+            candidates = _static_devices(user).filter(confirmed=True).select_for_update()
+            typed = recovery_code_hash(token)
+        device = next((d for d in candidates if d.verify_token(typed)), None)
+    if device is None:
+        _count_failure(user)
+        raise InvalidCode()
+    _reset_failures(user)
+    return device
+
+
+@transaction.atomic
+def recovery_codes_regenerate(*, user: AbstractBaseUser) -> list[str]:
+    """New recovery codes; the previous ones stop working at once."""
+    if not two_factor_enabled(user=user):
+        raise StateConflict("Turn two-factor login on first.", code="two_factor_disabled")
+    return _recovery_codes_replace(user)
+
+
+def recovery_codes_left(*, user: AbstractBaseUser) -> int:
+    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+
+
+def two_factor_disable(*, user: AbstractBaseUser, password: str, token: str) -> None:
+    """Turn two-factor off: the password and a current code (or a recovery code) both, so a
+    session left open is not enough to strip the login of its second factor."""
+    _refuse_if_locked(user)
+    if not user.check_password(password or ""):
+        _count_failure(user)
+        raise DomainError("The password is not correct.", code="wrong_password", field="password")
+    two_factor_verify(user=user, token=token)
+    with transaction.atomic():
+        _totp_devices(user).delete()
+        _static_devices(user).delete()
+
+
+def merchant_two_factor_policy_set(
+    *, merchant: Merchant, policy: str, actor_has_two_factor: bool
+) -> Merchant:
+    """Owners only (the view checks the role). Requiring a second factor is refused to an
+    owner who has none: they would be sent away from every page at once."""
+    if policy not in Merchant.TwoFactorPolicy.values:
+        raise ValidationError({"two_factor_policy": f"Unknown policy {policy!r}."})
+    if policy != Merchant.TwoFactorPolicy.OPTIONAL and not actor_has_two_factor:
+        raise ValidationError(
+            {"two_factor_policy": _("Turn on two-factor login for yourself first.")}
+        )
+    with transaction.atomic():
+        locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+        locked.two_factor_policy = policy
+        locked.save(update_fields=["two_factor_policy", "updated_at"])
+    return locked

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import two_factor_views, views
 
 app_name = "merchants"
 
@@ -27,5 +27,28 @@ urlpatterns += [
         "team/members/<str:member_id>/remove/",
         views.MemberRemoveView.as_view(),
         name="member_remove",
+    ),
+]
+urlpatterns += [
+    path("account/security/", two_factor_views.SecurityView.as_view(), name="security"),
+    path(
+        "account/security/totp/start/",
+        two_factor_views.TotpStartView.as_view(),
+        name="totp_start",
+    ),
+    path(
+        "account/security/totp/confirm/",
+        two_factor_views.TotpConfirmView.as_view(),
+        name="totp_confirm",
+    ),
+    path(
+        "account/security/recovery-codes/",
+        two_factor_views.RecoveryCodesView.as_view(),
+        name="recovery_codes",
+    ),
+    path(
+        "account/security/disable/",
+        two_factor_views.TwoFactorDisableView.as_view(),
+        name="two_factor_disable",
     ),
 ]

@@ -185,6 +185,21 @@ class MerchantSettingsForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
     )
 
+    # Owners only: the view leaves it out of every other role's changes.
+    two_factor_policy = forms.ChoiceField(
+        label=gettext_lazy("Two-factor login"),
+        choices=lambda: [
+            (Merchant.TwoFactorPolicy.OPTIONAL, gettext_lazy("Optional: each member chooses")),
+            (Merchant.TwoFactorPolicy.OWNERS, gettext_lazy("Required for owners")),
+            (Merchant.TwoFactorPolicy.EVERYONE, gettext_lazy("Required for every member")),
+        ],
+        required=False,
+        help_text=gettext_lazy(
+            "Members it applies to must log in with a code from their phone to work for this "
+            "merchant. Only owners change this."
+        ),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         for name, field in self.fields.items():
@@ -196,7 +211,9 @@ class MerchantSettingsForm(forms.Form):
             field.widget.attrs.setdefault("class", css)
 
 
-SETTINGS_FIELDS = tuple(name for name in MerchantSettingsForm.base_fields if name != "logo")
+SETTINGS_FIELDS = tuple(
+    name for name in MerchantSettingsForm.base_fields if name not in ("logo", "two_factor_policy")
+)
 
 
 class MerchantSettingsView(MerchantViewMixin, View):
@@ -206,6 +223,7 @@ class MerchantSettingsView(MerchantViewMixin, View):
             initial={
                 **{name: getattr(merchant, name) for name in SETTINGS_FIELDS},
                 "logo": merchant.logo or None,
+                "two_factor_policy": merchant.two_factor_policy,
             }
         )
         return self._render(form)
@@ -216,9 +234,19 @@ class MerchantSettingsView(MerchantViewMixin, View):
         if form.is_valid():
             data = dict(form.cleaned_data)
             logo = data.pop("logo", None)
+            policy = data.pop("two_factor_policy", "") or request.merchant.two_factor_policy
             try:
                 with transaction.atomic():
                     merchant = services.merchant_update(merchant=request.merchant, **data)
+                    if (
+                        can(request.membership, "security.manage")
+                        and policy != merchant.two_factor_policy
+                    ):
+                        merchant = services.merchant_two_factor_policy_set(
+                            merchant=merchant,
+                            policy=policy,
+                            actor_has_two_factor=request.user.is_verified(),
+                        )
                     # False: the "clear" box was ticked; None: nothing uploaded.
                     if logo is False:
                         services.merchant_logo_set(merchant=merchant, upload=None)
@@ -237,6 +265,8 @@ class MerchantSettingsView(MerchantViewMixin, View):
         if not can_edit:
             for field in form.fields.values():
                 field.disabled = True
+        if not can(self.request.membership, "security.manage"):
+            form.fields["two_factor_policy"].disabled = True
         return render(
             self.request,
             "merchants/settings.html",

@@ -63,6 +63,9 @@ INSTALLED_APPS = [
     "django_q",
     "anymail",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_prometheus",
     "pushpay",
     "merchants",
@@ -88,9 +91,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     # The operator's own language, once the user is known (after LocaleMiddleware's guess).
     "pushpay.tenancy.OperatorLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Logs out a session left idle, then keeps a half-logged-in session (password given,
+    # authenticator code not yet) out of the back office (merchants/middleware.py).
+    "merchants.middleware.InactivityTimeoutMiddleware",
+    "merchants.middleware.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Outside axes, so a lockout page is counted with its 429.
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -232,6 +241,30 @@ AXES_RESET_ON_SUCCESS = True
 AXES_SENSITIVE_PARAMETERS: list[str] = []
 AXES_CLIENT_IP_CALLABLE = "pushpay.client_ip.client_ip"
 AXES_USERNAME_CALLABLE = "pushpay.client_ip.login_username"
+
+# Two-factor login (django-otp): a TOTP authenticator and single-use recovery codes per
+# operator. Wrong codes are counted per login: after TWO_FACTOR_FAILURE_LIMIT in a row the
+# code step refuses every code for TWO_FACTOR_COOLOFF_MINUTES (django-otp also slows each
+# device down exponentially after each failure).
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Push & Pay")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+TWO_FACTOR_FAILURE_LIMIT = env.int("TWO_FACTOR_FAILURE_LIMIT", default=5)
+if TWO_FACTOR_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("TWO_FACTOR_FAILURE_LIMIT must be at least 1.")
+TWO_FACTOR_COOLOFF_MINUTES = env.int("TWO_FACTOR_COOLOFF_MINUTES", default=15)
+if TWO_FACTOR_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured("TWO_FACTOR_COOLOFF_MINUTES must be at least 1.")
+
+# A back-office session left without a request for this many minutes is logged out
+# (merchants.middleware.InactivityTimeoutMiddleware). The last activity is written at most
+# once a minute; the cookie and the session row outlive the timeout by an hour, so that the
+# middleware, not a vanished cookie, decides, and can say why the operator was logged out.
+SESSION_INACTIVITY_TIMEOUT = env.int("SESSION_INACTIVITY_TIMEOUT", default=30)
+if not 1 <= SESSION_INACTIVITY_TIMEOUT <= 60 * 24 * 14:
+    raise ImproperlyConfigured("SESSION_INACTIVITY_TIMEOUT must be between 1 and 20160 minutes.")
+SESSION_ACTIVITY_WRITE_SECONDS = 60
+SESSION_COOKIE_AGE = SESSION_INACTIVITY_TIMEOUT * 60 + 3600
+SESSION_COOKIE_HTTPONLY = True
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "backoffice:request_list"

@@ -4,10 +4,13 @@ memberships and remembered in the session."""
 import zoneinfo
 from collections.abc import Callable
 
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from merchants.models import Membership, Merchant
 from merchants.selectors import membership_get, merchants_for_user, operator_language
@@ -39,7 +42,11 @@ def current_livemode(request: HttpRequest) -> bool:
 
 class MerchantViewMixin(LoginRequiredMixin):
     """Sets ``request.merchant``, ``request.membership`` and ``request.livemode`` (the mode
-    toggle); refuses users with no merchant."""
+    toggle); refuses users with no merchant. Where the merchant requires a second factor of
+    this member's role, a session not verified by one is sent to set it up (or to the code
+    step, if the login has one), except on the page that sets it up."""
+
+    two_factor_setup_page = False
 
     def dispatch(self, request: HttpRequest, *args, **kwargs):
         if not request.user.is_authenticated:
@@ -49,6 +56,8 @@ class MerchantViewMixin(LoginRequiredMixin):
             raise PermissionDenied("Your login is not attached to any merchant.")
         request.merchant, request.membership = resolved
         request.livemode = current_livemode(request)
+        if not self.two_factor_setup_page and two_factor_missing(request):
+            return two_factor_required_response(request)
         # Every date on the page in the merchant's zone (the one its messages use); the
         # templates print the zone beside each time. Deactivated after: threads are reused.
         timezone.activate(merchant_zone(request.merchant))
@@ -56,6 +65,33 @@ class MerchantViewMixin(LoginRequiredMixin):
             return super().dispatch(request, *args, **kwargs)
         finally:
             timezone.deactivate()
+
+
+def two_factor_missing(request: HttpRequest) -> bool:
+    """The merchant acted for requires a second factor of this role and the session has none
+    (no query unless the merchant requires one)."""
+    membership = request.membership
+    if not request.merchant.requires_two_factor(membership.role if membership else None):
+        return False
+    is_verified = getattr(request.user, "is_verified", None)
+    return not (is_verified and is_verified())
+
+
+def two_factor_required_response(request: HttpRequest) -> HttpResponse:
+    from django_otp import user_has_device
+
+    from merchants.middleware import PENDING_SESSION_KEY, redirect_to_verification
+
+    if user_has_device(request.user, confirmed=True):
+        # Turned on from another browser: this session proves it with a code first.
+        request.session[PENDING_SESSION_KEY] = True
+        return redirect_to_verification(request)
+    messages.warning(
+        request,
+        _("%(merchant)s requires two-factor login for your role: turn it on to continue.")
+        % {"merchant": request.merchant.name},
+    )
+    return redirect("merchants:security")
 
 
 def merchant_zone(merchant: Merchant) -> zoneinfo.ZoneInfo:
@@ -133,6 +169,7 @@ CAPABILITIES: dict[str, str] = {
     "team.manage": "change the team",
     "api_keys.manage": "manage API keys",
     "credentials.manage": "change provider credentials",
+    "security.manage": "change who must log in with two factors",
 }
 
 _AGENT = frozenset(

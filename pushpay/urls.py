@@ -9,6 +9,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from merchants.two_factor_views import TwoFactorVerifyView
 from notifications.esp_callbacks import esp_tracking
 from payments.webhooks import paypal_webhook, stripe_webhook
 from pushpay.api.errors import api_not_found
@@ -50,6 +51,7 @@ urlpatterns = [
     path("progress/", include("requests_app.progress_urls")),
     path("sandbox/", include("payments.sandbox_urls")),
     path("accounts/invitation/", include("merchants.invitation_urls")),
+    path("accounts/two-factor/", TwoFactorVerifyView.as_view(), name="two_factor_verify"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     # Only the configured ESP's tracking route answers, and only once a secret is set.

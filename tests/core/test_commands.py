@@ -162,6 +162,9 @@ def test_production_refuses_to_start_without_usable_credentials_keys(keys, check
         ({"AXES_FAILURE_LIMIT": "0"}, "AXES_FAILURE_LIMIT"),
         ({"AXES_COOLOFF_MINUTES": "0"}, "AXES_COOLOFF_MINUTES"),
         ({"PUBLIC_RATE_LIMIT": "lots"}, "PUBLIC_RATE_LIMIT"),
+        ({"TWO_FACTOR_FAILURE_LIMIT": "0"}, "TWO_FACTOR_FAILURE_LIMIT"),
+        ({"TWO_FACTOR_COOLOFF_MINUTES": "0"}, "TWO_FACTOR_COOLOFF_MINUTES"),
+        ({"SESSION_INACTIVITY_TIMEOUT": "0"}, "SESSION_INACTIVITY_TIMEOUT"),
     ],
 )
 def test_bad_configuration_stops_the_process_with_a_clear_message(override, message):

@@ -71,6 +71,11 @@ CHANGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "merchants:invitation_revoke": ("team.manage", ("post",)),
     "merchants:member_role": ("team.manage", ("post",)),
     "merchants:member_remove": ("team.manage", ("get", "post")),
+    # The operator's own two-factor login: every member, for themselves only.
+    "merchants:totp_start": (None, ("post",)),
+    "merchants:totp_confirm": (None, ("post",)),
+    "merchants:recovery_codes": (None, ("post",)),
+    "merchants:two_factor_disable": (None, ("post",)),
 }
 
 READS = {
@@ -106,6 +111,7 @@ READS = {
     "webhooks:endpoint_detail",
     "merchants:api_key_list",
     "merchants:team",
+    "merchants:security",
 }
 
 ALLOWED = {
@@ -126,6 +132,7 @@ ALLOWED = {
     "branding.manage": {"owner", "admin"},
     "api_keys.manage": {"owner"},
     "team.manage": {"owner"},
+    "security.manage": {"owner"},
 }
 
 # Every back-office route by label (its name, or its pattern when it has none, so an unnamed
