@@ -36,6 +36,12 @@ def purge_old_events() -> int:
     return events.events_purge()
 
 
+def purge_old_csv_jobs() -> int:
+    from .services import csv_io
+
+    return csv_io.csv_jobs_purge()
+
+
 def csv_job_run(job_pk: int) -> str:
     """The next step of an import or export job: check, create or write the file. A job
     already past that step is left alone, so a task delivered twice does nothing twice."""
@@ -70,6 +76,7 @@ def csv_job_run(job_pk: int) -> str:
             return job.status
     except Exception as exc:
         CsvJob.objects.filter(pk=job.pk).filter(~Q(status=CsvJob.Status.DONE)).update(
+            updated_at=timezone.now(),
             status=CsvJob.Status.FAILED,
             errors=[*job.errors, {"line": 0, "column": "", "message": f"{type(exc).__name__}"}],
         )

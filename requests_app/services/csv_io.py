@@ -16,8 +16,9 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterable, Iterator
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -165,7 +166,9 @@ def csv_export_start(
 
 def csv_export_run(*, job: CsvJob, requests) -> CsvJob:
     """Write the file, counting progress every 200 rows; ``requests`` is the filtered query."""
-    CsvJob.objects.filter(pk=job.pk).update(status=CsvJob.Status.RUNNING, processed=0)
+    CsvJob.objects.filter(pk=job.pk).update(
+        updated_at=timezone.now(), status=CsvJob.Status.RUNNING, processed=0
+    )
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     count = 0
@@ -177,6 +180,7 @@ def csv_export_run(*, job: CsvJob, requests) -> CsvJob:
             CsvJob.objects.filter(pk=job.pk).update(processed=min(count - 1, total))
     rows = count - 1
     CsvJob.objects.filter(pk=job.pk).update(
+        updated_at=timezone.now(),
         status=CsvJob.Status.DONE,
         result=BOM + buffer.getvalue(),
         total=max(total, rows),
@@ -502,7 +506,9 @@ def _merge(first: list[dict], more: list[dict]) -> list[dict]:
 def import_check(*, job: CsvJob) -> CsvJob:
     """Every request tried and rolled back: the job becomes READY or INVALID with every error
     (the errors found while reading included), and nothing is created either way."""
-    CsvJob.objects.filter(pk=job.pk).update(status=CsvJob.Status.RUNNING, processed=0)
+    CsvJob.objects.filter(pk=job.pk).update(
+        updated_at=timezone.now(), status=CsvJob.Status.RUNNING, processed=0
+    )
     zone = merchant_zone(job.merchant)
     errors = list(job.errors)
     try:
@@ -517,6 +523,7 @@ def import_check(*, job: CsvJob) -> CsvJob:
         pass
     errors.sort(key=lambda e: (e["line"], e["column"]))
     CsvJob.objects.filter(pk=job.pk).update(
+        updated_at=timezone.now(),
         status=CsvJob.Status.INVALID if errors else CsvJob.Status.READY,
         errors=errors,
         processed=0,
@@ -564,7 +571,7 @@ def csv_import_confirm(*, job: CsvJob) -> CsvJob:
     if job.kind != CsvJob.Kind.IMPORT:
         raise StateConflict(_("Only an import can be confirmed."), code="not_an_import")
     claimed = CsvJob.objects.filter(pk=job.pk, status=CsvJob.Status.READY).update(
-        status=CsvJob.Status.CREATING
+        updated_at=timezone.now(), status=CsvJob.Status.CREATING
     )
     if not claimed:
         raise StateConflict(
@@ -598,7 +605,44 @@ def import_create(*, job: CsvJob) -> CsvJob:
                 update["created_ids"] = [*locked.created_ids, created.public_id]
             CsvJob.objects.filter(pk=job.pk).update(**update)
     CsvJob.objects.filter(pk=job.pk, status=CsvJob.Status.CREATING).update(
-        status=CsvJob.Status.DONE
+        updated_at=timezone.now(), status=CsvJob.Status.DONE
     )
     job.refresh_from_db()
     return job
+
+
+# --- Retention ----------------------------------------------------------------------------------
+
+# Statuses no worker will move again on its own: QUEUED, RUNNING and CREATING jobs are some
+# worker's (or the next sweep's) business, however old they look.
+FINISHED_STATUSES = (
+    CsvJob.Status.INVALID,
+    CsvJob.Status.READY,
+    CsvJob.Status.DONE,
+    CsvJob.Status.FAILED,
+)
+PURGE_BATCH = 500
+
+
+def csv_jobs_purge(*, now: datetime | None = None, retention_days: int | None = None) -> int:
+    """Delete finished jobs untouched for ``CSV_JOB_RETENTION_DAYS``; return how many went.
+
+    A job's uploaded rows (``payload``), its errors and an export's file (``result``) live in
+    its row, so deleting the row deletes the stored files: customer names, emails and phones
+    do not stay in the database for ever because someone once imported them. The age is
+    counted from ``updated_at``, so an export finished today is kept its full retention even
+    if it was queued long ago. Batches keep each delete short on a large table."""
+    days = settings.CSV_JOB_RETENTION_DAYS if retention_days is None else retention_days
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted = 0
+    while True:
+        pks = list(
+            CsvJob.objects.filter(updated_at__lt=cutoff, status__in=FINISHED_STATUSES)
+            .order_by("updated_at", "id")
+            .values_list("pk", flat=True)[:PURGE_BATCH]
+        )
+        if not pks:
+            return deleted
+        # The status is checked again: a READY job confirmed meanwhile is CREATING now.
+        count, _ = CsvJob.objects.filter(pk__in=pks, status__in=FINISHED_STATUSES).delete()
+        deleted += count
