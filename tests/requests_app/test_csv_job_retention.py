@@ -16,9 +16,9 @@ pytestmark = pytest.mark.django_db
 
 START = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
 FILE = (
-    "reference,currency,amount,participant_name,participant_email\n"
-    "RET-1,EUR,10.00,Ann Martin,ann@example.com\n"
-).encode()
+    b"reference,currency,amount,participant_name,participant_email\n"
+    b"RET-1,EUR,10.00,Ann Martin,ann@example.com\n"
+)
 
 
 def _job(merchant, status: str, **extra) -> CsvJob:
