@@ -29,6 +29,13 @@ from .rendering import VARIABLES, ListOf, check_source
 from .segments import GSM7_BASIC, GSM7_EXTENSION, LIMITS, UCS2
 
 PAGE_SIZE = 25
+
+
+def _stage_name(stage: str) -> str:
+    """A stage's name in the operator's language (the English names are the msgids)."""
+    return _(STAGE_NAMES[stage]) if stage in STAGE_NAMES else ""
+
+
 CHANNELS = MessageTemplate.Channel
 
 
@@ -220,7 +227,7 @@ class TemplateListView(TemplatesViewMixin, View):
             merchant=request.merchant, channel=channel, archived=archived
         )
         page = Paginator(templates, PAGE_SIZE).get_page(request.GET.get("page"))
-        rows = [(template, STAGE_NAMES.get(template.default_stage, "")) for template in page]
+        rows = [(template, _stage_name(template.default_stage)) for template in page]
         return render(
             request,
             "notifications/template_list.html",
@@ -252,7 +259,7 @@ class TemplateDetailView(TemplatesViewMixin, View):
             "notifications/template_detail.html",
             self.context(
                 template=template,
-                stage_name=STAGE_NAMES.get(template.default_stage, ""),
+                stage_name=_stage_name(template.default_stage),
                 sources=_sources(template, texts),
                 send_form=send_form,
                 operator_email=self.request.user.email,

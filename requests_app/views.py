@@ -974,7 +974,11 @@ class DashboardView(MerchantViewMixin, View):
         ]
         by_method = sorted(
             (
-                {"code": code, "label": payment_method_label(code), **totals}
+                {
+                    "code": code,
+                    "label": pgettext("payment method", payment_method_label(code)),
+                    **totals,
+                }
                 for code, totals in methods.items()
             ),
             key=lambda row: (-row["amount"], row["code"]),

@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from notifications.selectors import template_list
@@ -29,29 +30,33 @@ PAGE_SIZE = 25
 OUTBOX_PAGE_SIZE = 20
 
 TRIGGER_LABELS = {
-    Trigger.REQUEST_CREATED: "Request sent",
-    Trigger.BEFORE_DEADLINE: "Before the deadline",
-    Trigger.AFTER_DEADLINE: "After the deadline",
-    Trigger.PAYMENT_FAILED: "Payment failed",
-    Trigger.PAYMENT_SUCCEEDED: "Payment succeeded",
-    Trigger.PARTICIPANT_PAID: "A participant paid",
-    Trigger.REQUEST_COMPLETED: "Request fully paid",
-    Trigger.REQUEST_EXPIRED: "Request expired",
-    Trigger.INSTALLMENT_PLAN_CONFIRMED: "Installment plan confirmed",
-    Trigger.INSTALLMENT_DUE: "Installment due",
-    Trigger.INSTALLMENT_FAILED: "Installment failed",
-    Trigger.INSTALLMENT_SUCCEEDED: "Installment charged",
-    Trigger.INSTALLMENT_PLAN_COMPLETED: "Installment plan completed",
-    Trigger.INSTALLMENT_PLAN_DEFAULTED: "Installment plan defaulted",
-    Trigger.INSTALLMENT_PLAN_CANCELLED: "Installment plan cancelled",
+    Trigger.REQUEST_CREATED: gettext_lazy("Request sent"),
+    Trigger.BEFORE_DEADLINE: gettext_lazy("Before the deadline"),
+    Trigger.AFTER_DEADLINE: gettext_lazy("After the deadline"),
+    Trigger.PAYMENT_FAILED: gettext_lazy("Payment failed"),
+    Trigger.PAYMENT_SUCCEEDED: gettext_lazy("Payment succeeded"),
+    Trigger.PARTICIPANT_PAID: gettext_lazy("A participant paid"),
+    Trigger.REQUEST_COMPLETED: gettext_lazy("Request fully paid"),
+    Trigger.REQUEST_EXPIRED: gettext_lazy("Request expired"),
+    Trigger.INSTALLMENT_PLAN_CONFIRMED: gettext_lazy("Installment plan confirmed"),
+    Trigger.INSTALLMENT_DUE: gettext_lazy("Installment due"),
+    Trigger.INSTALLMENT_FAILED: gettext_lazy("Installment failed"),
+    Trigger.INSTALLMENT_SUCCEEDED: gettext_lazy("Installment charged"),
+    Trigger.INSTALLMENT_PLAN_COMPLETED: gettext_lazy("Installment plan completed"),
+    Trigger.INSTALLMENT_PLAN_DEFAULTED: gettext_lazy("Installment plan defaulted"),
+    Trigger.INSTALLMENT_PLAN_CANCELLED: gettext_lazy("Installment plan cancelled"),
 }
 AUDIENCE_LABELS = {
-    Audience.UNPAID_PARTICIPANTS: "Participants who still owe",
-    Audience.ALL_PARTICIPANTS: "All participants",
-    Audience.INITIATOR: "The initiator",
-    Audience.MERCHANT: "The merchant",
+    Audience.UNPAID_PARTICIPANTS: gettext_lazy("Participants who still owe"),
+    Audience.ALL_PARTICIPANTS: gettext_lazy("All participants"),
+    Audience.INITIATOR: gettext_lazy("The initiator"),
+    Audience.MERCHANT: gettext_lazy("The merchant"),
 }
-CHANNEL_LABELS = {Channel.EMAIL: "Email", Channel.SMS: "SMS", Channel.WEBHOOK: "Webhook"}
+CHANNEL_LABELS = {
+    Channel.EMAIL: gettext_lazy("Email"),
+    Channel.SMS: gettext_lazy("SMS"),
+    Channel.WEBHOOK: gettext_lazy("Webhook"),
+}
 
 
 # --- Reading steps as an operator -----------------------------------------------------------

@@ -1,0 +1,277 @@
+"""No English on a French back-office page: every page the route walker finds under /app/,
+read by a French-speaking operator with data in every state (requests paid, refunded,
+cancelled, expired; checkouts and legs; installments; messages sent, failed, skipped; webhook
+deliveries; CSV jobs of each status), must not show any of the product's English labels.
+
+The English labels are collected, not listed by hand: every model choice's label, every
+payment method's name, and every msgid of the French catalogue that has a French
+translation. A page fails when one of them is a whole visible text (a text node, a
+placeholder, a title, an aria-label, a button's value), so "Open" as a badge is caught while
+"Open" inside a French sentence or a merchant's own data is not. A label that reads the same
+in both languages (its text is also some msgid's French translation: "Actions", "Description")
+cannot be told apart and is left out.
+"""
+
+import re
+from functools import cache
+from html.parser import HTMLParser
+
+import pytest
+from babel.messages.pofile import read_po
+from django.apps import apps
+from django.conf import settings
+from django.test import Client
+
+from merchants.models import OperatorPreference
+from pushpay.i18n import LANGUAGE_NAMES
+from tests.factories import MembershipFactory, make_request
+from tests.routes import iter_routes, merchant_objects, url_for
+
+pytestmark = pytest.mark.django_db
+
+PRODUCT_APPS = ("merchants", "requests_app", "payments", "scenarios", "notifications", "smartforms")
+# Words that are the same in French, or names: not a sign of a missing translation.
+SAME_IN_FRENCH = {"SMS", "PayPal", "Stripe", "Webhook", "Email", "OK", "Page", "ID", "URL"}
+SAME_IN_FRENCH -= {"Email"}  # French says "E-mail": "Email" alone is the English label
+
+# Query strings worth a page of their own: filters that render choices or badges.
+EXTRA_QUERIES = {
+    "backoffice:request_list": [
+        *(f"status={s}" for s in ("open", "paid", "cancelled", "refunded", "expired")),
+        "payment_method=card",
+        "amount_min=lots",
+        "created_after=not-a-date",
+    ],
+    "notifications:template_list": ["channel=sms", "channel=email", "status=archived"],
+    "backoffice:dashboard": ["period=30d"],
+}
+
+
+class _VisibleText(HTMLParser):
+    """The texts a person sees or hears: text nodes outside scripts, styles and code, and the
+    attributes read aloud or shown (placeholders, titles, labels, button values)."""
+
+    HIDDEN = {"script", "style", "code", "pre", "textarea", "template"}
+    SHOWN_ATTRS = {"placeholder", "title", "aria-label", "alt"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.texts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.HIDDEN:
+            self._hidden += 1
+        values = dict(attrs)
+        for name in self.SHOWN_ATTRS:
+            if values.get(name):
+                self.texts.append(values[name])
+        if tag == "input" and values.get("type") in ("submit", "button") and values.get("value"):
+            self.texts.append(values["value"])
+
+    def handle_endtag(self, tag):
+        if tag in self.HIDDEN and self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data):
+        if not self._hidden:
+            self.texts.append(data)
+
+
+def visible_texts(html: str) -> set[str]:
+    parser = _VisibleText()
+    parser.feed(html)
+    return {" ".join(t.split()) for t in parser.texts if t.strip()}
+
+
+@cache
+def catalogue():
+    with open(settings.BASE_DIR / "locale/fr/LC_MESSAGES/django.po", "rb") as po:
+        return read_po(po)
+
+
+def _msgids_and_translations() -> tuple[set[str], set[str]]:
+    english, french = set(), set()
+    for message in catalogue():
+        if not message.id or not message.string:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        french.update(s for s in strings if s)
+        for msgid, msgstr in zip(ids, strings, strict=False):
+            if msgstr and msgstr != msgid:
+                english.add(msgid)
+    return english, french
+
+
+def english_labels() -> set[str]:
+    """Every English text the product uses as a label, less those that read the same in
+    French. Texts with placeholders are kept only when what is around them is a label."""
+    from payments.registry import payment_methods
+
+    labels: set[str] = set()
+    for model in apps.get_models():
+        if model._meta.app_label not in PRODUCT_APPS:
+            continue
+        for field in model._meta.get_fields():
+            for _value, label in getattr(field, "flatchoices", None) or ():
+                labels.add(str(label))
+    labels.update(method.label for method in payment_methods())
+    msgids, french = _msgids_and_translations()
+    labels.update(msgids)
+    labels = {" ".join(label.split()) for label in labels}
+    return {
+        label
+        for label in labels
+        if label
+        and "%(" not in label
+        and "{" not in label
+        and "<" not in label
+        and label not in french
+        and label not in SAME_IN_FRENCH
+        and label not in LANGUAGE_NAMES.values()  # each language in its own name, by design
+        and re.search(r"[A-Za-z]{2}", label)
+    }
+
+
+def leaks(html: str, labels: set[str]) -> set[str]:
+    return visible_texts(html) & labels
+
+
+# --- Data in every state ------------------------------------------------------------------------
+
+
+def _every_state(merchant) -> None:
+    """Requests, payments, messages and jobs in the states a page shows as a badge."""
+    from notifications.dispatcher import dispatch_due
+    from payments import services as payment_services
+    from requests_app import services
+    from requests_app.models import CsvJob
+    from requests_app.services import csv_io
+    from tests.payments.conftest import CHALLENGE, DECLINED, card_details
+
+    def tokenise(number: str) -> str:
+        from payments.sandbox.services import sandbox_card_tokenise
+
+        details = card_details(number)
+        return sandbox_card_tokenise(
+            number=details["number"].replace(" ", ""),
+            exp_month=details["exp_month"],
+            exp_year=details["exp_year"],
+            cvc=details["cvc"],
+        ).token
+
+    paid = make_request(merchant, reference="ETAT-PAYEE")
+    for participant in paid.participants.all():
+        payment_services.checkout_start(
+            participant=participant, method="card", source=tokenise("4242424242424242")
+        )
+    partly = make_request(merchant, reference="ETAT-PARTIELLE")
+    payment_services.checkout_start(
+        participant=partly.participants.first(),
+        method="card",
+        source=tokenise("4242424242424242"),
+    )
+    refunded = make_request(merchant, reference="ETAT-REMBOURSEE")
+    for participant in refunded.participants.all():
+        payment_services.checkout_start(
+            participant=participant, method="card", source=tokenise("4242424242424242")
+        )
+    refunded.refresh_from_db()
+    payment_services.payment_request_refund(payment_request=refunded)
+    declined = make_request(merchant, reference="ETAT-REFUS")
+    payment_services.checkout_start(
+        participant=declined.participants.first(),
+        method="card",
+        source=tokenise(DECLINED),
+    )
+    challenged = make_request(merchant, reference="ETAT-3DS")
+    payment_services.checkout_start(
+        participant=challenged.participants.first(),
+        method="card",
+        source=tokenise(CHALLENGE),
+        return_url=lambda co: "http://testserver/return/",
+    )
+    cancelled = make_request(merchant, reference="ETAT-ANNULEE")
+    services.payment_request_cancel(payment_request=cancelled, reason="test")
+    expired = make_request(merchant, reference="ETAT-EXPIREE")
+
+    services.payment_request_expire(payment_request=expired)
+    dispatch_due()  # messages sent (to the local outbox), failed or skipped
+
+    for status in CsvJob.Status.values:
+        job = csv_io.csv_export_start(
+            merchant=merchant, livemode=False, user=None, query={}, total=3
+        )
+        CsvJob.objects.filter(pk=job.pk).update(status=status, kind=CsvJob.Kind.IMPORT)
+
+
+@pytest.fixture
+def french_operator(merchant, settings):
+    from tests.scenarios.conftest import OUTBOX_BACKEND
+
+    settings.EMAIL_BACKEND = OUTBOX_BACKEND
+    settings.SMS_BACKEND = "outbox"
+    settings.SCENARIOS_ENQUEUE_ON_COMMIT = False
+    user = MembershipFactory(merchant=merchant, role="owner").user
+    OperatorPreference.objects.create(user=user, language="fr")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _pages(merchant):
+    objects = merchant_objects(merchant)
+    _every_state(merchant)
+    from requests_app.models import CsvJob, PaymentRequest
+
+    requests = list(
+        PaymentRequest.objects.filter(merchant=merchant).values_list("public_id", flat=True)
+    )
+    jobs = list(CsvJob.objects.filter(merchant=merchant).values_list("public_id", flat=True))
+    for route in iter_routes(kinds={"backoffice"}):
+        if "GET" not in route.methods:
+            continue
+        ids = route.ids_from(objects)
+        yield route, url_for(route, **ids)
+        for query in EXTRA_QUERIES.get(route.label, ()):
+            yield route, f"{url_for(route, **ids)}?{query}"
+        # The pages of one object, once for each object in another state.
+        if route.kwargs_names == ("public_id",) and route.resources["public_id"] == "request":
+            for public_id in requests:
+                yield route, url_for(route, public_id=public_id)
+        if route.kwargs_names == ("public_id",) and route.resources["public_id"] == "csv_job":
+            for public_id in jobs:
+                yield route, url_for(route, public_id=public_id)
+
+
+def test_the_english_labels_are_found_in_the_models_and_the_catalogue():
+    labels = english_labels()
+    assert {"Partially paid", "Errors found", "Holiday vouchers", "Cashback wallet"} <= labels
+    assert "Actions" not in labels and "SMS" not in labels
+
+
+def test_no_back_office_page_shows_an_english_label_to_a_french_operator(french_operator, merchant):
+    labels = english_labels()
+    found: dict[str, set[str]] = {}
+    for _route, url in _pages(merchant):
+        response = french_operator.get(url)
+        assert response.status_code < 500, url
+        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+            continue
+        leaked = leaks(response.content.decode(), labels)
+        if leaked:
+            found[url] = leaked
+    import json
+    import os
+
+    if os.environ.get("LEAKS_OUT"):
+        by_label = {}
+        for url, texts in found.items():
+            for t in texts:
+                by_label.setdefault(t, []).append(url)
+        with open(os.environ["LEAKS_OUT"], "w") as out:
+            json.dump({k: sorted(v) for k, v in sorted(by_label.items())}, out, indent=1)
+    assert not found, "English left on French pages:\n" + "\n".join(
+        f"{url}: {sorted(texts)}" for url, texts in sorted(found.items())
+    )
