@@ -111,15 +111,15 @@ class TemplateForm(forms.Form):
         """
         path = error.field or ""
         if path == "name":
-            self.add_error("name", error.message)
+            self.add_error("name", error.localized)
             return
         field, _, language = path.partition(".")
         if field in self.text_fields:
             name = input_name(field, language or LANGUAGE_CODES[0])
             if name in self.fields:
-                self.add_error(name, f"{self.fields[name].label}: {error.message}")
+                self.add_error(name, f"{self.fields[name].label}: {error.localized}")
                 return
-        self.add_error(None, error.message)
+        self.add_error(None, error.localized)
 
 
 class SendTestForm(forms.Form):

@@ -109,8 +109,8 @@ def preview_context(
             except InvalidInput as refusal:
                 name = input_name(field, language)
                 label = labels[name].label
-                problems.append(PreviewProblem(label=label, message=refusal.message))
-                field_errors[name] = f"{label}: {refusal.message}"
+                problems.append(PreviewProblem(label=label, message=refusal.localized))
+                field_errors[name] = f"{label}: {refusal.localized}"
                 continue
             usable[field][language] = source
     result = {
@@ -136,7 +136,9 @@ def preview_context(
     try:
         rendered = services.template_preview(template=draft)
     except DomainError as refusal:
-        problems.append(PreviewProblem(label=refusal.field or "Template", message=refusal.message))
+        problems.append(
+            PreviewProblem(label=refusal.field or "Template", message=refusal.localized)
+        )
         return result
     for language in LANGUAGE_CODES:
         message = rendered[language]
@@ -379,7 +381,7 @@ class TemplateSendTestView(TemplateDetailView):
                     template=template, to=to, language=form.cleaned_data["language"]
                 )
             except DomainError as exc:
-                form.add_error("phone" if sms and exc.field == "to" else None, exc.message)
+                form.add_error("phone" if sms and exc.field == "to" else None, exc.localized)
             else:
                 language = LANGUAGE_NAMES[form.cleaned_data["language"]]
                 messages.success(

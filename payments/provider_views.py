@@ -73,9 +73,9 @@ class StripeCredentialsView(MerchantViewMixin, View):
         except DomainError as exc:
             status = 409 if exc.http_status == 409 else 422
             if exc.field in ("secret_key", "webhook_secret") and form.is_bound:
-                form.add_error(exc.field, exc.message)
+                form.add_error(exc.field, exc.localized)
                 return self._render(request, form, status=status)
-            return self._render(request, form, error=exc.message, status=status)
+            return self._render(request, form, error=exc.localized, status=status)
         return redirect(reverse("providers:stripe") + f"?done={action}")
 
     def _render(self, request, form, *, error: str = "", status: int = 200) -> HttpResponse:

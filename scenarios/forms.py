@@ -116,8 +116,8 @@ class ScenarioForm(forms.Form):
     def add_service_error(self, error: DomainError) -> None:
         """Show a service refusal next to the input it concerns, with the step path."""
         if error.field == "name":
-            self.add_error("name", error.message)
+            self.add_error("name", error.localized)
         elif error.field and error.field.startswith("steps"):
-            self.add_error("steps_json", f"{error.field}: {error.message}")
+            self.add_error("steps_json", f"{error.field}: {error.localized}")
         else:
-            self.add_error(None, error.message)
+            self.add_error(None, error.localized)

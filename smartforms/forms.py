@@ -63,11 +63,11 @@ class FormDefinitionForm(forms.Form):
     def add_service_error(self, error: DomainError) -> None:
         """Show a service refusal next to the input it concerns, with the path it names."""
         if error.field == "name":
-            self.add_error("name", error.message)
+            self.add_error("name", error.localized)
         elif error.field and error.field.startswith("fields"):
-            self.add_error("fields_json", f"{error.field}: {error.message}")
+            self.add_error("fields_json", f"{error.field}: {error.localized}")
         else:
-            self.add_error(None, error.message)
+            self.add_error(None, error.localized)
 
 
 def answers_from_post(data: QueryDict, rendered: list[dict]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
@@ -457,7 +457,7 @@ def _creation_kwargs(group: dict, zone) -> tuple[dict, list[dict]]:
 
 def _refusal_errors(group: dict, exc: DomainError) -> list[dict]:
     refusals = exc.refusals if isinstance(exc, InvalidFields) else [exc]
-    return [_located(group, refusal.field or "", refusal.message) for refusal in refusals]
+    return [_located(group, refusal.field or "", refusal.localized) for refusal in refusals]
 
 
 _FIELD_COLUMNS = {
@@ -578,7 +578,9 @@ def csv_import_upload(
         filename=filename[:200],
         file_sha256=digest,
         duplicate_of=earlier,
-        payload={"groups": groups},
+        # The errors are written by a worker, which has no request to take a language from:
+        # the uploader's, read now, is the one the job page will be read in.
+        payload={"groups": groups, "language": translation.get_language() or ""},
         total=len(groups),
         errors=errors,
     )

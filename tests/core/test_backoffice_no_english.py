@@ -275,3 +275,105 @@ def test_no_back_office_page_shows_an_english_label_to_a_french_operator(french_
     assert not found, "English left on French pages:\n" + "\n".join(
         f"{url}: {sorted(texts)}" for url, texts in sorted(found.items())
     )
+
+
+# --- Service refusals: French on a page, English in the API -------------------------------------
+
+
+def test_a_refusal_reads_in_the_active_language_and_keeps_its_english_message():
+    from django.utils import translation
+
+    from pushpay.errors import InvalidFields, InvalidInput, StateConflict
+
+    duplicate = StateConflict(
+        "A payment request with reference '%(reference)s' already exists.",
+        params={"reference": "INV-1"},
+        code="duplicate_reference",
+        field="reference",
+    )
+    with translation.override("fr"):
+        assert duplicate.message == "A payment request with reference 'INV-1' already exists."
+        assert duplicate.localized == "Une demande de paiement de référence « INV-1 » existe déjà."
+        both = InvalidFields([InvalidInput("Enter a valid email address.", code="invalid_email")])
+        assert both.message == "Enter a valid email address."
+        assert both.localized == "Saisissez une adresse e-mail valide."
+    with translation.override("en"):
+        assert duplicate.localized == duplicate.message
+    # Nobody translated it: the English text in both, never an error.
+    assert InvalidInput("%(x)s is odd", params={"x": "%"}, code="c").localized == "% is odd"
+
+
+def test_the_new_request_form_shows_the_services_refusals_in_french(french_operator, merchant):
+    from tests.requests_app.test_backoffice_actions import new_request_post
+
+    make_request(merchant, reference="DINNER-42")
+    response = french_operator.post("/app/requests/new/", new_request_post())
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert "Une demande de paiement de référence « DINNER-42 » existe déjà." in html
+    assert "already exists" not in html
+
+    phone = new_request_post(reference="DINNER-43", **{"participants-1-phone": "12"})
+    html = french_operator.post("/app/requests/new/", phone).content.decode()
+    assert "Saisissez le numéro au format international E.164" in html
+    assert "Enter the phone number" not in html
+    assert not leaks(html, english_labels())
+
+
+def test_the_team_page_shows_the_services_refusals_in_french(french_operator, merchant):
+    member = MembershipFactory(merchant=merchant, role="agent").user
+    response = french_operator.post(
+        "/app/team/invite/", {"email": member.email, "role": "admin"}, follow=True
+    )
+    html = response.content.decode()
+    assert f"{member.email} fait déjà partie de cette équipe." in html
+    assert "is already a member" not in html
+
+
+def test_a_csv_import_checked_by_a_worker_reports_in_the_uploaders_language(
+    french_operator, merchant, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import translation
+
+    from requests_app.models import CsvJob
+    from requests_app.tasks import csv_job_run
+
+    text = (
+        "reference,currency,amount,participant_name,participant_email\n"
+        "CSV-1,EUR,10.00,Ann,not-an-email\n"
+    )
+    upload = SimpleUploadedFile("r.csv", text.encode(), content_type="text/csv")
+    french_operator.post("/app/requests/import/", {"file": upload})  # queued, not run yet
+    job = CsvJob.objects.get()
+    with translation.override("en"):  # a worker has no request, hence no language
+        csv_job_run(job.pk)
+    job.refresh_from_db()
+    assert job.status == CsvJob.Status.INVALID
+    assert [e["message"] for e in job.errors] == ["Saisissez une adresse e-mail valide."]
+
+
+def test_the_api_keeps_its_english_messages_whatever_the_callers_language(api, merchant):
+    make_request(merchant, reference="INV-7")
+    body = {
+        "reference": "INV-7",
+        "currency": "EUR",
+        "total_amount": 1000,
+        "participants": [{"name": "Ann", "email": "ann@example.com", "amount": 1000}],
+    }
+    response = api.post("/api/v1/payment-requests", body, format="json", HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "duplicate_reference"
+    assert error["message"] == "A payment request with reference 'INV-7' already exists."
+
+    body = {
+        **body,
+        "reference": "INV-8",
+        "participants": [{"name": "Ann", "phone": "12", "amount": 1000}],
+    }
+    error = api.post(
+        "/api/v1/payment-requests", body, format="json", HTTP_ACCEPT_LANGUAGE="fr"
+    ).json()["error"]
+    assert error["code"] == "invalid_phone"
+    assert error["message"] == "Enter the phone number in E.164 format, e.g. +33612345678."
