@@ -13,6 +13,7 @@ cannot be told apart and is left out.
 """
 
 import re
+from datetime import timedelta
 from functools import cache
 from html.parser import HTMLParser
 
@@ -21,6 +22,7 @@ from babel.messages.pofile import read_po
 from django.apps import apps
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
 from merchants.models import OperatorPreference
 from pushpay.i18n import LANGUAGE_NAMES
@@ -199,6 +201,21 @@ def _every_state(merchant) -> None:
     services.payment_request_expire(payment_request=expired)
     dispatch_due()  # messages sent (to the local outbox), failed or skipped
 
+    # Installments: one falling due this week (the week's list) and a defaulted plan.
+    from payments.installments.models import Installment, InstallmentPlan
+    from payments.installments.services import installment_plan_start
+
+    Installment.objects.filter(plan__merchant=merchant, status=Installment.Status.SCHEDULED).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=1)
+    )
+    defaulted = installment_plan_start(
+        participant=make_request(merchant, reference="ETAT-PLAN").participants.first(),
+        source=tokenise("4242424242424242"),
+        count=2,
+        interval_unit="month",
+    )
+    InstallmentPlan.objects.filter(pk=defaulted.pk).update(status=InstallmentPlan.Status.DEFAULTED)
+
     for status in CsvJob.Status.values:
         job = csv_io.csv_export_start(
             merchant=merchant, livemode=False, user=None, query={}, total=3
@@ -259,7 +276,10 @@ def test_no_back_office_page_shows_an_english_label_to_a_french_operator(french_
         assert response.status_code < 500, url
         if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
             continue
-        leaked = leaks(response.content.decode(), labels)
+        html = response.content.decode()
+        if url.endswith(("/installments/due/", "/installments/defaulted/")):
+            assert 'data-testid="due-row"' in html or 'data-testid="defaulted-row"' in html, url
+        leaked = leaks(html, labels)
         if leaked:
             found[url] = leaked
     import json
