@@ -397,3 +397,37 @@ def test_the_api_keeps_its_english_messages_whatever_the_callers_language(api, m
     ).json()["error"]
     assert error["code"] == "invalid_phone"
     assert error["message"] == "Enter the phone number in E.164 format, e.g. +33612345678."
+
+
+def test_a_scenarios_steps_are_described_in_french(french_operator, merchant):
+    from notifications import services as template_services
+    from tests.scenarios.helpers import make_scenario, step
+
+    template = template_services.template_create(
+        merchant=merchant,
+        name="Relance",
+        channel="email",
+        subject={"fr": "Payez {{ request.reference }}"},
+        body_text={"fr": "Bonjour {{ payer.name }} : {{ pay_url }}"},
+    )
+    scenario = make_scenario(
+        merchant,
+        [
+            step("request_created", template),
+            step(
+                "before_deadline",
+                template,
+                offset="P2DT6H",
+                quiet_hours={"start": "21:00", "end": "08:00"},
+            ),
+            step("after_deadline", template, offset="P1D", repeat_every="P3D", repeat_max=3),
+        ],
+        name="Relances",
+    )
+    html = french_operator.get(f"/app/scenarios/{scenario.public_id}/").content.decode()
+    texts = visible_texts(html)
+    assert "À l\u2019envoi (heure d\u2019envoi prévue, ou création)" in texts
+    assert "2 jours 6 heures avant l\u2019échéance" in texts
+    assert "Tous les 3 jours, 3 messages en tout, jusqu\u2019au paiement" in html
+    assert "heures calmes de 21:00 à 08:00" in html
+    assert "before the deadline" not in html and "messages in all" not in html
