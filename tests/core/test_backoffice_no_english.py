@@ -431,3 +431,10 @@ def test_a_scenarios_steps_are_described_in_french(french_operator, merchant):
     assert "Tous les 3 jours, 3 messages en tout, jusqu\u2019au paiement" in html
     assert "heures calmes de 21:00 à 08:00" in html
     assert "before the deadline" not in html and "messages in all" not in html
+
+
+def test_the_api_schema_reads_the_same_in_every_language(client):
+    english = client.get("/api/v1/schema/", HTTP_ACCEPT_LANGUAGE="en").content
+    assert b"`partially_paid` - Partially paid" in english
+    assert client.get("/api/v1/schema/", HTTP_ACCEPT_LANGUAGE="fr").content == english
+    assert client.get("/api/v1/schema/?lang=fr").content == english
