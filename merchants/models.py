@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from pushpay.i18n import LANGUAGES
 from pushpay.ids import new_public_id
@@ -93,10 +94,10 @@ class Membership(TimeStamped):
     """A back-office user's access to one merchant, with a role."""
 
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"  # everything, including members and API keys
-        ADMIN = "admin", "Admin"  # configuration and requests
-        AGENT = "agent", "Agent"  # creates and follows requests
-        VIEWER = "viewer", "Viewer"  # reads only
+        OWNER = "owner", _("Owner")  # everything, including members and API keys
+        ADMIN = "admin", _("Admin")  # configuration and requests
+        AGENT = "agent", _("Agent")  # creates and follows requests
+        VIEWER = "viewer", _("Viewer")  # reads only
 
     # How the team page names a member in its URLs: never the user's integer id.
     public_id = models.CharField(max_length=40, unique=True, default=_membership_id, editable=False)
@@ -166,8 +167,8 @@ class ApiKey(TimeStamped):
     """
 
     class Mode(models.TextChoices):
-        TEST = "test", "Test"
-        LIVE = "live", "Live"
+        TEST = "test", _("Test")
+        LIVE = "live", _("Live")
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="api_keys")
     # How the API and the back office name a key: never the secret, never a guessable integer.

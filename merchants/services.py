@@ -260,7 +260,10 @@ def invitation_create(
     _lock_merchant(merchant)
     if Membership.objects.filter(merchant=merchant, user__email__iexact=email).exists():
         raise StateConflict(
-            f"{email} is already a member of this team.", code="already_member", field="email"
+            "%(email)s is already a member of this team.",
+            params={"email": email},
+            code="already_member",
+            field="email",
         )
     now = timezone.now()
     open_ = Invitation.objects.filter(
@@ -269,7 +272,8 @@ def invitation_create(
     if open_ is not None:
         if open_.expires_at > now:
             raise StateConflict(
-                f"{email} is already invited; revoke that invitation to send another.",
+                "%(email)s is already invited; revoke that invitation to send another.",
+                params={"email": email},
                 code="already_invited",
                 field="email",
             )
@@ -426,8 +430,9 @@ def api_key_create(
     active = ApiKey.objects.filter(merchant=merchant, mode=mode, revoked_at__isnull=True)
     if active.count() >= MAX_ACTIVE_API_KEYS:
         raise StateConflict(
-            f"This merchant already has {MAX_ACTIVE_API_KEYS} active {mode} keys; "
+            "This merchant already has %(count)s active %(mode)s keys; "
             "revoke one before creating another.",
+            params={"count": MAX_ACTIVE_API_KEYS, "mode": mode},
             code="too_many_api_keys",
         )
     secret = f"sk_{mode}_{random_string(API_SECRET_LENGTH)}"

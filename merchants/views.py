@@ -84,7 +84,7 @@ class ApiKeyCreateView(MerchantViewMixin, View):
                     created_by=request.user,
                 )
             except DomainError as exc:
-                form.add_error(None, exc.message)
+                form.add_error(None, exc.localized)
             else:
                 request.session[SECRET_SESSION_KEY] = [created.api_key.public_id, created.secret]
                 messages.success(request, _("API key created."))
@@ -344,7 +344,7 @@ class InvitationCreateView(TeamViewMixin, View):
                     invited_by=request.user,
                 )
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                form.add_error(exc.field if exc.field in form.fields else None, exc.localized)
             else:
                 messages.success(
                     request,
@@ -438,7 +438,7 @@ class MemberRemoveView(TeamViewMixin, View):
 def _last_owner_message(exc: DomainError) -> str:
     if exc.code == "last_owner":
         return _("This is the merchant's last owner: make another member owner first.")
-    return exc.message
+    return exc.localized
 
 
 # --- Joining (no merchant yet: not under /app/) ---------------------------------------------

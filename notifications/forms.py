@@ -9,6 +9,7 @@ names, with the line the service reported.
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 from pushpay.errors import DomainError
 from pushpay.i18n import LANGUAGE_CODES, LANGUAGE_NAMES, LANGUAGES
@@ -31,9 +32,11 @@ def input_name(field: str, language: str) -> str:
 class TemplateForm(forms.Form):
     """Name and texts of one template; the channel is fixed when the template is created."""
 
-    name = forms.CharField(label="Name", required=False, strip=False, max_length=200)
+    name = forms.CharField(label=gettext_lazy("Name"), required=False, strip=False, max_length=200)
     channel = forms.ChoiceField(
-        label="Channel", choices=MessageTemplate.Channel.choices, widget=forms.HiddenInput
+        label=gettext_lazy("Channel"),
+        choices=MessageTemplate.Channel.choices,
+        widget=forms.HiddenInput,
     )
 
     def __init__(self, *args: Any, channel: str, **kwargs: Any):
@@ -108,23 +111,23 @@ class TemplateForm(forms.Form):
         """
         path = error.field or ""
         if path == "name":
-            self.add_error("name", error.message)
+            self.add_error("name", error.localized)
             return
         field, _, language = path.partition(".")
         if field in self.text_fields:
             name = input_name(field, language or LANGUAGE_CODES[0])
             if name in self.fields:
-                self.add_error(name, f"{self.fields[name].label}: {error.message}")
+                self.add_error(name, f"{self.fields[name].label}: {error.localized}")
                 return
-        self.add_error(None, error.message)
+        self.add_error(None, error.localized)
 
 
 class SendTestForm(forms.Form):
     """Where to send a test: the operator's own address for email, a typed number for SMS."""
 
-    language = forms.ChoiceField(label="Language", choices=LANGUAGES)
+    language = forms.ChoiceField(label=gettext_lazy("Language"), choices=LANGUAGES)
     phone = forms.CharField(
-        label="Phone number",
+        label=gettext_lazy("Phone number"),
         required=False,
         max_length=20,
         help_text="E.164 format, e.g. +33612345678.",

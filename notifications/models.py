@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
 from pushpay.i18n import LANGUAGES
@@ -21,8 +22,8 @@ class MessageTemplate(TimeStamped):
     """
 
     class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        SMS = "sms", "SMS"
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
 
     merchant = models.ForeignKey(
         Merchant, on_delete=models.CASCADE, related_name="message_templates"
@@ -159,12 +160,12 @@ class Dispatch(TimeStamped):
     class Status(models.TextChoices):
         """Where a message stands. Only its producer's services and the dispatcher change it."""
 
-        PLANNED = "planned", "Planned"  # waiting for due_at (or for its next attempt)
-        SENDING = "sending", "Sending"  # claimed by a worker until lease_until
-        SENT = "sent", "Sent"  # the transport accepted it (final)
-        SKIPPED = "skipped", "Skipped"  # no longer relevant at send time (final)
-        FAILED = "failed", "Failed"  # permanent error, or retries exhausted (final)
-        CANCELLED = "cancelled", "Cancelled"  # withdrawn before it fell due (final)
+        PLANNED = "planned", _("Planned")  # waiting for due_at (or for its next attempt)
+        SENDING = "sending", _("Sending")  # claimed by a worker until lease_until
+        SENT = "sent", _("Sent")  # the transport accepted it (final)
+        SKIPPED = "skipped", _("Skipped")  # no longer relevant at send time (final)
+        FAILED = "failed", _("Failed")  # permanent error, or retries exhausted (final)
+        CANCELLED = "cancelled", _("Cancelled")  # withdrawn before it fell due (final)
 
     TRANSITIONS = {
         Status.PLANNED: {Status.SENDING, Status.SKIPPED, Status.CANCELLED},
@@ -318,9 +319,9 @@ class DeliveryAttempt(models.Model):
     """
 
     class Outcome(models.TextChoices):
-        SENT = "sent", "Sent"
-        RETRY = "retry", "Will retry"
-        FAILED = "failed", "Failed"
+        SENT = "sent", _("Sent")
+        RETRY = "retry", _("Will retry")
+        FAILED = "failed", _("Failed")
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     dispatch = models.ForeignKey(

@@ -29,6 +29,13 @@ from .rendering import VARIABLES, ListOf, check_source
 from .segments import GSM7_BASIC, GSM7_EXTENSION, LIMITS, UCS2
 
 PAGE_SIZE = 25
+
+
+def _stage_name(stage: str) -> str:
+    """A stage's name in the operator's language (the English names are the msgids)."""
+    return _(STAGE_NAMES[stage]) if stage in STAGE_NAMES else ""
+
+
 CHANNELS = MessageTemplate.Channel
 
 
@@ -102,8 +109,8 @@ def preview_context(
             except InvalidInput as refusal:
                 name = input_name(field, language)
                 label = labels[name].label
-                problems.append(PreviewProblem(label=label, message=refusal.message))
-                field_errors[name] = f"{label}: {refusal.message}"
+                problems.append(PreviewProblem(label=label, message=refusal.localized))
+                field_errors[name] = f"{label}: {refusal.localized}"
                 continue
             usable[field][language] = source
     result = {
@@ -129,7 +136,9 @@ def preview_context(
     try:
         rendered = services.template_preview(template=draft)
     except DomainError as refusal:
-        problems.append(PreviewProblem(label=refusal.field or "Template", message=refusal.message))
+        problems.append(
+            PreviewProblem(label=refusal.field or "Template", message=refusal.localized)
+        )
         return result
     for language in LANGUAGE_CODES:
         message = rendered[language]
@@ -220,7 +229,7 @@ class TemplateListView(TemplatesViewMixin, View):
             merchant=request.merchant, channel=channel, archived=archived
         )
         page = Paginator(templates, PAGE_SIZE).get_page(request.GET.get("page"))
-        rows = [(template, STAGE_NAMES.get(template.default_stage, "")) for template in page]
+        rows = [(template, _stage_name(template.default_stage)) for template in page]
         return render(
             request,
             "notifications/template_list.html",
@@ -252,7 +261,7 @@ class TemplateDetailView(TemplatesViewMixin, View):
             "notifications/template_detail.html",
             self.context(
                 template=template,
-                stage_name=STAGE_NAMES.get(template.default_stage, ""),
+                stage_name=_stage_name(template.default_stage),
                 sources=_sources(template, texts),
                 send_form=send_form,
                 operator_email=self.request.user.email,
@@ -372,7 +381,7 @@ class TemplateSendTestView(TemplateDetailView):
                     template=template, to=to, language=form.cleaned_data["language"]
                 )
             except DomainError as exc:
-                form.add_error("phone" if sms and exc.field == "to" else None, exc.message)
+                form.add_error("phone" if sms and exc.field == "to" else None, exc.localized)
             else:
                 language = LANGUAGE_NAMES[form.cleaned_data["language"]]
                 messages.success(

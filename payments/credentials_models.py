@@ -6,6 +6,7 @@ most one ``ProviderCredential``. Secrets are stored only as Fernet tokens
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
 from pushpay.ids import new_public_id
@@ -26,8 +27,8 @@ class ProviderCredential(TimeStamped):
     """
 
     class Provider(models.TextChoices):
-        STRIPE = "stripe", "Stripe"
-        PAYPAL = "paypal", "PayPal"
+        STRIPE = "stripe", _("Stripe")
+        PAYPAL = "paypal", _("PayPal")
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     livemode = models.BooleanField(

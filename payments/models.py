@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
 from pushpay.ids import new_public_id
@@ -128,14 +129,14 @@ class Checkout(TimeStamped):
     class Status(models.TextChoices):
         """Where the attempt stands. Only ``payments.services`` changes it."""
 
-        PENDING = "pending", "Pending"  # amount reserved, provider being asked
-        REQUIRES_ACTION = "requires_action", "Requires action"  # payer must authenticate
-        AUTHORISED = "authorised", "Authorised"  # held until every share is held (on_completion)
-        SUCCEEDED = "succeeded", "Succeeded"  # captured and booked on the participant
-        FAILED = "failed", "Failed"  # refused or unwound: nothing taken
-        CANCELLED = "cancelled", "Cancelled"  # the hold was released (expiry): nothing taken
-        REFUNDED = "refunded", "Refunded"  # captured, then given back
-        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"  # part given back
+        PENDING = "pending", _("Pending")  # amount reserved, provider being asked
+        REQUIRES_ACTION = "requires_action", _("Requires action")  # payer must authenticate
+        AUTHORISED = "authorised", _("Authorised")  # held until every share is held (on_completion)
+        SUCCEEDED = "succeeded", _("Succeeded")  # captured and booked on the participant
+        FAILED = "failed", _("Failed")  # refused or unwound: nothing taken
+        CANCELLED = "cancelled", _("Cancelled")  # the hold was released (expiry): nothing taken
+        REFUNDED = "refunded", _("Refunded")  # captured, then given back
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")  # part given back
 
     # The status is derived from the legs (``payments.services.legs.checkout_status_of``);
     # this table guards the derived value, so a bug in a leg move cannot go backwards.
@@ -231,15 +232,15 @@ class Leg(TimeStamped):
     """
 
     class Status(models.TextChoices):
-        CREATED = "created", "Created"  # saved, provider not yet asked
-        REQUIRES_ACTION = "requires_action", "Requires action"  # waiting for 3-D Secure
-        AUTHORISED = "authorised", "Authorised"  # held on the payer's account
-        CAPTURED = "captured", "Captured"  # taken
-        FAILED = "failed", "Failed"  # refused, or unwound: nothing taken
-        VOIDED = "voided", "Voided"  # hold released
-        REFUNDED = "refunded", "Refunded"  # taken, then all given back
-        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"  # part given back
-        UNKNOWN = "unknown", "Unknown"  # the provider did not answer; recovery decides
+        CREATED = "created", _("Created")  # saved, provider not yet asked
+        REQUIRES_ACTION = "requires_action", _("Requires action")  # waiting for 3-D Secure
+        AUTHORISED = "authorised", _("Authorised")  # held on the payer's account
+        CAPTURED = "captured", _("Captured")  # taken
+        FAILED = "failed", _("Failed")  # refused, or unwound: nothing taken
+        VOIDED = "voided", _("Voided")  # hold released
+        REFUNDED = "refunded", _("Refunded")  # taken, then all given back
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")  # part given back
+        UNKNOWN = "unknown", _("Unknown")  # the provider did not answer; recovery decides
 
     # An unknown leg may turn out to be in any state the provider can report; a failed,
     # voided or refunded leg is final: nothing of it can be held or taken again.
@@ -375,17 +376,17 @@ class LegOperation(models.Model):
     """
 
     class Operation(models.TextChoices):
-        AUTHORISE = "authorise", "Authorise"
-        CAPTURE = "capture", "Capture"
-        VOID = "void", "Void"
-        REFUND = "refund", "Refund"
-        RETRIEVE = "retrieve", "Retrieve"  # asking where a payment stands (recovery, 3DS)
+        AUTHORISE = "authorise", _("Authorise")
+        CAPTURE = "capture", _("Capture")
+        VOID = "void", _("Void")
+        REFUND = "refund", _("Refund")
+        RETRIEVE = "retrieve", _("Retrieve")  # asking where a payment stands (recovery, 3DS)
 
     class Result(models.TextChoices):
-        SUCCEEDED = "succeeded", "Succeeded"  # the provider did it (see ``status``)
-        FAILED = "failed", "Failed"  # the provider refused (see ``failure_reason``)
-        NO_ANSWER = "no_answer", "No answer"  # timeout or error: state unknown
-        REJECTED = "rejected", "Rejected"  # the provider refused the call itself
+        SUCCEEDED = "succeeded", _("Succeeded")  # the provider did it (see ``status``)
+        FAILED = "failed", _("Failed")  # the provider refused (see ``failure_reason``)
+        NO_ANSWER = "no_answer", _("No answer")  # timeout or error: state unknown
+        REJECTED = "rejected", _("Rejected")  # the provider refused the call itself
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
     livemode = models.BooleanField(default=False)

@@ -100,9 +100,9 @@ class ProviderCredentialsView(MerchantViewMixin, View):
         except DomainError as exc:
             status = 409 if exc.http_status == 409 else 422
             if exc.field in form.fields and form.is_bound:
-                form.add_error(exc.field, exc.message)
+                form.add_error(exc.field, exc.localized)
                 return self._render(request, form, status=status)
-            return self._render(request, form, error=exc.message, status=status)
+            return self._render(request, form, error=exc.localized, status=status)
         return redirect(reverse(self.url_name) + f"?done={action}")
 
     def _render(self, request, form, *, error: str = "", status: int = 200) -> HttpResponse:

@@ -10,6 +10,7 @@ from pushpay.tenancy import MerchantViewMixin
 from requests_app import selectors as request_selectors
 
 from . import selectors, services
+from .models import Leg
 
 PAGE_SIZE = 31
 
@@ -29,6 +30,12 @@ def _csv_response(text: str, filename: str) -> HttpResponse:
     return response
 
 
+def _leg_status_label(status: str) -> str:
+    """A statement line's status as its badge reads it (the leg's, in the operator's
+    language); a status the model no longer knows is shown as it is."""
+    return Leg.Status(status).label if status in Leg.Status.values else status
+
+
 class RequestReconciliationView(MerchantViewMixin, View):
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
         payment_request = _request_or_404(request, public_id)
@@ -40,7 +47,11 @@ class RequestReconciliationView(MerchantViewMixin, View):
             )
         ]
         lines = [
-            {**line, "label": selectors.payment_method_label(line["method"])}
+            {
+                **line,
+                "label": selectors.payment_method_label(line["method"]),
+                "status_label": _leg_status_label(line["status"]),
+            }
             for line in reconciliation["lines"]
         ]
         return render(

@@ -6,15 +6,47 @@ fault so that each caller can show one clear message (ARCHITECTURE.md guarantee 
 
 
 class DomainError(Exception):
-    """Base for refusals from a service. ``http_status`` is a hint for the API layer."""
+    """Base for refusals from a service. ``http_status`` is a hint for the API layer.
+
+    Two readers, two languages. ``message`` is the English text the API has always
+    returned: integrators match on ``code`` and log ``message``, so it never changes with
+    the caller's ``Accept-Language``. ``localized`` is the same refusal in the active
+    language, for an operator's form: the English text (before ``params`` fill it in) is
+    the msgid of the French catalogue, so a service raises
+    ``InvalidInput("%(email)s is already a member.", params={"email": email}, ...)`` and
+    both readers get their sentence. A message nobody translated reads in English in both.
+    """
 
     http_status = 422
 
-    def __init__(self, message: str, *, code: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        field: str | None = None,
+        params: dict | None = None,
+    ):
+        self.template = str(message)
+        self.params = dict(params or {})
+        self.message = self.template % self.params if self.params else self.template
+        super().__init__(self.message)
         self.code = code
         self.field = field
+
+    @property
+    def localized(self) -> str:
+        """The message in the active language (the back office's), ``message`` when the
+        catalogue has no translation or the translation does not fit the params."""
+        from django.utils.translation import gettext
+
+        text = gettext(self.template)
+        if not self.params:
+            return text
+        try:
+            return text % self.params
+        except (KeyError, TypeError, ValueError):
+            return self.message
 
 
 class InvalidInput(DomainError):
@@ -47,10 +79,15 @@ class InvalidFields(InvalidInput):
         if not refusals:
             raise ValueError("InvalidFields needs at least one refusal.")
         first = refusals[0]
-        super().__init__(first.message, code=first.code, field=first.field)
+        super().__init__(first.template, code=first.code, field=first.field, params=first.params)
         self.refusals = list(refusals)
 
     @property
     def errors(self) -> dict[str, str]:
         """Field path (``answers.company``) to its message."""
         return {refusal.field or "": refusal.message for refusal in self.refusals}
+
+    @property
+    def localized_errors(self) -> dict[str, str]:
+        """``errors`` in the active language, for a page."""
+        return {refusal.field or "": refusal.localized for refusal in self.refusals}

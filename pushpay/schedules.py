@@ -64,6 +64,11 @@ SCHEDULES = [
         "schedule_type": Schedule.MINUTES,
         "minutes": 15,
     },
+    {
+        "name": "purge-old-csv-jobs",
+        "func": "requests_app.tasks.purge_old_csv_jobs",
+        "schedule_type": Schedule.HOURLY,
+    },
 ]
 
 

@@ -430,6 +430,11 @@ if IDEMPOTENCY_KEY_TTL_HOURS < 24:
 EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=90)
 if EVENTS_RETENTION_DAYS < 30:
     raise ImproperlyConfigured("EVENTS_RETENTION_DAYS must be at least 30.")
+# Finished CSV import and export jobs (their uploaded rows and written file live in the row)
+# are deleted this long after they last changed; jobs still running are never deleted.
+CSV_JOB_RETENTION_DAYS = env.int("CSV_JOB_RETENTION_DAYS", default=7)
+if CSV_JOB_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("CSV_JOB_RETENTION_DAYS must be at least 1.")
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1200/min")
 # Per client address, on the sandbox tokeniser and the payer-link pages together; high enough
 # for a few dozen payers behind one office NAT (each payment is about five requests).

@@ -13,6 +13,10 @@ os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBa
 # The whole suite talks from 127.0.0.1 and a test process's cache lives across tests; the rate
 # limit's own tests lower it (tests/core/test_security_headers.py).
 os.environ.setdefault("PUBLIC_RATE_LIMIT", "100000/min")
+# The same for API keys: a test database hands out the same key ids run after run, so a
+# route walker's thousand calls would count against one key across tests; the throttle's
+# own tests set their limit (tests/api/test_rate_limit.py).
+os.environ.setdefault("API_RATE_LIMIT", "1000000/min")
 # A 429 in one test would pause the channel in Redis for the tests after it: the suite keeps
 # the dispatcher's buckets in the process; the shared store's own tests build theirs with a
 # prefix of their own (tests/scenarios/test_shared_rate_limits.py).

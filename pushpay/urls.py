@@ -4,7 +4,6 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import (
-    SpectacularAPIView,
     SpectacularRedocView,
     SpectacularSwaggerSplitView,
 )
@@ -13,6 +12,7 @@ from merchants.two_factor_views import TwoFactorVerifyView
 from notifications.esp_callbacks import esp_tracking
 from payments.webhooks import paypal_webhook, stripe_webhook
 from pushpay.api.errors import api_not_found
+from pushpay.api.schema_view import EnglishSchemaView
 from pushpay.favicon import favicon
 from pushpay.health import healthz, livez, readyz
 from pushpay.metrics import metrics
@@ -25,7 +25,7 @@ api_v1 = [
     path("", include("smartforms.api.urls")),
     path("", include("payments.installments.api_urls")),
     path("", include("payments.api.urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", EnglishSchemaView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("<path:anything>", api_not_found),

@@ -153,7 +153,7 @@ class ImportUploadView(MerchantViewMixin, View):
                 data=upload.read(csv_io.MAX_UPLOAD_BYTES + 1),
             )
         except DomainError as refused:
-            form.add_error("file", refused.message)
+            form.add_error("file", refused.localized)
             return self._render(request, form, status=422)
         return redirect("backoffice:csv_job", public_id=job.public_id)
 
@@ -221,5 +221,5 @@ class CsvJobConfirmView(MerchantViewMixin, View):
         try:
             csv_io.csv_import_confirm(job=job)
         except DomainError as refused:
-            messages.error(request, refused.message)
+            messages.error(request, refused.localized)
         return redirect("backoffice:csv_job", public_id=job.public_id)

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
 from pushpay.i18n import LANGUAGES
@@ -36,14 +37,14 @@ class PaymentRequest(TimeStamped):
     class Status(models.TextChoices):
         """Where the collection stands. Only ``requests_app.services`` changes it."""
 
-        OPEN = "open", "Open"  # waiting for payments, nothing collected yet
-        PARTIALLY_PAID = "partially_paid", "Partially paid"  # some money in, some still due
-        PAID = "paid", "Paid"  # every participant's share collected
-        CLOSED = "closed", "Closed"  # expiry reached with some money collected: kept or refunded
-        EXPIRED = "expired", "Expired"  # expiry reached with nothing collected (final)
-        CANCELLED = "cancelled", "Cancelled"  # stopped by the merchant (final)
-        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"  # part given back
-        REFUNDED = "refunded", "Refunded"  # everything collected was given back (final)
+        OPEN = "open", _("Open")  # waiting for payments, nothing collected yet
+        PARTIALLY_PAID = "partially_paid", _("Partially paid")  # some money in, some still due
+        PAID = "paid", _("Paid")  # every participant's share collected
+        CLOSED = "closed", _("Closed")  # expiry reached with some money collected: kept or refunded
+        EXPIRED = "expired", _("Expired")  # expiry reached with nothing collected (final)
+        CANCELLED = "cancelled", _("Cancelled")  # stopped by the merchant (final)
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")  # part given back
+        REFUNDED = "refunded", _("Refunded")  # everything collected was given back (final)
 
     # Refund statuses follow a paid or closed request only: a collecting request keeps
     # collecting what is still due (a refund never reopens a share), and a cancelled one
@@ -65,12 +66,12 @@ class PaymentRequest(TimeStamped):
     REFUND_FOLLOWS = (Status.PAID, Status.CLOSED, Status.PARTIALLY_REFUNDED)
 
     class AmountMode(models.TextChoices):
-        FIXED = "fixed", "Fixed shares"  # the initiator sets each share; shares sum to total
-        FREE = "free", "Free amounts"  # each participant chooses, within optional bounds
+        FIXED = "fixed", _("Fixed shares")  # the initiator sets each share; shares sum to total
+        FREE = "free", _("Free amounts")  # each participant chooses, within optional bounds
 
     class CaptureMode(models.TextChoices):
-        IMMEDIATE = "immediate", "Immediate"  # each share is taken as soon as it is paid
-        ON_COMPLETION = "on_completion", "On completion"  # held until all shares are held
+        IMMEDIATE = "immediate", _("Immediate")  # each share is taken as soon as it is paid
+        ON_COMPLETION = "on_completion", _("On completion")  # held until all shares are held
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="requests")
     public_id = models.CharField(max_length=40, unique=True, default=_request_id, editable=False)
@@ -200,13 +201,13 @@ class Participant(TimeStamped):
     class Status(models.TextChoices):
         """Where this payer stands. Only ``requests_app.services`` changes it."""
 
-        PENDING = "pending", "Pending"  # asked to pay, has not (fully) paid yet
-        PAID = "paid", "Paid"  # paid their share (fixed) or a payment (free)
-        FAILED = "failed", "Failed"  # last attempt failed; may retry while collecting
-        EXPIRED = "expired", "Expired"  # the request expired before they paid
-        CANCELLED = "cancelled", "Cancelled"  # removed, or the request was cancelled
-        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"  # part given back
-        REFUNDED = "refunded", "Refunded"  # everything they paid was given back
+        PENDING = "pending", _("Pending")  # asked to pay, has not (fully) paid yet
+        PAID = "paid", _("Paid")  # paid their share (fixed) or a payment (free)
+        FAILED = "failed", _("Failed")  # last attempt failed; may retry while collecting
+        EXPIRED = "expired", _("Expired")  # the request expired before they paid
+        CANCELLED = "cancelled", _("Cancelled")  # removed, or the request was cancelled
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")  # part given back
+        REFUNDED = "refunded", _("Refunded")  # everything they paid was given back
 
     # Expired and cancelled participants may still have paid part of their share before
     # the request closed; giving that back makes them (partially) refunded. A participant
@@ -391,8 +392,8 @@ class CsvJob(TimeStamped):
     """
 
     class Kind(models.TextChoices):
-        IMPORT = "import", "Import"
-        EXPORT = "export", "Export"
+        IMPORT = "import", _("Import")
+        EXPORT = "export", _("Export")
 
     class Status(models.TextChoices):
         """QUEUED: waiting for a worker. RUNNING: checking the rows (import) or writing the
@@ -401,13 +402,13 @@ class CsvJob(TimeStamped):
         CREATING: confirmed, the requests being created. DONE: finished (for an export, the
         file is ready). FAILED: stopped by an unexpected error, kept in ``errors``."""
 
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Checking"
-        INVALID = "invalid", "Errors found"
-        READY = "ready", "Ready to create"
-        CREATING = "creating", "Creating"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Checking")
+        INVALID = "invalid", _("Errors found")
+        READY = "ready", _("Ready to create")
+        CREATING = "creating", _("Creating")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     public_id = models.CharField(max_length=40, unique=True, default=_csv_job_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="csv_jobs")

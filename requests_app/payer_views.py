@@ -629,9 +629,9 @@ def _answer_errors(refusals: list[InvalidInput]) -> dict[str, str]:
     for refusal in refusals:
         field = refusal.field or ""
         if field.startswith("answers."):
-            errors[f"answers:{field.removeprefix('answers.')}"] = refusal.message
+            errors[f"answers:{field.removeprefix('answers.')}"] = refusal.localized
         else:
-            errors.setdefault("form", refusal.message)
+            errors.setdefault("form", refusal.localized)
     return errors
 
 
@@ -798,7 +798,7 @@ def _payer_error(exc: DomainError) -> str:
         ),
         "pay_at_once_not_allowed": _("This share is paid in installments only."),
     }
-    return known.get(exc.code, exc.message)
+    return known.get(exc.code, exc.localized)
 
 
 def checkout_return(request: HttpRequest, token: str, checkout_id: str) -> HttpResponse:

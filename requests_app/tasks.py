@@ -1,6 +1,8 @@
 """django-q2 entry points for requests: thin wrappers over services."""
 
-from django.utils import timezone
+from django.utils import timezone, translation
+
+from pushpay.i18n import is_supported_language
 
 from . import events, selectors, services
 from .models import PaymentRequest
@@ -36,17 +38,32 @@ def purge_old_events() -> int:
     return events.events_purge()
 
 
+def purge_old_csv_jobs() -> int:
+    from .services import csv_io
+
+    return csv_io.csv_jobs_purge()
+
+
 def csv_job_run(job_pk: int) -> str:
     """The next step of an import or export job: check, create or write the file. A job
     already past that step is left alone, so a task delivered twice does nothing twice."""
+
+    from .models import CsvJob
+
+    job = CsvJob.objects.select_related("merchant").filter(pk=job_pk).first()
+    if job is None:
+        return "gone"
+    language = job.payload.get("language") if isinstance(job.payload, dict) else None
+    with translation.override(language if is_supported_language(language) else None):
+        return _csv_job_step(job)
+
+
+def _csv_job_step(job) -> str:
     from django.db.models import Q
 
     from .models import CsvJob
     from .services import csv_io
 
-    job = CsvJob.objects.select_related("merchant").filter(pk=job_pk).first()
-    if job is None:
-        return "gone"
     try:
         if job.status == CsvJob.Status.CREATING:
             csv_io.import_create(job=job)
@@ -70,6 +87,7 @@ def csv_job_run(job_pk: int) -> str:
             return job.status
     except Exception as exc:
         CsvJob.objects.filter(pk=job.pk).filter(~Q(status=CsvJob.Status.DONE)).update(
+            updated_at=timezone.now(),
             status=CsvJob.Status.FAILED,
             errors=[*job.errors, {"line": 0, "column": "", "message": f"{type(exc).__name__}"}],
         )

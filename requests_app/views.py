@@ -471,7 +471,7 @@ class PaymentRequestCreateView(MerchantViewMixin, View):
                 )
             )
         for refusal in services.participants_refusals(participants, data["amount_mode"]):
-            _put_error(form, formset, rows, refusal.field, refusal.message)
+            _put_error(form, formset, rows, refusal.field, refusal.localized)
         if not rows:
             _put_error(form, formset, rows, "participants", _("Add at least one participant."))
         if form.errors or any(f.errors for f in formset.forms) or formset.non_form_errors():
@@ -485,10 +485,10 @@ class PaymentRequestCreateView(MerchantViewMixin, View):
             )
         except InvalidFields as refused:
             for refusal in refused.refusals:
-                _put_error(form, formset, rows, refusal.field, refusal.message)
+                _put_error(form, formset, rows, refusal.field, refusal.localized)
             return self._render(request, form, formset, status=422)
         except DomainError as refused:
-            _put_error(form, formset, rows, refused.field, refused.message)
+            _put_error(form, formset, rows, refused.field, refused.localized)
             return self._render(request, form, formset, status=422)
         messages.success(
             request,
@@ -559,7 +559,7 @@ class RequestDeadlineView(MerchantViewMixin, View):
                 payment_request=payment_request, deadline=form.cleaned_data["deadline"]
             )
         except DomainError as refused:
-            messages.error(request, refused.message)
+            messages.error(request, refused.localized)
         else:
             messages.success(request, _("The deadline is changed; reminders follow it."))
         return _back(public_id)
@@ -612,7 +612,7 @@ class ParticipantAddView(MerchantViewMixin, View):
                 ),
             )
         except DomainError as refused:
-            messages.error(request, refused.message)
+            messages.error(request, refused.localized)
         else:
             messages.success(request, _("%(name)s is added.") % {"name": participant.name})
         return _back(public_id)
@@ -658,7 +658,7 @@ class ParticipantRemoveView(MerchantViewMixin, View):
         try:
             services.participant_remove(payment_request=payment_request, participant=participant)
         except DomainError as refused:
-            messages.error(request, refused.message)
+            messages.error(request, refused.localized)
         else:
             messages.success(request, _("%(name)s is removed.") % {"name": participant.name})
         return _back(public_id)
@@ -700,7 +700,7 @@ class RequestCancelView(MerchantViewMixin, View):
                 payment_request=payment_request, reason=form.cleaned_data["reason"]
             )
         except DomainError as refused:
-            messages.error(request, refused.message)
+            messages.error(request, refused.localized)
         else:
             messages.success(request, _("The request is cancelled."))
         return _back(public_id)
@@ -787,7 +787,7 @@ class RequestRefundView(MerchantViewMixin, View):
                 lines=[payment_services.RefundLine(p, amount) for p, amount in lines] or None,
             )
         except DomainError as refused:
-            messages.error(request, refused.message)
+            messages.error(request, refused.localized)
         else:
             messages.success(request, _("The refund is done."))
         return _back(public_id)
@@ -963,7 +963,7 @@ class DispatchResendView(MerchantViewMixin, View):
         try:
             dispatch_resend(dispatch=dispatch)
         except DomainError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, exc.localized)
         else:
             messages.success(
                 request,
@@ -1014,7 +1014,11 @@ class DashboardView(MerchantViewMixin, View):
         ]
         by_method = sorted(
             (
-                {"code": code, "label": payment_method_label(code), **totals}
+                {
+                    "code": code,
+                    "label": pgettext("payment method", payment_method_label(code)),
+                    **totals,
+                }
                 for code, totals in methods.items()
             ),
             key=lambda row: (-row["amount"], row["code"]),

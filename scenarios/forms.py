@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 from pushpay.errors import DomainError
 from pushpay.forms import JsonListField
@@ -109,8 +110,8 @@ def steps_to_input(steps: Iterable[Step]) -> list[dict[str, Any]]:
 class ScenarioForm(forms.Form):
     """Name and steps of a scenario, as typed in the editor."""
 
-    name = forms.CharField(label="Name", required=False, strip=False, max_length=200)
-    steps_json = JsonListField(label="Steps (JSON)", what="step")
+    name = forms.CharField(label=gettext_lazy("Name"), required=False, strip=False, max_length=200)
+    steps_json = JsonListField(label=gettext_lazy("Steps (JSON)"), what="step")
 
     def add_service_error(self, error: DomainError) -> None:
         """Show a service refusal next to the input it concerns, with the step path; every
@@ -120,8 +121,8 @@ class ScenarioForm(forms.Form):
 
     def _add_one(self, error: DomainError) -> None:
         if error.field == "name":
-            self.add_error("name", error.message)
+            self.add_error("name", error.localized)
         elif error.field and error.field.startswith("steps"):
-            self.add_error("steps_json", f"{error.field}: {error.message}")
+            self.add_error("steps_json", f"{error.field}: {error.localized}")
         else:
-            self.add_error(None, error.message)
+            self.add_error(None, error.localized)

@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
 from notifications.selectors import template_list
@@ -34,84 +35,102 @@ PAGE_SIZE = 25
 OUTBOX_PAGE_SIZE = 20
 
 TRIGGER_LABELS = {
-    Trigger.REQUEST_CREATED: "Request sent",
-    Trigger.BEFORE_DEADLINE: "Before the deadline",
-    Trigger.AFTER_DEADLINE: "After the deadline",
-    Trigger.PAYMENT_FAILED: "Payment failed",
-    Trigger.PAYMENT_SUCCEEDED: "Payment succeeded",
-    Trigger.PARTICIPANT_PAID: "A participant paid",
-    Trigger.REQUEST_COMPLETED: "Request fully paid",
-    Trigger.REQUEST_EXPIRED: "Request expired",
-    Trigger.INSTALLMENT_PLAN_CONFIRMED: "Installment plan confirmed",
-    Trigger.INSTALLMENT_DUE: "Installment due",
-    Trigger.INSTALLMENT_FAILED: "Installment failed",
-    Trigger.INSTALLMENT_SUCCEEDED: "Installment charged",
-    Trigger.INSTALLMENT_PLAN_COMPLETED: "Installment plan completed",
-    Trigger.INSTALLMENT_PLAN_DEFAULTED: "Installment plan defaulted",
-    Trigger.INSTALLMENT_PLAN_CANCELLED: "Installment plan cancelled",
+    Trigger.REQUEST_CREATED: gettext_lazy("Request sent"),
+    Trigger.BEFORE_DEADLINE: gettext_lazy("Before the deadline"),
+    Trigger.AFTER_DEADLINE: gettext_lazy("After the deadline"),
+    Trigger.PAYMENT_FAILED: gettext_lazy("Payment failed"),
+    Trigger.PAYMENT_SUCCEEDED: gettext_lazy("Payment succeeded"),
+    Trigger.PARTICIPANT_PAID: gettext_lazy("A participant paid"),
+    Trigger.REQUEST_COMPLETED: gettext_lazy("Request fully paid"),
+    Trigger.REQUEST_EXPIRED: gettext_lazy("Request expired"),
+    Trigger.INSTALLMENT_PLAN_CONFIRMED: gettext_lazy("Installment plan confirmed"),
+    Trigger.INSTALLMENT_DUE: gettext_lazy("Installment due"),
+    Trigger.INSTALLMENT_FAILED: gettext_lazy("Installment failed"),
+    Trigger.INSTALLMENT_SUCCEEDED: gettext_lazy("Installment charged"),
+    Trigger.INSTALLMENT_PLAN_COMPLETED: gettext_lazy("Installment plan completed"),
+    Trigger.INSTALLMENT_PLAN_DEFAULTED: gettext_lazy("Installment plan defaulted"),
+    Trigger.INSTALLMENT_PLAN_CANCELLED: gettext_lazy("Installment plan cancelled"),
 }
 AUDIENCE_LABELS = {
-    Audience.UNPAID_PARTICIPANTS: "Participants who still owe",
-    Audience.ALL_PARTICIPANTS: "All participants",
-    Audience.INITIATOR: "The initiator",
-    Audience.MERCHANT: "The merchant",
+    Audience.UNPAID_PARTICIPANTS: gettext_lazy("Participants who still owe"),
+    Audience.ALL_PARTICIPANTS: gettext_lazy("All participants"),
+    Audience.INITIATOR: gettext_lazy("The initiator"),
+    Audience.MERCHANT: gettext_lazy("The merchant"),
 }
-CHANNEL_LABELS = {Channel.EMAIL: "Email", Channel.SMS: "SMS", Channel.WEBHOOK: "Webhook"}
+CHANNEL_LABELS = {
+    Channel.EMAIL: gettext_lazy("Email"),
+    Channel.SMS: gettext_lazy("SMS"),
+    Channel.WEBHOOK: gettext_lazy("Webhook"),
+}
 
 
 # --- Reading steps as an operator -----------------------------------------------------------
 
 
+_UNITS = (
+    (604_800, lambda n: ngettext("%(count)s week", "%(count)s weeks", n)),
+    (86_400, lambda n: ngettext("%(count)s day", "%(count)s days", n)),
+    (3_600, lambda n: ngettext("%(count)s hour", "%(count)s hours", n)),
+    (60, lambda n: ngettext("%(count)s minute", "%(count)s minutes", n)),
+    (1, lambda n: ngettext("%(count)s second", "%(count)s seconds", n)),
+)
+
+
 def human_duration(seconds: int) -> str:
-    """``2 days 6 hours`` rather than ``P2DT6H``: the table is read, not parsed."""
+    """``2 days 6 hours`` rather than ``P2DT6H``: the table is read, not parsed, in the
+    operator's language."""
     parts = []
-    for name, size in (("week", 604_800), ("day", 86_400), ("hour", 3_600), ("minute", 60)):
+    for size, unit in _UNITS:
         count, seconds = divmod(seconds, size)
         if count:
-            parts.append(f"{count} {name}{'s' if count > 1 else ''}")
-    if seconds:
-        parts.append(f"{seconds} second{'s' if seconds > 1 else ''}")
+            parts.append(unit(count) % {"count": count})
     return " ".join(parts) or "0"
 
 
 def describe_offset(step: Step) -> str:
+    duration = human_duration(step.offset_seconds) if step.offset_seconds else ""
     if step.trigger == Trigger.BEFORE_DEADLINE:
-        if not step.offset_seconds:
-            return "At the deadline"
-        return f"{human_duration(step.offset_seconds)} before the deadline"
+        if not duration:
+            return _("At the deadline")
+        return _("%(duration)s before the deadline") % {"duration": duration}
     if step.trigger == Trigger.AFTER_DEADLINE:
-        if not step.offset_seconds:
-            return "At the deadline"
-        return f"{human_duration(step.offset_seconds)} after the deadline"
+        if not duration:
+            return _("At the deadline")
+        return _("%(duration)s after the deadline") % {"duration": duration}
     if step.trigger == Trigger.REQUEST_CREATED:
-        anchor = "sending (send-at time, or creation)"
-    else:
-        anchor = "the event"
-    if not step.offset_seconds:
-        return f"At {anchor}"
-    return f"{human_duration(step.offset_seconds)} after {anchor}"
+        if not duration:
+            return _("At sending (send-at time, or creation)")
+        return _("%(duration)s after sending (send-at time, or creation)") % {"duration": duration}
+    if not duration:
+        return _("At the event")
+    return _("%(duration)s after the event") % {"duration": duration}
 
 
 def describe_repeat(step: Step) -> str:
     if not step.repeat_every_seconds:
-        return "Once"
-    text = f"Every {human_duration(step.repeat_every_seconds)}, {step.repeat_max} messages in all"
+        return _("Once")
+    values = {"every": human_duration(step.repeat_every_seconds), "count": step.repeat_max}
     if step.repeat_until_paid:
-        text += ", until paid"
-    return text
+        return _("Every %(every)s, %(count)s messages in all, until paid") % values
+    return _("Every %(every)s, %(count)s messages in all") % values
 
 
 def describe_conditions(step: Step) -> list[str]:
     notes = []
     if step.only_if_unpaid:
-        notes.append("only while unpaid")
+        notes.append(_("only while unpaid"))
     if step.min_amount is not None:
-        notes.append(f"only when at least {step.min_amount} minor units are due")
+        notes.append(
+            _("only when at least %(amount)s minor units are due") % {"amount": step.min_amount}
+        )
     if step.language:
-        notes.append(f"only to recipients in {LANGUAGE_NAMES.get(step.language, step.language)}")
+        notes.append(
+            _("only to recipients in %(language)s")
+            % {"language": LANGUAGE_NAMES.get(step.language, step.language)}
+        )
     if step.quiet_start is not None and step.quiet_end is not None:
         start, end = step.quiet_start.strftime("%H:%M"), step.quiet_end.strftime("%H:%M")
-        notes.append(f"quiet hours {start} to {end}")
+        notes.append(_("quiet hours %(start)s to %(end)s") % {"start": start, "end": end})
     return notes
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy
 
 from pushpay.errors import DomainError, InvalidFields
 from pushpay.forms import JsonListField
@@ -55,19 +56,19 @@ def fields_to_text(fields: list[dict]) -> str:
 class FormDefinitionForm(forms.Form):
     """Name and fields of a smart form, as typed in the editor."""
 
-    name = forms.CharField(label="Name", required=False, strip=False)
+    name = forms.CharField(label=gettext_lazy("Name"), required=False, strip=False)
     # Not called "fields": that name is the form's own dict of fields.
-    fields_json = JsonListField(label="Fields (JSON)", what="field")
+    fields_json = JsonListField(label=gettext_lazy("Fields (JSON)"), what="field")
 
     def add_service_error(self, error: DomainError) -> None:
         """Show every service refusal next to the input it concerns, with the path it names."""
         for refusal in error.refusals if isinstance(error, InvalidFields) else [error]:
             if refusal.field == "name":
-                self.add_error("name", refusal.message)
+                self.add_error("name", refusal.localized)
             elif refusal.field and refusal.field.startswith("fields"):
-                self.add_error("fields_json", f"{refusal.field}: {refusal.message}")
+                self.add_error("fields_json", f"{refusal.field}: {refusal.localized}")
             else:
-                self.add_error(None, refusal.message)
+                self.add_error(None, refusal.localized)
 
 
 def answers_from_post(data: QueryDict, rendered: list[dict]) -> dict[str, Any]:

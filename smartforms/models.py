@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
 from pushpay.i18n import LANGUAGE_CODES, LANGUAGES
@@ -25,8 +26,8 @@ class Form(TimeStamped):
     class Status(models.TextChoices):
         """Whether the form can still collect answers. Only ``smartforms.services`` changes it."""
 
-        ACTIVE = "active", "Active"  # editable, and payers can submit answers
-        ARCHIVED = "archived", "Archived"  # read-only; versions and submissions are kept (final)
+        ACTIVE = "active", _("Active")  # editable, and payers can submit answers
+        ARCHIVED = "archived", _("Archived")  # read-only; versions and submissions are kept (final)
 
     TRANSITIONS = {
         Status.ACTIVE: {Status.ARCHIVED},

@@ -149,7 +149,7 @@ class FormJsonEditView(FormsViewMixin, View):
                     fields=definition.cleaned_data["fields_json"],
                 )
             except StateConflict as exc:
-                messages.error(request, exc.message)
+                messages.error(request, exc.localized)
                 return redirect("smartforms:form_detail", form.public_id)
             except DomainError as exc:
                 definition.add_service_error(exc)
@@ -375,8 +375,8 @@ class FormPreviewView(FormsViewMixin, View):
         except DomainError as exc:
             key = (exc.field or "").removeprefix("answers.")
             known = {field["key"] for field in version.fields}
-            errors = {key: exc.message} if key in known else {}
-            problem = "" if errors else exc.message
+            errors = {key: exc.localized} if key in known else {}
+            problem = "" if errors else exc.localized
             return self._render(
                 form, language, answers=answers, errors=errors, problem=problem, status=422
             )

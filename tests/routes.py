@@ -41,6 +41,8 @@ KINDS = (
     ("livez", "operations"),
     ("readyz", "operations"),
     ("metrics", "operations"),
+    # The team invitation link an invited person opens, logged in or not (merchants.JoinView).
+    ("accounts/invitation/", "accounts"),
 )
 PRODUCT_KINDS = frozenset(kind for _, kind in KINDS)
 
@@ -86,6 +88,7 @@ KWARG_RESOURCES: dict[tuple[str, str], str] = {
     ("csv-jobs", "public_id"): "csv_job",
     ("members", "member_id"): "membership",
     ("invitations", "invitation_id"): "invitation",
+    ("invitation", "token"): "invitation_token",
 }
 # Resources that belong to one merchant and that an operator or API key reaches by id: the
 # ones another merchant must get a 404 for.
@@ -227,7 +230,8 @@ def _walk(resolver: URLResolver, prefix: str, namespaces: tuple[str, ...]) -> It
 
 def iter_routes(kinds: Iterable[str] | None = None) -> Iterator[Route]:
     """Every route of the root URLconf in resolution order, optionally of some kinds only
-    (``api``, ``backoffice``, ``payer``, ``progress``, ``sandbox``, ``operations``, ``other``)."""
+    (``api``, ``backoffice``, ``payer``, ``progress``, ``sandbox``, ``operations``,
+    ``accounts``, ``other``)."""
     wanted = set(kinds) if kinds is not None else None
     for route in _walk(get_resolver(), "", ()):
         if wanted is None or route.kind in wanted:
@@ -258,7 +262,7 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
     through the live acquirer stub, a test one is the installment plan's first charge."""
     from django.utils import timezone
 
-    from merchants.services import api_key_create, invitation_create
+    from merchants.services import api_key_create, invitation_create, invitation_token
     from payments import services as payment_services
     from payments.sandbox.paypal import sandbox_paypal_order_create
     from payments.sandbox.services import sandbox_card_tokenise
@@ -295,6 +299,9 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         merchant=merchant, livemode=livemode, holder_email=f"walker-{mode}@example.com"
     )
     wallet_services.wallet_credit(wallet=wallet, amount=500)
+    invitation = invitation_create(
+        merchant=merchant, email=f"walker-{new_public_id('x')}@example.com".lower()
+    )
     objects = {
         "request": payment_request.public_id,
         "participant": participant.public_id,
@@ -320,9 +327,9 @@ def merchant_objects(merchant, *, livemode: bool = False) -> dict[str, str]:
         "csv_job": _csv_import_job(merchant, livemode=livemode).public_id,
         # Team rows have no mode: one agent and one open invitation per call.
         "membership": MembershipFactory(merchant=merchant, role="agent").public_id,
-        "invitation": invitation_create(
-            merchant=merchant, email=f"walker-{new_public_id('x')}@example.com".lower()
-        ).public_id,
+        "invitation": invitation.public_id,
+        # The signed link of that open invitation (the join page under /accounts/).
+        "invitation_token": invitation_token(invitation),
     }
     if livemode:
         paid = payment_services.checkout_start(

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
 from pushpay.ids import new_public_id
@@ -24,11 +25,11 @@ class InstallmentPlan(TimeStamped):
     the acquirer for the merchant-initiated ones (never the card number)."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"  # the first charge is under way (3-D Secure …)
-        ACTIVE = "active", "Active"  # first charge taken; the rest are collected on dates
-        COMPLETED = "completed", "Completed"  # every installment paid (final)
-        DEFAULTED = "defaulted", "Defaulted"  # the last retry failed (final)
-        CANCELLED = "cancelled", "Cancelled"  # stopped: no further charges (final)
+        PENDING = "pending", _("Pending")  # the first charge is under way (3-D Secure …)
+        ACTIVE = "active", _("Active")  # first charge taken; the rest are collected on dates
+        COMPLETED = "completed", _("Completed")  # every installment paid (final)
+        DEFAULTED = "defaulted", _("Defaulted")  # the last retry failed (final)
+        CANCELLED = "cancelled", _("Cancelled")  # stopped: no further charges (final)
 
     TRANSITIONS = {
         Status.PENDING: {Status.ACTIVE, Status.CANCELLED},
@@ -91,12 +92,12 @@ class Installment(TimeStamped):
     lease and an attempt counter, so several clusters never charge it twice."""
 
     class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"  # waits for its date (or its next retry)
-        PROCESSING = "processing", "Processing"  # leased by a worker, being charged
-        PAID = "paid", "Paid"
-        FAILED = "failed", "Failed"  # the last attempt failed; a retry is planned
-        DEFAULTED = "defaulted", "Defaulted"  # every retry failed (final)
-        CANCELLED = "cancelled", "Cancelled"  # the plan stopped (final)
+        SCHEDULED = "scheduled", _("Scheduled")  # waits for its date (or its next retry)
+        PROCESSING = "processing", _("Processing")  # leased by a worker, being charged
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Failed")  # the last attempt failed; a retry is planned
+        DEFAULTED = "defaulted", _("Defaulted")  # every retry failed (final)
+        CANCELLED = "cancelled", _("Cancelled")  # the plan stopped (final)
 
     DUE = (Status.SCHEDULED, Status.FAILED)
 

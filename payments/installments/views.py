@@ -142,7 +142,7 @@ class PlanChangeView(MerchantViewMixin, View):
             _confirmed(request)
             done = self.change(request, plan)
         except DomainError as refusal:
-            messages.error(request, refusal.message)
+            messages.error(request, refusal.localized)
         else:
             messages.success(request, done)
         return redirect("installments:plan_detail", public_id=plan.public_id)

@@ -10,6 +10,7 @@ brand, last four digits, expiry and a keyed fingerprint.
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
 from pushpay.ids import new_public_id
@@ -36,12 +37,12 @@ class SandboxCard(TimeStamped):
     class Behaviour(models.TextChoices):
         """How the acquirer answers an authorisation on this card."""
 
-        SUCCEED = "succeed", "Succeeds"
-        DECLINE = "decline", "Declined"
-        INSUFFICIENT_FUNDS = "insufficient_funds", "Insufficient funds"
-        CHALLENGE = "challenge", "3-D Secure challenge"
-        TIMEOUT = "timeout", "Times out at the provider"
-        EXPIRED = "expired", "Refused as expired by the issuer"
+        SUCCEED = "succeed", _("Succeeds")
+        DECLINE = "decline", _("Declined")
+        INSUFFICIENT_FUNDS = "insufficient_funds", _("Insufficient funds")
+        CHALLENGE = "challenge", _("3-D Secure challenge")
+        TIMEOUT = "timeout", _("Times out at the provider")
+        EXPIRED = "expired", _("Refused as expired by the issuer")
 
     token = models.CharField(max_length=40, unique=True, default=_token, editable=False)
     brand = models.CharField(max_length=20)
@@ -77,17 +78,17 @@ class SandboxAuthorisation(TimeStamped):
     class Status(models.TextChoices):
         """Where the authorisation stands. Only ``payments.sandbox.services`` changes it."""
 
-        REQUIRES_ACTION = "requires_action", "Requires action"
+        REQUIRES_ACTION = "requires_action", _("Requires action")
         """Waiting for the payer on the 3-D Secure page; nothing is held yet."""
-        AUTHORISED = "authorised", "Authorised"
+        AUTHORISED = "authorised", _("Authorised")
         """Money is held; part of it may already be captured."""
-        CAPTURED = "captured", "Captured"
+        CAPTURED = "captured", _("Captured")
         """Nothing is held any more and something was taken (partial refunds stay here)."""
-        REFUNDED = "refunded", "Refunded"
+        REFUNDED = "refunded", _("Refunded")
         """Everything taken was given back (final)."""
-        CANCELLED = "cancelled", "Cancelled"
+        CANCELLED = "cancelled", _("Cancelled")
         """Voided before anything was taken; nothing is held (final)."""
-        FAILED = "failed", "Failed"
+        FAILED = "failed", _("Failed")
         """Refused by the acquirer or the payer; nothing was ever held (final)."""
 
     TRANSITIONS = {
@@ -100,10 +101,10 @@ class SandboxAuthorisation(TimeStamped):
     }
 
     class FailureReason(models.TextChoices):
-        DECLINED = "declined", "Declined"
-        INSUFFICIENT_FUNDS = "insufficient_funds", "Insufficient funds"
-        AUTHENTICATION_FAILED = "authentication_failed", "Authentication failed"
-        EXPIRED_CARD = "expired_card", "Expired card"
+        DECLINED = "declined", _("Declined")
+        INSUFFICIENT_FUNDS = "insufficient_funds", _("Insufficient funds")
+        AUTHENTICATION_FAILED = "authentication_failed", _("Authentication failed")
+        EXPIRED_CARD = "expired_card", _("Expired card")
 
     public_id = models.CharField(
         max_length=40, unique=True, default=_authorisation_id, editable=False
@@ -159,18 +160,18 @@ class SandboxLedgerEntry(TimeStamped):
     """
 
     class Kind(models.TextChoices):
-        HOLD = "hold", "Hold"  # money set aside on the card
-        CAPTURE = "capture", "Capture"  # part of a hold turned into a debit
-        VOID = "void", "Void"  # what remained of a hold, released
-        REFUND = "refund", "Refund"  # part of a debit given back
+        HOLD = "hold", _("Hold")  # money set aside on the card
+        CAPTURE = "capture", _("Capture")  # part of a hold turned into a debit
+        VOID = "void", _("Void")  # what remained of a hold, released
+        REFUND = "refund", _("Refund")  # part of a debit given back
 
     class Status(models.TextChoices):
         """Whether the movement happened. Refused captures, voids and refunds raise
         instead of writing a row, so only holds are ever ``failed``."""
 
-        SUCCEEDED = "succeeded", "Succeeded"
+        SUCCEEDED = "succeeded", _("Succeeded")
         """The movement happened and counts in the balance."""
-        FAILED = "failed", "Failed"
+        FAILED = "failed", _("Failed")
         """A hold the acquirer or the payer refused; kept for the record, counts for nothing."""
 
     public_id = models.CharField(max_length=40, unique=True, default=_entry_id, editable=False)

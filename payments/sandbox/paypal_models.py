@@ -12,6 +12,7 @@ status field carry all three; the values reuse PayPal's names where PayPal has o
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
 from pushpay.ids import new_public_id, random_string
@@ -39,22 +40,22 @@ class SandboxPayPalOrder(TimeStamped):
     class Status(models.TextChoices):
         """Where the order stands. Only ``payments.sandbox.paypal`` changes it."""
 
-        CREATED = "CREATED", "Created"
+        CREATED = "CREATED", _("Created")
         """Waiting for the payer at the approval link; nothing is held."""
-        APPROVED = "APPROVED", "Approved"
+        APPROVED = "APPROVED", _("Approved")
         """The payer approved; nothing is held until the merchant authorizes the order."""
-        COMPLETED = "COMPLETED", "Authorized"
+        COMPLETED = "COMPLETED", _("Authorized")
         """The AUTHORIZE intent is done: money is held; part of it may already be captured."""
-        CAPTURED = "CAPTURED", "Captured"
+        CAPTURED = "CAPTURED", _("Captured")
         """Nothing is held any more and something was taken (partial refunds stay here)."""
-        REFUNDED = "REFUNDED", "Refunded"
+        REFUNDED = "REFUNDED", _("Refunded")
         """Everything taken was given back (final)."""
-        VOIDED = "VOIDED", "Voided"
+        VOIDED = "VOIDED", _("Voided")
         """Voided before anything was taken, approved or not; nothing is held (final)."""
-        PAYER_CANCELLED = "PAYER_CANCELLED", "Cancelled by the payer"
+        PAYER_CANCELLED = "PAYER_CANCELLED", _("Cancelled by the payer")
         """The payer chose Cancel at the approval link; nothing was ever held (final).
         PayPal itself leaves such an order CREATED until it expires; the sandbox says it."""
-        DENIED = "DENIED", "Denied"
+        DENIED = "DENIED", _("Denied")
         """PayPal refused to authorize the approved order; nothing was ever held (final)."""
 
     TRANSITIONS = {
@@ -71,9 +72,9 @@ class SandboxPayPalOrder(TimeStamped):
     class Scenario(models.TextChoices):
         """How the sandbox answers, picked by the ``source`` given to ``authorise``."""
 
-        NORMAL = "paypal", "The payer decides on the approval page"
-        DENY = "paypal-denied", "Approved, then PayPal denies the authorization"
-        TIMEOUT = "paypal-timeout", "The order is created but the answer is lost"
+        NORMAL = "paypal", _("The payer decides on the approval page")
+        DENY = "paypal-denied", _("Approved, then PayPal denies the authorization")
+        TIMEOUT = "paypal-timeout", _("The order is created but the answer is lost")
 
     public_id = models.CharField(max_length=40, unique=True, default=_order_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
@@ -129,18 +130,18 @@ class SandboxPayPalLedgerEntry(TimeStamped):
     """
 
     class Kind(models.TextChoices):
-        HOLD = "hold", "Hold"  # the authorization: money set aside on the payer's account
-        CAPTURE = "capture", "Capture"  # part of the authorization taken
-        VOID = "void", "Void"  # what remained of the authorization, released
-        REFUND = "refund", "Refund"  # part of a capture given back
+        HOLD = "hold", _("Hold")  # the authorization: money set aside on the payer's account
+        CAPTURE = "capture", _("Capture")  # part of the authorization taken
+        VOID = "void", _("Void")  # what remained of the authorization, released
+        REFUND = "refund", _("Refund")  # part of a capture given back
 
     class Status(models.TextChoices):
         """Whether the movement happened. Refused captures, voids and refunds raise instead
         of writing a row, so only holds (a denied authorization) are ever ``failed``."""
 
-        SUCCEEDED = "succeeded", "Succeeded"
+        SUCCEEDED = "succeeded", _("Succeeded")
         """The movement happened and counts in the balance."""
-        FAILED = "failed", "Failed"
+        FAILED = "failed", _("Failed")
         """An authorization PayPal denied; kept for the record, counts for nothing."""
 
     public_id = models.CharField(max_length=40, unique=True, default=_entry_id, editable=False)

@@ -9,6 +9,7 @@ so one merchant's tests can never spend another's balance.
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
 from pushpay.ids import new_public_id
@@ -55,11 +56,11 @@ class SandboxVoucherHold(TimeStamped):
     """One authorise call on an account and everything done to it since."""
 
     class Status(models.TextChoices):
-        AUTHORISED = "authorised", "Authorised"  # held; part may already be captured
-        CAPTURED = "captured", "Captured"  # nothing held any more, something taken
-        REFUNDED = "refunded", "Refunded"  # everything taken was re-credited (final)
-        CANCELLED = "cancelled", "Cancelled"  # voided before anything was taken (final)
-        FAILED = "failed", "Failed"  # refused: nothing was ever held (final)
+        AUTHORISED = "authorised", _("Authorised")  # held; part may already be captured
+        CAPTURED = "captured", _("Captured")  # nothing held any more, something taken
+        REFUNDED = "refunded", _("Refunded")  # everything taken was re-credited (final)
+        CANCELLED = "cancelled", _("Cancelled")  # voided before anything was taken (final)
+        FAILED = "failed", _("Failed")  # refused: nothing was ever held (final)
 
     TRANSITIONS = {
         Status.AUTHORISED: {Status.CAPTURED, Status.CANCELLED},
@@ -70,7 +71,7 @@ class SandboxVoucherHold(TimeStamped):
     }
 
     class FailureReason(models.TextChoices):
-        INSUFFICIENT_FUNDS = "insufficient_funds", "Insufficient balance"
+        INSUFFICIENT_FUNDS = "insufficient_funds", _("Insufficient balance")
 
     public_id = models.CharField(max_length=40, unique=True, default=_hold_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
@@ -121,14 +122,14 @@ class SandboxVoucherEntry(TimeStamped):
     summed from these rows, so a bug in the running totals shows up as a mismatch."""
 
     class Kind(models.TextChoices):
-        HOLD = "hold", "Hold"
-        CAPTURE = "capture", "Capture"
-        VOID = "void", "Void"
-        REFUND = "refund", "Refund"  # re-credited to the account
+        HOLD = "hold", _("Hold")
+        CAPTURE = "capture", _("Capture")
+        VOID = "void", _("Void")
+        REFUND = "refund", _("Refund")  # re-credited to the account
 
     class Status(models.TextChoices):
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"  # a refused hold, kept for the record
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")  # a refused hold, kept for the record
 
     public_id = models.CharField(max_length=40, unique=True, default=_entry_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")

@@ -182,7 +182,8 @@ def _reserve(payment_request: PaymentRequest, lines: list[RefundLine] | None) ->
                 if in_flight:
                     raise _in_progress()
                 raise InvalidInput(
-                    f"At most {available} can be refunded to this participant.",
+                    "At most %(available)s can be refunded to this participant.",
+                    params={"available": available},
                     code="refund_exceeds_captured",
                     field=f"participants[{index}].amount",
                 )

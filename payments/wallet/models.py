@@ -21,6 +21,7 @@ of an expired credit; the rule for which lot a spend comes from is in the servic
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
 from pushpay.i18n import LANGUAGES
@@ -97,11 +98,11 @@ class WalletHold(TimeStamped):
     ``provider_reference``."""
 
     class Status(models.TextChoices):
-        AUTHORISED = "authorised", "Authorised"  # held; part may already be captured
-        CAPTURED = "captured", "Captured"  # nothing held any more, something taken
-        REFUNDED = "refunded", "Refunded"  # everything taken was re-credited (final)
-        CANCELLED = "cancelled", "Cancelled"  # released before anything was taken (final)
-        FAILED = "failed", "Failed"  # refused: nothing was ever held (final)
+        AUTHORISED = "authorised", _("Authorised")  # held; part may already be captured
+        CAPTURED = "captured", _("Captured")  # nothing held any more, something taken
+        REFUNDED = "refunded", _("Refunded")  # everything taken was re-credited (final)
+        CANCELLED = "cancelled", _("Cancelled")  # released before anything was taken (final)
+        FAILED = "failed", _("Failed")  # refused: nothing was ever held (final)
 
     TRANSITIONS = {
         Status.AUTHORISED: {Status.CAPTURED, Status.CANCELLED},
@@ -161,18 +162,18 @@ class WalletTransaction(models.Model):
     """
 
     class Kind(models.TextChoices):
-        CREDIT = "credit", "Credit"  # cashback or goodwill given to the holder
-        HOLD = "hold", "Hold"  # available -> held
-        CAPTURE = "capture", "Capture"  # held -> captured (spent)
-        RELEASE = "release", "Release"  # held -> available
-        REFUND = "refund", "Refund"  # captured -> available (a payment given back)
-        EXPIRY = "expiry", "Expiry"  # available -> expired (what was left of a credit)
-        ADJUSTMENT = "adjustment", "Adjustment"  # an operator's correction, with a reason
-        REVERSAL = "reversal", "Cashback reversal"  # the payment that earned it was refunded
+        CREDIT = "credit", _("Credit")  # cashback or goodwill given to the holder
+        HOLD = "hold", _("Hold")  # available -> held
+        CAPTURE = "capture", _("Capture")  # held -> captured (spent)
+        RELEASE = "release", _("Release")  # held -> available
+        REFUND = "refund", _("Refund")  # captured -> available (a payment given back)
+        EXPIRY = "expiry", _("Expiry")  # available -> expired (what was left of a credit)
+        ADJUSTMENT = "adjustment", _("Adjustment")  # an operator's correction, with a reason
+        REVERSAL = "reversal", _("Cashback reversal")  # the payment that earned it was refunded
 
     class Source(models.TextChoices):
-        CASHBACK = "cashback", "Cashback"
-        GOODWILL = "goodwill", "Goodwill"
+        CASHBACK = "cashback", _("Cashback")
+        GOODWILL = "goodwill", _("Goodwill")
 
     public_id = models.CharField(
         max_length=40, unique=True, default=_transaction_id, editable=False
@@ -215,13 +216,13 @@ class WalletPosting(models.Model):
     """One leg of a ledger entry on one account; an entry's postings sum to zero."""
 
     class Account(models.TextChoices):
-        AVAILABLE = "available", "Holder: available"
-        HELD = "held", "Holder: held"
-        CASHBACK = "cashback", "Merchant: cashback given"
-        GOODWILL = "goodwill", "Merchant: goodwill given"
-        CAPTURED = "captured", "Merchant: spent on payments"
-        EXPIRED = "expired", "Merchant: expired"
-        ADJUSTMENT = "adjustment", "Merchant: adjustments"
+        AVAILABLE = "available", _("Holder: available")
+        HELD = "held", _("Holder: held")
+        CASHBACK = "cashback", _("Merchant: cashback given")
+        GOODWILL = "goodwill", _("Merchant: goodwill given")
+        CAPTURED = "captured", _("Merchant: spent on payments")
+        EXPIRED = "expired", _("Merchant: expired")
+        ADJUSTMENT = "adjustment", _("Merchant: adjustments")
 
     HOLDER_ACCOUNTS = (Account.AVAILABLE, Account.HELD)
 

@@ -114,7 +114,7 @@ class CashbackRuleView(MerchantViewMixin, View):
                 enabled=request.POST.get("enabled") == "on",
             )
         except DomainError as refusal:
-            messages.error(request, refusal.message)
+            messages.error(request, refusal.localized)
         else:
             messages.success(request, _("The cashback rule is saved."))
         return redirect("wallets:wallet_list")
@@ -132,7 +132,7 @@ class WalletCreateView(MerchantViewMixin, View):
                 holder_phone=holder if holder.startswith("+") else "",
             )
         except DomainError as refusal:
-            messages.error(request, refusal.message)
+            messages.error(request, refusal.localized)
             return redirect("wallets:wallet_list")
         messages.success(request, _("Wallet opened for %(holder)s.") % {"holder": wallet.holder})
         return redirect("wallets:wallet_detail", public_id=wallet.public_id)
@@ -172,7 +172,7 @@ class WalletCreditView(MerchantViewMixin, View):
                 expires_at=_expiry(request),
             )
         except DomainError as refusal:
-            messages.error(request, refusal.message)
+            messages.error(request, refusal.localized)
         else:
             messages.success(request, _("The wallet is credited."))
         return redirect("wallets:wallet_detail", public_id=wallet.public_id)
@@ -207,7 +207,7 @@ class WalletAdjustView(MerchantViewMixin, View):
                 wallet=wallet, amount=amount, reason=request.POST.get("reason", "")
             )
         except DomainError as refusal:
-            messages.error(request, refusal.message)
+            messages.error(request, refusal.localized)
         else:
             messages.success(request, _("The wallet is adjusted."))
         return redirect("wallets:wallet_detail", public_id=wallet.public_id)

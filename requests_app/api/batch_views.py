@@ -1,15 +1,16 @@
 """``POST /api/v1/payment-requests/batch``: up to 1,000 creations in one call.
 
 Each item is accepted or refused on its own, exactly as the same body sent alone to
-``POST /api/v1/payment-requests`` would be; a refused item never undoes the others. Each item
-runs in its own savepoint inside one transaction for the batch: a refusal rolls back that item
-only, while a crash (a bug, the database going away) rolls back the whole batch, so no caller
-is left with half a batch created and no answer telling which half. With an
-``Idempotency-Key`` that same transaction also holds the recorded answer, so a replay returns
-the same results and creates nothing.
+``POST /api/v1/payment-requests`` would be; a refused item never undoes the others. The batch
+semantics are the service's (``services.payment_request_create_batch``, shared with the back
+office's CSV import): each item in its own savepoint inside one transaction for the batch, a
+refusal rolling back that item only, a crash the whole batch. With an ``Idempotency-Key`` the
+recorded answer is written in an enclosing transaction, so a replay returns the same results
+and creates nothing.
 """
 
-from django.db import transaction
+from functools import partial
+
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
@@ -19,14 +20,13 @@ from rest_framework.views import APIView
 
 from pushpay.api.errors import ApiError, exception_handler
 from pushpay.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from pushpay.errors import DomainError
-from requests_app import selectors
+from requests_app import selectors, services
 
 from . import examples
 from .serializers import PaymentRequestCreateSerializer, PaymentRequestSerializer
 from .views import _context, create_from_body
 
-MAX_BATCH_SIZE = 1000
+MAX_BATCH_SIZE = services.MAX_BATCH_SIZE
 
 
 class PaymentRequestBatchInputSerializer(serializers.Serializer):
@@ -145,16 +145,18 @@ class PaymentRequestBatchView(APIView):
     @idempotent
     def post(self, request: Request) -> Response:
         items = _items(request.data)
-        outcomes: list[tuple[int, str | None, dict | None]] = []
-        with transaction.atomic():
-            for index, body in enumerate(items):
-                try:
-                    with transaction.atomic():
-                        created = create_from_body(request, body)
-                except (APIException, DomainError) as exc:
-                    outcomes.append((index, None, _refusal(exc)))
-                else:
-                    outcomes.append((index, created.public_id, None))
+        batch = services.payment_request_create_batch(
+            creations=[partial(create_from_body, request, body) for body in items],
+            refused=(APIException,),
+        )
+        outcomes = [
+            (
+                outcome.index,
+                outcome.created.public_id if outcome.created else None,
+                None if outcome.created else _refusal(outcome.refusal),
+            )
+            for outcome in batch
+        ]
         return Response(self._results(request, outcomes))
 
     def _results(self, request: Request, outcomes: list) -> dict:

@@ -3,9 +3,11 @@
 Every state change of a request or a participant goes through a function of this package,
 in one transaction, through the two transition functions that refuse illegal moves and leave
 an audit row (``rules``). Amounts are integer minor units (ARCHITECTURE.md guarantee 1). One
-module per use case: ``create``, ``participants``, ``lifecycle``; callers import from here.
+module per use case: ``create``, ``batch``, ``participants``, ``lifecycle``; callers import
+from here.
 """
 
+from .batch import MAX_BATCH_SIZE, BatchOutcome, payment_request_create_batch
 from .create import (
     payment_request_create,
 )
@@ -40,10 +42,12 @@ from .rules import (
 
 __all__ = [
     "MAX_AMOUNT",
+    "MAX_BATCH_SIZE",
     "MAX_PARTICIPANTS",
     "METADATA_MAX_BYTES",
     "METADATA_MAX_KEYS",
     "METADATA_MAX_KEY_LENGTH",
+    "BatchOutcome",
     "ParticipantData",
     "_transition_request",
     "check_payable_amount",
@@ -56,6 +60,7 @@ __all__ = [
     "participants_refusals",
     "payment_request_cancel",
     "payment_request_create",
+    "payment_request_create_batch",
     "payment_request_expire",
     "payment_request_set_notifications_paused",
     "payment_request_update",

@@ -82,7 +82,8 @@ def payment_request_create(
         )
     if not is_currency(currency):
         raise InvalidInput(
-            f"'{currency}' is not an ISO 4217 currency in use.",
+            "'%(currency)s' is not an ISO 4217 currency in use.",
+            params={"currency": currency},
             code="unknown_currency",
             field="currency",
         )
@@ -100,7 +101,8 @@ def payment_request_create(
         )
     if len(participants) > MAX_PARTICIPANTS:
         raise InvalidInput(
-            f"A request has at most {MAX_PARTICIPANTS} participants.",
+            "A request has at most %(count)s participants.",
+            params={"count": MAX_PARTICIPANTS},
             code="too_many_participants",
             field="participants",
         )
@@ -165,8 +167,8 @@ def payment_request_create(
             shares = [p.amount for p in participants]
             if sum(shares) != total_amount:
                 raise InvalidInput(
-                    f"The participants' amounts sum to {sum(shares)}, "
-                    f"not to total_amount {total_amount}.",
+                    "The participants' amounts sum to %(sum)s, not to total_amount %(total)s.",
+                    params={"sum": sum(shares), "total": total_amount},
                     code="shares_do_not_sum_to_total",
                     field="participants",
                 )
@@ -257,7 +259,8 @@ def payment_request_create(
             merchant=merchant, livemode=livemode, reference=reference.strip()
         ).exists():
             raise StateConflict(
-                f"A payment request with reference '{reference}' already exists.",
+                "A payment request with reference '%(reference)s' already exists.",
+                params={"reference": reference},
                 code="duplicate_reference",
                 field="reference",
             ) from exc

@@ -3,9 +3,11 @@
 Import: the file is decoded and parsed when uploaded (refused at once if it is too big, not
 UTF-8 or has too many rows), then every request is checked by a dry run of the very creation
 service, rolled back, so an operator sees every row's errors (line, column, message) before
-anything exists. Only a confirmed, error-free job creates, one request per savepoint as the
-batch endpoint does; ``CsvJob.processed`` moves in the same transaction as each creation, so
-a task run twice (django-q2 delivers at least once) skips what the first run made.
+anything exists. Only a confirmed, error-free job creates, through the batch service the
+API's batch endpoint uses (``payment_request_create_batch``), a batch of requests per
+transaction; ``CsvJob.processed`` moves in the same transaction as each batch, so a task run
+twice (django-q2 delivers at least once) skips what the first run made. The check is a dry
+run of those very batches, rolled back.
 
 Export: every request the list's filters match, written with formula-looking cells defused
 (a leading ``=``, ``+``, ``-`` or ``@`` gets a quote), dates in the merchant's time zone and a
@@ -15,12 +17,13 @@ UTF-8 byte-order mark that spreadsheet applications need to read accents.
 import csv
 import hashlib
 import io
-from collections.abc import Iterable, Iterator
-from datetime import datetime, time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
@@ -31,6 +34,7 @@ from pushpay.money import AmountSyntaxError, currency_exponent, is_currency, par
 from pushpay.tenancy import merchant_zone
 
 from ..models import CsvJob, PaymentRequest
+from .batch import MAX_BATCH_SIZE, BatchOutcome, payment_request_create_batch
 from .create import payment_request_create
 from .rules import ParticipantData
 
@@ -165,7 +169,9 @@ def csv_export_start(
 
 def csv_export_run(*, job: CsvJob, requests) -> CsvJob:
     """Write the file, counting progress every 200 rows; ``requests`` is the filtered query."""
-    CsvJob.objects.filter(pk=job.pk).update(status=CsvJob.Status.RUNNING, processed=0)
+    CsvJob.objects.filter(pk=job.pk).update(
+        updated_at=timezone.now(), status=CsvJob.Status.RUNNING, processed=0
+    )
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     count = 0
@@ -177,6 +183,7 @@ def csv_export_run(*, job: CsvJob, requests) -> CsvJob:
             CsvJob.objects.filter(pk=job.pk).update(processed=min(count - 1, total))
     rows = count - 1
     CsvJob.objects.filter(pk=job.pk).update(
+        updated_at=timezone.now(),
         status=CsvJob.Status.DONE,
         result=BOM + buffer.getvalue(),
         total=max(total, rows),
@@ -450,7 +457,7 @@ def _creation_kwargs(group: dict, zone) -> tuple[dict, list[dict]]:
 
 def _refusal_errors(group: dict, exc: DomainError) -> list[dict]:
     refusals = exc.refusals if isinstance(exc, InvalidFields) else [exc]
-    return [_located(group, refusal.field or "", refusal.message) for refusal in refusals]
+    return [_located(group, refusal.field or "", refusal.localized) for refusal in refusals]
 
 
 _FIELD_COLUMNS = {
@@ -479,18 +486,27 @@ class _DryRun(Exception):
     pass
 
 
-def _create_group(job: CsvJob, group: dict, zone) -> PaymentRequest:
-    """One request in its own savepoint; ``_RowErrors`` with every error of its rows (the
-    unreadable cells and the service's refusals), in which case nothing of it is kept."""
+# Requests created per transaction once an import is confirmed: the progress bar moves
+# batch by batch, and a crash loses (rolls back) at most one batch, which a new task redoes.
+IMPORT_BATCH_SIZE = 100
+
+
+def _group_creation(job: CsvJob, group: dict, zone) -> Callable[[], PaymentRequest]:
+    """One item of the batch: the group's request, or ``_RowErrors`` with every error of
+    its rows (the unreadable cells and the service's refusals), raised inside the batch's
+    savepoint so that nothing of a refused group is kept."""
     kwargs, errors = _creation_kwargs(group, zone)
-    try:
-        with transaction.atomic():
+
+    def create() -> PaymentRequest:
+        try:
             created = payment_request_create(merchant=job.merchant, livemode=job.livemode, **kwargs)
-            if errors:
-                raise _RowErrors(errors)
-            return created
-    except DomainError as exc:
-        raise _RowErrors(_merge(errors, _refusal_errors(group, exc))) from None
+        except DomainError as exc:
+            raise _RowErrors(_merge(errors, _refusal_errors(group, exc))) from None
+        if errors:
+            raise _RowErrors(errors)
+        return created
+
+    return create
 
 
 def _merge(first: list[dict], more: list[dict]) -> list[dict]:
@@ -499,24 +515,36 @@ def _merge(first: list[dict], more: list[dict]) -> list[dict]:
     return first + [e for e in more if (e["line"], e["column"]) not in seen]
 
 
+def _batch(job: CsvJob, groups: list[dict], zone, then=None) -> list[BatchOutcome]:
+    return payment_request_create_batch(
+        creations=[_group_creation(job, group, zone) for group in groups],
+        refused=(_RowErrors,),
+        then=then,
+    )
+
+
 def import_check(*, job: CsvJob) -> CsvJob:
-    """Every request tried and rolled back: the job becomes READY or INVALID with every error
-    (the errors found while reading included), and nothing is created either way."""
-    CsvJob.objects.filter(pk=job.pk).update(status=CsvJob.Status.RUNNING, processed=0)
+    """Every request tried through the batch service and rolled back: the job becomes READY
+    or INVALID with every error (the errors found while reading included), and nothing is
+    created either way. The check runs the very code the confirmed import runs."""
+    CsvJob.objects.filter(pk=job.pk).update(
+        updated_at=timezone.now(), status=CsvJob.Status.RUNNING, processed=0
+    )
     zone = merchant_zone(job.merchant)
     errors = list(job.errors)
+    groups = job.payload["groups"]
     try:
         with transaction.atomic():
-            for group in job.payload["groups"]:
-                try:
-                    _create_group(job, group, zone)
-                except _RowErrors as exc:
-                    errors.extend(exc.errors)
+            for start in range(0, len(groups), MAX_BATCH_SIZE):
+                for outcome in _batch(job, groups[start : start + MAX_BATCH_SIZE], zone):
+                    if outcome.refusal is not None:
+                        errors.extend(outcome.refusal.errors)
             raise _DryRun
     except _DryRun:
         pass
     errors.sort(key=lambda e: (e["line"], e["column"]))
     CsvJob.objects.filter(pk=job.pk).update(
+        updated_at=timezone.now(),
         status=CsvJob.Status.INVALID if errors else CsvJob.Status.READY,
         errors=errors,
         processed=0,
@@ -550,7 +578,9 @@ def csv_import_upload(
         filename=filename[:200],
         file_sha256=digest,
         duplicate_of=earlier,
-        payload={"groups": groups},
+        # The errors are written by a worker, which has no request to take a language from:
+        # the uploader's, read now, is the one the job page will be read in.
+        payload={"groups": groups, "language": translation.get_language() or ""},
         total=len(groups),
         errors=errors,
     )
@@ -564,7 +594,7 @@ def csv_import_confirm(*, job: CsvJob) -> CsvJob:
     if job.kind != CsvJob.Kind.IMPORT:
         raise StateConflict(_("Only an import can be confirmed."), code="not_an_import")
     claimed = CsvJob.objects.filter(pk=job.pk, status=CsvJob.Status.READY).update(
-        status=CsvJob.Status.CREATING
+        updated_at=timezone.now(), status=CsvJob.Status.CREATING
     )
     if not claimed:
         raise StateConflict(
@@ -577,9 +607,10 @@ def csv_import_confirm(*, job: CsvJob) -> CsvJob:
 
 
 def import_create(*, job: CsvJob) -> CsvJob:
-    """Create the confirmed job's requests from where ``processed`` stands, each with its
-    progress in one transaction (the job row locked), so a repeated task creates nothing
-    twice. A request refused now (a reference taken since the check) is reported, not fatal."""
+    """Create the confirmed job's requests from where ``processed`` stands, through the
+    batch service, ``IMPORT_BATCH_SIZE`` at a time: each batch and the job's progress commit
+    in one transaction (the job row locked), so a repeated task creates nothing twice. A
+    request refused now (a reference taken since the check) is reported, not fatal."""
     zone = merchant_zone(job.merchant)
     groups = job.payload["groups"]
     while True:
@@ -587,18 +618,59 @@ def import_create(*, job: CsvJob) -> CsvJob:
             locked = CsvJob.objects.select_for_update().get(pk=job.pk)
             if locked.status != CsvJob.Status.CREATING or locked.processed >= len(groups):
                 break
-            group = groups[locked.processed]
-            update = {"processed": F("processed") + 1}
-            try:
-                created = _create_group(locked, group, zone)
-            except _RowErrors as exc:
-                update["errors"] = locked.errors + exc.errors
-            else:
-                update["created_count"] = F("created_count") + 1
-                update["created_ids"] = [*locked.created_ids, created.public_id]
-            CsvJob.objects.filter(pk=job.pk).update(**update)
+            start = locked.processed
+            chunk = groups[start : start + IMPORT_BATCH_SIZE]
+
+            def record(outcomes: list[BatchOutcome], locked=locked, start=start, chunk=chunk):
+                created = [o.created.public_id for o in outcomes if o.created is not None]
+                refused = [e for o in outcomes if o.refusal is not None for e in o.refusal.errors]
+                CsvJob.objects.filter(pk=locked.pk).update(
+                    processed=start + len(chunk),
+                    created_count=F("created_count") + len(created),
+                    created_ids=[*locked.created_ids, *created],
+                    errors=locked.errors + refused,
+                )
+
+            _batch(locked, chunk, zone, then=record)
     CsvJob.objects.filter(pk=job.pk, status=CsvJob.Status.CREATING).update(
-        status=CsvJob.Status.DONE
+        updated_at=timezone.now(), status=CsvJob.Status.DONE
     )
     job.refresh_from_db()
     return job
+
+
+# --- Retention ----------------------------------------------------------------------------------
+
+# Statuses no worker will move again on its own: QUEUED, RUNNING and CREATING jobs are some
+# worker's (or the next sweep's) business, however old they look.
+FINISHED_STATUSES = (
+    CsvJob.Status.INVALID,
+    CsvJob.Status.READY,
+    CsvJob.Status.DONE,
+    CsvJob.Status.FAILED,
+)
+PURGE_BATCH = 500
+
+
+def csv_jobs_purge(*, now: datetime | None = None, retention_days: int | None = None) -> int:
+    """Delete finished jobs untouched for ``CSV_JOB_RETENTION_DAYS``; return how many went.
+
+    A job's uploaded rows (``payload``), its errors and an export's file (``result``) live in
+    its row, so deleting the row deletes the stored files: customer names, emails and phones
+    do not stay in the database for ever because someone once imported them. The age is
+    counted from ``updated_at``, so an export finished today is kept its full retention even
+    if it was queued long ago. Batches keep each delete short on a large table."""
+    days = settings.CSV_JOB_RETENTION_DAYS if retention_days is None else retention_days
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted = 0
+    while True:
+        pks = list(
+            CsvJob.objects.filter(updated_at__lt=cutoff, status__in=FINISHED_STATUSES)
+            .order_by("updated_at", "id")
+            .values_list("pk", flat=True)[:PURGE_BATCH]
+        )
+        if not pks:
+            return deleted
+        # The status is checked again: a READY job confirmed meanwhile is CREATING now.
+        count, _ = CsvJob.objects.filter(pk__in=pks, status__in=FINISHED_STATUSES).delete()
+        deleted += count

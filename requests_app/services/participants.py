@@ -39,7 +39,8 @@ def participant_add(*, payment_request: PaymentRequest, data: ParticipantData) -
     existing = lock_participants(payment_request.pk)
     if len(existing) >= MAX_PARTICIPANTS:
         raise InvalidInput(
-            f"A request has at most {MAX_PARTICIPANTS} participants.",
+            "A request has at most %(count)s participants.",
+            params={"count": MAX_PARTICIPANTS},
             code="too_many_participants",
             field="participants",
         )

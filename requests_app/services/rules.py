@@ -288,8 +288,9 @@ def _validate_capture_mode(
     window = min((w for w in windows if w is not None), default=None)
     if window is not None and expires_at > timezone.now() + window:
         raise InvalidInput(
-            f"With capture_mode on_completion the request must expire within "
-            f"{window.days} days: card authorisations lapse after that.",
+            "With capture_mode on_completion the request must expire within "
+            "%(days)s days: card authorisations lapse after that.",
+            params={"days": window.days},
             code="expiry_beyond_hold_window",
             field="expires_at",
         )
@@ -366,7 +367,8 @@ def check_payable_amount(
             )
         if amount > available:
             raise InvalidInput(
-                f"At most {available} is due.",
+                "At most %(available)s is due.",
+                params={"available": available},
                 code="amount_above_due",
                 field="amount",
             )
@@ -385,7 +387,8 @@ def check_payable_amount(
             )
             if amount > remaining:
                 raise InvalidInput(
-                    f"Only {remaining} remains to be collected.",
+                    "Only %(remaining)s remains to be collected.",
+                    params={"remaining": remaining},
                     code="amount_above_remaining",
                     field="amount",
                 )

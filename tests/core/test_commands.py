@@ -159,6 +159,7 @@ def test_production_refuses_to_start_without_usable_credentials_keys(keys, check
         ({"DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL"),
         ({"IDEMPOTENCY_KEY_TTL_HOURS": "1"}, "IDEMPOTENCY_KEY_TTL_HOURS"),
         ({"EVENTS_RETENTION_DAYS": "29"}, "EVENTS_RETENTION_DAYS"),
+        ({"CSV_JOB_RETENTION_DAYS": "0"}, "CSV_JOB_RETENTION_DAYS"),
         ({"AXES_FAILURE_LIMIT": "0"}, "AXES_FAILURE_LIMIT"),
         ({"AXES_COOLOFF_MINUTES": "0"}, "AXES_COOLOFF_MINUTES"),
         ({"PUBLIC_RATE_LIMIT": "lots"}, "PUBLIC_RATE_LIMIT"),

@@ -310,3 +310,106 @@ def test_no_list_shows_the_other_modes_objects(route, mode, merchant, live_cards
         assert response.status_code == 200, f"GET {route.pattern} in {mode} mode"
         key = "webhook_endpoint" if route.label == "webhook-endpoint-list" else "request"
         assert ours[key].encode() in body, f"{route.label} misses our own {key}"
+
+
+# --- The invitation link under /accounts/ -------------------------------------------------------
+
+ACCOUNT_CALLS = [
+    pytest.param(route, method, id=f"{method} {route.label}")
+    for route in WALKED
+    if route.kind == "accounts"
+    for method in route.methods
+]
+
+
+def test_the_walker_walks_the_invitation_link():
+    assert [(route.label, route.resources) for route in WALKED if route.kind == "accounts"] == [
+        ("invitations:join", {"token": "invitation_token"})
+    ]
+
+
+def _unusable_tokens(merchant) -> dict[str, tuple[str, int]]:
+    """Links that name no usable invitation, each with the status it must get: forged,
+    tampered, signed for another purpose, expired (by the signature or by the row), used and
+    withdrawn."""
+    import time_machine
+    from django.core import signing
+    from django.utils import timezone
+
+    from merchants import services as team
+    from merchants.models import Invitation
+
+    def invite(name: str) -> Invitation:
+        return team.invitation_create(merchant=merchant, email=f"{name}@example.com")
+
+    used = invite("used")
+    team.invitation_accept_new_user(invitation=used, password="correct horse battery 42")
+    revoked = invite("revoked")
+    team.invitation_revoke(invitation=revoked)
+    row_expired = invite("row-expired")
+    Invitation.objects.filter(pk=row_expired.pk).update(
+        expires_at=timezone.now() - timezone.timedelta(minutes=1)
+    )
+    with time_machine.travel(timezone.now() - team.INVITATION_TTL - timezone.timedelta(hours=1)):
+        signature_expired = team.invitation_token(invite("signature-expired"))
+    good = team.invitation_token(invite("tampered"))
+    return {
+        **{f"junk {junk[:12]!r}": (junk, 404) for junk in JUNK_KWARGS},
+        "tampered": (good[:-2] + ("AA" if not good.endswith("AA") else "BB"), 404),
+        "no such invitation": (signing.dumps("inv_" + "A" * 24, salt=team._INVITATION_SALT), 404),
+        "signed for another purpose": (signing.dumps(revoked.public_id, salt="other"), 404),
+        "expired signature": (signature_expired, 410),
+        "expired invitation": (team.invitation_token(row_expired), 410),
+        "used": (team.invitation_token(used), 410),
+        "revoked": (team.invitation_token(revoked), 410),
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "method"), ACCOUNT_CALLS)
+def test_unusable_invitation_links_are_refused_clearly_never_a_server_error(
+    route, method, merchant, other_merchant
+):
+    from merchants.models import Membership
+
+    tokens = _unusable_tokens(other_merchant)
+    members = Membership.objects.count()
+    anonymous = Client()
+    operator = Client()  # logged in, of another merchant than the invitations'
+    operator.force_login(MembershipFactory(merchant=merchant).user)
+    for what, (token, status) in tokens.items():
+        url = url_for(route, token=token)
+        for who, client in (("anonymous", anonymous), ("another merchant's operator", operator)):
+            if method == "GET":
+                assert client.get(url).status_code == status, f"GET {what} as {who}"
+                continue
+            for kind, body in bodies(route):
+                response = client.generic(method, url, body, kind)
+                # A body the request parser cannot read is a 400 before the view runs.
+                assert response.status_code in (400, status), f"{what} as {who}: {body[:30]!r}"
+            password = {"password1": "Zq9!long-enough", "password2": "Zq9!long-enough"}
+            assert client.post(url, password).status_code == status, f"POST {what} as {who}"
+    assert Membership.objects.count() == members + 1  # the operator only: nobody joined
+
+
+@pytest.mark.django_db
+def test_another_merchants_invitation_does_not_let_a_logged_in_operator_join(
+    merchant, other_merchant
+):
+    from merchants import services as team
+    from merchants.models import Membership
+
+    operator = MembershipFactory(merchant=merchant).user
+    theirs = team.invitation_create(merchant=other_merchant, email="someone-else@example.com")
+    client = Client()
+    client.force_login(operator)
+    url = f"/accounts/invitation/{team.invitation_token(theirs)}/"
+
+    assert client.get(url).status_code == 200  # the invited person's page, for them to read
+    response = client.post(url)
+
+    assert response.status_code == 409
+    assert "log out, then open the link again" in response.content.decode()
+    assert not Membership.objects.filter(merchant=other_merchant, user=operator).exists()
+    theirs.refresh_from_db()
+    assert theirs.accepted_at is None

@@ -354,3 +354,97 @@ def test_a_wrong_filter_is_sent_back_to_the_list_not_exported(operator, merchant
     response = operator.post("/app/requests/export/", {"amount_min": "lots", "q": "x"})
     assert response.status_code == 302
     assert response.url.startswith("/app/?") and "amount_min=lots" in response.url
+
+
+# --- Import through the batch service -----------------------------------------------------------
+
+
+def _ready_job(operator, count, django_capture_on_commit_callbacks) -> CsvJob:
+    _upload(operator, _import_file(count), django_capture_on_commit_callbacks)
+    job = CsvJob.objects.get(status=CsvJob.Status.READY)
+    CsvJob.objects.filter(pk=job.pk).update(status=CsvJob.Status.CREATING)
+    job.refresh_from_db()
+    return job
+
+
+@pytest.mark.django_db
+def test_a_confirmed_import_is_created_by_the_batch_service_of_the_api(
+    operator, merchant, django_capture_on_commit_callbacks, monkeypatch
+):
+    job = _ready_job(operator, 20, django_capture_on_commit_callbacks)
+    batches = []
+    real = csv_io.payment_request_create_batch
+
+    def spy(**kwargs):
+        batches.append(len(kwargs["creations"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(csv_io, "payment_request_create_batch", spy)
+    monkeypatch.setattr(csv_io, "IMPORT_BATCH_SIZE", 8)
+    csv_job_run(job.pk)
+    job.refresh_from_db()
+    assert batches == [8, 8, 4]
+    assert job.status == CsvJob.Status.DONE and job.created_count == 20
+    assert PaymentRequest.objects.filter(merchant=merchant).count() == 20
+    # The API's batch endpoint goes through the very same service.
+    from requests_app.api import batch_views
+
+    assert batch_views.services.payment_request_create_batch is real
+
+
+@pytest.mark.django_db
+def test_a_crash_inside_a_batch_keeps_nothing_of_that_batch_and_a_new_task_redoes_it(
+    operator, merchant, django_capture_on_commit_callbacks, monkeypatch
+):
+    """A batch's semantics, not request by request: the third creation crashing (the
+    database going away) rolls back the two before it and the job's progress with them."""
+    job = _ready_job(operator, 5, django_capture_on_commit_callbacks)
+    real = csv_io.payment_request_create
+
+    def flaky(**kwargs):
+        if kwargs["reference"] == "IMP-3":
+            raise RuntimeError("connection lost")
+        return real(**kwargs)
+
+    monkeypatch.setattr(csv_io, "payment_request_create", flaky)
+    with pytest.raises(RuntimeError):
+        csv_io.import_create(job=job)
+    job.refresh_from_db()
+    assert PaymentRequest.objects.count() == 0
+    assert job.processed == 0 and job.created_count == 0 and job.created_ids == []
+
+    monkeypatch.setattr(csv_io, "payment_request_create", real)
+    job = csv_io.import_create(job=job)  # a redelivered task
+    assert job.status == CsvJob.Status.DONE and job.created_count == 5
+    assert PaymentRequest.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_the_job_row_is_locked_and_written_once_per_batch_not_once_per_request(
+    operator, merchant, django_capture_on_commit_callbacks
+):
+    job = _ready_job(operator, 20, django_capture_on_commit_callbacks)
+    with CaptureQueriesContext(connection) as queries:
+        csv_io.import_create(job=job)
+    job_writes = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "requests_app_csvjob"')]
+    job_reads = [q["sql"] for q in queries if 'FROM "requests_app_csvjob"' in q["sql"]]
+    assert len(job_writes) == 2, job_writes  # the batch's progress, then DONE
+    assert len(job_reads) <= 3  # the lock of the batch, the lock finding nothing left, refresh
+    assert PaymentRequest.objects.count() == 20
+
+
+@pytest.mark.django_db
+def test_a_reference_taken_between_check_and_confirmation_is_refused_alone(
+    operator, merchant, django_capture_on_commit_callbacks
+):
+    job = _ready_job(operator, 4, django_capture_on_commit_callbacks)
+    make_request(merchant, reference="IMP-2")
+    job = csv_io.import_create(job=job)
+    assert job.status == CsvJob.Status.DONE and job.created_count == 3
+    assert [(e["line"], e["column"]) for e in job.errors] == [(4, "reference")]
+    assert set(PaymentRequest.objects.values_list("reference", flat=True)) == {
+        "IMP-1",
+        "IMP-2",
+        "IMP-3",
+        "IMP-4",
+    }
