@@ -477,3 +477,51 @@ def test_the_evidence_due_date_moving_is_an_update(client, paid, paypal_test_acc
 
     assert answer.json()["outcome"] == "dispute_updated"
     assert Dispute.objects.get().evidence_due_by - before == timedelta(days=10)
+
+
+# --- Concurrency (PostgreSQL row locks) ------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_dispute_delivered_several_times_at_once_is_recorded_and_alerted_once(
+    postgres_only, paid, paypal_test_account, paypal_stub
+):
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    dispute = open_dispute(paypal_stub)
+    same_event = paypal_stub.dispute_event("created", dispute, PAYPAL_WEBHOOK_ID)
+    deliveries = [same_event] * 3 + [
+        paypal_stub.dispute_event("updated", dispute, PAYPAL_WEBHOOK_ID) for _ in range(3)
+    ]
+    barrier = threading.Barrier(len(deliveries))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def post(body: bytes, headers: dict) -> None:
+        try:
+            barrier.wait()
+            answer = deliver(Client(), paypal_test_account, body, headers)
+            outcome = f"{answer.status_code} {answer.json().get('outcome')}"
+        except Exception as crash:  # surfaced by the assertion below
+            outcome = repr(crash)
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(outcome)
+
+    workers = [threading.Thread(target=post, args=delivery) for delivery in deliveries]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert outcomes.count("200 dispute_created") == 1, outcomes
+    assert set(outcomes) <= {"200 dispute_created", "200 up_to_date", "200 replayed"}, outcomes
+    assert Dispute.objects.count() == 1
+    assert Dispatch.objects.filter(kind="dispute_alert").count() == 1
+    assert [t for t, _s, _p in dispute_events()] == ["dispute_created"]
+    assert ProviderEvent.objects.count() == 4  # one per event id
