@@ -1,6 +1,6 @@
 """Disputes: a payer's bank contesting a captured payment, as the provider reports it.
 
-``dispute_record`` is the one entry point, whatever the provider (Stripe's webhooks today):
+``dispute_record`` is the one entry point, whatever the provider (Stripe's and PayPal's webhooks):
 the caller reads the dispute from the provider and hands over its whole state, never a
 delta, so recording the same state twice changes nothing and records no second event.
 

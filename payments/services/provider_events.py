@@ -2,9 +2,10 @@
 
 A capture that succeeded after our timeout, a payer who paid on Stripe's page and closed the
 browser before coming back, a refund made in Stripe's dashboard, a payer's bank disputing a
-payment (``charge.dispute.*``, recorded by ``disputes.dispute_record``): each arrives as a
-signed event, addressed to the merchant's own endpoint (``ProviderCredential.webhook_id``) and
-verified with that account's signing secret (the SDK's check, 300 s tolerance).
+payment (Stripe's ``charge.dispute.*``, PayPal's ``CUSTOMER.DISPUTE.*``, both recorded by
+``disputes.dispute_record``): each arrives as a signed event, addressed to the merchant's own
+endpoint (``ProviderCredential.webhook_id``) and verified with that account's signing secret
+(the SDK's check, 300 s tolerance).
 
 An event is a hint, not the truth: what it names is read back from Stripe (the saga's
 ``retrieve``) and goes through the same services as a payer's return, recovery or a refund,
@@ -284,6 +285,12 @@ _PAYPAL_LEG_EVENTS = {
 }
 # A refund (ours or the dashboard's) or a reversal: the resource is the refund.
 _PAYPAL_REFUND_EVENTS = {"PAYMENT.CAPTURE.REFUNDED", "PAYMENT.CAPTURE.REVERSED"}
+# The resource is the dispute: re-read from the Disputes API, recorded by dispute_record.
+_PAYPAL_DISPUTE_EVENTS = {
+    "CUSTOMER.DISPUTE.CREATED",
+    "CUSTOMER.DISPUTE.UPDATED",
+    "CUSTOMER.DISPUTE.RESOLVED",
+}
 
 
 def _paypal_invalid(message: str, field: str = "PAYPAL-TRANSMISSION-SIG") -> InvalidSignature:
@@ -356,11 +363,9 @@ def paypal_event_receive(*, webhook_id: str, payload: bytes, headers) -> str:
         outcome = _reconcile_leg(credential, resource)
     elif event_type in _PAYPAL_REFUND_EVENTS:
         outcome = _reconcile_refund(credential, _paypal_capture_of(client, resource), event_id)
+    elif event_type in _PAYPAL_DISPUTE_EVENTS:
+        outcome = _reconcile_paypal_dispute(credential, client, resource)
     else:
-        # CUSTOMER.DISPUTE.* lands here too, acknowledged and ignored for now. Disputes plug
-        # in here: the provider-neutral dispute service (built apart, shared with Stripe's
-        # charge.dispute.* events) will be called from this branch with the dispute re-read
-        # from PayPal (GET /v1/customer/disputes/{id}), before the event is recorded.
         outcome = "ignored"
     return _record(credential, event_id, event_type, outcome)
 
@@ -385,6 +390,90 @@ def _paypal_capture_of(client, refund: dict) -> dict:
             code="provider_unreachable",
             field=None,
         ) from None
+
+
+def _reconcile_paypal_dispute(credential: ProviderCredential, client, resource: dict) -> str:
+    """Any of the three dispute events: read the dispute back from PayPal with the account's
+    own app and record its whole state, as Stripe's are. PayPal's ``update_time`` is when
+    that state became PayPal's, so ``dispute_record``'s monotonic rule orders reports by
+    PayPal's own clock (the time of our read when PayPal gives none)."""
+    from ..adapters.paypal_disputes import paypal_dispute_read, valid_dispute_id
+
+    dispute_id = _field(resource, "dispute_id")
+    if not valid_dispute_id(dispute_id):
+        return "unknown_object"
+    read_at = timezone.now()
+    try:
+        found = paypal_dispute_read(client=client, dispute_id=dispute_id)
+        if found is None:
+            return "unknown_object"
+        if found.status is None:
+            return "ignored_status"
+        leg = _paypal_leg_of_captures(credential, client, found.captures)
+    except ProviderError:
+        raise StateConflict(
+            "PayPal did not answer; deliver the event again later.",
+            code="provider_unreachable",
+            field=None,
+        ) from None
+    if leg is None:
+        return "unknown_object"  # a payment not made through us (or not this merchant's)
+    try:
+        outcome = dispute_record(
+            provider=PAYPAL,
+            provider_reference=found.id,
+            leg=leg,
+            amount=found.amount,
+            currency=found.currency,
+            reason=found.reason,
+            raw_reason=found.raw_reason,
+            status=found.status,
+            evidence_due_by=found.evidence_due_by,
+            occurred_at=found.updated_at or read_at,
+            funds_withdrawn=found.funds_withdrawn,
+        )
+    except InvalidInput as refused:
+        logger.warning("PayPal dispute %s not recorded: %s", found.id, refused.message)
+        return "invalid_dispute"
+    if outcome.event is None:
+        return "up_to_date"
+    return outcome.event.replace(".", "_")
+
+
+def _paypal_leg_of_captures(credential: ProviderCredential, client, captures) -> Leg | None:
+    """The leg a PayPal dispute is about, from the capture ids it names, in this account's
+    merchant and mode only. A PayPal leg's reference is its order id; the capture id is the
+    ``operation_reference`` of the capture we made (or of the retrieve that found it after a
+    lost answer). A capture we never wrote down is re-read from PayPal, whose answer names
+    the leg (``custom_id``) and its order (``related_ids.order_id``)."""
+    from ..adapters.paypal_rest import PayPalAPIError
+    from ..models import LegOperation
+
+    for capture_id in captures:
+        if not capture_id.isascii() or not capture_id.isalnum() or len(capture_id) > 40:
+            continue
+        operation = (
+            LegOperation.objects.filter(
+                merchant=credential.merchant,
+                livemode=credential.livemode,
+                leg__merchant=credential.merchant,
+                leg__livemode=credential.livemode,
+                leg__provider=PAYPAL,
+                operation_reference=capture_id,
+            )
+            .select_related("leg__checkout", "leg__merchant")
+            .first()
+        )
+        if operation is not None:
+            return operation.leg
+        try:
+            capture = client.call("GET", f"/v2/payments/captures/{capture_id}")
+        except PayPalAPIError:
+            continue  # not this account's capture
+        leg = _leg_of(credential, capture)
+        if leg is not None:
+            return leg
+    return None
 
 
 def _record(credential: ProviderCredential, event_id: str, event_type: str, outcome: str) -> str:

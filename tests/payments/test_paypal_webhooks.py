@@ -168,17 +168,21 @@ def test_an_unknown_endpoint_is_a_404_get_is_refused_and_a_huge_body_is_413(
     assert huge.status_code == 413
 
 
-def test_unknown_and_dispute_events_are_acknowledged_and_change_nothing(
+def test_unknown_events_and_a_dispute_event_naming_no_dispute_change_nothing(
     client, paid, paypal_test_account, paypal_stub
 ):
-    for event_type in ("BILLING.SUBSCRIPTION.CREATED", "CUSTOMER.DISPUTE.CREATED"):
+    # Disputes themselves: tests/payments/test_paypal_disputes.py.
+    for event_type, outcome in (
+        ("BILLING.SUBSCRIPTION.CREATED", "ignored"),
+        ("CUSTOMER.DISPUTE.CREATED", "unknown_object"),
+    ):
         body, headers = paypal_stub.signed_event(
             event_type,
             {"id": "PP-D-1", "custom_id": Leg.objects.get().public_id},
             PAYPAL_WEBHOOK_ID,
         )
         answer = deliver(client, paypal_test_account, body, headers)
-        assert (answer.status_code, answer.json()["outcome"]) == (200, "ignored")
+        assert (answer.status_code, answer.json()["outcome"]) == (200, outcome)
 
     paid.refresh_from_db()
     assert (paid.amount_paid, paid.amount_refunded) == (4000, 0)

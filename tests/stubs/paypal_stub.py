@@ -1,5 +1,5 @@
-"""A local stand-in for PayPal's REST API (OAuth2 + Orders v2 + Payments v2), for the PayPal
-adapter to talk to in tests.
+"""A local stand-in for PayPal's REST API (OAuth2 + Orders v2 + Payments v2 + Disputes v1),
+for the PayPal adapter to talk to in tests.
 
 No machine here reaches PayPal, so this server answers the endpoints the adapter calls the
 way PayPal documents them: JSON requests and answers with PayPal's field names, OAuth2
@@ -10,7 +10,10 @@ live and sandbox apart by host; here by path: ``<base>/live`` and ``<base>/sandb
 environments whose apps (client id + secret) and objects are separate, so a sandbox app is
 refused by the live environment. A per-test fault script gives declines
 (``INSTRUMENT_DECLINED``), ``PAYER_ACTION_REQUIRED``, 5xx, timeouts (done, but answered too
-late) and dropped connections. ``/checkoutnow?token=<order>`` is a minimal approval page
+late) and dropped connections. Disputes (``open_dispute``, ``update_dispute``,
+``resolve_dispute``) are on the app's captures, read with ``GET /v1/customer/disputes/{id}``
+in PayPal's shape (``dispute_life_cycle_stage``, ``status``, ``dispute_outcome``) and
+announced by ``dispute_event``. ``/checkoutnow?token=<order>`` is a minimal approval page
 (Approve / Cancel) a test client or a browser finishes; ``signed_event`` builds webhook
 deliveries with PayPal's transmission headers, which ``/v1/notifications/verify-webhook-
 signature`` checks against what the stub itself signed.
@@ -119,6 +122,7 @@ class App:
     authorizations: dict = field(default_factory=dict)
     captures: dict = field(default_factory=dict)
     refunds: dict = field(default_factory=dict)
+    disputes: dict = field(default_factory=dict)
 
 
 def _value_ok(value: object, currency: str) -> bool:
@@ -145,6 +149,7 @@ class PayPalStub:
         self.transmissions: dict[str, dict] = {}
         self.webhook_key = secrets.token_bytes(32)
         self.answer_delay = answer_delay
+        self._last_dispute_time: datetime | None = None
         self.server: ThreadingHTTPServer | None = None
 
     # --- lifecycle --------------------------------------------------------------------
@@ -228,6 +233,131 @@ class PayPalStub:
             )
             refund = self._refund(app, capture_id, body)
             return dict(refund)
+
+    # --- disputes (PayPal's Disputes API, v1) ----------------------------------------------
+
+    def open_dispute(
+        self,
+        client_id: str,
+        capture_id: str,
+        *,
+        environment: str = "sandbox",
+        reason: str = "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+        stage: str = "CHARGEBACK",
+        status: str = "WAITING_FOR_SELLER_RESPONSE",
+        value: str | None = None,
+        due_in_days: int = 10,
+    ) -> dict:
+        """The payer opens a case on one of the app's captures (at PayPal's Resolution
+        Center, or through their card issuer): the dispute as ``GET /v1/customer/disputes/
+        {id}`` shows it to the merchant, and as the CUSTOMER.DISPUTE.CREATED event carries
+        it."""
+        with self.lock:
+            app = self.app(client_id, environment)
+            capture = app.captures[capture_id]
+            money = dict(capture["amount"])
+            if value is not None:
+                money["value"] = value
+            dispute_id = f"PP-D-{secrets.randbelow(10**5):05d}{_id(4)}"
+            now = self._dispute_time()
+            app.disputes[dispute_id] = {
+                "dispute_id": dispute_id,
+                "create_time": now,
+                "update_time": now,
+                "disputed_transactions": [
+                    {
+                        "buyer_transaction_id": _id(),
+                        "seller_transaction_id": capture_id,
+                        "create_time": capture["create_time"],
+                        "transaction_status": "COMPLETED",
+                        "gross_amount": dict(capture["amount"]),
+                        "custom": capture.get("custom_id", ""),
+                        "seller": {"merchant_id": app.app_id.removeprefix("APP-")[:13]},
+                    }
+                ],
+                "reason": reason,
+                "status": status,
+                "dispute_amount": money,
+                "dispute_life_cycle_stage": stage,
+                "dispute_channel": "INTERNAL" if stage == "INQUIRY" else "EXTERNAL",
+                "seller_response_due_date": self._due(due_in_days),
+                "links": [
+                    {
+                        "href": f"{self.base_url(environment)}/v1/customer/disputes/{dispute_id}",
+                        "rel": "self",
+                        "method": "GET",
+                    }
+                ],
+            }
+            return dict(app.disputes[dispute_id])
+
+    def update_dispute(
+        self,
+        client_id: str,
+        dispute_id: str,
+        *,
+        environment: str = "sandbox",
+        due_in_days: int | None = None,
+        **changes,
+    ) -> dict:
+        """PayPal moves the case on (``status``, ``dispute_life_cycle_stage``, a new due date);
+        ``update_time`` moves with it, always later than the last one."""
+        with self.lock:
+            dispute = self.app(client_id, environment).disputes[dispute_id]
+            dispute.update(changes)
+            if due_in_days is not None:
+                dispute["seller_response_due_date"] = self._due(due_in_days)
+            dispute["update_time"] = self._dispute_time()
+            return dict(dispute)
+
+    def resolve_dispute(
+        self,
+        client_id: str,
+        dispute_id: str,
+        outcome: str = "RESOLVED_BUYER_FAVOUR",
+        *,
+        environment: str = "sandbox",
+        refunded: str | None = None,
+    ) -> dict:
+        """PayPal settles the case: ``status`` RESOLVED with its ``dispute_outcome`` (the
+        amount refunded to the payer when the payer won)."""
+        with self.lock:
+            dispute = self.app(client_id, environment).disputes[dispute_id]
+            result = {"outcome_code": outcome}
+            if outcome in ("RESOLVED_BUYER_FAVOUR", "ACCEPTED"):
+                money = dict(dispute["dispute_amount"])
+                if refunded is not None:
+                    money["value"] = refunded
+                result["amount_refunded"] = money
+            return self.update_dispute(
+                client_id,
+                dispute_id,
+                environment=environment,
+                status="RESOLVED",
+                dispute_outcome=result,
+            )
+
+    def dispute_event(
+        self, event_type: str, dispute: dict, webhook_id: str, **kwargs
+    ) -> tuple[bytes, dict]:
+        """A signed CUSTOMER.DISPUTE.<CREATED|UPDATED|RESOLVED> delivery whose resource is
+        the dispute as it stood when PayPal sent it."""
+        name = event_type if "." in event_type else f"CUSTOMER.DISPUTE.{event_type.upper()}"
+        return self.signed_event(name, dict(dispute), webhook_id, resource_type="dispute", **kwargs)
+
+    def _dispute_time(self) -> str:
+        """PayPal's millisecond timestamps, strictly increasing here so that two changes made
+        within one millisecond of each other still have an order."""
+        now = datetime.now(UTC)
+        last = self._last_dispute_time
+        if last is not None and now <= last:
+            now = last + timedelta(milliseconds=1)
+        self._last_dispute_time = now
+        return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+    def _due(self, days: int) -> str:
+        due = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+        return due.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
     def signed_event(
         self,
@@ -399,6 +529,8 @@ class PayPalStub:
                 return 201, self._refund(app, cid, body)
             case "GET", ["v2", "payments", "refunds", rid]:
                 return 200, self._get(app.refunds, rid, "refund")
+            case "GET", ["v1", "customer", "disputes", did]:
+                return 200, self._get(app.disputes, did, "dispute")
             case "POST", ["v1", "notifications", "verify-webhook-signature"]:
                 return 200, {"verification_status": self._verify(body)}
         raise _not_found(path)
