@@ -32,6 +32,7 @@ database no running cluster uses.
 """
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -65,6 +66,8 @@ CANCELLED = range(0, REQUESTS, 8)  # every eighth request is cancelled after its
 DEADLINE_SECONDS = 50
 REMINDER_SECONDS_BEFORE = 15
 LEASE_SECONDS = 30
+# Mid-run: the provider has accepted this many messages before cluster A may be killed.
+KILL_AFTER_SENDS = 10
 ESP_DELAY = "0.25"
 FINAL = {"sent", "skipped", "cancelled", "failed"}
 REDIS_PATTERNS = ("django_q:pushpay:*", "pushpay:ratelimit:*")
@@ -153,14 +156,10 @@ class Processes:
 
     def kill(self, name: str) -> None:
         process = self.started[name]
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
         deadline = time.monotonic() + 10
         while self.group(name) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -240,8 +239,7 @@ def scale_out(tmp_path):
         for k, v in os.environ.items()
         # The test settings' own defaults, which the children must not inherit.
         if not k.startswith(("DJANGO_", "PYTEST_"))
-        and k
-        not in ("DEBUG", "PUBLIC_BASE_URL", "EMAIL_BACKEND", "DISPATCH_RATE_LIMIT_STORE")
+        and k not in ("DEBUG", "PUBLIC_BASE_URL", "EMAIL_BACKEND", "DISPATCH_RATE_LIMIT_STORE")
     }
     port = _free_port()
     env = {
@@ -359,40 +357,48 @@ def test_two_clusters_and_two_web_workers_deliver_a_burst_while_one_cluster_is_k
             },
         )
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        created = list(pool.map(create, range(REQUESTS)))
-    refused = [(code, body) for code, body in created if code != 201]
-    assert not refused, f"creates refused: {refused[:3]}\n{processes.report()}"
-    ids = [body["id"] for _code, body in created]
+    def burst() -> tuple[list[str], set[str], float]:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            created = list(pool.map(create, range(REQUESTS)))
+        refused = [(code, body) for code, body in created if code != 201]
+        assert not refused, f"creates refused: {refused[:3]}"
+        ids = [body["id"] for _code, body in created]
+        # And a few are cancelled at once (their reminders must never go out)
+        cancelled = {ids[n] for n in CANCELLED}
+        for public_id in cancelled:
+            code, body = api.call("POST", f"/payment-requests/{public_id}/cancel", {})
+            assert code == 200, body
+        return ids, cancelled, time.monotonic()
 
-    # And a few are cancelled at once (their reminders must never go out)
-    cancelled = {ids[n] for n in CANCELLED}
-    for public_id in cancelled:
-        code, body = api.call("POST", f"/payment-requests/{public_id}/cancel", {})
-        assert code == 200, body
-    burst_done = time.monotonic()
-
-    # And cluster A is killed, whole process group, while it holds leased rows
-    def cluster_a_holds() -> set[str]:
-        return _held_by(processes.group("cluster-a"))
-
-    reminders_due = deadline - timedelta(seconds=REMINDER_SECONDS_BEFORE)
-    give_up = (reminders_due - timezone.now()).total_seconds() + LEASE_SECONDS
-    seen_holding = False
-    until = time.monotonic() + give_up
-    while time.monotonic() < until:
-        if cluster_a_holds():
-            seen_holding = True
-            break
-        time.sleep(0.02)
-    a_pids = processes.group("cluster-a")
-    processes.kill("cluster-a")
-    killed_at = time.monotonic()
-    time.sleep(1)  # PostgreSQL ends the dead processes' sessions (their open claims roll back)
-    # Read after the kill: nothing of cluster A can claim or record anything any more, so
-    # these are exactly the rows it held when it died.
-    held_at_kill = _held_by(a_pids)
-    sent_before_kill = len(_sends(esp_log))
+    # And, while the burst's notices go out, cluster A is killed (its whole process group)
+    # as soon as it is seen holding leased rows, some messages already sent; if it never is
+    # during the notices, during the reminders' sweep
+    with ThreadPoolExecutor(max_workers=1) as client:
+        burst_future = client.submit(burst)
+        reminders_due = deadline - timedelta(seconds=REMINDER_SECONDS_BEFORE)
+        give_up = (reminders_due - timezone.now()).total_seconds() + 2 * LEASE_SECONDS
+        seen_holding = False
+        until = time.monotonic() + give_up
+        while time.monotonic() < until:
+            if burst_future.done() and burst_future.exception():
+                break
+            if len(_sends(esp_log)) >= KILL_AFTER_SENDS and _held_by(processes.group("cluster-a")):
+                seen_holding = True
+                break
+            time.sleep(0.02)
+        a_pids = processes.group("cluster-a")
+        phase = "the notices" if timezone.now() < reminders_due else "the reminders' sweep"
+        processes.kill("cluster-a")
+        killed_at = time.monotonic()
+        time.sleep(1)  # PostgreSQL ends the dead sessions (their open claims roll back)
+        # Read after the kill: nothing of cluster A can claim or record anything any more,
+        # so these are exactly the rows it held when it died.
+        held_at_kill = _held_by(a_pids)
+        sent_before_kill = len(_sends(esp_log))
+        try:
+            ids, cancelled, burst_done = burst_future.result(timeout=120)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{processes.report()}") from None
     assert processes.started["cluster-b"].poll() is None, processes.report()
 
     # Then cluster B finishes the work: every row of the merchant reaches a final state
@@ -428,7 +434,9 @@ def test_two_clusters_and_two_web_workers_deliver_a_burst_while_one_cluster_is_k
         for row in request_rows
     }
     assert len(expected) == (REQUESTS - len(cancelled)) * PAYERS * 2
-    not_sent = {r.public_id: r.status for r in rows if r.public_id in expected and r.status != "sent"}
+    not_sent = {
+        r.public_id: r.status for r in rows if r.public_id in expected and r.status != "sent"
+    }
     assert not not_sent, f"rows not sent: {not_sent}\n{processes.report()}"
     missing = expected - set(sends)
     assert not missing, f"{len(missing)} sent rows the provider never saw: {sorted(missing)[:5]}"
@@ -466,7 +474,7 @@ def test_two_clusters_and_two_web_workers_deliver_a_burst_while_one_cluster_is_k
 
     print(
         f"\nscale-out: start {ready - started:.1f} s, burst {burst_done - ready:.1f} s, "
-        f"kill at +{killed_at - ready:.1f} s (cluster A seen holding rows: {seen_holding}, "
+        f"kill at +{killed_at - ready:.1f} s during {phase} (seen holding: {seen_holding}, "
         f"held at the kill: {len(held_at_kill)}, provider had {sent_before_kill} sends), "
         f"all final at +{finished - ready:.1f} s; sends {sum(sends.values())} for "
         f"{len(sends)} messages, duplicates {len(duplicates)}"
