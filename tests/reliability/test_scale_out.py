@@ -36,6 +36,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -47,6 +48,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from django.db import connection
 from django.utils import timezone
 
@@ -82,16 +84,12 @@ def _database_url() -> str:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 def _clean_redis(url: str) -> None:
-    import redis
-
     client = redis.Redis.from_url(url)
     try:
         for pattern in REDIS_PATTERNS:
@@ -112,16 +110,15 @@ class Processes:
         self.started: dict[str, subprocess.Popen] = {}
 
     def start(self, name: str, *args: str, extra: dict | None = None) -> subprocess.Popen:
-        log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 (closed with the child)
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env={**self.env, **(extra or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: killed as a whole
-        )
-        log.close()
+        with open(self.folder / f"{name}.log", "wb") as log:  # the child keeps its own copy
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", *args],
+                cwd=ROOT,
+                env={**self.env, **(extra or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: killed as a whole
+            )
         self.started[name] = process
         return process
 
@@ -169,14 +166,19 @@ class Processes:
             self.kill(name)
 
 
-def _wait_for(condition, timeout: float, what: str, processes: Processes, every: float = 0.2):
+def _wait_for(
+    condition, timeout: float, what: str, processes: Processes, *, every=0.2, detail=None
+):
+    """Poll until ``condition`` holds; on timeout fail with what was awaited, ``detail()``
+    and every process's last log lines."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(every)
-    pytest.fail(f"Timed out after {timeout:.0f} s waiting for {what}.\n{processes.report()}")
+    more = f"{detail()}\n" if detail else ""
+    pytest.fail(f"Timed out after {timeout:.0f} s waiting for {what}.\n{more}{processes.report()}")
 
 
 class Api:
@@ -415,10 +417,7 @@ def test_two_clusters_and_two_web_workers_deliver_a_burst_while_one_cluster_is_k
         counts = Counter(rows.values_list("status", flat=True))
         return f"outbox by status: {dict(counts)}"
 
-    try:
-        _wait_for(all_final, 180, "every outbox row to be final", processes, every=0.5)
-    except pytest.fail.Exception as exc:
-        raise AssertionError(f"{exc}\n{pending()}") from None
+    _wait_for(all_final, 180, "every outbox row to be final", processes, every=0.5, detail=pending)
     finished = time.monotonic()
 
     sends = Counter(_sends(esp_log))
