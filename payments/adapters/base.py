@@ -79,6 +79,10 @@ class PaymentResult:
     # provider's own page): brand and last four digits for receipts, never more.
     source_brand: str = ""
     source_last4: str = ""
+    # Its expiry (month 1-12, four-digit year) when the provider gives it, so a saved card's
+    # expiry is known without asking the provider again on every page.
+    source_exp_month: int | None = None
+    source_exp_year: int | None = None
     # A token the provider kept for charges made later without the payer (installments).
     saved_source: str = ""
     # The provider's own fee for this movement, in minor units of ``currency``; None when

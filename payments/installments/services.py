@@ -309,15 +309,36 @@ def installment_settle(
 def _source_replace(plan: InstallmentPlan, checkout_public_id: str) -> None:
     """The card that just paid becomes the plan's card for the charges still to come; only
     once it has paid, so a mistyped or refused card never replaces one that works."""
-    saved, given = (
+    saved, given, *card = (
         Leg.objects.filter(checkout__public_id=checkout_public_id, method=plan.method)
-        .values_list("saved_source", "source")
+        .values_list(
+            "saved_source",
+            "source",
+            "source_brand",
+            "source_last4",
+            "source_exp_month",
+            "source_exp_year",
+        )
         .first()
-    ) or ("", "")
+    ) or ("", "", "", "", None, None)
     source = saved or given
     if source and source != plan.source:
         plan.source = source
-        plan.save(update_fields=["source", "updated_at"])
+        # What the provider told us of that card when it was saved: the plan page shows
+        # it (and its expiry warning) without asking the provider each time.
+        if saved:
+            _source_card_set(plan, *card)
+        else:
+            _source_card_set(plan, "", "", None, None)
+        plan.save(update_fields=["source", *SOURCE_CARD_FIELDS, "updated_at"])
+
+
+SOURCE_CARD_FIELDS = ("source_brand", "source_last4", "source_exp_month", "source_exp_year")
+
+
+def _source_card_set(plan: InstallmentPlan, brand, last4, exp_month, exp_year) -> None:
+    plan.source_brand, plan.source_last4 = brand or "", last4 or ""
+    plan.source_exp_month, plan.source_exp_year = exp_month, exp_year
 
 
 def installments_claim(*, now: datetime, worker_id: str, batch_size: int = 50) -> list[int]:
@@ -590,8 +611,10 @@ def installment_plan_pay_off(
             row.lease_until = timezone.now() + LEASE
             row.save(update_fields=["status", "leased_by", "lease_until", "updated_at"])
         if source and source != plan.source:
+            # A token the payer gave here: its card is described by its adapter.
             plan.source = source
-            plan.save(update_fields=["source", "updated_at"])
+            _source_card_set(plan, "", "", None, None)
+            plan.save(update_fields=["source", *SOURCE_CARD_FIELDS, "updated_at"])
     try:
         checkout = payment_services.checkout_start(
             participant=plan.participant,

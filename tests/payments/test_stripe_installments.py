@@ -371,9 +371,68 @@ def test_the_expiry_of_a_saved_card_is_read_from_its_payment_method(
     assert adapter.expires_before(plan.source, last) is True
     assert adapter.expires_before(plan.source, today) is False
     assert adapter.expires_before("card", last) is False  # nothing saved: nothing to say
+
+
+def test_the_plan_page_shows_the_saved_card_and_its_expiry_without_asking_stripe(
+    client, merchant, stripe_test_account, stripe_stub
+):
+    payer = make(merchant)
+    today = timezone.localdate()
+    plan = pay_deposit(client, payer, stripe_stub, exp_month=today.month, exp_year=today.year)
+    # Kept when the deposit saved it, from Stripe's own description of the card.
+    assert (plan.source_brand, plan.source_last4) == ("visa", "4242")
+    assert (plan.source_exp_month, plan.source_exp_year) == (today.month, today.year)
+    stripe_stub.requests.clear()
+
     page = client.get(plan_page(payer, plan)).content.decode()
+    page_again = client.get(plan_page(payer, plan)).content.decode()
+
+    assert 'data-testid="card-expiry"' in page and "visa •••• 4242" in page
+    assert "visa •••• 4242" in page_again
+    assert stripe_stub.requests == []  # not one call to Stripe per render
+
+
+def test_a_card_saved_before_its_details_were_kept_is_still_described_by_stripe(
+    client, merchant, stripe_test_account, stripe_stub
+):
+    payer = make(merchant)
+    today = timezone.localdate()
+    plan = pay_deposit(client, payer, stripe_stub, exp_month=today.month, exp_year=today.year)
+    InstallmentPlan.objects.filter(pk=plan.pk).update(
+        source_brand="", source_last4="", source_exp_month=None, source_exp_year=None
+    )
+    stripe_stub.requests.clear()
+
+    page = client.get(plan_page(payer, plan)).content.decode()
+
     assert 'data-testid="card-expiry"' in page and "visa •••• 4242" in page
     assert stripe_stub.calls("GET", "payment_methods")
+
+
+def test_a_card_the_payer_pays_with_replaces_the_kept_card_details(
+    client, merchant, stripe_test_account, stripe_stub
+):
+    payer = make(merchant)
+    plan = pay_deposit(client, payer, stripe_stub, CHARGES_DECLINED)
+    second = charge_second(plan)
+    assert second.status == "failed"
+
+    response = client.post(
+        plan_page(payer, plan), {"action": "pay_installment", "installment": second.public_id}
+    )
+    today = timezone.localdate()
+    status, where = stripe_stub.complete(
+        response.url, "5555555555554444", exp_month=today.month, exp_year=today.year
+    )
+    assert status == 303
+    client.get(_path(where))
+
+    plan.refresh_from_db()
+    assert (plan.source_brand, plan.source_last4) == ("mastercard", "4444")
+    assert (plan.source_exp_month, plan.source_exp_year) == (today.month, today.year)
+    stripe_stub.requests.clear()
+    page = client.get(plan_page(payer, plan)).content.decode()
+    assert "mastercard •••• 4444" in page and stripe_stub.requests == []
 
 
 def test_a_card_kept_with_a_later_expiry_is_not_flagged(

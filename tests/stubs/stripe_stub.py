@@ -184,6 +184,11 @@ class _SavedCards:
             "_number": number,
         }
         account.payment_methods[pmid] = payment_method
+        # Stripe's charge describes the card it was made with, expiry included.
+        charge["payment_method_details"]["card"].update(
+            exp_month=payment_method["card"]["exp_month"],
+            exp_year=payment_method["card"]["exp_year"],
+        )
         usage = session["_intent_data"].get("setup_future_usage")
         intent.update(payment_method=pmid, customer=session.get("customer"))
         charge.update(payment_method=pmid, customer=session.get("customer"))
@@ -282,7 +287,12 @@ class _SavedCards:
             "balance_transaction": None,
             "payment_method_details": {
                 "type": "card",
-                "card": {"brand": card["brand"], "last4": card["last4"]},
+                "card": {
+                    "brand": card["brand"],
+                    "last4": card["last4"],
+                    "exp_month": card["exp_month"],
+                    "exp_year": card["exp_year"],
+                },
             },
             "refunds": {"object": "list", "data": []},
             "livemode": account.livemode,
