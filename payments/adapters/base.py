@@ -171,6 +171,10 @@ class PaymentMethodAdapter(ABC):
     # participant's id, or a source saved for them before, whose holder is reused), and the
     # result's ``saved_source`` becomes the plan's card.
     saves_sources: ClassVar[bool] = False
+    # The source that sends a payer who is on our page to the provider's own page to pay now
+    # (3-D Secure there), for when a saved card charged without them needs their bank's
+    # authentication (a pay-off); "" for methods that cannot.
+    on_session_source: ClassVar[str] = ""
 
     def __init__(self, *, merchant: Merchant, livemode: bool = False):
         if livemode and self.is_sandbox:

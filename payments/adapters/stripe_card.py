@@ -221,6 +221,7 @@ class StripeCardAdapter(PaymentMethodAdapter):
     label = "Card"
     payer_fields_template = ""
     saves_sources = True
+    on_session_source = "card"  # a Checkout Session, where Stripe runs 3-D Secure
 
     @classmethod
     def is_configured(cls, *, merchant, livemode: bool) -> bool:
