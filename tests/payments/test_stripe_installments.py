@@ -577,7 +577,7 @@ def test_a_payoff_the_saved_card_pays_off_session_keeps_that_card(
     plan = pay_deposit(client, payer, stripe_stub, SAVES_AND_CHARGES)
     old_source = plan.source
 
-    left, response = payoff(client, payer, plan)
+    _, response = payoff(client, payer, plan)
 
     assert response.status_code == 302 and "paid=co_" in response.url
     assert len(stripe_stub.calls("POST", "checkout/sessions")) == 1  # the deposit's only
