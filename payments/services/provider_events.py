@@ -245,6 +245,7 @@ def _reconcile_dispute(credential: ProviderCredential, obj) -> str:
             occurred_at=read_at,
             funds_withdrawn=found.funds_withdrawn,
             funds_reinstated=found.funds_reinstated,
+            fee=found.fee,
         )
     except InvalidInput as refused:
         logger.warning("Stripe dispute %s not recorded: %s", found.id, refused.message)

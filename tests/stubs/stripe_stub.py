@@ -566,7 +566,18 @@ class StripeStub(_SavedCards):
                 "object": "balance_transaction",
                 "amount": sign * dispute["amount"],
                 "currency": dispute["currency"],
+                # Stripe's dispute fee, taken with the withdrawal and given back with a
+                # reinstatement (as where the card network returns it).
                 "fee": 1500 if sign < 0 else -1500,
+                "fee_details": [
+                    {
+                        "amount": 1500 if sign < 0 else -1500,
+                        "currency": dispute["currency"],
+                        "description": "Dispute fee",
+                        "type": "stripe_fee",
+                        "application": None,
+                    }
+                ],
                 "net": sign * (dispute["amount"] + 1500),
                 "reporting_category": "dispute" if sign < 0 else "dispute_reversal",
                 "type": "adjustment",
