@@ -390,6 +390,15 @@ def test_the_plan_page_shows_the_saved_card_and_its_expiry_without_asking_stripe
     assert 'data-testid="card-expiry"' in page and "visa •••• 4242" in page
     assert "visa •••• 4242" in page_again
     assert stripe_stub.requests == []  # not one call to Stripe per render
+    # Nor on the back office's page of the plan.
+    from tests.factories import MembershipFactory
+
+    operator = Client()
+    operator.force_login(MembershipFactory(merchant=merchant, role="viewer").user)
+    back_office = operator.get(f"/app/installments/{plan.public_id}/")
+    assert back_office.status_code == 200
+    assert "4242" in back_office.content.decode()
+    assert stripe_stub.requests == []
 
 
 def test_a_card_saved_before_its_details_were_kept_is_still_described_by_stripe(
