@@ -85,6 +85,20 @@ def stripe_dispute_read(*, secret_key: str, dispute_id: str) -> StripeDispute | 
     )
 
 
+def stripe_charge_intent(*, secret_key: str, charge_id: str) -> str:
+    """The PaymentIntent behind a charge (``GET /v1/charges/{id}``): a dispute that names
+    only its charge (an older API version's, or one Stripe sends without it) is tied to
+    our leg through it. "" when this account has no such charge, or it has no intent.
+    Raises ``ProviderTimeout`` when Stripe did not answer."""
+    try:
+        charge = stripe_client(secret_key).v1.charges.retrieve(charge_id)
+    except stripe.StripeError as exc:
+        if _no_answer(exc) or isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
+            raise ProviderTimeout(f"Stripe did not answer for the charge: {exc}") from None
+        return ""
+    return _id_of(_get(charge, "payment_intent"))
+
+
 def _fee(found, currency: str) -> int | None:
     """Stripe's dispute fee as its balance transactions state it (``fee`` on each: the
     fee taken with the withdrawal, less any given back with a reinstatement). None with no

@@ -623,3 +623,47 @@ def test_an_inquiry_moves_no_money_and_is_not_on_the_statement(
     body = statement(api, paid)
     assert (body["version"], body["disputes"]) == (1, [])
     assert "disputed_open" not in body["totals"]
+
+
+def dispute_without_intent(stub):
+    dispute = stub.open_dispute(STRIPE_TEST_KEY, intent_of(stub)["id"])
+    stub.account(STRIPE_TEST_KEY).disputes[dispute["id"]]["payment_intent"] = None
+    return {**dispute, "payment_intent": None}
+
+
+def test_a_dispute_naming_only_its_charge_is_tied_to_the_leg_through_the_charge(
+    client, paid, stripe_test_account, stripe_stub
+):
+    dispute = dispute_without_intent(stripe_stub)
+
+    answer = dispute_delivery(client, stripe_test_account, stripe_stub, "created", dispute)
+
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "dispute_created")
+    assert Dispute.objects.get().leg == Leg.objects.get()
+    (read,) = stripe_stub.calls("GET", f"charges/{dispute['charge']}")
+    assert read["api_key"] == STRIPE_TEST_KEY
+
+
+def test_stripe_not_answering_for_the_disputes_charge_asks_for_the_event_again(
+    client, paid, stripe_test_account, stripe_stub
+):
+    dispute = dispute_without_intent(stripe_stub)
+    stripe_stub.fail("GET", "charges/*", "500")
+
+    answer = dispute_delivery(client, stripe_test_account, stripe_stub, "created", dispute)
+
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "provider_unreachable"
+    assert not Dispute.objects.exists()
+
+
+def test_a_dispute_whose_charge_stripe_does_not_know_changes_nothing(
+    client, paid, stripe_test_account, stripe_stub
+):
+    dispute = dispute_without_intent(stripe_stub)
+    stripe_stub.account(STRIPE_TEST_KEY).disputes[dispute["id"]]["charge"] = "ch_unknown"
+
+    answer = dispute_delivery(client, stripe_test_account, stripe_stub, "created", dispute)
+
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "unknown_object")
+    assert not Dispute.objects.exists()

@@ -678,6 +678,8 @@ class StripeStub(_SavedCards):
                 return self._refund(account, params)
             case "GET", ["disputes", did]:
                 return self._get(account.disputes, did, "dispute")
+            case "GET", ["charges", cid]:
+                return self._expanded(account, self._get(account.charges, cid, "charge"), expand)
             case "GET", ["account"]:
                 return {"id": account.id, "object": "account", "charges_enabled": True}
         saved = self._route_saved_cards(method, parts, params, account, expand)
