@@ -448,8 +448,13 @@ def installment_plan_cancel(*, plan: InstallmentPlan) -> InstallmentPlan:
 
 
 def _running(plan: InstallmentPlan) -> InstallmentPlan:
+    # The request, then the plan alone (``of=("self",)``), as the saga's booking locks them:
+    # locking the joined merchant, request and participant rows too took them in another
+    # order than the booking's, and two payers' posts (a pay-off and a booking) could
+    # deadlock on PostgreSQL.
+    lock_request(plan.request_id)
     plan = (
-        InstallmentPlan.objects.select_for_update()
+        InstallmentPlan.objects.select_for_update(of=("self",))
         .select_related("request", "participant", "merchant")
         .get(pk=plan.pk)
     )

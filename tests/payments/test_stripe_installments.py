@@ -592,3 +592,32 @@ def test_a_payoff_the_saved_card_pays_off_session_keeps_that_card(
     assert len(stripe_stub.calls("POST", "checkout/sessions")) == 1  # the deposit's only
     plan.refresh_from_db()
     assert (plan.status, plan.source, plan.source_last4) == ("completed", old_source, "3155")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_payoff_posts_at_once_on_postgresql_start_one_payment_only(
+    merchant, stripe_test_account, stripe_stub
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://…)")
+    payer = make(merchant)
+    plan = pay_deposit(Client(), payer, stripe_stub, ALWAYS_AUTHENTICATE)
+    barrier = threading.Barrier(2)
+    answers = []
+
+    def post() -> None:
+        try:
+            barrier.wait()
+            answers.append(payoff(Client(), payer, plan)[1].status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert sorted(answers) == [302, 409]
+    assert len(off_session_creates(stripe_stub)) == 1
+    assert len(stripe_stub.calls("POST", "checkout/sessions")) == 2  # the deposit's, then one
