@@ -88,6 +88,13 @@ class Dispute(TimeStamped):
     funds_reinstated = models.BigIntegerField(
         default=0, help_text="Integer amount in minor units the provider gave back so far."
     )
+    fee = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Integer amount in minor units the provider charges the merchant for the "
+        "dispute, net of any it gave back (Stripe's dispute fee, from the dispute's balance "
+        "transactions); null while it reports none, or one in another currency.",
+    )
     state_at = models.DateTimeField(help_text="When the state held here was the provider's.")
     closed_at = models.DateTimeField(null=True, blank=True)
 

@@ -317,6 +317,12 @@ class Leg(TimeStamped):
     failure_reason = models.CharField(max_length=32, blank=True)
     source_brand = models.CharField(max_length=20, blank=True)
     source_last4 = models.CharField(max_length=4, blank=True)
+    source_exp_month = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The card's expiry month as the provider gave it."
+    )
+    source_exp_year = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The card's expiry year as the provider gave it."
+    )
     saved_source = models.CharField(
         max_length=80,
         blank=True,

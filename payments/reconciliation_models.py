@@ -73,6 +73,8 @@ class Reconciliation(models.Model):
     currency = models.CharField(max_length=3)
     lines = models.JSONField(default=list)
     totals = models.JSONField(default=dict)
+    # Chargebacks on the request's legs as the statement stated them (docs/api.md).
+    disputes = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -22,6 +22,11 @@ TRIGGERS = (
     T.REQUEST_CANCELLED,
     T.PAYMENT_REFUNDED,
     T.PAYMENT_SUCCEEDED,
+    # A chargeback opened, moved or closed: the statement shows it, and a lost one (or
+    # Stripe's dispute fee) changes the net.
+    T.DISPUTE_CREATED,
+    T.DISPUTE_UPDATED,
+    T.DISPUTE_CLOSED,
 )
 
 

@@ -413,7 +413,55 @@ def reconciliation_statement(
                 "captured_at": capture.created_at.isoformat() if capture else None,
             }
         )
-    return {"lines": lines, "totals": _totals(lines, payment_request.currency)}
+    totals = _totals(lines, payment_request.currency)
+    disputes = statement_disputes(payment_request=payment_request)
+    if disputes:
+        # Only with chargebacks, so a statement without any reads (and compares) as before.
+        lost = sum(row["amount"] for row in disputes if row["status"] == Dispute.Status.LOST)
+        fees = sum(row["fee"] or 0 for row in disputes)
+        totals.update(
+            disputed_open=sum(
+                row["amount"]
+                for row in disputes
+                if row["status"] in (Dispute.Status.NEEDS_RESPONSE, Dispute.Status.UNDER_REVIEW)
+            ),
+            disputed_lost=lost,
+            dispute_fees=fees,
+            net=totals["net"] - lost - fees,
+        )
+    return {"lines": lines, "totals": totals, "disputes": disputes}
+
+
+def statement_disputes(*, payment_request) -> list[dict]:
+    """The request's chargebacks as its statement shows them, oldest first: open, won or
+    lost (an inquiry moves no money and is left out). A lost one takes its amount off the
+    net, and the provider's dispute fee comes off it whatever the outcome."""
+    rows = (
+        Dispute.objects.filter(
+            merchant_id=payment_request.merchant_id,
+            livemode=payment_request.livemode,
+            leg__checkout__request_id=payment_request.pk,
+        )
+        .exclude(status__startswith="warning_")
+        .select_related("leg__checkout__participant")
+        .order_by("created_at", "id")
+    )
+    return [
+        {
+            "dispute": dispute.public_id,
+            "provider_reference": dispute.provider_reference,
+            "leg": dispute.leg.public_id,
+            "participant": dispute.leg.checkout.participant.public_id,
+            "method": dispute.leg.method,
+            "status": dispute.status,
+            "currency": dispute.currency,
+            "amount": dispute.amount,
+            "fee": dispute.fee,
+            "net": -(dispute.amount if dispute.status == Dispute.Status.LOST else 0)
+            - (dispute.fee or 0),
+        }
+        for dispute in rows
+    ]
 
 
 def reconciliation_latest(*, payment_request) -> Reconciliation | None:
@@ -452,6 +500,7 @@ def reconciliation_current(*, payment_request) -> dict:
             "created_at": latest.created_at.isoformat(),
             "lines": latest.lines,
             "totals": latest.totals,
+            "disputes": latest.disputes,
         }
     statement = reconciliation_statement(payment_request=payment_request)
     return {**head, "id": None, "version": None, "created_at": None, **statement}
@@ -668,6 +717,7 @@ def dispute_data(dispute: Dispute) -> dict:
         "provider_reason": dispute.raw_reason,
         "status": dispute.status,
         "amount_held": dispute.amount_held,
+        "fee": dispute.fee,
         "evidence_due_by": dispute.evidence_due_by,
         "created_at": dispute.created_at,
         "updated_at": dispute.updated_at,

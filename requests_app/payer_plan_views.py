@@ -28,6 +28,7 @@ from . import selectors
 from .payer_views import (
     CARD_TOKEN_FIELD,
     LANGUAGE_PARAM,
+    PROVIDER_CANCELLED_PARAM,
     _action_url,
     _language,
     _participant_or_404,
@@ -197,6 +198,13 @@ def plan_checkout_return(
     ):
         raise Http404("No such payment.")
     checkout = payment_services.checkout_resume(checkout=checkout)
+    if request.GET.get(PROVIDER_CANCELLED_PARAM) and _waiting_for_payer(checkout):
+        # "Back" on the provider's page: nothing is held, and sending the payer there again
+        # would trap them.
+        checkout = payment_services.checkout_abandon(checkout=checkout)
+    if checkout.installment == plan.public_id:
+        # Back from a pay-off left unpaid on the provider's page: the schedule goes on.
+        installment_services.installment_payoff_release(plan=plan, checkout=checkout)
     language = checkout.language or participant.language
     with translation.override(language):
         plan = _plan_or_404(participant, plan_id)  # as the outcome left it

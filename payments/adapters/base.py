@@ -79,6 +79,10 @@ class PaymentResult:
     # provider's own page): brand and last four digits for receipts, never more.
     source_brand: str = ""
     source_last4: str = ""
+    # Its expiry (month 1-12, four-digit year) when the provider gives it, so a saved card's
+    # expiry is known without asking the provider again on every page.
+    source_exp_month: int | None = None
+    source_exp_year: int | None = None
     # A token the provider kept for charges made later without the payer (installments).
     saved_source: str = ""
     # The provider's own fee for this movement, in minor units of ``currency``; None when
@@ -167,6 +171,10 @@ class PaymentMethodAdapter(ABC):
     # participant's id, or a source saved for them before, whose holder is reused), and the
     # result's ``saved_source`` becomes the plan's card.
     saves_sources: ClassVar[bool] = False
+    # The source that sends a payer who is on our page to the provider's own page to pay now
+    # (3-D Secure there), for when a saved card charged without them needs their bank's
+    # authentication (a pay-off); "" for methods that cannot.
+    on_session_source: ClassVar[str] = ""
 
     def __init__(self, *, merchant: Merchant, livemode: bool = False):
         if livemode and self.is_sandbox:

@@ -198,6 +198,7 @@ class StripeCardAdapter(PaymentMethodAdapter):
     label = "Card"
     payer_fields_template = ""
     saves_sources = True
+    on_session_source = "card"  # a Checkout Session, where Stripe runs 3-D Secure
 
     @classmethod
     def is_configured(cls, *, merchant, livemode: bool) -> bool:
@@ -706,12 +707,17 @@ def _saved_of(intent) -> str:
 
 
 def _card_of(charge) -> dict:
-    """Brand and last four digits of the card a charge was made with (receipts)."""
+    """Brand, last four digits and expiry of the card a charge was made with (receipts,
+    and the plan page's card on file without a call per render)."""
     card = _get(_get(charge, "payment_method_details"), "card")
     last4 = str(_get(card, "last4", ""))
     if not last4:
         return {}
-    return {"source_brand": str(_get(card, "brand", ""))[:20], "source_last4": last4[-4:]}
+    seen = {"source_brand": str(_get(card, "brand", ""))[:20], "source_last4": last4[-4:]}
+    month, year = _get(card, "exp_month"), _get(card, "exp_year")
+    if isinstance(month, int) and isinstance(year, int) and 1 <= month <= 12 and year > 0:
+        seen.update(source_exp_month=month, source_exp_year=year)
+    return seen
 
 
 def _fee_of(transaction, currency: str) -> tuple[int | None, str]:

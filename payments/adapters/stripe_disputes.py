@@ -51,6 +51,7 @@ class StripeDispute:
     evidence_due_by: datetime | None
     funds_withdrawn: int
     funds_reinstated: int
+    fee: int | None = None  # Stripe's dispute fee (net), None when it reports none usable
 
 
 def stripe_dispute_read(*, secret_key: str, dispute_id: str) -> StripeDispute | None:
@@ -66,6 +67,7 @@ def stripe_dispute_read(*, secret_key: str, dispute_id: str) -> StripeDispute | 
     currency = str(_get(found, "currency") or "").upper()
     raw_reason = str(_get(found, "reason") or "")
     withdrawn, reinstated = _funds(found, currency)
+    fee = _fee(found, currency)
     due_by = _get(_get(found, "evidence_details"), "due_by")
     return StripeDispute(
         id=str(found["id"]),
@@ -79,7 +81,39 @@ def stripe_dispute_read(*, secret_key: str, dispute_id: str) -> StripeDispute | 
         evidence_due_by=datetime.fromtimestamp(int(due_by), tz=UTC) if due_by else None,
         funds_withdrawn=withdrawn,
         funds_reinstated=reinstated,
+        fee=fee,
     )
+
+
+def stripe_charge_intent(*, secret_key: str, charge_id: str) -> str:
+    """The PaymentIntent behind a charge (``GET /v1/charges/{id}``): a dispute that names
+    only its charge (an older API version's, or one Stripe sends without it) is tied to
+    our leg through it. "" when this account has no such charge, or it has no intent.
+    Raises ``ProviderTimeout`` when Stripe did not answer."""
+    try:
+        charge = stripe_client(secret_key).v1.charges.retrieve(charge_id)
+    except stripe.StripeError as exc:
+        if _no_answer(exc) or isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
+            raise ProviderTimeout(f"Stripe did not answer for the charge: {exc}") from None
+        return ""
+    return _id_of(_get(charge, "payment_intent"))
+
+
+def _fee(found, currency: str) -> int | None:
+    """Stripe's dispute fee as its balance transactions state it (``fee`` on each: the
+    fee taken with the withdrawal, less any given back with a reinstatement). None with no
+    transaction yet, or one whose fee is in another currency (the account settles in
+    another): never mixed into the request's statement."""
+    transactions = _get(found, "balance_transactions", []) or []
+    if not transactions or not currency:
+        return None
+    total = 0
+    for transaction in transactions:
+        fee = _get(transaction, "fee", 0)
+        if str(_get(transaction, "currency") or "").upper() != currency or not isinstance(fee, int):
+            return None
+        total += fee
+    return from_stripe_amount(max(total, 0), currency)
 
 
 def _funds(found, currency: str) -> tuple[int, int]:

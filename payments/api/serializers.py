@@ -45,6 +45,35 @@ class ReconciliationSumsSerializer(serializers.Serializer):
 class ReconciliationTotalsSerializer(ReconciliationSumsSerializer):
     currency = serializers.CharField()
     by_method = serializers.DictField(child=ReconciliationSumsSerializer())
+    disputed_open = serializers.IntegerField(
+        required=False,
+        help_text="Only with chargebacks: what open chargebacks hold, in minor units.",
+    )
+    disputed_lost = serializers.IntegerField(
+        required=False,
+        help_text="Only with chargebacks: what lost ones took back (off the net).",
+    )
+    dispute_fees = serializers.IntegerField(
+        required=False,
+        help_text="Only with chargebacks: the provider's dispute fees (off the net).",
+    )
+
+
+class ReconciliationDisputeSerializer(serializers.Serializer):
+    dispute = serializers.CharField(help_text="Our dispute id (dp_…, as in disputes[]).")
+    provider_reference = serializers.CharField(help_text="The provider's dispute id.")
+    leg = serializers.CharField()
+    participant = serializers.CharField()
+    method = serializers.CharField()
+    status = serializers.CharField(help_text="needs_response, under_review, won or lost.")
+    currency = serializers.CharField()
+    amount = serializers.IntegerField(help_text="Disputed, in minor units.")
+    fee = serializers.IntegerField(
+        allow_null=True, help_text="The provider's dispute fee; null while none is reported."
+    )
+    net = serializers.IntegerField(
+        help_text="What the dispute takes off the statement's net: -(amount if lost) - fee."
+    )
 
 
 class ReconciliationSerializer(serializers.Serializer):
@@ -60,6 +89,11 @@ class ReconciliationSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(allow_null=True)
     lines = ReconciliationLineSerializer(many=True)
     totals = ReconciliationTotalsSerializer()
+    disputes = ReconciliationDisputeSerializer(
+        many=True,
+        help_text="Chargebacks on the request's legs (inquiries left out); a new version is "
+        "written when one opens, moves or closes.",
+    )
 
 
 class DailyReconciliationSerializer(serializers.Serializer):

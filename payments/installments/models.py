@@ -63,6 +63,13 @@ class InstallmentPlan(TimeStamped):
     source = models.CharField(
         max_length=80, help_text="The acquirer's reusable token for merchant-initiated charges."
     )
+    # The card behind ``source`` as the acquirer described it when it was saved (brand,
+    # last four digits, expiry; never the number): the plan page reads these instead of
+    # asking the acquirer on every render. Blank for a card saved before they were kept.
+    source_brand = models.CharField(max_length=20, blank=True)
+    source_last4 = models.CharField(max_length=4, blank=True)
+    source_exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    source_exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
     retry_days = models.JSONField(default=list)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     language = models.CharField(max_length=2, default="fr")

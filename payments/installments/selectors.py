@@ -221,7 +221,11 @@ def card_expires_before(
 
 
 def plan_card_expires_before(*, plan: InstallmentPlan, day: date) -> bool:
-    """Whether the plan's card on file expires before ``day``."""
+    """Whether the plan's card on file expires before ``day``: from the expiry kept when the
+    card was saved (no call to the acquirer on a page render), else asked of the adapter
+    (a card saved before the expiry was kept)."""
+    if plan.source_exp_month and plan.source_exp_year:
+        return (plan.source_exp_year, plan.source_exp_month) < (day.year, day.month)
     return card_expires_before(
         merchant=plan.merchant,
         livemode=plan.livemode,
@@ -232,8 +236,12 @@ def plan_card_expires_before(*, plan: InstallmentPlan, day: date) -> bool:
 
 
 def plan_card_label(*, plan: InstallmentPlan) -> str:
-    """The plan's card as the payer knows it ("visa •••• 4242"), "" when unknown."""
+    """The plan's card as the payer knows it ("visa •••• 4242"), "" when unknown: as kept
+    when it was saved, else asked of the adapter (a card saved before that was kept)."""
     from ..registry import adapter_for
+
+    if plan.source_last4:
+        return f"{plan.source_brand} •••• {plan.source_last4}"
 
     try:
         adapter = adapter_for(merchant=plan.merchant, method=plan.method, livemode=plan.livemode)

@@ -309,15 +309,36 @@ def installment_settle(
 def _source_replace(plan: InstallmentPlan, checkout_public_id: str) -> None:
     """The card that just paid becomes the plan's card for the charges still to come; only
     once it has paid, so a mistyped or refused card never replaces one that works."""
-    saved, given = (
+    saved, given, *card = (
         Leg.objects.filter(checkout__public_id=checkout_public_id, method=plan.method)
-        .values_list("saved_source", "source")
+        .values_list(
+            "saved_source",
+            "source",
+            "source_brand",
+            "source_last4",
+            "source_exp_month",
+            "source_exp_year",
+        )
         .first()
-    ) or ("", "")
+    ) or ("", "", "", "", None, None)
     source = saved or given
     if source and source != plan.source:
         plan.source = source
-        plan.save(update_fields=["source", "updated_at"])
+        # What the provider told us of that card when it was saved: the plan page shows
+        # it (and its expiry warning) without asking the provider each time.
+        if saved:
+            _source_card_set(plan, *card)
+        else:
+            _source_card_set(plan, "", "", None, None)
+        plan.save(update_fields=["source", *SOURCE_CARD_FIELDS, "updated_at"])
+
+
+SOURCE_CARD_FIELDS = ("source_brand", "source_last4", "source_exp_month", "source_exp_year")
+
+
+def _source_card_set(plan: InstallmentPlan, brand, last4, exp_month, exp_year) -> None:
+    plan.source_brand, plan.source_last4 = brand or "", last4 or ""
+    plan.source_exp_month, plan.source_exp_year = exp_month, exp_year
 
 
 def installments_claim(*, now: datetime, worker_id: str, batch_size: int = 50) -> list[int]:
@@ -427,8 +448,13 @@ def installment_plan_cancel(*, plan: InstallmentPlan) -> InstallmentPlan:
 
 
 def _running(plan: InstallmentPlan) -> InstallmentPlan:
+    # The request, then the plan alone (``of=("self",)``), as the saga's booking locks them:
+    # locking the joined merchant, request and participant rows too took them in another
+    # order than the booking's, and two payers' posts (a pay-off and a booking) could
+    # deadlock on PostgreSQL.
+    lock_request(plan.request_id)
     plan = (
-        InstallmentPlan.objects.select_for_update()
+        InstallmentPlan.objects.select_for_update(of=("self",))
         .select_related("request", "participant", "merchant")
         .get(pk=plan.pk)
     )
@@ -590,23 +616,43 @@ def installment_plan_pay_off(
             row.lease_until = timezone.now() + LEASE
             row.save(update_fields=["status", "leased_by", "lease_until", "updated_at"])
         if source and source != plan.source:
+            # A token the payer gave here: its card is described by its adapter.
             plan.source = source
-            plan.save(update_fields=["source", "updated_at"])
-    try:
-        checkout = payment_services.checkout_start(
-            participant=plan.participant,
-            method=plan.method,
-            source=plan.source,
-            amount=sum(row.amount for row in remaining),
-            language=plan.language,
-            return_url=return_url,
-            installment=plan.public_id,
-            fee_amount=sum(row.fee_amount for row in remaining),
-        )
-    except DomainError:
-        checkout = None
-    if checkout is None or checkout.status != Checkout.Status.SUCCEEDED:
-        # Refused (or waiting): the schedule goes on as before.
+            _source_card_set(plan, "", "", None, None)
+            plan.save(update_fields=["source", *SOURCE_CARD_FIELDS, "updated_at"])
+
+    def start(source: str) -> Checkout | None:
+        try:
+            return payment_services.checkout_start(
+                participant=plan.participant,
+                method=plan.method,
+                source=source,
+                amount=sum(row.amount for row in remaining),
+                language=plan.language,
+                return_url=return_url,
+                installment=plan.public_id,
+                fee_amount=sum(row.fee_amount for row in remaining),
+            )
+        except DomainError:
+            return None
+
+    checkout = start(plan.source)
+    on_session = _on_session_source(plan) if return_url is not None else ""
+    if (
+        checkout is not None
+        and checkout.status == Checkout.Status.FAILED
+        and checkout.failure_reason == AUTHENTICATION_REQUIRED
+        and on_session
+    ):
+        # The saved card's bank wants the payer, and the payer is on the page: the same
+        # amount on the provider's page (3-D Secure there), the installments still held.
+        # The card they pay with there replaces the plan's once it has paid.
+        checkout = start(on_session)
+    if checkout is None or (
+        checkout.status != Checkout.Status.SUCCEEDED and checkout.status not in Checkout.IN_FLIGHT
+    ):
+        # Refused: the schedule goes on as before. (Waiting for the payer, the hold stays:
+        # the return books it, and the pay-off sweep keeps it while the checkout runs.)
         with transaction.atomic():
             for row in Installment.objects.select_for_update().filter(pk__in=previous):
                 if row.status == Installment.Status.PROCESSING:
@@ -617,6 +663,44 @@ def installment_plan_pay_off(
             "The payment could not be started.", code="payoff_refused", field="installments"
         )
     return checkout
+
+
+def _on_session_source(plan: InstallmentPlan) -> str:
+    from ..registry import adapter_for  # the registry reads the adapters, which read us
+
+    try:
+        adapter = adapter_for(merchant=plan.merchant, method=plan.method, livemode=plan.livemode)
+    except DomainError:
+        return ""
+    return adapter.on_session_source
+
+
+def installment_payoff_release(*, plan: InstallmentPlan, checkout: Checkout) -> None:
+    """A pay-off the payer left unpaid on the provider's page: the installments it held go
+    back on the schedule now rather than when the hold runs out. Only the plan's latest
+    pay-off releases, so an older one's return never frees a newer one's hold."""
+    if checkout.status == Checkout.Status.SUCCEEDED or checkout.status in Checkout.IN_FLIGHT:
+        return
+    with transaction.atomic():
+        plan = InstallmentPlan.objects.select_for_update().get(pk=plan.pk)
+        latest = (
+            Checkout.objects.filter(installment=plan.public_id)
+            .order_by("-id")
+            .values_list("public_id", flat=True)
+            .first()
+        )
+        if latest != checkout.public_id:
+            return
+        rows = Installment.objects.select_for_update().filter(
+            plan=plan, status=Installment.Status.PROCESSING, leased_by=PAYOFF
+        )
+        for row in rows:
+            # Back to where it stood: a failed one keeps its reason and its next try.
+            row.status = (
+                Installment.Status.FAILED if row.failure_reason else Installment.Status.SCHEDULED
+            )
+            row.leased_by, row.lease_until = "", None
+            row.save(update_fields=["status", "leased_by", "lease_until", "updated_at"])
 
 
 def installment_payoff_settle(*, plan_public_id: str, checkout_public_id: str) -> None:
@@ -632,6 +716,9 @@ def installment_payoff_settle(*, plan_public_id: str, checkout_public_id: str) -
     plan.installments.filter(status=Installment.Status.PROCESSING, leased_by=PAYOFF).update(
         status=Installment.Status.PAID, checkout=checkout_public_id, leased_by="", lease_until=None
     )
+    # Paid on the provider's page with another card (the saved one's bank wanted the
+    # payer): that card is the plan's from now; paid with the saved card, it stays.
+    _source_replace(plan, checkout_public_id)
     _event(plan, "installment_succeeded", payoff=True, checkout=checkout_public_id)
     if not plan.installments.exclude(
         status__in=[Installment.Status.PAID, Installment.Status.CANCELLED]

@@ -64,6 +64,7 @@ def dispute_record(
     occurred_at: datetime | None = None,
     funds_withdrawn: int = 0,
     funds_reinstated: int = 0,
+    fee: int | None = None,
 ) -> DisputeOutcome:
     """Record the provider's state of one dispute on ``leg``; returns what came of it.
 
@@ -75,6 +76,8 @@ def dispute_record(
     occurred_at = occurred_at or timezone.now()
     _check(leg, provider_reference, amount, currency, reason, status, evidence_due_by)
     _check_funds(funds_withdrawn, funds_reinstated)
+    if fee is not None:
+        _check_funds(fee, 0)
     with transaction.atomic():
         payment_request = lock_request(leg.checkout.request_id)
         dispute = (
@@ -102,6 +105,7 @@ def dispute_record(
                 evidence_due_by=evidence_due_by,
                 funds_withdrawn=funds_withdrawn,
                 funds_reinstated=funds_reinstated,
+                fee=fee,
                 state_at=occurred_at,
                 closed_at=occurred_at if status in Dispute.FINAL else None,
             )
@@ -123,6 +127,7 @@ def dispute_record(
             "occurred_at": occurred_at,
             "funds_withdrawn": funds_withdrawn,
             "funds_reinstated": funds_reinstated,
+            "fee": fee,
         }
         return _update(dispute, payment_request, leg, report)
 
@@ -133,6 +138,12 @@ def _update(dispute: Dispute, payment_request, leg: Leg, report: dict) -> Disput
     for name in ("funds_withdrawn", "funds_reinstated"):
         if report[name] > getattr(dispute, name):
             changes[name] = report[name]
+    # The fee moves with the balance transactions: taken with a withdrawal, given back
+    # (in part) with a reinstatement; a report that brings neither keeps the fee held,
+    # unless none was known yet.
+    moved = {"funds_withdrawn", "funds_reinstated"} & set(changes)
+    if report["fee"] not in (None, dispute.fee) and (dispute.fee is None or moved):
+        changes["fee"] = report["fee"]
     current, new = Dispute.RANK[dispute.status], Dispute.RANK[report["status"]]
     stale = (
         dispute.is_closed
@@ -156,7 +167,7 @@ def _update(dispute: Dispute, payment_request, leg: Leg, report: dict) -> Disput
     event = None
     if "status" in changes and dispute.is_closed:
         event = RequestEvent.Type.DISPUTE_CLOSED
-    elif {"status", "evidence_due_by", "amount"} & set(changes):
+    elif {"status", "evidence_due_by", "amount", "fee"} & set(changes):
         event = RequestEvent.Type.DISPUTE_UPDATED
     if event is not None:
         _event(event, payment_request, leg, dispute, previous)

@@ -95,6 +95,12 @@ def _remember_what_the_provider_saw(leg: Leg, result: PaymentResult) -> None:
     if result.source_last4 and result.source_last4 != leg.source_last4:
         changes["source_brand"] = result.source_brand[:20]
         changes["source_last4"] = result.source_last4[:4]
+    expiry = (result.source_exp_month, result.source_exp_year)
+    if all(isinstance(part, int) for part in expiry) and expiry != (
+        leg.source_exp_month,
+        leg.source_exp_year,
+    ):
+        changes["source_exp_month"], changes["source_exp_year"] = expiry
     if result.saved_source and result.saved_source != leg.saved_source:
         changes["saved_source"] = result.saved_source[:80]
     if changes:

@@ -29,7 +29,7 @@ from django.utils import timezone
 from pushpay.errors import DoesNotExist, InvalidInput, StateConflict
 
 from ..adapters.base import PaymentStatus, ProviderError
-from ..adapters.stripe_disputes import stripe_dispute_read
+from ..adapters.stripe_disputes import stripe_charge_intent, stripe_dispute_read
 from ..credentials import InvalidToken, decrypt
 from ..credentials_models import ProviderCredential, ProviderEvent
 from ..models import Checkout, Leg
@@ -227,9 +227,12 @@ def _reconcile_dispute(credential: ProviderCredential, obj) -> str:
         return "unknown_object"
     read_at = timezone.now()
     try:
-        found = stripe_dispute_read(
-            secret_key=decrypt(credential.secret_key_encrypted), dispute_id=dispute_id
-        )
+        secret_key = decrypt(credential.secret_key_encrypted)
+        found = stripe_dispute_read(secret_key=secret_key, dispute_id=dispute_id)
+        payment_intent = found.payment_intent if found is not None else ""
+        if found is not None and not payment_intent and found.charge:
+            # A dispute naming only its charge: the charge names the intent our leg holds.
+            payment_intent = stripe_charge_intent(secret_key=secret_key, charge_id=found.charge)
     except (ProviderError, InvalidToken):
         raise StateConflict(
             "Stripe did not answer; deliver the event again later.",
@@ -240,7 +243,7 @@ def _reconcile_dispute(credential: ProviderCredential, obj) -> str:
         return "unknown_object"
     if found.status is None:
         return "ignored_status"
-    leg = _leg_of(credential, {"id": found.id, "payment_intent": found.payment_intent})
+    leg = _leg_of(credential, {"id": found.id, "payment_intent": payment_intent})
     if leg is None:
         return "unknown_object"  # a charge not made through us (or not this merchant's)
     try:
@@ -257,6 +260,7 @@ def _reconcile_dispute(credential: ProviderCredential, obj) -> str:
             occurred_at=read_at,
             funds_withdrawn=found.funds_withdrawn,
             funds_reinstated=found.funds_reinstated,
+            fee=found.fee,
         )
     except InvalidInput as refused:
         logger.warning("Stripe dispute %s not recorded: %s", found.id, refused.message)

@@ -100,9 +100,10 @@ def reconciliation_refresh(*, payment_request: PaymentRequest) -> Reconciliation
         statement = reconciliation_statement(payment_request=payment_request, frozen_fees=frozen)
         if not statement["lines"]:
             return None  # nothing was ever taken: nothing to reconcile
-        if latest is not None and (latest.lines, latest.totals) == (
+        if latest is not None and (latest.lines, latest.totals, latest.disputes) == (
             statement["lines"],
             statement["totals"],
+            statement["disputes"],
         ):
             return None
         reconciliation = Reconciliation.objects.create(
@@ -114,6 +115,7 @@ def reconciliation_refresh(*, payment_request: PaymentRequest) -> Reconciliation
             currency=payment_request.currency,
             lines=statement["lines"],
             totals=statement["totals"],
+            disputes=statement["disputes"],
         )
         event_record(
             type=RequestEvent.Type.RECONCILIATION_READY,
@@ -137,6 +139,9 @@ CATCH_UP_TYPES = (
     RequestEvent.Type.REQUEST_EXPIRED,
     RequestEvent.Type.REQUEST_CANCELLED,
     RequestEvent.Type.PAYMENT_REFUNDED,
+    RequestEvent.Type.DISPUTE_CREATED,
+    RequestEvent.Type.DISPUTE_UPDATED,
+    RequestEvent.Type.DISPUTE_CLOSED,
 )
 
 
@@ -249,6 +254,26 @@ def reconciliation_csv(*, reconciliation: dict) -> str:
                 *_sums(sums),
             ]
         )
+    # Chargebacks after the methods: the total's net is the methods' nets plus these.
+    rows.extend(
+        [
+            "dispute",
+            request_id,
+            reference,
+            dispute["leg"],
+            dispute["participant"],
+            dispute["method"],
+            dispute["provider_reference"],
+            dispute["dispute"],
+            dispute["status"],
+            dispute["currency"],
+            dispute["amount"],
+            "",
+            dispute["fee"] or 0,
+            dispute["net"],
+        ]
+        for dispute in reconciliation.get("disputes") or []
+    )
     rows.append(
         ["total", request_id, reference, "", "", "", "", "", "", totals["currency"], *_sums(totals)]
     )

@@ -204,6 +204,11 @@ class DisputeSerializer(serializers.Serializer):
         help_text="What the dispute keeps out of reach of a refund: the amount while a "
         "chargeback is open or once it is lost, 0 for an inquiry or a won case."
     )
+    fee = serializers.IntegerField(
+        allow_null=True,
+        help_text="The provider's dispute fee (Stripe's, from the dispute's balance "
+        "transactions, net of any given back), in minor units; null while none is reported.",
+    )
     evidence_due_by = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

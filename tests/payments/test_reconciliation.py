@@ -563,3 +563,89 @@ def test_the_pages_and_the_api_read_in_as_many_queries_for_one_leg_as_for_six(
                 assert caller.get(url.format(public_id)).status_code == 200
             counts.append(len(queries))
         assert counts[0] == counts[1], (url, counts)
+
+
+def _chargeback(leg, status, fee=None, reference="dis_1"):
+    from payments.services.disputes import dispute_record
+
+    return dispute_record(
+        provider="sandbox",
+        provider_reference=reference,
+        leg=leg,
+        amount=1000,
+        currency=leg.currency,
+        reason="fraudulent",
+        status=status,
+        evidence_due_by=None,
+        fee=fee,
+    )
+
+
+@pytest.mark.django_db
+def test_a_chargeback_makes_a_new_version_and_its_close_another_the_lost_amount_off_the_net(
+    merchant, rules, tokenise, client
+):
+    from tests.factories import MembershipFactory
+
+    payment_request = combined_request(merchant, tokenise)
+    card = Leg.objects.get(checkout__request=payment_request, method="card")
+    first = Reconciliation.objects.get(request=payment_request)
+
+    _chargeback(card, "needs_response", fee=1500)
+    _chargeback(card, "under_review", fee=1500)  # moved on: the statement says so
+    _chargeback(card, "lost", fee=1500)
+    _chargeback(card, "lost", fee=1500)  # the same state again: nothing new
+
+    versions = list(Reconciliation.objects.filter(request=payment_request).order_by("version"))
+    assert [v.version for v in versions] == [1, 2, 3, 4]
+    assert [v.disputes[0]["status"] for v in versions[1:]] == [
+        "needs_response",
+        "under_review",
+        "lost",
+    ]
+    latest = versions[-1]
+    assert latest.lines == first.lines  # the legs' lines are as they were
+    assert (latest.totals["disputed_lost"], latest.totals["dispute_fees"]) == (1000, 1500)
+    assert latest.totals["net"] == first.totals["net"] - 1000 - 1500
+    assert len(ready_events(payment_request)) == 4
+
+    client.force_login(MembershipFactory(merchant=merchant, role="viewer").user)
+    html = client.get(f"/app/requests/{payment_request.public_id}/reconciliation/").content
+    html = html.decode()
+    assert 'data-testid="reconciliation-disputes"' in html and "dis_1" in html
+    assert "€15.00" in html and "-€25.00" in html  # the dispute fee, and its net
+    csv_text = client.get(f"/app/requests/{payment_request.public_id}/reconciliation.csv")
+    rows = list(csv.DictReader(io.StringIO(csv_text.content.decode())))
+    (dispute_row,) = [r for r in rows if r["row"] == "dispute"]
+    assert (dispute_row["amount"], dispute_row["fee"], dispute_row["net"]) == (
+        "1000",
+        "1500",
+        "-2500",
+    )
+    nets = sum(int(r["net"]) for r in rows if r["row"] in ("method", "dispute"))
+    assert nets == int(rows[-1]["net"])
+
+
+@pytest.mark.django_db
+def test_a_statement_without_disputes_is_unchanged_and_not_rewritten_by_the_catch_up(
+    merchant, rules, tokenise
+):
+    payment_request = combined_request(merchant, tokenise)
+    latest = Reconciliation.objects.get(request=payment_request)
+
+    assert latest.disputes == []
+    assert "disputed_lost" not in latest.totals
+    assert services.reconciliations_catch_up() == 0
+
+
+@pytest.mark.django_db
+def test_a_dispute_the_catch_up_finds_unstated_gets_its_version(merchant, rules, tokenise):
+    payment_request = combined_request(merchant, tokenise)
+    card = Leg.objects.get(checkout__request=payment_request, method="card")
+    _chargeback(card, "needs_response")
+    # As if the reaction had failed: the dispute's version is missing.
+    Reconciliation.objects.filter(request=payment_request, version=2).delete()
+
+    assert services.reconciliations_catch_up() == 1
+    latest = Reconciliation.objects.filter(request=payment_request).order_by("-version").first()
+    assert latest.disputes[0]["fee"] is None and latest.disputes[0]["net"] == 0

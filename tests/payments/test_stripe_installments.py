@@ -371,9 +371,77 @@ def test_the_expiry_of_a_saved_card_is_read_from_its_payment_method(
     assert adapter.expires_before(plan.source, last) is True
     assert adapter.expires_before(plan.source, today) is False
     assert adapter.expires_before("card", last) is False  # nothing saved: nothing to say
+
+
+def test_the_plan_page_shows_the_saved_card_and_its_expiry_without_asking_stripe(
+    client, merchant, stripe_test_account, stripe_stub
+):
+    payer = make(merchant)
+    today = timezone.localdate()
+    plan = pay_deposit(client, payer, stripe_stub, exp_month=today.month, exp_year=today.year)
+    # Kept when the deposit saved it, from Stripe's own description of the card.
+    assert (plan.source_brand, plan.source_last4) == ("visa", "4242")
+    assert (plan.source_exp_month, plan.source_exp_year) == (today.month, today.year)
+    stripe_stub.requests.clear()
+
     page = client.get(plan_page(payer, plan)).content.decode()
+    page_again = client.get(plan_page(payer, plan)).content.decode()
+
+    assert 'data-testid="card-expiry"' in page and "visa •••• 4242" in page
+    assert "visa •••• 4242" in page_again
+    assert stripe_stub.requests == []  # not one call to Stripe per render
+    # Nor on the back office's page of the plan.
+    from tests.factories import MembershipFactory
+
+    operator = Client()
+    operator.force_login(MembershipFactory(merchant=merchant, role="viewer").user)
+    back_office = operator.get(f"/app/installments/{plan.public_id}/")
+    assert back_office.status_code == 200
+    assert "4242" in back_office.content.decode()
+    assert stripe_stub.requests == []
+
+
+def test_a_card_saved_before_its_details_were_kept_is_still_described_by_stripe(
+    client, merchant, stripe_test_account, stripe_stub
+):
+    payer = make(merchant)
+    today = timezone.localdate()
+    plan = pay_deposit(client, payer, stripe_stub, exp_month=today.month, exp_year=today.year)
+    InstallmentPlan.objects.filter(pk=plan.pk).update(
+        source_brand="", source_last4="", source_exp_month=None, source_exp_year=None
+    )
+    stripe_stub.requests.clear()
+
+    page = client.get(plan_page(payer, plan)).content.decode()
+
     assert 'data-testid="card-expiry"' in page and "visa •••• 4242" in page
     assert stripe_stub.calls("GET", "payment_methods")
+
+
+def test_a_card_the_payer_pays_with_replaces_the_kept_card_details(
+    client, merchant, stripe_test_account, stripe_stub
+):
+    payer = make(merchant)
+    plan = pay_deposit(client, payer, stripe_stub, CHARGES_DECLINED)
+    second = charge_second(plan)
+    assert second.status == "failed"
+
+    response = client.post(
+        plan_page(payer, plan), {"action": "pay_installment", "installment": second.public_id}
+    )
+    today = timezone.localdate()
+    status, where = stripe_stub.complete(
+        response.url, "5555555555554444", exp_month=today.month, exp_year=today.year
+    )
+    assert status == 303
+    client.get(_path(where))
+
+    plan.refresh_from_db()
+    assert (plan.source_brand, plan.source_last4) == ("mastercard", "4444")
+    assert (plan.source_exp_month, plan.source_exp_year) == (today.month, today.year)
+    stripe_stub.requests.clear()
+    page = client.get(plan_page(payer, plan)).content.decode()
+    assert "mastercard •••• 4444" in page and stripe_stub.requests == []
 
 
 def test_a_card_kept_with_a_later_expiry_is_not_flagged(
@@ -424,3 +492,132 @@ def test_two_workers_on_postgresql_charge_each_stripe_installment_once(
     assert len({call["idempotency_key"] for call in creates}) == len(plans)
     captured = [i for i in account(stripe_stub).intents.values() if i["status"] == "succeeded"]
     assert len(captured) == len(plans) * 2  # the deposits, then one per second installment
+
+
+def payoff(client, payer, plan):
+    left = sum(
+        item.amount for item in plan.installments.all() if item.status in ("scheduled", "failed")
+    )
+    response = client.post(
+        plan_page(payer, plan), {"action": "payoff", "confirmed": "1", "amount": str(left)}
+    )
+    return left, response
+
+
+def test_a_payoff_the_bank_wants_authenticated_goes_through_stripe_checkout_and_books_once(
+    client, merchant, stripe_test_account, stripe_stub
+):
+    payer = make(merchant)
+    plan = pay_deposit(client, payer, stripe_stub, ALWAYS_AUTHENTICATE)
+    old_source = plan.source
+
+    left, response = payoff(client, payer, plan)
+
+    # Off-session first; on authentication_required the payer, who is on the page, is sent
+    # to Stripe Checkout for exactly what is left, on the Customer of the card saved.
+    (create,) = off_session_creates(stripe_stub)
+    assert create["params"]["off_session"] == "true"
+    assert response.status_code == 302 and response.url.startswith(
+        f"{stripe_stub.base_url}/pay/cs_test_"
+    ), response.content.decode()[:300]
+    session = stripe_stub.calls("POST", "checkout/sessions")[-1]["params"]
+    assert session["line_items"][0]["price_data"]["unit_amount"] == str(left)
+    assert session["customer"] == old_source.split("/")[0]
+    assert session["payment_intent_data"]["setup_future_usage"] == "off_session"
+    assert set(plan.installments.exclude(position=0).values_list("status", flat=True)) == {
+        "processing"
+    }
+    # A second post while the payer is at Stripe starts nothing.
+    _, again = payoff(client, payer, plan)
+    assert again.status_code == 409
+    assert len(stripe_stub.calls("POST", "checkout/sessions")) == 2
+    assert len(off_session_creates(stripe_stub)) == 1
+    # Not replaced before it has paid.
+    plan.refresh_from_db()
+    assert plan.source == old_source
+
+    status, where = stripe_stub.complete(response.url, SAVES_AND_CHARGES)
+    assert status == 303
+    back = client.get(_path(where))
+    back_again = client.get(_path(where))
+
+    assert back.status_code == 302 and "paid=co_" in back.url
+    assert back_again.status_code == 302
+    plan.refresh_from_db()
+    assert plan.status == "completed"
+    assert set(plan.installments.values_list("status", flat=True)) == {"paid"}
+    assert is_saved_source(plan.source) and plan.source != old_source
+    assert plan.source.split("/")[0] == old_source.split("/")[0]
+    assert plan.source_last4 == "3155"
+    succeeded = [i for i in account(stripe_stub).intents.values() if i["status"] == "succeeded"]
+    assert sorted(i["amount_received"] for i in succeeded) == sorted([10000, left])
+    assert RequestEvent.objects.filter(type="installment_plan_completed").count() == 1
+
+
+def test_a_payoff_left_at_stripe_checkout_keeps_the_card_and_the_schedule(
+    client, merchant, stripe_test_account, stripe_stub
+):
+    payer = make(merchant)
+    plan = pay_deposit(client, payer, stripe_stub, ALWAYS_AUTHENTICATE)
+    old_source = plan.source
+    _, response = payoff(client, payer, plan)
+    assert response.status_code == 302
+    sid = response.url.rsplit("/", 1)[-1].partition("?")[0]
+    cancel_url = account(stripe_stub).sessions[sid]["cancel_url"]
+
+    back = client.get(_path(cancel_url))
+
+    assert back.status_code in (200, 402)
+    plan.refresh_from_db()
+    assert (plan.status, plan.source) == ("active", old_source)
+    assert set(plan.installments.exclude(position=0).values_list("status", flat=True)) == {
+        "scheduled"
+    }
+    assert account(stripe_stub).sessions[sid]["status"] == "expired"
+    # The schedule goes on: the job takes the next installment again.
+    second = plan.installments.get(position=1)
+    assert services.installments_charge_due(now=second.next_attempt_at, worker_id="t") == 1
+
+
+def test_a_payoff_the_saved_card_pays_off_session_keeps_that_card(
+    client, merchant, stripe_test_account, stripe_stub
+):
+    payer = make(merchant)
+    plan = pay_deposit(client, payer, stripe_stub, SAVES_AND_CHARGES)
+    old_source = plan.source
+
+    _, response = payoff(client, payer, plan)
+
+    assert response.status_code == 302 and "paid=co_" in response.url
+    assert len(stripe_stub.calls("POST", "checkout/sessions")) == 1  # the deposit's only
+    plan.refresh_from_db()
+    assert (plan.status, plan.source, plan.source_last4) == ("completed", old_source, "3155")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_payoff_posts_at_once_on_postgresql_start_one_payment_only(
+    merchant, stripe_test_account, stripe_stub
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://…)")
+    payer = make(merchant)
+    plan = pay_deposit(Client(), payer, stripe_stub, ALWAYS_AUTHENTICATE)
+    barrier = threading.Barrier(2)
+    answers = []
+
+    def post() -> None:
+        try:
+            barrier.wait()
+            answers.append(payoff(Client(), payer, plan)[1].status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert sorted(answers) == [302, 409]
+    assert len(off_session_creates(stripe_stub)) == 1
+    assert len(stripe_stub.calls("POST", "checkout/sessions")) == 2  # the deposit's, then one

@@ -532,3 +532,138 @@ def test_stripe_not_answering_for_the_dispute_asks_for_the_event_again(
     assert (first.status_code, first.json()["error"]["code"]) == (409, "provider_unreachable")
     assert (again.status_code, again.json()["outcome"]) == (200, "dispute_created")
     assert Dispute.objects.count() == 1
+
+
+def statement(api, payer):
+    return api.get(f"/api/v1/payment-requests/{payer.request.public_id}/reconciliation").json()
+
+
+def test_stripes_dispute_fee_is_recorded_and_the_statement_shows_the_chargeback_until_lost(
+    client, api, paid, stripe_test_account, stripe_stub
+):
+    from payments.models import Reconciliation
+
+    before = statement(api, paid)
+    assert (before["version"], before["disputes"]) == (1, [])
+    net_before = before["totals"]["net"]
+    dispute = stripe_stub.open_dispute(STRIPE_TEST_KEY, intent_of(stripe_stub)["id"])
+
+    dispute_delivery(client, stripe_test_account, stripe_stub, "created", dispute)
+
+    row = Dispute.objects.get()
+    assert row.fee == 1500  # Stripe's 15.00 EUR, from the dispute's balance transaction
+    opened = statement(api, paid)
+    assert opened["version"] == 2
+    assert opened["disputes"] == [
+        {
+            "dispute": row.public_id,
+            "provider_reference": dispute["id"],
+            "leg": Leg.objects.get().public_id,
+            "participant": paid.public_id,
+            "method": "card",
+            "status": "needs_response",
+            "currency": "EUR",
+            "amount": 4000,
+            "fee": 1500,
+            "net": -1500,
+        }
+    ]
+    assert opened["totals"]["disputed_open"] == 4000
+    assert opened["totals"]["dispute_fees"] == 1500
+    assert opened["totals"]["net"] == net_before - 1500
+    # The same state again writes no version.
+    dispute_delivery(client, stripe_test_account, stripe_stub, "funds_withdrawn", dispute)
+    assert Reconciliation.objects.filter(request=paid.request).count() == 2
+
+    lost = stripe_stub.update_dispute(STRIPE_TEST_KEY, dispute["id"], status="lost")
+    dispute_delivery(client, stripe_test_account, stripe_stub, "closed", lost)
+
+    closed = statement(api, paid)
+    assert closed["version"] == 3
+    assert closed["disputes"][0]["status"] == "lost"
+    assert closed["disputes"][0]["net"] == -4000 - 1500
+    assert (closed["totals"]["disputed_open"], closed["totals"]["disputed_lost"]) == (0, 4000)
+    assert closed["totals"]["net"] == net_before - 4000 - 1500
+    versions = RequestEvent.objects.filter(type="reconciliation_ready").order_by("id")
+    assert [event.payload["version"] for event in versions] == [1, 2, 3]
+    csv_text = api.get(
+        f"/api/v1/payment-requests/{paid.request.public_id}/reconciliation.csv"
+    ).content.decode()
+    (dispute_row,) = [line for line in csv_text.splitlines() if line.startswith("dispute,")]
+    assert dispute_row.endswith(f",{dispute['id']},{row.public_id},lost,EUR,4000,,1500,-5500")
+    assert csv_text.splitlines()[-1].endswith(f",{net_before - 5500}")
+
+
+def test_a_won_dispute_gives_its_fee_back_and_leaves_the_net_as_before(
+    client, api, paid, stripe_test_account, stripe_stub
+):
+    net_before = statement(api, paid)["totals"]["net"]
+    dispute = stripe_stub.open_dispute(STRIPE_TEST_KEY, intent_of(stripe_stub)["id"])
+    dispute_delivery(client, stripe_test_account, stripe_stub, "created", dispute)
+    won = stripe_stub.update_dispute(STRIPE_TEST_KEY, dispute["id"], status="won")
+
+    dispute_delivery(client, stripe_test_account, stripe_stub, "closed", won)
+
+    assert Dispute.objects.get().fee == 0
+    body = statement(api, paid)
+    assert body["disputes"][0]["status"] == "won" and body["disputes"][0]["net"] == 0
+    assert body["totals"]["net"] == net_before
+
+
+def test_an_inquiry_moves_no_money_and_is_not_on_the_statement(
+    client, api, paid, stripe_test_account, stripe_stub
+):
+    dispute = stripe_stub.open_dispute(
+        STRIPE_TEST_KEY, intent_of(stripe_stub)["id"], status="warning_needs_response"
+    )
+
+    dispute_delivery(client, stripe_test_account, stripe_stub, "created", dispute)
+
+    assert Dispute.objects.get().fee is None  # no balance transaction: no fee reported
+    body = statement(api, paid)
+    assert (body["version"], body["disputes"]) == (1, [])
+    assert "disputed_open" not in body["totals"]
+
+
+def dispute_without_intent(stub):
+    dispute = stub.open_dispute(STRIPE_TEST_KEY, intent_of(stub)["id"])
+    stub.account(STRIPE_TEST_KEY).disputes[dispute["id"]]["payment_intent"] = None
+    return {**dispute, "payment_intent": None}
+
+
+def test_a_dispute_naming_only_its_charge_is_tied_to_the_leg_through_the_charge(
+    client, paid, stripe_test_account, stripe_stub
+):
+    dispute = dispute_without_intent(stripe_stub)
+
+    answer = dispute_delivery(client, stripe_test_account, stripe_stub, "created", dispute)
+
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "dispute_created")
+    assert Dispute.objects.get().leg == Leg.objects.get()
+    (read,) = stripe_stub.calls("GET", f"charges/{dispute['charge']}")
+    assert read["api_key"] == STRIPE_TEST_KEY
+
+
+def test_stripe_not_answering_for_the_disputes_charge_asks_for_the_event_again(
+    client, paid, stripe_test_account, stripe_stub
+):
+    dispute = dispute_without_intent(stripe_stub)
+    stripe_stub.fail("GET", "charges/*", "500")
+
+    answer = dispute_delivery(client, stripe_test_account, stripe_stub, "created", dispute)
+
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "provider_unreachable"
+    assert not Dispute.objects.exists()
+
+
+def test_a_dispute_whose_charge_stripe_does_not_know_changes_nothing(
+    client, paid, stripe_test_account, stripe_stub
+):
+    dispute = dispute_without_intent(stripe_stub)
+    stripe_stub.account(STRIPE_TEST_KEY).disputes[dispute["id"]]["charge"] = "ch_unknown"
+
+    answer = dispute_delivery(client, stripe_test_account, stripe_stub, "created", dispute)
+
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "unknown_object")
+    assert not Dispute.objects.exists()

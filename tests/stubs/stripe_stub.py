@@ -184,6 +184,11 @@ class _SavedCards:
             "_number": number,
         }
         account.payment_methods[pmid] = payment_method
+        # Stripe's charge describes the card it was made with, expiry included.
+        charge["payment_method_details"]["card"].update(
+            exp_month=payment_method["card"]["exp_month"],
+            exp_year=payment_method["card"]["exp_year"],
+        )
         usage = session["_intent_data"].get("setup_future_usage")
         intent.update(payment_method=pmid, customer=session.get("customer"))
         charge.update(payment_method=pmid, customer=session.get("customer"))
@@ -282,7 +287,12 @@ class _SavedCards:
             "balance_transaction": None,
             "payment_method_details": {
                 "type": "card",
-                "card": {"brand": card["brand"], "last4": card["last4"]},
+                "card": {
+                    "brand": card["brand"],
+                    "last4": card["last4"],
+                    "exp_month": card["exp_month"],
+                    "exp_year": card["exp_year"],
+                },
             },
             "refunds": {"object": "list", "data": []},
             "livemode": account.livemode,
@@ -556,7 +566,18 @@ class StripeStub(_SavedCards):
                 "object": "balance_transaction",
                 "amount": sign * dispute["amount"],
                 "currency": dispute["currency"],
+                # Stripe's dispute fee, taken with the withdrawal and given back with a
+                # reinstatement (as where the card network returns it).
                 "fee": 1500 if sign < 0 else -1500,
+                "fee_details": [
+                    {
+                        "amount": 1500 if sign < 0 else -1500,
+                        "currency": dispute["currency"],
+                        "description": "Dispute fee",
+                        "type": "stripe_fee",
+                        "application": None,
+                    }
+                ],
                 "net": sign * (dispute["amount"] + 1500),
                 "reporting_category": "dispute" if sign < 0 else "dispute_reversal",
                 "type": "adjustment",
@@ -657,6 +678,8 @@ class StripeStub(_SavedCards):
                 return self._refund(account, params)
             case "GET", ["disputes", did]:
                 return self._get(account.disputes, did, "dispute")
+            case "GET", ["charges", cid]:
+                return self._expanded(account, self._get(account.charges, cid, "charge"), expand)
             case "GET", ["account"]:
                 return {"id": account.id, "object": "account", "charges_enabled": True}
         saved = self._route_saved_cards(method, parts, params, account, expand)
