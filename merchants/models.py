@@ -3,6 +3,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from pushpay.history import AuditedHistory
 from pushpay.i18n import LANGUAGES
 from pushpay.ids import new_public_id
 
@@ -55,6 +56,8 @@ class Merchant(TimeStamped):
     sender_name = models.CharField(max_length=100, blank=True, db_default="")
     reply_to_email = models.EmailField(blank=True, db_default="")
 
+    history = AuditedHistory(kind="merchant", merchant="pk")
+
     class Meta:
         ordering = ["name", "id"]
 
@@ -82,6 +85,8 @@ class Membership(TimeStamped):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
+
+    history = AuditedHistory(kind="membership", page=("team", None))
 
     class Meta:
         ordering = ["merchant_id", "user_id"]
@@ -113,6 +118,8 @@ class Invitation(TimeStamped):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    history = AuditedHistory(kind="invitation", page=("team", None))
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -158,6 +165,9 @@ class ApiKey(TimeStamped):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+
+    # Never the secret's hash; the last use is traffic, not a change.
+    history = AuditedHistory(kind="api_key", excluded_fields=["secret_hash", "last_used_at"])
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -8,6 +8,7 @@ most one ``ProviderCredential``. Secrets are stored only as Fernet tokens
 from django.db import models
 
 from merchants.models import Merchant, TimeStamped
+from pushpay.history import AuditedHistory
 from pushpay.ids import new_public_id
 
 
@@ -44,6 +45,14 @@ class ProviderCredential(TimeStamped):
         max_length=80, blank=True, help_text="What the provider said when last tested."
     )
     tested_at = models.DateTimeField(null=True, blank=True)
+
+    # Only what identifies the account (provider, mode, last four): never the encrypted
+    # keys, nor the webhook id that is part of a secret URL.
+    history = AuditedHistory(
+        kind="provider_credential",
+        ident="provider",
+        excluded_fields=["secret_key_encrypted", "webhook_secret_encrypted", "webhook_id"],
+    )
 
     class Meta:
         ordering = ["merchant_id", "provider", "livemode"]

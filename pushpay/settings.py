@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "anymail",
     "axes",
     "django_prometheus",
+    "simple_history",
     "pushpay",
     "merchants",
     "requests_app",
@@ -71,6 +72,7 @@ INSTALLED_APPS = [
     "scenarios",
     "notifications",
     "smartforms",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +90,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The audit trail's "who": the operator, or the API key once DRF has authenticated it.
+    "simple_history.middleware.HistoryRequestMiddleware",
     # The operator's own language, once the user is known (after LocaleMiddleware's guess).
     "pushpay.tenancy.OperatorLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

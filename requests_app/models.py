@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from merchants.models import Merchant, TimeStamped
+from pushpay.history import AuditedHistory
 from pushpay.i18n import LANGUAGES
 from pushpay.ids import new_link_token, new_public_id
 
@@ -141,6 +142,9 @@ class PaymentRequest(TimeStamped):
         help_text="The smart form payers fill before paying; locked once a request names it.",
     )
 
+    # The progress link's token is a secret of its own: never copied.
+    history = AuditedHistory(kind="request", excluded_fields=["progress_token"])
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -257,6 +261,11 @@ class Participant(TimeStamped):
     )
     link_token = models.CharField(
         max_length=64, unique=True, default=new_link_token, editable=False
+    )
+
+    # The payer link's token is a secret: never copied.
+    history = AuditedHistory(
+        kind="participant", page=("request", "request.public_id"), excluded_fields=["link_token"]
     )
 
     class Meta:
