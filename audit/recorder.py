@@ -36,7 +36,11 @@ def on_snapshot(sender: Any, instance: models.Model, history_instance: Any, **kw
     if merchant_id is None:
         return
     action = ACTIONS[history_instance.history_type]
-    changes = _changes(spec, instance, history_instance, action)
+    changes, known_before = _changes(spec, instance, history_instance, action)
+    if not known_before and not reason:
+        # A row from before the audit trail (or bulk-written): its earlier values are unknown.
+        reason = "first recorded change: earlier values unknown"
+
     if extra:
         changes.update({name: [_plain_value(b), _plain_value(a)] for name, (b, a) in extra.items()})
     if action == AuditEntry.Action.CHANGED and not changes:
@@ -85,7 +89,11 @@ def _ident(instance: models.Model, path: str | None) -> str:
     return "" if value is None else str(value)[:60]
 
 
-def _changes(spec: AuditedHistory, instance: models.Model, snapshot: Any, action: str) -> dict:
+def _changes(
+    spec: AuditedHistory, instance: models.Model, snapshot: Any, action: str
+) -> tuple[dict, bool]:
+    """The changed fields, and whether the values before were known."""
+    known_before = True
     fields = [f for f in spec.fields_included(instance) if f.name not in NOT_SHOWN]
     if action == AuditEntry.Action.DELETED:
         pairs = {f: (getattr(snapshot, f.attname), None) for f in fields}
@@ -93,6 +101,7 @@ def _changes(spec: AuditedHistory, instance: models.Model, snapshot: Any, action
         before = None
         if action == AuditEntry.Action.CHANGED:
             before = snapshot.prev_record
+            known_before = before is not None
         elif spec.audit_previous is not None:
             before = spec.audit_previous(instance)
         pairs = {
@@ -107,7 +116,7 @@ def _changes(spec: AuditedHistory, instance: models.Model, snapshot: Any, action
         if old == new or (_empty(old) and _empty(new)):
             continue
         changes[field.name] = [_plain(field, old), _plain(field, new)]
-    return changes
+    return changes, known_before
 
 
 def _empty(value: Any) -> bool:

@@ -80,11 +80,18 @@ class AuditedHistory(HistoricalRecords):
 
 
 def record_history(
-    instance: models.Model, *, reason: str = "", extra: Mapping[str, list] | None = None
+    instance: models.Model,
+    *,
+    reason: str = "",
+    extra: Mapping[str, list] | None = None,
+    refresh: bool = True,
 ) -> None:
     """Record the row as it is now in the database, after a ``queryset.update()`` that
-    bypassed ``save()``. ``extra`` adds computed before/after pairs (a scenario's steps)."""
-    instance.refresh_from_db()
+    bypassed ``save()``. ``extra`` adds computed before/after pairs (a scenario's steps).
+    ``refresh=False`` when the caller's instance already holds the new values and may hold
+    others it has yet to save (reloading would silently drop them)."""
+    if refresh:
+        instance.refresh_from_db()
     if reason:
         instance._change_reason = reason
     if extra:
@@ -92,6 +99,17 @@ def record_history(
     AUDITED[type(instance)].create_historical_record(instance, "~")
 
 
-def record_many(instances: Iterable[models.Model], *, reason: str = "") -> None:
+def bulk_create_with_snapshots(model: type[models.Model], objs: Iterable[models.Model]) -> list:
+    """``bulk_create`` plus one bulk insert of their first snapshots, so a later change of
+    these rows has a "before" to be compared with. No audit entry: the row that created
+    them (the request) has its own."""
+    from simple_history.utils import bulk_create_with_history
+
+    return bulk_create_with_history(list(objs), model)
+
+
+def record_many(
+    instances: Iterable[models.Model], *, reason: str = "", refresh: bool = True
+) -> None:
     for instance in instances:
-        record_history(instance, reason=reason)
+        record_history(instance, reason=reason, refresh=refresh)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from merchants.models import Merchant
 from pushpay.errors import InvalidInput, StateConflict
+from pushpay.history import record_history
 
 from ..adapters.base import ProviderError
 from ..adapters.stripe_card import forget_configured_modes
@@ -143,7 +144,7 @@ def provider_credentials_test(
     ProviderCredential.objects.filter(pk=row.pk).update(
         account_reference=account[:80], tested_at=timezone.now()
     )
-    row.refresh_from_db()
+    record_history(row, reason="tested")
     return row
 
 
