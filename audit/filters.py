@@ -30,9 +30,7 @@ class AuditEntryFilter(django_filters.FilterSet):
     """The audit page's filters. Dates are calendar days in the merchant's zone; an invalid
     value is shown at its field and that filter is left out, never a server error."""
 
-    kind = django_filters.ChoiceFilter(
-        field_name="object_kind", choices=(), label=_("Object type")
-    )
+    kind = django_filters.ChoiceFilter(field_name="object_kind", choices=(), label=_("Object type"))
     action = django_filters.ChoiceFilter(choices=AuditEntry.Action.choices, label=_("Action"))
     actor = django_filters.CharFilter(
         field_name="actor_label", lookup_expr="icontains", max_length=200, label=_("Who")

@@ -99,6 +99,8 @@ READS = {
     "webhooks:endpoint_detail",
     "merchants:api_key_list",
     "merchants:team",
+    # The audit trail: every member reads it; it has no changing route at all.
+    "audit:entry_list",
 }
 
 ALLOWED = {
