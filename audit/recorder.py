@@ -22,7 +22,7 @@ ACTIONS = {
     "-": AuditEntry.Action.DELETED,
 }
 # Identity and bookkeeping: on every row, never what an operator changed.
-NOT_SHOWN = frozenset({"id", "public_id", "created_at", "updated_at"})
+NOT_SHOWN = frozenset({"id", "public_id", "merchant", "created_at", "updated_at"})
 MAX_VALUE = 2000  # characters of one value kept in an entry (a template's HTML can be long)
 
 
@@ -115,6 +115,8 @@ def _changes(
     for field, (old, new) in pairs.items():
         if old == new or (_empty(old) and _empty(new)):
             continue
+        if action == AuditEntry.Action.CREATED and before is None and new in (0, False):
+            continue  # a new row's zero counters and off switches say nothing
         changes[field.name] = [_plain(field, old), _plain(field, new)]
     return changes, known_before
 

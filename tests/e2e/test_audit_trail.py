@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 TEXT = {
     "fr": {
         "title": "Journal d'audit",
-        "history": "Historique",
+        "history": "Historique des modifications",
         "changed": "Modification",
         "template": "Modèle de message",
         "request": "Demande de paiement",
@@ -27,7 +27,7 @@ TEXT = {
     },
     "en": {
         "title": "Audit trail",
-        "history": "History",
+        "history": "Change history",
         "changed": "Changed",
         "template": "Message template",
         "request": "Payment request",
@@ -92,7 +92,8 @@ def test_an_operator_finds_the_changes_just_made_with_who_and_when(
     screenshot(f"audit-page-phone-{language}")
     axe_check()
 
-    # Filtered to changed templates: only the renaming (the shipped ones were created), and its link leads to its page.
+    # Filtered to changed templates: only the renaming (the shipped ones were created);
+    # its link leads to the template's page.
     page.locator("#id_kind").select_option("template")
     page.locator("#id_action").select_option("changed")
     page.get_by_test_id("audit-filter").click()
