@@ -379,6 +379,11 @@ if IDEMPOTENCY_KEY_TTL_HOURS < 24:
 EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=90)
 if EVENTS_RETENTION_DAYS < 30:
     raise ImproperlyConfigured("EVENTS_RETENTION_DAYS must be at least 30.")
+# The audit trail (who changed what) is kept this long, then purged daily: two years unless
+# told otherwise, never less than one (docs/operations.md, "Audit trail").
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=730)
+if AUDIT_RETENTION_DAYS < 365:
+    raise ImproperlyConfigured("AUDIT_RETENTION_DAYS must be at least 365.")
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1200/min")
 # Per client address, on the sandbox tokeniser and the payer-link pages together; high enough
 # for a few dozen payers behind one office NAT (each payment is about five requests).

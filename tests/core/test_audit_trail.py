@@ -429,3 +429,45 @@ def test_membership_removal_is_recorded_as_a_deletion(merchant, owner):
     entry = last(merchant, item_id=member.public_id)
     assert entry.action == "deleted"
     assert entry.changes["role"] == ["viewer", None]
+
+
+# --- Retention -----------------------------------------------------------------------------------
+
+
+def test_the_purge_removes_entries_and_snapshots_past_the_retention_only(merchant, scenario):
+    from audit.services import audit_purge
+    from scenarios.models import Scenario
+
+    old = timezone.now() - timedelta(days=800)
+    AuditEntry.objects.filter(merchant=merchant).update(created_at=old)
+    Scenario.history.filter(id=scenario.pk).update(history_date=old)
+    scenario_services.scenario_pause(scenario=scenario)  # a fresh change, kept
+
+    assert audit_purge() > 0
+    left = entries(merchant)
+    assert [e.changes for e in left] == [{"is_paused": [False, True]}]
+    assert Scenario.history.filter(id=scenario.pk).count() == 1
+
+
+def test_the_retention_cannot_be_set_below_a_year():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AUDIT_RETENTION_DAYS": "30"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import pushpay.settings"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "AUDIT_RETENTION_DAYS must be at least 365" in result.stderr
+
+
+def test_the_purge_is_scheduled_daily():
+    from pushpay.schedules import SCHEDULES
+
+    assert any(s["func"] == "audit.tasks.purge_audit_trail" for s in SCHEDULES)
