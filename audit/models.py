@@ -41,6 +41,9 @@ class AuditEntry(models.Model):
     item_kind = models.CharField(max_length=30)
     item_id = models.CharField(max_length=60, blank=True)
     item_label = models.CharField(max_length=200, blank=True)
+    # The mode of a mode-bound object (a request, an endpoint, a key); None for configuration
+    # that serves both. Each mode's pages show only their own, as every list does.
+    livemode = models.BooleanField(null=True, blank=True)
     changes = models.JSONField(default=dict, help_text="{field: [before, after]}")
     reason = models.CharField(max_length=100, blank=True)
 

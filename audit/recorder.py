@@ -59,6 +59,7 @@ def on_snapshot(sender: Any, instance: models.Model, history_instance: Any, **kw
         item_kind=spec.audit_kind,
         item_id=_ident(instance, spec.audit_ident),
         item_label=str(instance)[:200],
+        livemode=getattr(instance, "livemode", None),
         changes=changes,
         reason=str(reason)[:100],
     )

@@ -20,7 +20,10 @@ class AuditEntryListView(MerchantViewMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         filterset = AuditEntryFilter(
-            request.GET, queryset=selectors.audit_entry_list(merchant=request.merchant)
+            request.GET,
+            queryset=selectors.audit_entry_list(
+                merchant=request.merchant, livemode=request.livemode
+            ),
         )
         page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
         return render(

@@ -55,7 +55,11 @@ def audit_diff(entry: Any) -> list[dict[str, str]]:
 def audit_history(context: template.Context, kind: str, object_id: str) -> dict:
     request = context["request"]
     entries = selectors.audit_entries_for(
-        merchant=request.merchant, kind=kind, object_id=object_id or "", limit=HISTORY_SIZE
+        merchant=request.merchant,
+        livemode=request.livemode,
+        kind=kind,
+        object_id=object_id or "",
+        limit=HISTORY_SIZE,
     )
     query = {"kind": kind, "object": object_id} if object_id else {"kind": kind}
     return {

@@ -471,3 +471,17 @@ def test_the_purge_is_scheduled_daily():
     from pushpay.schedules import SCHEDULES
 
     assert any(s["func"] == "audit.tasks.purge_audit_trail" for s in SCHEDULES)
+
+
+def test_each_mode_shows_its_own_objects_changes_and_the_shared_configuration(
+    operator, merchant, scenario, live_cards
+):
+    live = make_request(merchant, livemode=True, reference="LIVE-1")
+    test = make_request(merchant, reference="TEST-1")
+    html = operator.get(AUDIT).content.decode()
+    assert test.public_id in html and scenario.public_id in html
+    assert live.public_id not in html
+    operator.post("/app/mode/", {"mode": "live"})
+    html = operator.get(AUDIT).content.decode()
+    assert live.public_id in html and scenario.public_id in html
+    assert test.public_id not in html
