@@ -265,7 +265,11 @@ class Participant(TimeStamped):
 
     # The payer link's token is a secret: never copied.
     history = AuditedHistory(
-        kind="participant", page=("request", "request.public_id"), excluded_fields=["link_token"]
+        kind="participant",
+        page=("request", "request.public_id"),
+        # Also left out: what never changes after creation, so that the snapshots bulk-written
+        # with a request's participants are no wider than the participants themselves.
+        excluded_fields=["link_token", "created_at", "position"],
     )
 
     class Meta:
