@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from pushpay.history import AuditedHistory
 from pushpay.i18n import LANGUAGES
 from pushpay.ids import new_public_id
 
@@ -70,6 +71,7 @@ class Merchant(TimeStamped):
         default=TwoFactorPolicy.OPTIONAL,
         db_default=TwoFactorPolicy.OPTIONAL,
     )
+    history = AuditedHistory(kind="merchant", merchant="pk")
 
     class Meta:
         ordering = ["name", "id"]
@@ -107,6 +109,8 @@ class Membership(TimeStamped):
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
 
+    history = AuditedHistory(kind="membership", page=("team", None))
+
     class Meta:
         ordering = ["merchant_id", "user_id"]
         constraints = [
@@ -137,6 +141,8 @@ class Invitation(TimeStamped):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    history = AuditedHistory(kind="invitation", page=("team", None))
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -182,6 +188,9 @@ class ApiKey(TimeStamped):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+
+    # Never the secret's hash; the last use is traffic, not a change.
+    history = AuditedHistory(kind="api_key", excluded_fields=["secret_hash", "last_used_at"])
 
     class Meta:
         ordering = ["-created_at", "-id"]

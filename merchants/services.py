@@ -30,6 +30,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from PIL import Image, UnidentifiedImageError
 
 from pushpay.errors import DomainError, StateConflict
+from pushpay.history import record_history
 from pushpay.i18n import language_checked
 from pushpay.ids import random_string
 from pushpay.money import is_currency
@@ -188,6 +189,7 @@ def merchant_logo_set(*, merchant: Merchant, upload: File | None) -> Merchant:
         name = f"{merchant.public_id}-{random_string(12)}.{LOGO_FORMATS[image_format]}"
         merchant.logo.save(name, upload, save=False)
     Merchant.objects.filter(pk=merchant.pk).update(logo=merchant.logo.name or "")
+    record_history(merchant)
     if previous and previous != merchant.logo.name:
         merchant.logo.storage.delete(previous)
     return merchant
@@ -278,6 +280,7 @@ def invitation_create(
                 field="email",
             )
         Invitation.objects.filter(pk=open_.pk).update(revoked_at=now, updated_at=now)
+        record_history(open_, reason="expired, replaced")
     invitation = Invitation.objects.create(
         merchant=merchant,
         email=email,
@@ -335,6 +338,7 @@ def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Memb
     Invitation.objects.filter(pk=invitation.pk).update(
         accepted_at=now, accepted_by=user, updated_at=now
     )
+    record_history(invitation)
     return membership
 
 
@@ -352,10 +356,12 @@ def invitation_accept_new_user(*, invitation: Invitation, password: str) -> Memb
 
 def invitation_revoke(*, invitation: Invitation) -> Invitation:
     now = timezone.now()
-    Invitation.objects.filter(
+    revoked = Invitation.objects.filter(
         pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=now, updated_at=now)
     invitation.refresh_from_db(fields=["revoked_at", "updated_at"])
+    if revoked:
+        record_history(invitation)
     return invitation
 
 
@@ -380,8 +386,11 @@ def membership_change_role(*, membership: Membership, role: str) -> Membership:
     membership = Membership.objects.get(pk=membership.pk)
     if role != Membership.Role.OWNER:
         _refuse_losing_the_last_owner(membership)
+    changed = role != membership.role
     Membership.objects.filter(pk=membership.pk).update(role=role, updated_at=timezone.now())
     membership.refresh_from_db()
+    if changed:
+        record_history(membership)
     return membership
 
 
@@ -462,10 +471,12 @@ def api_key_revoke(*, api_key: ApiKey, revoked_by: ApiKey | None = None) -> ApiK
             code="cannot_revoke_own_key",
         )
     now = timezone.now()
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+    revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
         revoked_at=now, updated_at=now
     )
     api_key.refresh_from_db(fields=["revoked_at", "updated_at"])
+    if revoked:
+        record_history(api_key)
     return api_key
 
 

@@ -3,6 +3,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
+from pushpay.history import AuditedHistory
 from pushpay.i18n import LANGUAGES
 from pushpay.ids import new_public_id
 from requests_app.models import Participant, PaymentRequest
@@ -46,6 +47,8 @@ class MessageTemplate(TimeStamped):
         blank=True,
         help_text="The shipped default this template was installed from, if any.",
     )
+
+    history = AuditedHistory(kind="template")
 
     class Meta:
         ordering = ["name", "id"]
@@ -119,6 +122,12 @@ class WebhookEndpoint(TimeStamped):
         max_length=20, blank=True, help_text="operator, gone (HTTP 410) or failing."
     )
     disabled_at = models.DateTimeField(null=True, blank=True)
+
+    # Never the signing secrets; ``failing_since`` is delivery health, not a change.
+    history = AuditedHistory(
+        kind="webhook_endpoint",
+        excluded_fields=["secret", "previous_secret", "failing_since"],
+    )
 
     class Meta:
         db_table = "scenarios_webhookendpoint"  # moved from scenarios; the table kept its name

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from merchants.models import Merchant
 from pushpay.errors import InvalidInput, StateConflict
+from pushpay.history import record_history
 from requests_app.events import CATALOGUE, by_integrator_name
 from requests_app.models import RequestEvent
 
@@ -219,7 +220,7 @@ def webhook_endpoint_update(
     if changes:
         changes["updated_at"] = timezone.now()
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**changes)
-        endpoint.refresh_from_db()
+        record_history(endpoint)
     return endpoint
 
 
@@ -237,6 +238,8 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpo
             secret=new_secret(),
             updated_at=now,
         )
+        # The secrets are never copied: the entry says a rotation happened, nothing more.
+        record_history(locked, reason="secret rotated", extra={"secret": ["•••", "••• (new)"]})
     endpoint.refresh_from_db()
     return endpoint
 
@@ -263,6 +266,7 @@ def _disable(endpoint_id: int, reason: str, now: datetime) -> WebhookEndpoint | 
         if not updated:
             return None
         endpoint = WebhookEndpoint.objects.select_related("merchant").get(pk=endpoint_id)
+        record_history(endpoint, reason=f"disabled: {reason}")
         merchant = endpoint.merchant
         if merchant.contact_email:
             outbox_enqueue(

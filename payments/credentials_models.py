@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
+from pushpay.history import AuditedHistory
 from pushpay.ids import new_public_id
 
 
@@ -55,6 +56,19 @@ class ProviderCredential(TimeStamped):
         max_length=80, blank=True, help_text="What the provider said when last tested."
     )
     tested_at = models.DateTimeField(null=True, blank=True)
+
+    # Only what identifies the account (provider, mode, last four): never the encrypted
+    # keys, nor the webhook id that is part of a secret URL.
+    history = AuditedHistory(
+        kind="provider_credential",
+        ident="provider",
+        excluded_fields=[
+            "secret_key_encrypted",
+            "webhook_secret_encrypted",
+            "client_id_encrypted",
+            "webhook_id",
+        ],
+    )
 
     class Meta:
         ordering = ["merchant_id", "provider", "livemode"]

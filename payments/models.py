@@ -2,6 +2,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
+from pushpay.history import AuditedHistory
 from pushpay.ids import new_public_id
 
 # The sandbox acquirer's tables live in their own module; importing them here is what makes
@@ -75,6 +76,8 @@ class MerchantPaymentMethod(TimeStamped):
         "(this method pays alone).",
     )
 
+    history = AuditedHistory(kind="payment_method", ident="method")
+
     class Meta:
         ordering = ["merchant_id", "method"]
         constraints = [
@@ -95,6 +98,8 @@ class MerchantPaymentSettings(TimeStamped):
 
     merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="+")
     max_methods_per_payment = models.PositiveSmallIntegerField(default=DEFAULT_MAX_METHODS)
+
+    history = AuditedHistory(kind="payment_settings", ident=None)
 
     class Meta:
         constraints = [

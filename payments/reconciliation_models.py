@@ -6,6 +6,7 @@ Kept apart from the saga's tables; ``payments.models`` imports them so Django fi
 from django.db import models
 
 from merchants.models import Merchant, TimeStamped
+from pushpay.history import AuditedHistory
 from pushpay.ids import new_public_id
 
 BASIS_POINTS = 10_000  # 1.40 % is 140 basis points
@@ -26,6 +27,8 @@ class FeeRule(TimeStamped):
     percent_bp = models.PositiveIntegerField(
         default=0, help_text="Percentage of the captured amount, in basis points (140 = 1.40%)."
     )
+
+    history = AuditedHistory(kind="fee_rule", ident="method")
 
     class Meta:
         ordering = ["merchant_id", "method"]

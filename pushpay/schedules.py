@@ -40,6 +40,11 @@ SCHEDULES = [
         "schedule_type": Schedule.HOURLY,
     },
     {
+        "name": "purge-audit-trail",
+        "func": "audit.tasks.purge_audit_trail",
+        "schedule_type": Schedule.DAILY,
+    },
+    {
         "name": "purge-idempotency-keys",
         "func": "merchants.tasks.purge_idempotency_keys",
         "schedule_type": Schedule.MINUTES,

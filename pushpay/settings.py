@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "django_prometheus",
+    "simple_history",
     "pushpay",
     "merchants",
     "requests_app",
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "scenarios",
     "notifications",
     "smartforms",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -93,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): whether this session passed the second factor.
     "django_otp.middleware.OTPMiddleware",
+    # The audit trail's "who": the operator, or the API key once DRF has authenticated it.
+    "simple_history.middleware.HistoryRequestMiddleware",
     # The operator's own language, once the user is known (after LocaleMiddleware's guess).
     "pushpay.tenancy.OperatorLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -435,6 +439,11 @@ if EVENTS_RETENTION_DAYS < 30:
 CSV_JOB_RETENTION_DAYS = env.int("CSV_JOB_RETENTION_DAYS", default=7)
 if CSV_JOB_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("CSV_JOB_RETENTION_DAYS must be at least 1.")
+# The audit trail (who changed what) is kept this long, then purged daily: two years unless
+# told otherwise, never less than one (docs/operations.md, "Audit trail").
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=730)
+if AUDIT_RETENTION_DAYS < 365:
+    raise ImproperlyConfigured("AUDIT_RETENTION_DAYS must be at least 365.")
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1200/min")
 # Per client address, on the sandbox tokeniser and the payer-link pages together; high enough
 # for a few dozen payers behind one office NAT (each payment is about five requests).

@@ -44,6 +44,7 @@ urlpatterns = [
     path("app/wallets/", include("payments.wallet.urls")),
     path("app/installments/", include("payments.installments.urls")),
     path("app/providers/", include("payments.provider_urls")),
+    path("app/audit/", include("audit.urls")),
     path("app/", include("merchants.urls")),
     path("app/", include("payments.urls")),
     path("app/", include("requests_app.urls")),

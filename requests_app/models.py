@@ -4,6 +4,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
+from pushpay.history import AuditedHistory
 from pushpay.i18n import LANGUAGES
 from pushpay.ids import new_link_token, new_public_id
 
@@ -142,6 +143,9 @@ class PaymentRequest(TimeStamped):
         help_text="The smart form payers fill before paying; locked once a request names it.",
     )
 
+    # The progress link's token is a secret of its own: never copied.
+    history = AuditedHistory(kind="request", excluded_fields=["progress_token"])
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -258,6 +262,15 @@ class Participant(TimeStamped):
     )
     link_token = models.CharField(
         max_length=64, unique=True, default=new_link_token, editable=False
+    )
+
+    # The payer link's token is a secret: never copied.
+    history = AuditedHistory(
+        kind="participant",
+        page=("request", "request.public_id"),
+        # Also left out: what never changes after creation, so that the snapshots bulk-written
+        # with a request's participants are no wider than the participants themselves.
+        excluded_fields=["link_token", "created_at", "position"],
     )
 
     class Meta:

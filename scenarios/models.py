@@ -20,6 +20,7 @@ from notifications.models import (
     _endpoint_id,  # noqa: F401
     _outbox_id,  # noqa: F401
 )
+from pushpay.history import AuditedHistory
 from pushpay.i18n import LANGUAGES
 from pushpay.ids import new_public_id
 from requests_app.models import PaymentRequest
@@ -87,6 +88,10 @@ class Scenario(TimeStamped):
     name = models.CharField(max_length=100)
     version = models.PositiveIntegerField(default=1)
     is_paused = models.BooleanField(default=False)
+
+    # Steps are stored per version with bulk_create: the scenario's entry carries their
+    # summary before and after (scenarios.services.definitions).
+    history = AuditedHistory(kind="scenario")
 
     class Meta:
         ordering = ["-created_at", "-id"]

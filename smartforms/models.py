@@ -3,6 +3,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
+from pushpay.history import AuditedHistory
 from pushpay.i18n import LANGUAGE_CODES, LANGUAGES
 from pushpay.ids import new_public_id
 
@@ -44,6 +45,8 @@ class Form(TimeStamped):
         "FormVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    history = AuditedHistory(kind="form")
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -66,6 +69,15 @@ class Form(TimeStamped):
         return self.status == self.Status.ACTIVE
 
 
+def _previous_version(version: "FormVersion") -> "FormVersion | None":
+    """A new version is shown against the one it replaces."""
+    return (
+        FormVersion.objects.filter(form_id=version.form_id, number__lt=version.number)
+        .order_by("-number")
+        .first()
+    )
+
+
 class FormVersion(TimeStamped):
     """One numbered set of field definitions of a form (see ``smartforms.definition``).
 
@@ -80,6 +92,14 @@ class FormVersion(TimeStamped):
     )
     is_locked = models.BooleanField(default=False)
     locked_at = models.DateTimeField(null=True, blank=True)
+
+    history = AuditedHistory(
+        kind="form_version",
+        merchant="form.merchant_id",
+        ident="number",
+        page=("form", "form.public_id"),
+        previous=_previous_version,
+    )
 
     class Meta:
         ordering = ["form_id", "number"]

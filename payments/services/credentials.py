@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from merchants.models import Merchant
 from pushpay.errors import InvalidInput, StateConflict
+from pushpay.history import record_history
 
 from ..adapters.accounts import forget_configured_modes
 from ..adapters.base import ProviderError
@@ -215,7 +216,7 @@ def provider_credentials_test(
     ProviderCredential.objects.filter(pk=row.pk).update(
         account_reference=account[:80], tested_at=timezone.now()
     )
-    row.refresh_from_db()
+    record_history(row, reason="tested")
     return row
 
 

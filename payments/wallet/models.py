@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, TimeStamped
+from pushpay.history import AuditedHistory
 from pushpay.i18n import LANGUAGES
 from pushpay.ids import new_public_id
 
@@ -312,6 +313,8 @@ class CashbackRule(TimeStamped):
     valid_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="Days a cashback credit can be spent (none: forever)."
     )
+
+    history = AuditedHistory(kind="cashback_rule", ident=None)
 
     class Meta:
         constraints = [

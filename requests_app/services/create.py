@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 
 from merchants.models import Merchant
 from pushpay.errors import InvalidInput, StateConflict
+from pushpay.history import bulk_create_with_snapshots
 from pushpay.i18n import language_checked
 from pushpay.money import is_currency, split_equally
 
@@ -228,23 +229,26 @@ def payment_request_create(
                 cancel_url=cancel_url,
                 installments=request_offer,
             )
-            Participant.objects.bulk_create(
-                Participant(
-                    merchant=merchant,
-                    livemode=livemode,
-                    request=payment_request,
-                    position=index,
-                    name=data.name.strip(),
-                    email=data.email,
-                    phone=data.phone,
-                    language=data.language or request_language,
-                    amount=share,
-                    show_name=data.show_name,
-                    installments=offer,
-                )
-                for index, (data, share, offer) in enumerate(
-                    zip(participants, shares, own_offers, strict=True)
-                )
+            bulk_create_with_snapshots(
+                Participant,
+                (
+                    Participant(
+                        merchant=merchant,
+                        livemode=livemode,
+                        request=payment_request,
+                        position=index,
+                        name=data.name.strip(),
+                        email=data.email,
+                        phone=data.phone,
+                        language=data.language or request_language,
+                        amount=share,
+                        show_name=data.show_name,
+                        installments=offer,
+                    )
+                    for index, (data, share, offer) in enumerate(
+                        zip(participants, shares, own_offers, strict=True)
+                    )
+                ),
             )
             event_record(
                 type=RequestEvent.Type.REQUEST_CREATED,

@@ -17,6 +17,7 @@ from django.utils import timezone
 from merchants.models import Merchant
 from pushpay.contact import email_checked, phone_checked
 from pushpay.errors import InvalidInput, StateConflict
+from pushpay.history import record_many
 from pushpay.i18n import language_checked
 
 from ..events import event_record
@@ -95,6 +96,7 @@ def _transition_participants(
             status=target, updated_at=now
         )
         StatusChange.objects.bulk_create(changes)
+        record_many((c.participant for c in changes), reason=reason, refresh=False)
 
 
 def _refuse_illegal(exc: IllegalTransition) -> StateConflict:

@@ -449,6 +449,41 @@ def scenario_definition_refusals(
     return []
 
 
+def _step_line(data: Mapping) -> str:
+    """One step as the audit trail shows it: enough to see what a new version changed."""
+    target = data.get("template") or data.get("webhook_endpoint")
+    parts = [
+        f"{data['position'] + 1}. {data['trigger']}",
+        f"{data['offset_seconds']:+d}s",
+        data["audience"],
+        data["channel"],
+        getattr(target, "public_id", ""),
+    ]
+    if data.get("repeat_every_seconds"):
+        parts.append(f"every {data['repeat_every_seconds']}s x{data.get('repeat_max')}")
+    if data.get("only_if_unpaid"):
+        parts.append("if unpaid")
+    if data.get("min_amount"):
+        parts.append(f">= {data['min_amount']}")
+    if data.get("language"):
+        parts.append(data["language"])
+    if data.get("quiet_start"):
+        parts.append(f"quiet {data['quiet_start']:%H:%M}-{data['quiet_end']:%H:%M}")
+    return " · ".join(str(part) for part in parts if part != "")
+
+
+def _steps_lines(scenario: Scenario, version: int) -> list[str]:
+    steps = Step.objects.filter(scenario=scenario, version=version).select_related(
+        "template", "webhook_endpoint"
+    )
+    return [
+        _step_line(
+            vars(step) | {"template": step.template, "webhook_endpoint": step.webhook_endpoint}
+        )
+        for step in steps.order_by("position")
+    ]
+
+
 def scenario_create(*, merchant: Merchant, name: str, steps: list[Mapping]) -> Scenario:
     """Check every step first, then store the scenario and its steps as version 1.
 
@@ -456,7 +491,10 @@ def scenario_create(*, merchant: Merchant, name: str, steps: list[Mapping]) -> S
     field are the first one's, so the API's single error is unchanged."""
     name, cleaned = _clean_definition(merchant, name=name, steps=steps)
     with transaction.atomic():
-        scenario = Scenario.objects.create(merchant=merchant, name=name)
+        scenario = Scenario(merchant=merchant, name=name)
+        # Steps are bulk-created, out of the history's sight: the scenario's entry says them.
+        scenario._audit_extra = {"steps": [None, [_step_line(data) for data in cleaned]]}
+        scenario.save()
         Step.objects.bulk_create(Step(scenario=scenario, version=1, **data) for data in cleaned)
     return scenario
 
@@ -475,6 +513,10 @@ def scenario_update(
         if new_name is not None:
             scenario.name = new_name
         if cleaned is not None:
+            before = _steps_lines(scenario, scenario.version)
+            after = [_step_line(data) for data in cleaned]
+            if before != after:
+                scenario._audit_extra = {"steps": [before, after]}
             in_use = ScenarioBinding.objects.filter(
                 scenario=scenario, version=scenario.version
             ).exists()

@@ -112,6 +112,8 @@ READS = {
     "merchants:api_key_list",
     "merchants:team",
     "merchants:security",
+    # The audit trail: every member reads it; it has no changing route at all.
+    "audit:entry_list",
 }
 
 ALLOWED = {
