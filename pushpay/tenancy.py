@@ -10,7 +10,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone, translation
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from merchants.models import Membership, Merchant
 from merchants.selectors import membership_get, merchants_for_user, operator_language
@@ -148,28 +150,28 @@ class OperatorLanguageMiddleware:
 # button asks ``can``, so the page never offers what the view would refuse. Reading is open to
 # every member. API keys act for the merchant as a whole (owner-level) and do not come here.
 
-CAPABILITIES: dict[str, str] = {
+CAPABILITIES: dict[str, Promise] = {
     # requests: agents and up
-    "requests.create": "create payment requests",
-    "requests.edit": "change payment requests (deadline, participants)",
-    "requests.resend": "resend notifications",
-    "requests.pause_reminders": "pause or resume reminders",
-    "requests.cancel": "cancel payment requests",
+    "requests.create": gettext_lazy("create payment requests"),
+    "requests.edit": gettext_lazy("change payment requests (deadline, participants)"),
+    "requests.resend": gettext_lazy("resend notifications"),
+    "requests.pause_reminders": gettext_lazy("pause or resume reminders"),
+    "requests.cancel": gettext_lazy("cancel payment requests"),
     # money back and configuration: admins and up
-    "requests.refund": "refund payments",
-    "scenarios.manage": "change scenarios",
-    "templates.manage": "change message templates",
-    "forms.manage": "change smart forms",
-    "webhooks.manage": "change webhook endpoints",
-    "payment_methods.manage": "change payment methods",
-    "wallets.manage": "credit or adjust cashback wallets",
-    "installments.manage": "change installment plans",
-    "branding.manage": "change the branding",
+    "requests.refund": gettext_lazy("refund payments"),
+    "scenarios.manage": gettext_lazy("change scenarios"),
+    "templates.manage": gettext_lazy("change message templates"),
+    "forms.manage": gettext_lazy("change smart forms"),
+    "webhooks.manage": gettext_lazy("change webhook endpoints"),
+    "payment_methods.manage": gettext_lazy("change payment methods"),
+    "wallets.manage": gettext_lazy("credit or adjust cashback wallets"),
+    "installments.manage": gettext_lazy("change installment plans"),
+    "branding.manage": gettext_lazy("change the branding"),
     # the merchant itself: owners only
-    "team.manage": "change the team",
-    "api_keys.manage": "manage API keys",
-    "credentials.manage": "change provider credentials",
-    "security.manage": "change who must log in with two factors",
+    "team.manage": gettext_lazy("change the team"),
+    "api_keys.manage": gettext_lazy("manage API keys"),
+    "credentials.manage": gettext_lazy("change provider credentials"),
+    "security.manage": gettext_lazy("change who must log in with two factors"),
 }
 
 _AGENT = frozenset(
@@ -215,6 +217,9 @@ def require(request: HttpRequest, capability: str) -> None:
     if not can(membership, capability):
         role = membership.get_role_display() if membership else "none"
         raise PermissionDenied(
-            f"Your role ({role}) does not allow you to {CAPABILITIES[capability]}. "
-            "Ask an owner of this merchant to change your role."
+            _(
+                "Your role (%(role)s) does not allow you to %(action)s. "
+                "Ask an owner of this merchant to change your role."
+            )
+            % {"role": role, "action": CAPABILITIES[capability]}
         )

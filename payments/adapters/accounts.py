@@ -1,41 +1,36 @@
 """The merchant's own accounts at real providers, as the adapters see them.
 
 A payer page asks every method whether it is configured; the answer comes from the
-merchant's ``ProviderCredential`` rows, read once per merchant object and provider. The
+merchant's ``ProviderCredential`` rows, read once per merchant object for every provider at
+once (a page offering cards and PayPal pays one query, not one per provider). The
 credential services forget the answer on the object they were given when they change it;
 other objects are a request's own and die with it.
 """
 
 from __future__ import annotations
 
-
-def _cache_key(provider: str) -> str:
-    return f"_{provider}_modes_configured"
+_KEY = "_provider_modes_configured"
 
 
 def configured_modes(merchant, provider: str) -> frozenset[bool]:
     """The modes (False = test, True = live) in which the merchant entered credentials."""
     from payments.credentials_models import ProviderCredential
 
-    key = _cache_key(provider)
-    modes = merchant.__dict__.get(key)
-    if modes is None:
-        modes = frozenset(
-            ProviderCredential.objects.filter(merchant=merchant, provider=provider).values_list(
-                "livemode", flat=True
-            )
-        )
-        merchant.__dict__[key] = modes
-    return modes
+    by_provider = merchant.__dict__.get(_KEY)
+    if by_provider is None:
+        found: dict[str, set[bool]] = {}
+        for name, livemode in ProviderCredential.objects.filter(merchant=merchant).values_list(
+            "provider", "livemode"
+        ):
+            found.setdefault(name, set()).add(livemode)
+        by_provider = {name: frozenset(modes) for name, modes in found.items()}
+        merchant.__dict__[_KEY] = by_provider
+    return by_provider.get(provider, frozenset())
 
 
 def forget_configured_modes(merchant, provider: str | None = None) -> None:
-    """Drop the cached answer (of one provider, or of all)."""
-    if provider is not None:
-        merchant.__dict__.pop(_cache_key(provider), None)
-        return
-    for key in [k for k in merchant.__dict__ if k.endswith("_modes_configured")]:
-        merchant.__dict__.pop(key, None)
+    """Drop the cached answer (read again for every provider next time)."""
+    merchant.__dict__.pop(_KEY, None)
 
 
 def credential_of(merchant, livemode: bool, provider: str):

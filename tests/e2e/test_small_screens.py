@@ -139,7 +139,8 @@ def test_a_viewer_is_told_on_a_phone_what_they_cannot_do(
 
     assert response.status == 403
     expect(phone.get_by_role("heading", name=TEXT[language]["forbidden"])).to_be_visible()
-    expect(phone.locator("main")).to_contain_text("Viewer")
+    role = {"en": "Your role (Viewer) does not allow you", "fr": "Votre rôle (Lecteur)"}
+    expect(phone.locator("main")).to_contain_text(role[language])
     expect(phone.get_by_test_id("test-mode-banner")).to_contain_text(TEXT[language]["banner"])
     expect(phone.locator("html")).to_have_attribute("lang", language)
     fits_the_screen(phone)

@@ -108,6 +108,7 @@ def test_the_due_list_shows_this_weeks_charges_and_retries_only(client, merchant
     refuse_merchant_initiated_charges(monkeypatch, times=1)
     friday = datetime(2030, 2, 8, 9, 5, tzinfo=PARIS)
     at(friday, lambda: services.installments_charge_due(now=friday, worker_id="t"))
+    at(friday, lambda: login(client, merchant))  # two days on, the idle session ended
     html = at(friday, lambda: client.get("/app/installments/due/")).content.decode()
     assert html.count('data-testid="due-row"') == 1
     assert 'data-status="failed"' in html and "declined" in html
