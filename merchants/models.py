@@ -61,9 +61,9 @@ class Merchant(TimeStamped):
         """Who must log in with a second factor (an authenticator code) to act for this
         merchant: nobody (each operator chooses), its owners, or every member."""
 
-        OPTIONAL = "optional", "Optional"
-        OWNERS = "owners", "Required for owners"
-        EVERYONE = "everyone", "Required for every member"
+        OPTIONAL = "optional", _("Optional")
+        OWNERS = "owners", _("Required for owners")
+        EVERYONE = "everyone", _("Required for every member")
 
     two_factor_policy = models.CharField(
         max_length=10,

@@ -79,6 +79,14 @@ class AuditedHistory(HistoricalRecords):
         super().finalize(sender, **kwargs)
 
 
+def audited_model(kind: str) -> type[models.Model] | None:
+    """The model whose entries carry this kind, to show a choice field's value by its label."""
+    for model, spec in AUDITED.items():
+        if spec.audit_kind == kind:
+            return model
+    return None
+
+
 def record_history(
     instance: models.Model,
     *,
