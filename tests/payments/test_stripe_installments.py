@@ -455,10 +455,12 @@ def test_a_card_kept_with_a_later_expiry_is_not_flagged(
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_on_postgresql_charge_each_stripe_installment_once(
-    merchant, stripe_test_account, stripe_stub
+    merchant, stripe_test_account, stripe_stub, settings
 ):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://…)")
+    # Concurrent calls to the stub on a loaded machine: not the timeout tests' short limit.
+    settings.STRIPE_TIMEOUT_SECONDS = 15
     plans = [
         pay_deposit(Client(), make(merchant), stripe_stub, SAVES_AND_CHARGES) for _ in range(4)
     ]
@@ -596,10 +598,12 @@ def test_a_payoff_the_saved_card_pays_off_session_keeps_that_card(
 
 @pytest.mark.django_db(transaction=True)
 def test_two_payoff_posts_at_once_on_postgresql_start_one_payment_only(
-    merchant, stripe_test_account, stripe_stub
+    merchant, stripe_test_account, stripe_stub, settings
 ):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://…)")
+    # Concurrent calls to the stub on a loaded machine: not the timeout tests' short limit.
+    settings.STRIPE_TIMEOUT_SECONDS = 15
     payer = make(merchant)
     plan = pay_deposit(Client(), payer, stripe_stub, ALWAYS_AUTHENTICATE)
     barrier = threading.Barrier(2)
