@@ -22,7 +22,7 @@ from babel.messages.pofile import read_po
 from django.apps import apps
 from django.conf import settings
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from merchants.models import OperatorPreference
 from pushpay.i18n import LANGUAGE_NAMES
@@ -112,13 +112,15 @@ def english_labels() -> set[str]:
     from payments.registry import payment_methods
 
     labels: set[str] = set()
-    for model in apps.get_models():
-        if model._meta.app_label not in PRODUCT_APPS:
-            continue
-        for field in model._meta.get_fields():
-            for _value, label in getattr(field, "flatchoices", None) or ():
-                labels.add(str(label))
-    labels.update(method.label for method in payment_methods())
+    # The labels as written (English), whatever language an earlier test left active.
+    with translation.override("en"):
+        for model in apps.get_models():
+            if model._meta.app_label not in PRODUCT_APPS:
+                continue
+            for field in model._meta.get_fields():
+                for _value, label in getattr(field, "flatchoices", None) or ():
+                    labels.add(str(label))
+        labels.update(str(method.label) for method in payment_methods())
     msgids, french = _msgids_and_translations()
     labels.update(msgids)
     labels = {" ".join(label.split()) for label in labels}
