@@ -21,7 +21,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -513,13 +513,9 @@ def idempotency_claim(
     """
 
     def insert() -> IdempotencyRecord | None:
-        try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    merchant=merchant, livemode=livemode, key=key, request_fingerprint=fingerprint
-                )
-        except IntegrityError:
-            return None
+        return _idempotency_insert(
+            merchant=merchant, livemode=livemode, key=key, fingerprint=fingerprint
+        )
 
     record = insert()
     if record is not None:
@@ -531,6 +527,44 @@ def idempotency_claim(
         merchant=merchant, livemode=livemode, key=key, created_at__lt=idempotency_cutoff()
     ).delete()
     return insert() if expired else None
+
+
+def _idempotency_insert(
+    *, merchant: Merchant, livemode: bool, key: str, fingerprint: str
+) -> IdempotencyRecord | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING: a taken key answers no row rather than an
+    integrity error, so the claim needs no savepoint around it (two statements fewer on
+    every keyed POST). On PostgreSQL a concurrent claim of the same key still waits on the
+    unique index until the first transaction ends, then finds the key taken."""
+    record = IdempotencyRecord(
+        merchant=merchant,
+        livemode=livemode,
+        key=key,
+        request_fingerprint=fingerprint,
+        created_at=timezone.now(),
+    )
+    connection = connections[router.db_for_write(IdempotencyRecord)]
+    quote = connection.ops.quote_name
+    fields = [
+        IdempotencyRecord._meta.get_field(name)
+        for name in ("merchant", "livemode", "key", "request_fingerprint", "created_at")
+    ]
+    with connection.cursor() as cursor:
+        # Names from the model's metadata, quoted; every value is a parameter.
+        cursor.execute(
+            f"INSERT INTO {quote(IdempotencyRecord._meta.db_table)}"  # noqa: S608
+            f" ({', '.join(quote(f.column) for f in fields)})"
+            f" VALUES ({', '.join(['%s'] * len(fields))})"
+            f" ON CONFLICT DO NOTHING RETURNING {quote(IdempotencyRecord._meta.pk.column)}",
+            [f.get_db_prep_save(getattr(record, f.attname), connection) for f in fields],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    record.pk = row[0]
+    record._state.adding = False
+    record._state.db = connection.alias
+    return record
 
 
 def idempotency_record_response(*, record: IdempotencyRecord, status: int, body) -> None:

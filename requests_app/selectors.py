@@ -37,6 +37,30 @@ def payment_request_get(
     )
 
 
+def participants_in_order(payment_request: PaymentRequest) -> list[Participant]:
+    """A request's participants by position: those it carries when they came with it (a
+    prefetch, or the creation that wrote them, see ``participants_attach``), else read."""
+    cached = getattr(payment_request, "_prefetched_objects_cache", {}).get("participants")
+    if cached is not None:
+        return sorted(cached, key=lambda p: (p.position, p.pk or 0))
+    return list(
+        Participant.objects.filter(request_id=payment_request.pk).order_by("position", "id")
+    )
+
+
+def participants_attach(payment_request: PaymentRequest, participants: list[Participant]) -> None:
+    """Make ``participants`` the request's prefetched participants, as
+    ``prefetch_related("participants")`` would: the creation that just wrote them hands the
+    request to its reactions and to the API's answer without reading them back."""
+    queryset = Participant.objects.filter(request_id=payment_request.pk).order_by("position", "id")
+    queryset._result_cache = list(participants)
+    queryset._prefetch_done = True
+    payment_request._prefetched_objects_cache = {
+        **getattr(payment_request, "_prefetched_objects_cache", {}),
+        "participants": queryset,
+    }
+
+
 def participant_get(
     *, merchant: Merchant, payment_request: PaymentRequest, public_id: str
 ) -> Participant | None:

@@ -22,7 +22,11 @@ def _plan_new_request(event: RequestEvent) -> None:
         raise InvalidInput(
             f"No such scenario: '{public_id}'.", code="unknown_scenario", field="scenario"
         )
-    services.dispatches_plan_for_request(payment_request=event.request, scenario=scenario)
+    # request_created is recorded by the creation itself, in its transaction, with the
+    # request and its participants in hand (requests_app.services.payment_request_create).
+    services.dispatches_plan_for_request(
+        payment_request=event.request, scenario=scenario, just_created=True
+    )
 
 
 def _plan_event(event: RequestEvent) -> None:

@@ -14,6 +14,7 @@ from pushpay.money import is_currency, split_equally
 from ..events import event_record
 from ..models import Participant, PaymentRequest, RequestEvent
 from ..ports import payment_method_rules
+from ..selectors import participants_attach
 from .rules import (
     MAX_PARTICIPANTS,
     ParticipantData,
@@ -229,7 +230,7 @@ def payment_request_create(
                 cancel_url=cancel_url,
                 installments=request_offer,
             )
-            bulk_create_with_snapshots(
+            created = bulk_create_with_snapshots(
                 Participant,
                 (
                     Participant(
@@ -250,6 +251,9 @@ def payment_request_create(
                     )
                 ),
             )
+            # The request carries its participants as written: its creation's reactions
+            # (planning the messages) and the API's answer use them without reading back.
+            participants_attach(payment_request, created)
             event_record(
                 type=RequestEvent.Type.REQUEST_CREATED,
                 payment_request=payment_request,
