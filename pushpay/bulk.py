@@ -78,18 +78,21 @@ def insert_rows(
     # parameter.
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            arrays = []
-            casts = []
+            # A value every row shares travels once, as a scalar; the others as arrays.
+            selected, params, arrays, casts = [], [], [], []
             for field, name, prepared, per_row in columns:
                 if per_row or name in varying:
                     arrays.append([value(field, name, prepared, per_row, row) for row in rows])
+                    casts.append(f"%s::{field.cast_db_type(connection)}[]")
+                    selected.append(f"u.c{len(casts)}")
                 else:
-                    arrays.append([prepared] * len(rows))
-                casts.append(f"%s::{field.cast_db_type(connection)}[]")
+                    params.append(prepared)
+                    selected.append(f"%s::{field.cast_db_type(connection)}")
+            aliases = ", ".join(f"c{i + 1}" for i in range(len(casts)))
             cursor.execute(
-                f"INSERT INTO {table} ({names}) SELECT * FROM unnest({', '.join(casts)})"  # noqa: S608
-                " ON CONFLICT DO NOTHING",
-                arrays,
+                f"INSERT INTO {table} ({names}) SELECT {', '.join(selected)}"  # noqa: S608
+                f" FROM unnest({', '.join(casts)}) AS u({aliases}) ON CONFLICT DO NOTHING",
+                params + arrays,
             )
         else:
             placeholders = ", ".join(["%s"] * len(columns))
