@@ -7,7 +7,6 @@ from requests_app.models import RequestEvent
 from requests_app.ports import sends_own_message_register
 
 from . import services
-from .models import Scenario
 from .selectors import request_notifies_on
 
 T = RequestEvent.Type
@@ -17,16 +16,15 @@ def _plan_new_request(event: RequestEvent) -> None:
     public_id = event.payload.get("scenario")
     if not public_id:
         return
-    scenario = Scenario.objects.filter(merchant_id=event.merchant_id, public_id=public_id).first()
-    if scenario is None:
+    # request_created is recorded by the creation itself, in its transaction, with the
+    # request and its participants in hand (requests_app.services.payment_request_create).
+    planned = services.dispatches_plan_for_new_request(
+        payment_request=event.request, scenario_public_id=public_id
+    )
+    if planned is None:
         raise InvalidInput(
             f"No such scenario: '{public_id}'.", code="unknown_scenario", field="scenario"
         )
-    # request_created is recorded by the creation itself, in its transaction, with the
-    # request and its participants in hand (requests_app.services.payment_request_create).
-    services.dispatches_plan_for_request(
-        payment_request=event.request, scenario=scenario, just_created=True
-    )
 
 
 def _plan_event(event: RequestEvent) -> None:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from merchants.models import Merchant
@@ -340,6 +340,7 @@ def dispatches_plan_for_request(
     payment_request: PaymentRequest,
     scenario: Scenario | None = None,
     just_created: bool = False,
+    steps: list[Step] | None = None,
 ) -> int:
     """Write the time-based dispatches of a new request (creation notice, reminders before
     and after the deadline) in the caller's transaction; return how many rows were written.
@@ -351,12 +352,14 @@ def dispatches_plan_for_request(
     ``just_created``: the request was created in this very transaction and the caller holds
     it as written (its participants in hand, see ``participants_in_order``). Nothing can be
     bound or planned for it yet, so neither is read, and it is not read again: four queries
-    fewer on every creation.
+    fewer on every creation. ``steps``: the bound version's time-based steps, when the
+    caller read them with the scenario.
     """
     binding = _binding_for(payment_request, scenario, create=True, unbound=just_created)
     if binding is None:
         return 0
-    steps = _steps(binding, TIME_TRIGGERS)
+    if steps is None:
+        steps = _steps(binding, TIME_TRIGGERS)
     if not steps:
         return 0
     if just_created:
@@ -374,6 +377,37 @@ def dispatches_plan_for_request(
         and (row.step.trigger == Trigger.REQUEST_CREATED or row.due_at >= now)
     ]
     return _insert(rows, payment_request)
+
+
+def dispatches_plan_for_new_request(
+    *, payment_request: PaymentRequest, scenario_public_id: str
+) -> int | None:
+    """Bind a request created in this very transaction to the merchant's scenario
+    ``scenario_public_id`` and plan its time-based dispatches; None when the merchant has
+    no such scenario.
+
+    The scenario comes with its current version's time-based steps in one read; only a
+    scenario without such steps is read on its own (it is still bound: its event steps
+    apply later)."""
+    steps = list(
+        Step.objects.filter(
+            scenario__merchant_id=payment_request.merchant_id,
+            scenario__public_id=scenario_public_id,
+            version=F("scenario__version"),
+            trigger__in=list(TIME_TRIGGERS),
+        ).select_related("scenario", "webhook_endpoint")
+    )
+    if steps:
+        scenario = steps[0].scenario
+    else:
+        scenario = Scenario.objects.filter(
+            merchant_id=payment_request.merchant_id, public_id=scenario_public_id
+        ).first()
+        if scenario is None:
+            return None
+    return dispatches_plan_for_request(
+        payment_request=payment_request, scenario=scenario, just_created=True, steps=steps
+    )
 
 
 def dispatches_replan_for_request(*, payment_request: PaymentRequest) -> int:

@@ -217,3 +217,42 @@ def test_a_payer_without_an_address_for_the_channel_is_recorded_as_skipped(
 def test_a_request_without_scenario_plans_nothing(merchant, clock):
     payment_request = make_request(merchant)
     assert services.dispatches_plan_for_request(payment_request=payment_request) == 0
+
+
+def _create_with(merchant, scenario, reference):
+    return request_services.payment_request_create(
+        merchant=merchant,
+        reference=reference,
+        currency="EUR",
+        total_amount=2000,
+        participants=participants(2, amount=1000),
+        deadline=DEADLINE,
+        expires_at=DEADLINE + timedelta(days=30),
+        scenario=scenario.public_id,
+    )
+
+
+def test_a_scenario_with_only_event_steps_is_still_bound_at_creation(
+    merchant, email_template, clock
+):
+    scenario = make_scenario(
+        merchant, [step("payment_succeeded", email_template, audience="all_participants")]
+    )
+    payment_request = _create_with(merchant, scenario, "EVENTS-ONLY")
+    assert payment_request.scenario_binding.scenario == scenario
+    assert Dispatch.objects.filter(request=payment_request).count() == 0
+
+
+def test_a_new_request_follows_the_scenarios_current_version_only(
+    merchant, email_template, clock
+):
+    scenario = make_scenario(merchant, acceptance_steps(email_template))
+    first = _create_with(merchant, scenario, "V1")  # binds version 1: a new version follows
+    services.scenario_update(scenario=scenario, steps=[step("request_created", email_template)])
+    scenario.refresh_from_db()
+    assert scenario.version == 2
+
+    second = _create_with(merchant, scenario, "V2")
+    assert second.scenario_binding.version == 2
+    assert Dispatch.objects.filter(request=first).count() == 5 * 2
+    assert Dispatch.objects.filter(request=second).count() == 2  # the creation notice only
