@@ -28,6 +28,15 @@ def configured_modes(merchant, provider: str) -> frozenset[bool]:
     return by_provider.get(provider, frozenset())
 
 
+def configured_modes_remember(merchant, rows) -> None:
+    """Keep the answer ``configured_modes`` would read, from ``(provider, livemode)`` rows
+    the caller already read with the merchant (the payer page's one query)."""
+    found: dict[str, set[bool]] = {}
+    for name, livemode in rows:
+        found.setdefault(name, set()).add(bool(livemode))
+    merchant.__dict__[_KEY] = {name: frozenset(modes) for name, modes in found.items()}
+
+
 def forget_configured_modes(merchant, provider: str | None = None) -> None:
     """Drop the cached answer (read again for every provider next time)."""
     merchant.__dict__.pop(_KEY, None)
