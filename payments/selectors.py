@@ -2,6 +2,7 @@
 
 import json
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connections, router
@@ -48,7 +49,9 @@ def provider_credential_by_webhook_id(
 _CHOICES_READ = "_payment_method_choices_read"
 
 
-def payment_method_choices_remember(*, merchant: Merchant, rows) -> None:
+def payment_method_choices_remember(
+    *, merchant: Merchant, rows: Iterable[tuple[str, bool]]
+) -> None:
     """Keep the merchant's ``(method, enabled)`` rows read together with it, so that
     ``payment_methods_enabled`` answers for this object without another query. Only the
     payer page's read does this: its object lives for one GET, and the pay path reads the

@@ -9,6 +9,8 @@ other objects are a request's own and die with it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 _KEY = "_provider_modes_configured"
 
 
@@ -28,7 +30,7 @@ def configured_modes(merchant, provider: str) -> frozenset[bool]:
     return by_provider.get(provider, frozenset())
 
 
-def configured_modes_remember(merchant, rows) -> None:
+def configured_modes_remember(merchant, rows: Iterable[tuple[str, bool]]) -> None:
     """Keep the answer ``configured_modes`` would read, from ``(provider, livemode)`` rows
     the caller already read with the merchant (the payer page's one query)."""
     found: dict[str, set[bool]] = {}
