@@ -1,14 +1,22 @@
 """Merchant-scoped reads for payments."""
 
+import json
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db import connections, router
 from django.db.models import Count, Sum, prefetch_related_objects
 from django.db.models.functions import TruncDay
 
 from merchants.models import Merchant
 from pushpay.errors import InvalidInput
+from requests_app import selectors as requests_selectors
+from requests_app.models import Participant, PaymentRequest
 
+from .adapters.accounts import configured_modes_remember
 from .credentials_models import ProviderCredential
+from .installments.models import InstallmentPlan
 from .models import Checkout, Leg, MerchantPaymentMethod
 from .registry import adapter_for, payment_method_available, payment_methods
 
@@ -35,6 +43,22 @@ def provider_credential_by_webhook_id(
     )
 
 
+# The merchant's method rows, kept on the merchant object only by a read that fetched them
+# with it (``payment_method_choices_remember``). Never filled here: a service that switches a
+# method off and reads again on the same object must see the change.
+_CHOICES_READ = "_payment_method_choices_read"
+
+
+def payment_method_choices_remember(
+    *, merchant: Merchant, rows: Iterable[tuple[str, bool]]
+) -> None:
+    """Keep the merchant's ``(method, enabled)`` rows read together with it, so that
+    ``payment_methods_enabled`` answers for this object without another query. Only the
+    payer page's read does this: its object lives for one GET, and the pay path reads the
+    merchant afresh."""
+    merchant.__dict__[_CHOICES_READ] = {method: bool(enabled) for method, enabled in rows}
+
+
 def payment_methods_enabled(*, merchant: Merchant) -> list[str]:
     """Codes of the methods this merchant offers, in registry order.
 
@@ -42,9 +66,11 @@ def payment_methods_enabled(*, merchant: Merchant) -> list[str]:
     when nothing is configured, every other method is off until enabled. An explicit row
     always wins, so a merchant can switch cards off too.
     """
-    choices = dict(
-        MerchantPaymentMethod.objects.filter(merchant=merchant).values_list("method", "enabled")
-    )
+    choices = merchant.__dict__.get(_CHOICES_READ)
+    if choices is None:
+        choices = dict(
+            MerchantPaymentMethod.objects.filter(merchant=merchant).values_list("method", "enabled")
+        )
     return [m.code for m in payment_methods() if choices.get(m.code, m.enabled_by_default)]
 
 
@@ -99,17 +125,21 @@ class PayerPageCheckouts:
     first_succeeded: Checkout | None
 
 
+# The checkouts the payer's page shows, in the states it shows them.
+PAYER_PAGE_SHOWN = (
+    Checkout.Status.AUTHORISED,
+    Checkout.Status.REQUIRES_ACTION,
+    Checkout.Status.SUCCEEDED,
+)
+NO_PAYER_PAGE_CHECKOUTS = PayerPageCheckouts(held=None, waiting=None, first_succeeded=None)
+
+
 def payer_page_checkouts(*, participant) -> PayerPageCheckouts:
     """The latest hold, the latest checkout waiting at a provider's page (with its legs) and
     the first successful one. Only checkouts in those three states are read: a payer has few
     (one hold, one waiting, one success per installment at most), however often they failed."""
-    shown = (
-        Checkout.Status.AUTHORISED,
-        Checkout.Status.REQUIRES_ACTION,
-        Checkout.Status.SUCCEEDED,
-    )
     rows = list(
-        Checkout.objects.filter(participant=participant, status__in=shown).order_by(
+        Checkout.objects.filter(participant=participant, status__in=PAYER_PAGE_SHOWN).order_by(
             "-created_at", "-id"
         )
     )
@@ -126,6 +156,158 @@ def payer_page_checkouts(*, participant) -> PayerPageCheckouts:
         waiting=waiting,
         first_succeeded=min(succeeded, key=lambda row: row.pk) if succeeded else None,
     )
+
+
+# --- The payer page's one read ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PayerPage:
+    """The payer page's participant (with its request and merchant), read with what decides
+    which other reads the page needs: whether the payer has a checkout the page shows (a
+    hold, one waiting at a provider, a success) and whether they ever had an installment
+    plan. The merchant's method rows and provider accounts come with it, kept on the merchant
+    object for the selectors that ask them."""
+
+    participant: Participant
+    has_shown_checkouts: bool
+    has_plan: bool
+
+
+# Per-vendor SQL aggregating a subquery's rows into one JSON array of [a, b] pairs.
+_JSON_PAIRS = {
+    "postgresql": "(SELECT json_agg(json_build_array({a}, {b}))::text FROM {table} WHERE {where})",
+    "sqlite": "(SELECT json_group_array(json_array({a}, {b})) FROM {table} WHERE {where})",
+}
+
+
+@dataclass(frozen=True)
+class _RowPart:
+    """Where one model's columns sit in the payer page's row, and their converters (what
+    the ORM applies to a column read from this database: JSON, dates on SQLite …)."""
+
+    model: type
+    attnames: list[str]
+    start: int
+    stop: int
+    converters: list[tuple[int, list, object]]
+
+
+@dataclass(frozen=True)
+class _PayerPageRead:
+    sql: str
+    parts: list[_RowPart]
+
+
+# Built once per database connection object: the page is the hottest public route, and
+# compiling the same ORM query (and its converters) on every view cost more than running it.
+_payer_page_reads: "weakref.WeakKeyDictionary[object, _PayerPageRead]" = weakref.WeakKeyDictionary()
+
+
+def _payer_page_read(db) -> _PayerPageRead:
+    """The payer page's one query for ``db``. Every column of the three rows is read, as
+    ``select_related`` would, so no attribute of them is ever fetched later one by one."""
+    read = _payer_page_reads.get(db)
+    if read is not None:
+        return read
+    quote = db.ops.quote_name
+
+    def table(model) -> str:
+        return quote(model._meta.db_table)
+
+    def col(model, name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    compiler = Participant.objects.none().query.get_compiler(connection=db)
+    columns, parts = [], []
+    for model, alias in ((Participant, "p"), (PaymentRequest, "r"), (Merchant, "m")):
+        fields = model._meta.concrete_fields
+        start = len(columns)
+        columns += [f"{alias}.{quote(field.column)}" for field in fields]
+        found = compiler.get_converters([f.get_col(model._meta.db_table) for f in fields])
+        parts.append(
+            _RowPart(
+                model=model,
+                attnames=[field.attname for field in fields],
+                start=start,
+                stop=len(columns),
+                converters=[(pos, convs, expr) for pos, (convs, expr) in found.items()],
+            )
+        )
+    pairs = _JSON_PAIRS[db.vendor]
+    methods = pairs.format(
+        a=col(MerchantPaymentMethod, "method"),
+        b=col(MerchantPaymentMethod, "enabled"),
+        table=table(MerchantPaymentMethod),
+        where=f"{col(MerchantPaymentMethod, 'merchant')} = m.{quote('id')}",
+    )
+    credentials = pairs.format(
+        a=col(ProviderCredential, "provider"),
+        b=col(ProviderCredential, "livemode"),
+        table=table(ProviderCredential),
+        where=f"{col(ProviderCredential, 'merchant')} = m.{quote('id')}",
+    )
+    # Only names from the models' own metadata, quoted, go into the text; every value (the
+    # statuses, the token) is a parameter.
+    placeholders = ", ".join(["%s"] * len(PAYER_PAGE_SHOWN))
+    checkouts = (
+        f"EXISTS (SELECT 1 FROM {table(Checkout)} WHERE {col(Checkout, 'participant')} = "  # noqa: S608
+        f"p.{quote('id')} AND {col(Checkout, 'status')} IN ({placeholders}))"
+    )
+    # The same rows installment_plan_latest reads: the participant's, in its merchant and mode.
+    plans = (
+        f"EXISTS (SELECT 1 FROM {table(InstallmentPlan)} WHERE "  # noqa: S608
+        f"{col(InstallmentPlan, 'participant')} = p.{quote('id')} AND "
+        f"{col(InstallmentPlan, 'merchant')} = p.{col(Participant, 'merchant')} AND "
+        f"{col(InstallmentPlan, 'livemode')} = p.{col(Participant, 'livemode')})"
+    )
+    request_id = col(Participant, "request")
+    merchant_id = col(PaymentRequest, "merchant")
+    sql = (
+        f"SELECT {', '.join(columns)}, {methods}, {credentials}, {checkouts}, {plans} "  # noqa: S608
+        f"FROM {table(Participant)} p "
+        f"INNER JOIN {table(PaymentRequest)} r ON r.{quote('id')} = p.{request_id} "
+        f"INNER JOIN {table(Merchant)} m ON m.{quote('id')} = r.{merchant_id} "
+        f"WHERE p.{col(Participant, 'link_token')} = %s"
+    )
+    read = _PayerPageRead(sql=sql, parts=parts)
+    _payer_page_reads[db] = read
+    return read
+
+
+def payer_page_participant(*, token: str) -> PayerPage | None:
+    """``requests_app.selectors.participant_by_link_token`` for the payer page, in one query
+    instead of five: the participant, its request and merchant, the merchant's method rows
+    and provider accounts, and whether checkouts or a plan need reading. ``None`` for an
+    unknown token.
+
+    Other databases than PostgreSQL and SQLite take the ordinary reads."""
+    db = connections[router.db_for_read(Participant)]
+    if db.vendor not in _JSON_PAIRS:
+        participant = requests_selectors.participant_by_link_token(token=token)
+        return None if participant is None else PayerPage(participant, True, True)
+    read = _payer_page_read(db)
+    with db.cursor() as cursor:
+        cursor.execute(read.sql, [*PAYER_PAGE_SHOWN, token])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    instances = []
+    for part in read.parts:
+        values = list(row[part.start : part.stop])
+        for pos, convs, expression in part.converters:
+            value = values[pos]
+            for converter in convs:
+                value = converter(value, expression, db)
+            values[pos] = value
+        instances.append(part.model.from_db(db.alias, part.attnames, values))
+    participant, payment_request, merchant = instances
+    methods, credentials, has_checkouts, has_plan = row[read.parts[-1].stop :]
+    payment_method_choices_remember(merchant=merchant, rows=json.loads(methods or "[]"))
+    configured_modes_remember(merchant, json.loads(credentials or "[]"))
+    PaymentRequest._meta.get_field("merchant").set_cached_value(payment_request, merchant)
+    Participant._meta.get_field("request").set_cached_value(participant, payment_request)
+    return PayerPage(participant, bool(has_checkouts), bool(has_plan))
 
 
 def checkout_held(*, participant) -> Checkout | None:

@@ -33,6 +33,13 @@ def currency_exponent(code: str) -> int:
 
 def format_money(amount: int, currency: str, language: str = "en") -> str:
     """Human display only; never parse the result back."""
+    return _formatted(amount, currency, language)
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _formatted(amount: int, currency: str, language: str) -> str:
+    # Kept: babel parses the locale and pattern on every call, and a page shows the same few
+    # amounts again and again (the payer page twice each); the answer depends on nothing else.
     exponent = currency_exponent(currency)
     return format_currency(Decimal(amount).scaleb(-exponent), currency, locale=language)
 

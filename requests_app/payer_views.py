@@ -346,7 +346,10 @@ class PayerPageView(View):
     template_name = "requests_app/payer_page.html"
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        participant = _participant_or_404(token)
+        page = payment_selectors.payer_page_participant(token=token)
+        if page is None:
+            raise Http404("This payment link is not valid.")
+        participant = page.participant
         with translation.override(_language(request, participant)):
             errors = {}
             cancelled = request.GET.get(CANCELLED_PARAM)
@@ -356,7 +359,7 @@ class PayerPageView(View):
                 )
                 if checkout is not None and checkout.status == Checkout.Status.CANCELLED:
                     errors["notice"] = failure_message(PAYER_CANCELLED)
-            return self._render(request, participant, errors=errors)
+            return self._render(request, participant, errors=errors, page=page)
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         participant = _participant_or_404(token)
@@ -415,7 +418,10 @@ class PayerPageView(View):
         posted=None,
         answers: dict | None = None,
         checkout: Checkout | None = None,
+        page: payment_selectors.PayerPage | None = None,
     ) -> HttpResponse:
+        """``page``, when the view read the participant with ``payer_page_participant``,
+        says which of the checkouts and plan reads can be skipped (nothing there to read)."""
         payment_request = participant.request
         errors = errors or {}
         posted = posted or {}
@@ -431,12 +437,20 @@ class PayerPageView(View):
                     k.split(":", 1)[1]: v for k, v in errors.items() if k.startswith("answers:")
                 },
             )
-        shown = payment_selectors.payer_page_checkouts(participant=participant)
+        shown = (
+            payment_selectors.payer_page_checkouts(participant=participant)
+            if page is None or page.has_shown_checkouts
+            else payment_selectors.NO_PAYER_PAGE_CHECKOUTS
+        )
         held = shown.held
         waiting = None if checkout is not None else shown.waiting
         offered = _offered(participant)
         can_pay = selectors.participant_can_pay(participant=participant) and held is None
-        plan = installment_selectors.installment_plan_latest(participant=participant)
+        plan = (
+            installment_selectors.installment_plan_latest(participant=participant)
+            if page is None or page.has_plan
+            else None
+        )
         running = (
             plan if plan is not None and plan.status == InstallmentPlan.Status.ACTIVE else None
         )
@@ -467,7 +481,10 @@ class PayerPageView(View):
             "language": translation.get_language(),
             "other_language": other_languages(translation.get_language())[0],
             "exponent": currency_exponent(payment_request.currency),
-            "balance_url": reverse("payer:balance", args=[participant.link_token]),
+            # Only the combined form's script asks balances: no URL to build for one method.
+            "balance_url": (
+                reverse("payer:balance", args=[participant.link_token]) if len(offered) > 1 else ""
+            ),
             "left_to_pay": _left_to_pay(participant, offered, posted),
             "continue_url": (
                 _action_url(waiting, translation.get_language())

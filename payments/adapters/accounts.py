@@ -9,6 +9,8 @@ other objects are a request's own and die with it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 _KEY = "_provider_modes_configured"
 
 
@@ -26,6 +28,15 @@ def configured_modes(merchant, provider: str) -> frozenset[bool]:
         by_provider = {name: frozenset(modes) for name, modes in found.items()}
         merchant.__dict__[_KEY] = by_provider
     return by_provider.get(provider, frozenset())
+
+
+def configured_modes_remember(merchant, rows: Iterable[tuple[str, bool]]) -> None:
+    """Keep the answer ``configured_modes`` would read, from ``(provider, livemode)`` rows
+    the caller already read with the merchant (the payer page's one query)."""
+    found: dict[str, set[bool]] = {}
+    for name, livemode in rows:
+        found.setdefault(name, set()).add(bool(livemode))
+    merchant.__dict__[_KEY] = {name: frozenset(modes) for name, modes in found.items()}
 
 
 def forget_configured_modes(merchant, provider: str | None = None) -> None:
