@@ -570,3 +570,26 @@ def test_a_template_failing_with_the_pool_fails_its_row_only(
     )
     assert rows[0].public_id not in stub.sent and len(stub.sent) == 3
     assert not DeliveryAttempt.objects.filter(dispatch=failed).exists()
+
+
+def test_a_campaign_formats_each_amount_once(monkeypatch, settings, merchant, email_template):
+    from notifications import rendering
+
+    settings.DISPATCH_CONCURRENCY = 8
+    plan(merchant, email_template, 20)  # twenty payers owing the same 10.00 €
+    use(monkeypatch, RecordingStub(delay=0.0))
+    cached = getattr(rendering, "_money_text", None)
+    if cached is not None:
+        cached.cache_clear()
+    formatted = []
+    real = rendering.format_money
+
+    def counting(*args):
+        formatted.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(rendering, "format_money", counting)
+    assert dispatcher.dispatch_due(batch_size=100, worker_id="w") == 20
+
+    assert len(formatted) == 1
+    assert all("10.00" in row.body_text for row in Dispatch.objects.all())
