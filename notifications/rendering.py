@@ -473,17 +473,36 @@ def format_deadline(value: datetime, *, language: str, time_zone: str) -> str:
     return f"{day} {_AT[language]} {format_time(local, 'short', locale=language)}"
 
 
+# A campaign's messages repeat the same few amounts, deadlines and due dates, and CLDR
+# formatting (babel) costs more than rendering the template itself: each distinct value is
+# formatted once per language. Equal instants in other time zones share an entry, rightly:
+# the text depends only on the instant and ``time_zone``.
+@lru_cache(maxsize=4096)
+def _money_text(amount: int, currency: str, language: str) -> str:
+    return format_money(amount, currency, language)
+
+
+@lru_cache(maxsize=4096)
+def _deadline_text(value: datetime, language: str, time_zone: str) -> str:
+    return format_deadline(value, language=language, time_zone=time_zone)
+
+
+@lru_cache(maxsize=4096)
+def _date_text(value: date, language: str) -> str:
+    return format_date(value, "long", locale=language)
+
+
 def build_context(data: MessageData, language: str) -> dict[str, Any]:
     """The only context templates ever get: plain strings, dicts and lists."""
 
     def money(amount: int | None) -> str:
-        return "" if amount is None else format_money(amount, data.currency, language)
+        return "" if amount is None else _money_text(amount, data.currency, language)
 
     deadline = paid_at = ""
     if data.deadline is not None:
-        deadline = format_deadline(data.deadline, language=language, time_zone=data.time_zone)
+        deadline = _deadline_text(data.deadline, language, data.time_zone)
     if data.paid_at is not None:
-        paid_at = format_deadline(data.paid_at, language=language, time_zone=data.time_zone)
+        paid_at = _deadline_text(data.paid_at, language, data.time_zone)
     return {
         "payer": {
             "name": str(data.payer_name),
@@ -501,7 +520,7 @@ def build_context(data: MessageData, language: str) -> dict[str, Any]:
         "failure_reason": str(data.failure_reason),
         "schedule": [
             {
-                "due_date": format_date(item.due_date, "long", locale=language),
+                "due_date": _date_text(item.due_date, language),
                 "amount": money(item.amount),
             }
             for item in data.schedule

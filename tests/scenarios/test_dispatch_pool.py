@@ -368,15 +368,11 @@ def test_the_re_check_reads_a_chunk_of_rows_at_once(
     with CaptureQueriesContext(connection) as captured:
         assert dispatcher.dispatch_due(batch_size=100, worker_id="w") == 40
 
-    # Five chunks of eight: five reads of who is on a plan, not forty.
+    # Five chunks of eight: five reads of who is on a plan, not forty; five of the payers as
+    # they are now, and of their request (plus the batch's own read of it).
     assert _reads_of(captured, "payments_installmentplan") == 5
-    fresh_reads = [
-        q["sql"]
-        for q in captured.captured_queries
-        if q["sql"].startswith('SELECT "scenarios_dispatch"')
-        and 'JOIN "requests_app_participant"' in q["sql"]
-    ]
-    assert len(fresh_reads) == 5
+    assert _reads_of(captured, "requests_app_participant") == 5
+    assert _reads_of(captured, "requests_app_paymentrequest") == 1 + 5
 
 
 def test_a_payment_made_before_its_chunk_is_read_still_skips_the_reminder(
@@ -424,3 +420,176 @@ def test_a_failed_chunk_read_falls_back_to_reading_row_by_row(
     monkeypatch.setitem(kinds._kinds, "scenario_step", replace(kind, prepare_many=broken))
     assert dispatcher.dispatch_due(batch_size=100, worker_id="w") == 6
     assert len(stub.sent) == 6
+
+
+# --- the dispatcher thread's own cost per row --------------------------------------------------
+
+
+def test_a_batch_reads_its_step_template_and_merchant_once_and_shares_them(
+    monkeypatch, settings, merchant, email_template
+):
+    from dataclasses import replace
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from notifications import kinds
+
+    settings.DISPATCH_CONCURRENCY = 8
+    plan(merchant, email_template, 40)
+    use(monkeypatch, RecordingStub(delay=0.0))
+    kind = kinds.outbox_kind_get("scenario_step")
+    built = []
+
+    def build(dispatch):
+        built.append(dispatch)
+        return kind.build(dispatch)
+
+    monkeypatch.setitem(kinds._kinds, "scenario_step", replace(kind, build=build))
+    with CaptureQueriesContext(connection) as captured:
+        assert dispatcher.dispatch_due(batch_size=100, worker_id="w") == 40
+
+    assert len(built) == 40
+    # One copy of each for the whole batch, not one per row (building those, and decoding
+    # the template's JSON forty times, was most of the batch's read).
+    assert len({id(d.step.template) for d in built}) == 1
+    assert len({id(d.step) for d in built}) == 1
+    assert len({id(d.request.merchant) for d in built}) == 1
+    template_reads = [
+        q for q in captured.captured_queries if '"notifications_messagetemplate"' in q["sql"]
+    ]
+    assert len(template_reads) == 1
+    assert set(Dispatch.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_the_pool_stays_full_from_one_batch_to_the_next(
+    monkeypatch, settings, merchant, email_template
+):
+    settings.DISPATCH_CONCURRENCY = 8
+    plan(merchant, email_template, 20)
+    # Every send waits until eight are in flight: batches of five reach eight only if the
+    # next batch is claimed and started while the previous one's sends are still out.
+    stub = RecordingStub(delay=0.0, gate=8)
+    use(monkeypatch, stub)
+
+    assert dispatcher.dispatch_until_empty(batch_size=5, worker_id="w") == 20
+
+    assert stub.peak == 8
+    assert len(stub.sent) == len(set(stub.sent)) == 20
+    rows = Dispatch.objects.all()
+    assert {(r.status, r.attempts, r.leased_by) for r in rows} == {("sent", 1, "w")}
+    assert {r.provider_message_id for r in rows} == {f"p-{r.public_id}" for r in rows}
+    assert DeliveryAttempt.objects.filter(outcome="sent").count() == 20
+
+
+def test_sends_in_flight_are_recorded_when_the_next_claim_fails(
+    monkeypatch, settings, merchant, email_template
+):
+    settings.DISPATCH_CONCURRENCY = 8
+    plan(merchant, email_template, 6)
+    use(monkeypatch, RecordingStub(delay=0.05))
+    claim = dispatcher.claim_due
+    calls = []
+
+    def claim_then_fail(**kwargs):
+        calls.append(kwargs)
+        if len(calls) > 1:
+            raise RuntimeError("database went away")
+        return claim(**kwargs)
+
+    monkeypatch.setattr(dispatcher, "claim_due", claim_then_fail)
+    with pytest.raises(RuntimeError):
+        dispatcher.dispatch_until_empty(batch_size=3, worker_id="w")
+
+    # The first batch's sends were in flight when the second claim failed: recorded, not
+    # left to the lease (whose expiry would send them again).
+    statuses = sorted(Dispatch.objects.values_list("status", flat=True))
+    assert statuses == ["planned"] * 3 + ["sent"] * 3
+    assert DeliveryAttempt.objects.filter(outcome="sent").count() == 3
+
+
+def test_sent_rows_are_written_with_what_was_sent(monkeypatch, settings, merchant, email_template):
+    import re
+
+    settings.DISPATCH_CONCURRENCY = 4
+    rows = plan(merchant, email_template, 3)
+    use(monkeypatch, RecordingStub(delay=0.0))
+    before = timezone.now()
+    dispatcher.dispatch_due(worker_id="w")
+
+    for row in rows:
+        row.refresh_from_db()
+        assert (row.status, row.lease_until, row.last_error) == ("sent", None, "")
+        assert row.subject == f"Pay {row.request.reference}"
+        assert row.participant.name in row.body_text and row.participant.name in row.body_html
+        assert row.provider_message_id == f"p-{row.public_id}"
+        assert before <= row.sent_at == row.updated_at <= timezone.now()
+    # The statement names the table and columns itself: they must be Dispatch's.
+    named = set(re.findall(r'"(\w+)"', dispatcher._MARK_SENT))
+    assert Dispatch._meta.db_table in named
+    assert named - {Dispatch._meta.db_table} <= {f.column for f in Dispatch._meta.concrete_fields}
+
+
+def _wrap_build(monkeypatch, build):
+    from dataclasses import replace
+
+    from notifications import kinds
+
+    kind = kinds.outbox_kind_get("scenario_step")
+    monkeypatch.setitem(
+        kinds._kinds, "scenario_step", replace(kind, build=lambda d: build(kind.build, d))
+    )
+
+
+def test_a_template_failing_with_the_pool_fails_its_row_only(
+    monkeypatch, settings, merchant, email_template
+):
+    from pushpay.errors import InvalidInput
+
+    settings.DISPATCH_CONCURRENCY = 4
+    rows = plan(merchant, email_template, 4)
+    stub = RecordingStub(delay=0.0)
+    use(monkeypatch, stub)
+
+    def build(original, dispatch):
+        if dispatch.pk == rows[0].pk:
+            raise InvalidInput("bad value", code="template_render_error")
+        return original(dispatch)
+
+    _wrap_build(monkeypatch, build)
+    outcomes = dispatcher.send_claimed(
+        dispatcher.claim_due(batch_size=10, worker_id="w"), worker_id="w"
+    )
+
+    assert outcomes == {"sent": 3, "failed": 1}
+    failed = Dispatch.objects.get(pk=rows[0].pk)
+    assert (failed.status, failed.last_error, failed.lease_until) == (
+        "failed",
+        "template: bad value",
+        None,
+    )
+    assert rows[0].public_id not in stub.sent and len(stub.sent) == 3
+    assert not DeliveryAttempt.objects.filter(dispatch=failed).exists()
+
+
+def test_a_campaign_formats_each_amount_once(monkeypatch, settings, merchant, email_template):
+    from notifications import rendering
+
+    settings.DISPATCH_CONCURRENCY = 8
+    plan(merchant, email_template, 20)  # twenty payers owing the same 10.00 €
+    use(monkeypatch, RecordingStub(delay=0.0))
+    cached = getattr(rendering, "_money_text", None)
+    if cached is not None:
+        cached.cache_clear()
+    formatted = []
+    real = rendering.format_money
+
+    def counting(*args):
+        formatted.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(rendering, "format_money", counting)
+    assert dispatcher.dispatch_due(batch_size=100, worker_id="w") == 20
+
+    assert len(formatted) == 1
+    assert all("10.00" in row.body_text for row in Dispatch.objects.all())
