@@ -243,9 +243,7 @@ def test_a_scenario_with_only_event_steps_is_still_bound_at_creation(
     assert Dispatch.objects.filter(request=payment_request).count() == 0
 
 
-def test_a_new_request_follows_the_scenarios_current_version_only(
-    merchant, email_template, clock
-):
+def test_a_new_request_follows_the_scenarios_current_version_only(merchant, email_template, clock):
     scenario = make_scenario(merchant, acceptance_steps(email_template))
     first = _create_with(merchant, scenario, "V1")  # binds version 1: a new version follows
     services.scenario_update(scenario=scenario, steps=[step("request_created", email_template)])
