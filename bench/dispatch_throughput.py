@@ -1,6 +1,8 @@
 """Dispatch throughput and planning cost, on PostgreSQL: through the local outbox channel, and
 through a provider stand-in answering in 100 ms (tests/scenarios/stub_esp.py) with one send
-at a time (the baseline, measured in the same run) and with DISPATCH_CONCURRENCY sends.
+at a time (the baseline, measured in the same run) and with DISPATCH_CONCURRENCY sends; then
+a paced run: --paced-rate notifications a second falling due for --paced-seconds, followed
+by two dispatcher processes (bench/dispatch_worker.py), for the lag at a steady rate.
 
     python bench/dispatch_throughput.py               # 100000 notifications
     python bench/dispatch_throughput.py --count 20000 --no-write
@@ -234,19 +236,7 @@ def slow_provider_drain(
         cursor.execute("TRUNCATE scenarios_outboxmessage, scenarios_dispatch CASCADE")
     build_backlog(count)
     log.unlink(missing_ok=True)
-    result = drain(
-        workers,
-        batch_size,
-        {
-            "EMAIL_BACKEND": "tests.scenarios.stub_esp.SlowRecordingBackend",
-            "TEST_MODE_REAL_CHANNELS": "true",
-            "DISPATCH_CONCURRENCY": str(concurrency),
-            "DISPATCH_RATE_LIMITS": "email=0",
-            "DISPATCH_MERCHANT_RATE_LIMITS": "email=0",
-            "STUB_ESP_LOG": str(log),
-            "STUB_ESP_DELAY": "0.1",
-        },
-    )
+    result = drain(workers, batch_size, _stub_env(concurrency, log))
     lines = [line.split() for line in log.read_text().splitlines() if line.strip()]
     ids = [parts[0] for parts in lines]
     events = sorted([(float(p[1]), 1) for p in lines] + [(float(p[2]), -1) for p in lines])
@@ -262,6 +252,122 @@ def slow_provider_drain(
         count=count,
     )
     return result
+
+
+def _stub_env(concurrency: int, log: Path) -> dict:
+    return {
+        "EMAIL_BACKEND": "tests.scenarios.stub_esp.SlowRecordingBackend",
+        "TEST_MODE_REAL_CHANNELS": "true",
+        "DISPATCH_CONCURRENCY": str(concurrency),
+        "DISPATCH_RATE_LIMITS": "email=0",
+        "DISPATCH_MERCHANT_RATE_LIMITS": "email=0",
+        "STUB_ESP_LOG": str(log),
+        "STUB_ESP_DELAY": "0.1",
+    }
+
+
+def _provider_log(log: Path) -> dict:
+    lines = [line.split() for line in log.read_text().splitlines() if line.strip()]
+    ids = [parts[0] for parts in lines]
+    return {"provider_sends": len(ids), "duplicates": len(ids) - len(set(ids))}
+
+
+def paced_drain(
+    rate: int, seconds: int, workers: int, concurrency: int, batch_size: int, log: Path
+) -> dict:
+    """``rate`` messages a second falling due for ``seconds``, one every 1/rate s, sent
+    through the 100 ms stand-in by ``workers`` processes that follow them as they fall due
+    (bench/dispatch_worker.py): the lag from due to sent at a steady rate, where a backlog
+    drain measures how long a campaign's last reminder waits."""
+    from django.db import connection
+    from django.db.models import Count
+
+    from scenarios.models import Dispatch
+
+    count = rate * seconds
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE scenarios_outboxmessage, scenarios_dispatch CASCADE")
+    build_backlog(count)
+    log.unlink(missing_ok=True)
+    lead = 10.0  # for the workers to start before the first row falls due
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE scenarios_dispatch AS d SET due_at = s.due, next_attempt_at = s.due FROM"
+            " (SELECT id, now() + make_interval(secs => %s + (row_number() OVER (ORDER BY id)"
+            " - 1) / %s::float) AS due FROM scenarios_dispatch) AS s WHERE d.id = s.id",
+            [lead, rate],
+        )
+    env = {
+        **os.environ,
+        "CONN_MAX_AGE": "0",
+        "LOG_LEVEL": "WARNING",
+        **_stub_env(concurrency, log),
+    }
+    until = time.time() + lead + seconds + 120
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "dispatch_worker.py"),
+                f"--worker-id=paced-{n}",
+                f"--until={until}",
+                f"--batch-size={batch_size}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+        )
+        for n in range(workers)
+    ]
+    for process in processes:
+        process.wait()
+        if process.returncode:
+            sys.exit(f"a paced worker failed with code {process.returncode}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY lag),"
+            " percentile_cont(0.99) WITHIN GROUP (ORDER BY lag), max(lag),"
+            " EXTRACT(EPOCH FROM max(sent_at) - min(due_at))"
+            " FROM (SELECT sent_at, due_at, EXTRACT(EPOCH FROM sent_at - due_at) AS lag"
+            " FROM scenarios_dispatch WHERE status = 'sent') AS lags"
+        )
+        sent, p50, p99, worst, span = cursor.fetchone()
+    per_worker = dict(
+        Dispatch.objects.values_list("leased_by").annotate(n=Count("id")).order_by("leased_by")
+    )
+    return {
+        "rate_asked": rate,
+        "seconds_asked": seconds,
+        "workers": workers,
+        "concurrency": concurrency,
+        "count": count,
+        "sent": sent,
+        "lag_p50": float(p50 or 0),
+        "lag_p99": float(p99 or 0),
+        "lag_max": float(worst or 0),
+        "rate": sent / float(span) if span else 0.0,
+        "per_worker": per_worker,
+        **_provider_log(log),
+    }
+
+
+def paced_report(paced: dict) -> str:
+    d = paced
+    return "\n".join(
+        [
+            f"Paced: {d['rate_asked']} notifications a second falling due for"
+            f" {d['seconds_asked']} s ({d['count']} in all), followed by {d['workers']}"
+            f" dispatcher processes at concurrency {d['concurrency']}, through the 100 ms"
+            " stand-in (the stand-in, PostgreSQL and the workers share the same cores):",
+            "",
+            "| Workers | Concurrency | Due per second | Sent | Sent per second | Lag p50 s"
+            " | Lag p99 s | Lag max s | Provider sends | Duplicates |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            f"| {d['workers']} | {d['concurrency']} | {d['rate_asked']} | {d['sent']} |"
+            f" {d['rate']:.0f} | {d['lag_p50']:.2f} | {d['lag_p99']:.2f} | {d['lag_max']:.2f} |"
+            f" {d['provider_sends']} | {d['duplicates']} |",
+        ]
+    )
 
 
 def planning_cost(repeats: int) -> list[dict]:
@@ -389,6 +495,8 @@ def main() -> None:
         "--baseline-count", type=int, default=200, help="for the one-at-a-time baseline (10/s)"
     )
     parser.add_argument("--concurrency", type=int, default=64, help="DISPATCH_CONCURRENCY")
+    parser.add_argument("--paced-rate", type=int, default=500, help="due per second, paced run")
+    parser.add_argument("--paced-seconds", type=int, default=20, help="0: no paced run")
     parser.add_argument(
         "--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone"
     )
@@ -413,14 +521,23 @@ def main() -> None:
     ):
         print(f"slow provider: {workers} worker(s), concurrency {concurrency}…", flush=True)
         slow.append(slow_provider_drain(count, workers, concurrency, args.batch_size, log))
+    paced = None
+    if args.paced_seconds:
+        print(f"paced: {args.paced_rate}/s for {args.paced_seconds} s, 2 workers…", flush=True)
+        paced = paced_drain(
+            args.paced_rate, args.paced_seconds, 2, args.concurrency, args.batch_size, log
+        )
     log.unlink(missing_ok=True)
     print()
     text = report(args.count, backlog_seconds, drains, planning) + "\n\n" + slow_report(slow)
+    if paced:
+        text += "\n\n" + paced_report(paced)
     print(text)
     if not args.no_write:
         write_docs(args.count, text)
     if any(d["duplicates"] or d["sent"] != args.count for d in drains) or any(
-        d["duplicates"] or {d["provider_sends"], d["sent"]} != {d["count"]} for d in slow
+        d["duplicates"] or {d["provider_sends"], d["sent"]} != {d["count"]}
+        for d in slow + ([paced] if paced else [])
     ):
         sys.exit("FAILED: duplicates or missing sends")
 
