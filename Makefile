@@ -66,6 +66,7 @@ test: install
 # appended to docs/benchmarks.md. PostgreSQL (BENCH_DATABASE_URL's server) and wrk needed.
 bench: install
 	$(BIN)/python bench/http_load.py
+	$(BIN)/python bench/profile_hot_paths.py
 	$(BIN)/python bench/api_create.py --write
 	$(BIN)/python bench/dispatch_throughput.py --count $(or $(BENCH_COUNT),20000)
 	$(BIN)/python bench/checkout_legs.py --write
