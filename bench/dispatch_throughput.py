@@ -494,7 +494,7 @@ def main() -> None:
     parser.add_argument(
         "--baseline-count", type=int, default=200, help="for the one-at-a-time baseline (10/s)"
     )
-    parser.add_argument("--concurrency", type=int, default=64, help="DISPATCH_CONCURRENCY")
+    parser.add_argument("--concurrency", type=int, default=128, help="DISPATCH_CONCURRENCY")
     parser.add_argument("--paced-rate", type=int, default=500, help="due per second, paced run")
     parser.add_argument("--paced-seconds", type=int, default=20, help="0: no paced run")
     parser.add_argument(

@@ -363,7 +363,7 @@ SCENARIOS_ENQUEUE_ON_COMMIT = env.bool("SCENARIOS_ENQUEUE_ON_COMMIT", default=Tr
 # Sends in flight at once per dispatcher process (a thread pool; 1 sends one at a time). 64 per
 # process lets two q workers per machine keep over 100 messages in flight each: a provider
 # answering in 100 ms then takes over 1,000 a second per machine.
-DISPATCH_CONCURRENCY = env.int("DISPATCH_CONCURRENCY", default=64)
+DISPATCH_CONCURRENCY = env.int("DISPATCH_CONCURRENCY", default=128)
 if not 1 <= DISPATCH_CONCURRENCY <= 512:
     raise ImproperlyConfigured("DISPATCH_CONCURRENCY must be between 1 and 512.")
 # Messages per second, by channel and by merchant and channel (0: no limit), per provider
