@@ -159,6 +159,19 @@ def reset_backlog() -> None:
         cursor.execute("VACUUM ANALYZE scenarios_dispatch")
 
 
+def run_workers(commands: list[list[str]], env: dict) -> None:
+    """Start one Python process per command side by side and wait for them all; a worker
+    that fails ends the benchmark."""
+    processes = [
+        subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=subprocess.PIPE)
+        for command in commands
+    ]
+    for process in processes:
+        process.wait()
+        if process.returncode:
+            sys.exit(f"a worker failed with code {process.returncode}")
+
+
 def drain(workers: int, batch_size: int, extra_env: dict | None = None) -> dict:
     from django.db import connection
     from django.db.models import Count
@@ -174,25 +187,14 @@ def drain(workers: int, batch_size: int, extra_env: dict | None = None) -> dict:
             " WHERE status = 'planned'"
         )
     started = time.perf_counter()
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "dispatch_notifications",
-                f"--batch-size={batch_size}",
-                f"--worker-id=bench-{workers}-{n}",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-        )
-        for n in range(workers)
-    ]
-    for process in processes:
-        process.wait()
-        if process.returncode:
-            sys.exit(f"a worker failed with code {process.returncode}")
+    run_workers(
+        [
+            ["manage.py", "dispatch_notifications", f"--batch-size={batch_size}",
+             f"--worker-id=bench-{workers}-{n}"]
+            for n in range(workers)
+        ],
+        env,
+    )  # fmt: skip
     elapsed = time.perf_counter() - started
     sent = Dispatch.objects.filter(status="sent").count()
     duplicates = (
@@ -304,25 +306,14 @@ def paced_drain(
         **_stub_env(concurrency, log),
     }
     until = time.time() + lead + seconds + 120
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "bench" / "dispatch_worker.py"),
-                f"--worker-id=paced-{n}",
-                f"--until={until}",
-                f"--batch-size={batch_size}",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-        )
-        for n in range(workers)
-    ]
-    for process in processes:
-        process.wait()
-        if process.returncode:
-            sys.exit(f"a paced worker failed with code {process.returncode}")
+    run_workers(
+        [
+            [str(ROOT / "bench" / "dispatch_worker.py"), f"--worker-id=paced-{n}",
+             f"--until={until}", f"--batch-size={batch_size}"]
+            for n in range(workers)
+        ],
+        env,
+    )  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY lag),"
